@@ -1,0 +1,179 @@
+"""Typed settings: environment variables over one YAML file of defaults.
+
+Precedence: init kwargs > environment (``KEFU_`` prefix, ``__`` between levels) >
+``config/defaults.yaml`` (or the file named by ``KEFU_CONFIG``). Secrets are accepted from
+the environment only: a secret-looking key in the YAML is a :class:`core.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from config.slack import SlackSettings
+from config.telegram import TelegramSettings
+from config.webhook import WebhookSettings
+from core.errors import ConfigError
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+SECRET_MARKERS = ("secret", "password", "api_key", "apikey")
+
+
+class StoreSettings(BaseModel):
+    """``url`` is an SQLAlchemy async URL; SQLite by default, ``postgresql+asyncpg://…`` for PG."""
+
+    url: str = "sqlite+aiosqlite:///.kefu/kefu.db"
+
+
+class EngineSettings(BaseModel):
+    """Which engine answers.
+
+    Attributes:
+        kind: ``transformers`` (local) or ``openai`` (remote OpenAI-compatible server).
+        model: ``embedded`` for the SmolLM2 GGUF, or a local checkpoint directory.
+        device: ``auto`` picks CUDA bf16 when available, else CPU.
+        dtype: ``auto``, ``float32`` or ``bfloat16``.
+        cache_dir: Where the dequantised embedded model is cached.
+        max_batch_size: Most requests decoded together.
+        max_wait_ms: How long the batcher waits to fill a batch.
+        min_pixels / max_pixels: Visual-token budget for Qwen-VL models.
+        base_url / api_key / remote_model: For ``kind: openai``.
+    """
+
+    kind: Literal["transformers", "openai"] = "transformers"
+    model: str = "embedded"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    cache_dir: str = ".kefu/models"
+    max_batch_size: int = 16
+    max_wait_ms: float = 5.0
+    max_new_tokens: int = 256
+    min_pixels: int = 256 * 28 * 28
+    max_pixels: int = 1280 * 28 * 28
+    threads: int | None = None
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key: SecretStr | None = None
+    remote_model: str = "kefu"
+    timeout_s: float = 120.0
+
+
+class ServiceSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: SecretStr | None = None
+    allow_remote_images: bool = False
+    max_remote_image_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 40 * 1024 * 1024
+
+
+class WorkerSettings(BaseModel):
+    concurrency: int = 16
+    lease_s: float = 60.0
+    poll_interval_s: float = 0.5
+    delivery_retry_schedule_s: list[float] = [1, 5, 30, 120]
+
+
+class ImageSettings(BaseModel):
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    target_pixels: int = 1280 * 1280
+
+
+class BotSettings(BaseModel):
+    """Which bot definitions answer customers and staff (folders under ``bots/``)."""
+
+    customer: str = "shop"
+    staff: str = "staff"
+    history_rounds: int = 5
+
+
+class Settings(BaseSettings):
+    """All kefu settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KEFU_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    log_level: str = "INFO"
+    store: StoreSettings = StoreSettings()
+    engine: EngineSettings = EngineSettings()
+    service: ServiceSettings = ServiceSettings()
+    worker: WorkerSettings = WorkerSettings()
+    images: ImageSettings = ImageSettings()
+    bot: BotSettings = BotSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
+    webhook: WebhookSettings = WebhookSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+def _is_secret_key(lowered: str) -> bool:
+    return lowered == "token" or lowered.endswith("_token") or any(
+        marker in lowered for marker in SECRET_MARKERS
+    )
+
+
+def _reject_secrets(node: Any, path: str, source: Path) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            lowered = str(key).lower()
+            if _is_secret_key(lowered) and value not in (None, "", [], {}):
+                raise ConfigError(
+                    f"{source}: '{where}' looks like a secret; set it in the environment "
+                    f"as KEFU_{where.upper().replace('.', '__')} instead"
+                )
+            _reject_secrets(value, where, source)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """Read a settings YAML file, refusing secrets in it.
+
+    Raises:
+        ConfigError: unreadable YAML, a non-mapping top level, or a secret in the file.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    _reject_secrets(data, "", path)
+    return data
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = Path(os.environ.get("KEFU_CONFIG", DEFAULTS_FILE))
+        return load_yaml(path) if path.exists() else {}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment and the YAML file.
+
+    Raises:
+        ConfigError: the YAML is invalid or holds a secret.
+    """
+    return Settings(**overrides)

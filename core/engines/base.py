@@ -1,0 +1,160 @@
+"""The engine interface every inference backend implements.
+
+An engine turns a :class:`GenerationRequest` into an async stream of
+:class:`GenerationChunk` objects that carry the generated text and the log-probabilities
+of the chosen tokens. Engines never block the event loop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from core.turn import ImagePart, Part, TextPart
+
+ChatRole = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a prompt; ``parts`` may include images for vision models."""
+
+    role: ChatRole
+    parts: tuple[Part, ...]
+
+    @classmethod
+    def text(cls, role: ChatRole, content: str) -> ChatMessage:
+        return cls(role, (TextPart(content),))
+
+    @property
+    def content_text(self) -> str:
+        return "\n".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ImagePart))
+
+
+def new_request_id() -> str:
+    return f"req-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """What to generate.
+
+    Attributes:
+        messages: The chat prompt, system message first.
+        max_new_tokens: Upper bound on generated tokens.
+        temperature: 0 means greedy.
+        top_p: Nucleus sampling bound (ignored when greedy).
+        stop: Stop strings; generation ends before them.
+        logprobs: Whether chunks must carry token log-probabilities.
+        top_logprobs: How many alternatives per token to report (0..20).
+        request_id: Unique id; used by :meth:`Engine.abort`.
+        seed: Sampling seed, for reproducibility.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    logprobs: bool = True
+    top_logprobs: int = 0
+    request_id: str = field(default_factory=new_request_id)
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """The log-probability of one generated token, with optional alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+FinishReason = Literal["stop", "length", "abort", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationChunk:
+    """A piece of streamed output.
+
+    Attributes:
+        request_id: The request this belongs to.
+        text: New text since the previous chunk (may be empty on the final chunk).
+        logprobs: Log-probabilities of the tokens that produced ``text``.
+        finish_reason: Set on the last chunk only.
+        usage: Token counts, set on the last chunk only.
+    """
+
+    request_id: str
+    text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStatus:
+    ok: bool
+    detail: str = ""
+    model: str = ""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """An inference backend.
+
+    Attributes:
+        model_id: Name reported by ``/v1/models``.
+        supports_images: True when images are given to the model as vision input;
+            when False, the caller turns photos into OCR text first.
+    """
+
+    model_id: str
+    supports_images: bool
+
+    async def start(self) -> None:
+        """Load the model / open connections. Idempotent."""
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        """Stream the answer to ``request``. Raises :class:`core.errors.EngineError`."""
+        ...
+
+    async def abort(self, request_id: str) -> None:
+        """Stop a running request and free its batch slot. Unknown ids are ignored."""
+
+    async def check_health(self) -> HealthStatus:
+        """Report whether the engine can serve."""
+        ...
+
+    async def close(self) -> None:
+        """Release the model / connections."""
+
+
+async def collect(engine: Engine, request: GenerationRequest) -> tuple[str, list[TokenLogprob], GenerationChunk]:
+    """Run ``request`` to completion; return full text, all logprobs and the final chunk."""
+    pieces: list[str] = []
+    logprobs: list[TokenLogprob] = []
+    last: GenerationChunk | None = None
+    async for chunk in engine.generate(request):
+        pieces.append(chunk.text)
+        logprobs.extend(chunk.logprobs)
+        last = chunk
+    assert last is not None, "engines always emit a final chunk"
+    return "".join(pieces), logprobs, last

