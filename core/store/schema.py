@@ -1,0 +1,145 @@
+"""Tables of the durable store (SQLAlchemy Core). Alembic migrations mirror this file."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("platform", String(64), nullable=False),
+    Column("chat_id", String(255), nullable=False),
+    Column("thread_id", String(255), nullable=False, default=""),
+    Column("state", String(16), nullable=False, default="bot"),  # bot | handoff
+    Column("memory_reset_at", DateTime(timezone=True), nullable=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("platform", "chat_id", "thread_id", name="uq_conversation_key"),
+)
+
+images = Table(
+    "images",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("mime", String(32), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("sender_id", String(255), nullable=False),
+    Column("sender_name", String(255), nullable=False, default=""),
+    Column("platform_message_id", String(255), nullable=True),
+    Column("text", Text, nullable=False, default=""),
+    Column("parts", JSON, nullable=False),  # [{"type": "text"|"image", ...}] images by sha256
+    Column("reply_to", String(255), nullable=True),
+    Column("command", String(64), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Index("ix_turns_conversation", "conversation_id", "id"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("platform", String(64), nullable=False),
+    Column("platform_message_id", String(255), nullable=False),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("turn_id", Id, ForeignKey("turns.id"), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|processing|done|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("platform", "platform_message_id", name="uq_inbox_platform_message"),
+    Index("ix_inbox_status", "status", "id"),
+    Index("ix_inbox_conversation", "conversation_id", "id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("turn_id", Id, nullable=True),
+    Column("seq", Integer, nullable=False, default=1),
+    Column("final", Boolean, nullable=False, default=True),
+    Column("platform", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("stream_ref", String(255), nullable=True),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sending|delivered|dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("platform_message_ids", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Index("ix_outbox_status", "status", "next_attempt_at"),
+    Index("ix_outbox_conversation", "conversation_id", "id"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("turn_id", Id, nullable=True),
+    Column("kind", String(32), nullable=False),  # answer | direct | handoff | error | relay
+    Column("confidence", Float, nullable=True),
+    Column("components", JSON, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("model", String(255), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_decisions_conversation", "conversation_id", "id"),
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # open | taken | resolved | returned
+    Column("reason", Text, nullable=False),
+    Column("target", String(64), nullable=False, default="slack"),
+    Column("staff_ref", String(255), nullable=True),  # e.g. "C123|1700000000.0001"
+    Column("taken_by", String(255), nullable=True),
+    Column("pinged_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_handoffs_conversation", "conversation_id", "id"),
+    Index("ix_handoffs_staff_ref", "staff_ref"),
+)
