@@ -10,6 +10,7 @@ ADAPTERS: dict[str, str] = {
     "telegram": "adapters.telegram.adapter:TelegramAdapter",
     "slack": "adapters.slack.adapter:SlackAdapter",
     "webhook": "adapters.webhook.adapter:WebhookAdapter",
+    "terminal": "adapters.terminal.adapter:TerminalAdapter",
 }
 
 

@@ -46,6 +46,27 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "Sorry, I cannot answer right now. A member of staff will get back to you.",
         "zh": "抱歉，我暂时无法回答，工作人员会尽快回复您。",
     },
+    "greeting": {
+        "en": "Hello! I am the shop's assistant. Ask me about products, prices, promotions, shipping, returns or your order (send the order number or a screenshot). Type /human or press \"Talk to a person\" to reach our staff.",
+        "zh": "您好！我是店铺的智能客服。可以问我商品、价格、优惠、配送、退换货或订单（发送订单号或截图）。输入 /human 或点击“转人工”即可联系工作人员。",
+    },
+    "handoff_notice": {
+        "en": "I have passed your conversation to a member of our staff. A person will reply here, usually within {wait} minutes.",
+        "zh": "已为您转接人工客服，工作人员会在这里回复您，通常在 {wait} 分钟内。",
+    },
+    "handoff_already": {
+        "en": "A member of our staff has your conversation and will reply here.",
+        "zh": "您的对话已转给工作人员，他们会在这里回复您。",
+    },
+    "handoff_returned": {
+        "en": "You are talking to the shop assistant bot again. How can I help?",
+        "zh": "您已回到智能客服，请问还有什么可以帮您？",
+    },
+    "handoff_timeout": {
+        "en": "Sorry for the wait. Our staff are busy; we have reminded them and someone will reply as soon as possible.",
+        "zh": "抱歉让您久等了，工作人员正忙，我们已再次提醒，会尽快回复您。",
+    },
+    "talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
     "reset_done": {
         "en": "Conversation cleared. How can I help?",
         "zh": "对话已清空。请问有什么可以帮您？",

@@ -1,0 +1,81 @@
+"""The interactive loop of ``main.py chat``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from adapters.terminal.adapter import TerminalAdapter
+from core.errors import KefuError
+from core.export import export_conversation
+from core.runtime import Runtime, RuntimeOptions
+from core.store.store import Store
+
+HELP = "Type a question. /image PATH [question] sends a photo, /reset clears memory, " \
+       "/human asks for a person, /export [FILE] saves the conversation as JSON, /quit leaves."
+
+
+async def _read_line(prompt: str) -> str | None:
+    loop = asyncio.get_running_loop()
+
+    def read() -> str | None:
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+
+    return await loop.run_in_executor(None, read)
+
+
+async def chat_turn(adapter: TerminalAdapter, line: str, timeout: float = 300.0) -> None:
+    """Send one line and wait until its reply has been printed."""
+    await adapter.send(line)
+    await asyncio.wait_for(adapter.replies.get(), timeout)
+
+
+async def run_chat(settings: Any, engine: Any, brains: Mapping[Any, Any], options: RuntimeOptions,
+                   chat_id: str = "local", out: TextIO | None = None) -> None:
+    """Talk to the configured bot through the full pipeline (store, worker, outbox)."""
+    out = out or sys.stdout
+    store = await Store.open(settings.store.url)
+    adapter_holder: dict[str, TerminalAdapter] = {}
+
+    def make(context: Any) -> TerminalAdapter:
+        adapter_holder["a"] = TerminalAdapter(context, out=out, chat_id=chat_id)
+        return adapter_holder["a"]
+
+    runtime = Runtime(store, engine, brains, {"terminal": make}, options)
+    await runtime.start()
+    adapter = adapter_holder["a"]
+    print(f"kefu chat ({engine.model_id}). {HELP}", file=out, flush=True)
+    try:
+        while (line := await _read_line("> ")) is not None:
+            if line.strip() in ("/quit", "/exit"):
+                break
+            if not line.strip():
+                continue
+            if line.strip().startswith("/export"):
+                await _export(store, adapter, line, out)
+                continue
+            try:
+                await chat_turn(adapter, line)
+            except (KefuError, TimeoutError) as exc:
+                print(f"! {exc}", file=out, flush=True)
+    finally:
+        await runtime.stop()
+        await store.close()
+
+
+async def _export(store: Store, adapter: TerminalAdapter, line: str, out: TextIO) -> None:
+    target = line.strip().removeprefix("/export").strip()
+    data = await export_conversation(store, adapter.key)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if target:
+        Path(target).write_text(text, encoding="utf-8")
+        print(f"exported {len(data['turns'])} turns to {target}", file=out, flush=True)
+    else:
+        print(text, file=out, flush=True)

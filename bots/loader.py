@@ -1,0 +1,39 @@
+"""Which brain answers whom: ``bot.customer`` and ``bot.staff`` name folders under ``bots/``.
+
+Each bot package exposes ``build_brain(settings) -> BotBrain`` in its ``brain`` module;
+``basic`` is the generic prompt-only brain from the core.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from core.bot import BotBrain
+from core.errors import ConfigError
+from core.prompt_brain import PromptBrain
+from core.turn import Role
+
+
+def load_brain(name: str, settings: Any) -> BotBrain:
+    """Build the brain of bot ``name``.
+
+    Raises:
+        ConfigError: no such bot, or its knowledge failed validation.
+    """
+    if name == "basic":
+        return PromptBrain()
+    try:
+        module = importlib.import_module(f"bots.{name}.brain")
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"no bot named '{name}' (expected bots/{name}/brain.py): {exc}") from exc
+    brain: BotBrain = module.build_brain(settings)
+    return brain
+
+
+def load_brains(settings: Any) -> dict[Role, BotBrain]:
+    """Customer and staff brains from settings (``bot.customer``, ``bot.staff``)."""
+    return {
+        Role.CUSTOMER: load_brain(settings.bot.customer, settings),
+        Role.STAFF: load_brain(settings.bot.staff, settings),
+    }

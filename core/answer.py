@@ -1,0 +1,181 @@
+"""Answer one turn: commands, handoff state, the brain's prompt, the engine, confidence.
+
+:class:`Answerer` produces a :class:`~core.store.queue.Completion`; it writes nothing
+itself, so the worker can commit the whole outcome in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from core.bot import Assessment, BotBrain, HandoffDecision, Prepared
+from core.confidence import score_logprobs
+from core.engines.base import Engine, GenerationRequest, TokenLogprob
+from core.errors import EngineError
+from core.ports import ReplyStream, StreamOpener
+from core.store.queue import Completion, Decision
+from core.store.store import Conversation, Store
+from core.texts import Language, detect_language, text
+from core.turn import Button, Confidence, Reply, ReplyKind, Role, Sender, TextPart, Turn
+
+log = logging.getLogger(__name__)
+
+BOT_SENDER = Sender("kefu", "kefu", Role.BOT)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSettings:
+    history_rounds: int = 5
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    handoff_wait_minutes: int = 10
+
+
+def _components(confidence: Confidence) -> tuple[dict[str, object], ...]:
+    return tuple(
+        {"name": c.name, "value": c.value, "weight": c.weight, "detail": c.detail}
+        for c in confidence.components
+    )
+
+
+class Answerer:
+    """Turns a stored turn into replies.
+
+    Args:
+        store: For history and memory resets.
+        engine: The (batched) engine; text-only engines are wrapped for OCR by the caller.
+        brains: Brain per sender role (customer → shop bot, staff → staff assistant).
+        streams: Looks up the adapter that can stream a live preview for a platform.
+        settings: History length, token budget, handoff wait.
+        on_handoff: Called after a handoff decision (opens the staff thread, issue #4).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        brains: Mapping[Role, BotBrain],
+        streams: Callable[[str], StreamOpener | None] = lambda _platform: None,
+        settings: AnswerSettings | None = None,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.brains = brains
+        self.streams = streams
+        self.settings = settings or AnswerSettings()
+
+    async def answer(self, turn: Turn, turn_id: int, conversation: Conversation) -> Completion:
+        """Decide and generate the replies for ``turn``."""
+        language = detect_language(turn.text)
+        if turn.command in ("reset",):
+            await self.store.reset_memory(conversation.id)
+            return self._notice(turn, text("reset_done", language), "reset")
+        if turn.command == "unsupported":
+            return self._notice(turn, text("unsupported_content", language), "unsupported")
+        if conversation.state == "handoff" and turn.sender.role is Role.CUSTOMER:
+            # The bot stays quiet while staff own the conversation; the relay forwards it.
+            return Completion(replies=(), decision=Decision("relay", reasons=("in handoff",)))
+        if turn.command == "human":
+            return self._handoff(turn, HandoffDecision(("explicit request",), "explicit"), language)
+        brain = self.brains[turn.sender.role if turn.sender.role in self.brains else Role.CUSTOMER]
+        history = await self.store.history(conversation.id, self.settings.history_rounds, turn_id)
+        prepared = await brain.prepare(turn, history)
+        if prepared.handoff is not None:
+            return self._handoff(turn, prepared.handoff, language)
+        if prepared.direct_reply is not None:
+            return self._direct(turn, prepared)
+        return await self._generate(turn, brain, prepared, language)
+
+    def _notice(self, turn: Turn, body: str, reason: str) -> Completion:
+        reply = Reply(turn.key, body, ReplyKind.NOTICE, reply_to=turn.message_id)
+        return Completion(replies=(reply,), decision=Decision("notice", reasons=(reason,)))
+
+    def _direct(self, turn: Turn, prepared: Prepared) -> Completion:
+        assert prepared.direct_reply is not None
+        reply = Reply(turn.key, prepared.direct_reply, ReplyKind.ANSWER, reply_to=turn.message_id,
+                      confidence=Confidence(1.0, reasons=("answered by tools",)),
+                      buttons=self._buttons(turn))
+        return Completion(
+            replies=(reply,),
+            decision=Decision("direct", 1.0, reasons=("answered by tools",)),
+            bot_turns=(self._bot_turn(turn, prepared.direct_reply),),
+            failure_delta=-1,
+        )
+
+    def _handoff(self, turn: Turn, decision: HandoffDecision, language: Language,
+                 confidence: Confidence | None = None, stream_ref: str | None = None) -> Completion:
+        body = text("handoff_notice", language).format(wait=self.settings.handoff_wait_minutes)
+        reply = Reply(turn.key, body, ReplyKind.HANDOFF, reply_to=turn.message_id, confidence=confidence)
+        return Completion(
+            replies=(reply,),
+            decision=Decision(
+                "handoff",
+                confidence.score if confidence else None,
+                _components(confidence) if confidence else (),
+                (f"handoff:{decision.kind}", *decision.reasons),
+                self.engine.model_id,
+            ),
+            stream_refs={0: stream_ref} if stream_ref else {},
+            new_state="handoff",
+            handoff_reason="; ".join(decision.reasons) or decision.kind,
+        )
+
+    def _buttons(self, turn: Turn) -> tuple[Button, ...]:
+        if turn.sender.role is not Role.CUSTOMER:
+            return ()
+        return (Button(text("talk_to_person", detect_language(turn.text)), "human"),)
+
+    def _bot_turn(self, turn: Turn, body: str) -> Turn:
+        return Turn(turn.key, BOT_SENDER, "", (TextPart(body),), reply_to=turn.message_id)
+
+    async def _generate(self, turn: Turn, brain: BotBrain, prepared: Prepared,
+                        language: Language) -> Completion:
+        request = GenerationRequest(
+            messages=prepared.messages,
+            max_new_tokens=self.settings.max_new_tokens,
+            temperature=self.settings.temperature,
+        )
+        opener = self.streams(turn.key.platform)
+        stream = await opener.open_stream(turn.key, turn.message_id) if opener else None
+        try:
+            body, logprobs = await self._run(request, stream)
+        except EngineError as exc:
+            log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
+            reply = Reply(turn.key, text(exc.user_message_key, language), ReplyKind.ERROR,
+                          reply_to=turn.message_id)
+            return Completion(
+                replies=(reply,),
+                decision=Decision("error", reasons=(f"{exc.code}: {exc}",), model=self.engine.model_id),
+                stream_refs={0: stream.ref} if stream and stream.ref else {},
+                failure_delta=1,
+            )
+        finally:
+            if stream is not None:
+                await stream.close()
+        assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(logprobs))
+        ref = stream.ref if stream else None
+        if assessment.handoff is not None:
+            return self._handoff(turn, assessment.handoff, language, assessment.confidence, ref)
+        confidence = assessment.confidence
+        reply = Reply(turn.key, body, ReplyKind.ANSWER, reply_to=turn.message_id,
+                      confidence=confidence, buttons=self._buttons(turn))
+        return Completion(
+            replies=(reply,),
+            decision=Decision("answer", confidence.score, _components(confidence),
+                              confidence.reasons, self.engine.model_id),
+            stream_refs={0: ref} if ref else {},
+            bot_turns=(self._bot_turn(turn, body),),
+            failure_delta=-1,
+        )
+
+    async def _run(self, request: GenerationRequest, stream: ReplyStream | None) -> tuple[str, list[TokenLogprob]]:
+        pieces: list[str] = []
+        logprobs: list[TokenLogprob] = []
+        async for chunk in self.engine.generate(request):
+            pieces.append(chunk.text)
+            logprobs.extend(chunk.logprobs)
+            if stream is not None and chunk.text:
+                await stream.update("".join(pieces))
+        return "".join(pieces).strip(), logprobs

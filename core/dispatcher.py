@@ -1,0 +1,154 @@
+"""The outbox dispatcher: delivers replies through adapters, in order, with bounded retries.
+
+Short retries (a 429 with a few seconds of Retry-After, a flaky connection) happen in
+process with tenacity. Longer schedules (webhook callbacks: 5 min, 30 min, …) are durable:
+the row's ``next_attempt_at`` moves and any dispatcher picks it up later. After the
+schedule, a row is dead-lettered and kept for inspection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
+from core.ports import DeliveryReceipt, OutboundMessage
+from core.store.queue import OutboxQueue, OutboxRow
+from core.store.store import Store
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = Counter("kefu_deliveries_total", "Outbox deliveries", ["platform", "result"])
+MAX_INLINE_WAIT_S = 30.0  # longer Retry-After values are rescheduled durably
+
+
+class Deliverer:
+    """What the dispatcher needs from an adapter."""
+
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _wait_for_retry_after(retry_state) -> float:  # type: ignore[no-untyped-def]
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    if isinstance(exc, RateLimitedError):
+        return float(exc.retry_after)
+    return float(wait_exponential(multiplier=0.2, max=2)(retry_state))
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, RateLimitedError):
+        return exc.retry_after <= MAX_INLINE_WAIT_S
+    return isinstance(exc, PlatformError) and not isinstance(exc, PermanentDeliveryError)
+
+
+class Dispatcher:
+    """Delivers the outbox.
+
+    Args:
+        store: The store.
+        adapters: Adapter per platform name (``"webhook:shop"`` is served by ``"webhook"``).
+        schedule_s: Durable retry delays after the in-process attempts fail; an adapter's
+            own ``retry_schedule`` attribute overrides it.
+        inline_attempts: In-process attempts per durable attempt.
+    """
+
+    def __init__(self, store: Store, adapters: Mapping[str, Deliverer],
+                 schedule_s: Sequence[float] = (1, 5, 30, 120), inline_attempts: int = 3,
+                 concurrency: int = 32, poll_interval_s: float = 0.5) -> None:
+        self.queue = OutboxQueue(store)
+        self.adapters = adapters
+        self.schedule_s = tuple(schedule_s)
+        self.inline_attempts = inline_attempts
+        self.concurrency = concurrency
+        self.poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            rows = await self.queue.claim(self.concurrency, list(self.adapters))
+            if rows:
+                await asyncio.gather(*(self._deliver_conversation(group) for group in _by_conversation(rows)))
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), await self._idle_wait())
+
+    async def _idle_wait(self) -> float:
+        due = await self.queue.next_due()
+        if due is None:
+            return self.poll_interval_s
+        return max(0.01, min(self.poll_interval_s, (due - datetime.now(UTC)).total_seconds()))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _deliver_conversation(self, rows: list[OutboxRow]) -> None:
+        for row in rows:
+            if not await self.deliver_row(row):
+                break  # keep order: later rows of this conversation wait
+
+    def _schedule_for(self, platform: str) -> tuple[float, ...]:
+        adapter = self.adapters[platform.split(":")[0]]
+        return tuple(getattr(adapter, "retry_schedule", None) or self.schedule_s)
+
+    async def deliver_row(self, row: OutboxRow) -> bool:
+        """Deliver one row; True when it is delivered."""
+        adapter = self.adapters[row.platform.split(":")[0]]
+        reply = await self.queue.reply_of(row)
+        message = OutboundMessage(row.id, reply, row.turn_id, row.seq, row.final,
+                                  row.stream_ref, row.attempts + 1)
+        try:
+            receipt = await self._attempt(adapter, message)
+        except PermanentDeliveryError as exc:
+            await self.queue.dead(row, f"{exc.code}: {exc}")
+            DELIVERIES.labels(row.platform, "dead").inc()
+            return False
+        except RateLimitedError as exc:
+            await self.queue.retry_later(row, exc.retry_after, f"rate limited: {exc}", count_attempt=False)
+            return False
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried
+            return await self._reschedule(row, f"{type(exc).__name__}: {exc}")
+        await self.queue.delivered(row, receipt.platform_message_ids)
+        DELIVERIES.labels(row.platform, "delivered").inc()
+        return True
+
+    async def _attempt(self, adapter: Deliverer, message: OutboundMessage) -> DeliveryReceipt:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self.inline_attempts),
+            wait=_wait_for_retry_after,
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        ):
+            with attempt:
+                return await adapter.deliver(message)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _reschedule(self, row: OutboxRow, error: str) -> bool:
+        schedule = self._schedule_for(row.platform)
+        if row.attempts >= len(schedule):
+            log.error("outbox %s dead-lettered after %s attempts: %s", row.id, row.attempts + 1, error)
+            await self.queue.dead(row, error)
+            DELIVERIES.labels(row.platform, "dead").inc()
+        else:
+            await self.queue.retry_later(row, schedule[row.attempts], error)
+            DELIVERIES.labels(row.platform, "retry").inc()
+        return False
+
+
+def _by_conversation(rows: list[OutboxRow]) -> list[list[OutboxRow]]:
+    groups: dict[int, list[OutboxRow]] = {}
+    for row in rows:
+        groups.setdefault(row.conversation_id, []).append(row)
+    return list(groups.values())

@@ -1,0 +1,137 @@
+"""The inbox worker: claims turns, answers them, and commits each answer atomically.
+
+Several turns are answered concurrently (so the engine can batch them) but never two of
+the same conversation: the inbox claim only hands out a conversation's oldest open turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+
+from prometheus_client import Counter, Histogram
+
+from core.answer import Answerer
+from core.errors import KefuError
+from core.store.queue import Claim, Completion, Decision, InboxQueue, LeaseLost
+from core.store.store import Store
+from core.texts import detect_language, text
+from core.turn import Reply, ReplyKind
+
+log = logging.getLogger(__name__)
+
+TURNS_ANSWERED = Counter("kefu_turns_answered_total", "Turns answered", ["kind"])
+ANSWER_SECONDS = Histogram("kefu_answer_seconds", "Time to answer a turn")
+MAX_ATTEMPTS = 3
+
+
+class Worker:
+    """Runs the answer loop until stopped.
+
+    Args:
+        store: The durable store.
+        answerer: Produces completions.
+        concurrency: Most turns answered at once (feed for the engine's batcher).
+        lease_s: Claim lease; a crashed worker's turns are retried after it expires.
+        poll_interval_s: Idle poll period (new turns in this process wake it at once).
+        on_completed: Called after each commit (wakes the outbox dispatcher).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        answerer: Answerer,
+        *,
+        concurrency: int = 16,
+        lease_s: float = 60.0,
+        poll_interval_s: float = 0.5,
+        on_completed: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.answerer = answerer
+        self.queue = InboxQueue(store, f"worker-{uuid.uuid4().hex[:12]}", lease_s)
+        self.concurrency = concurrency
+        self.lease_s = lease_s
+        self.poll_interval_s = poll_interval_s
+        self.on_completed = on_completed
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        store.on_new_turn(self.wake)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and answer turns until :meth:`stop`."""
+        while not self._stopping:
+            free = self.concurrency - len(self._tasks)
+            claims = await self.queue.claim(free) if free > 0 else []
+            for claim in claims:
+                task = asyncio.create_task(self._process(claim))
+                self._tasks.add(task)
+                task.add_done_callback(self._task_done)
+            if not claims:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()  # a slot is free and the conversation may have a next turn
+
+    async def stop(self) -> None:
+        """Stop claiming and wait for in-flight answers to commit."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _process(self, claim: Claim) -> None:
+        keeper = asyncio.create_task(self._keep_lease(claim))
+        try:
+            with ANSWER_SECONDS.time():
+                await self._answer_and_commit(claim)
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+        except Exception:
+            log.exception("answering inbox item %s failed", claim.inbox_id)
+            raise
+        finally:
+            keeper.cancel()
+        if self.on_completed:
+            self.on_completed()
+
+    async def _answer_and_commit(self, claim: Claim) -> None:
+        turn = await self.store.load_turn(claim.turn_id)
+        if claim.attempts > MAX_ATTEMPTS:
+            completion = self._fallback(turn.key, turn.text, turn.message_id,
+                                        f"gave up after {claim.attempts - 1} attempts")
+        else:
+            conversation = await self.store.conversation(turn.key)
+            try:
+                completion = await self.answerer.answer(turn, claim.turn_id, conversation)
+            except KefuError as exc:
+                completion = self._fallback(turn.key, turn.text, turn.message_id, f"{exc.code}: {exc}")
+        await self.queue.complete(claim, turn.key, completion)
+        TURNS_ANSWERED.labels(completion.decision.kind).inc()
+
+    def _fallback(self, key, turn_text: str, message_id: str, reason: str) -> Completion:  # type: ignore[no-untyped-def]
+        language = detect_language(turn_text)
+        reply = Reply(key, text("internal_error", language), ReplyKind.ERROR, reply_to=message_id)
+        return Completion((reply,), Decision("error", reasons=(reason,)), failure_delta=1)
+
+    async def _keep_lease(self, claim: Claim) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            if not await self.queue.renew(claim):
+                return
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until the inbox has no open item (tests, demos, the kill -9 check)."""
+        async with asyncio.timeout(timeout):
+            while await self.queue.pending_count() or self._tasks:
+                await asyncio.sleep(0.05)

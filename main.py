@@ -1,0 +1,185 @@
+"""kefu's command line and only composition root.
+
+    python main.py serve     # everything configured: core service + adapters + worker
+    python main.py core      # the OpenAI-compatible inference service alone
+    python main.py chat      # talk to the bot in the terminal (/image PATH, /reset, /export)
+    python main.py export KEY [--out FILE]   # a conversation as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from config.settings import Settings, load_settings
+from core.errors import ConfigError, KefuError
+
+log = logging.getLogger("kefu")
+
+
+def _progress(message: str) -> None:
+    print(f"[kefu] {message}", file=sys.stderr, flush=True)
+
+
+def build_engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from core.engines.factory import build_engine as factory
+
+    return factory(settings.engine, progress=_progress)
+
+
+def build_brains(settings: Settings):  # type: ignore[no-untyped-def]
+    from bots.loader import load_brains
+
+    return load_brains(settings)
+
+
+def build_adapter_factories(settings: Settings) -> dict:  # type: ignore[type-arg]
+    """Adapters whose settings are present (a token or a source), from the registry."""
+    from adapters.registry import load_adapter_class
+
+    factories = {}
+    if settings.telegram.enabled and settings.telegram.bot_token:
+        cls = load_adapter_class("telegram")
+        factories["telegram"] = lambda ctx, c=cls: c(ctx, settings.telegram)
+    if settings.slack.enabled and settings.slack.bot_token:
+        cls = load_adapter_class("slack")
+        factories["slack"] = lambda ctx, c=cls: c(ctx, settings.slack)
+    if settings.webhook.enabled and settings.webhook.sources:
+        cls = load_adapter_class("webhook")
+        factories["webhook"] = lambda ctx, c=cls: c(ctx, settings.webhook)
+    return factories
+
+
+def service_options(settings: Settings):  # type: ignore[no-untyped-def]
+    from core.images import ImageLimits
+    from core.service import ServiceOptions
+
+    key = settings.service.api_key.get_secret_value() if settings.service.api_key else None
+    return ServiceOptions(
+        api_key=key,
+        allow_remote_images=settings.service.allow_remote_images,
+        max_remote_image_bytes=settings.service.max_remote_image_bytes,
+        default_max_tokens=settings.engine.max_new_tokens,
+        image_limits=ImageLimits(settings.images.max_bytes, settings.images.max_pixels,
+                                 settings.images.target_pixels),
+    )
+
+
+def runtime_options(settings: Settings, *, serve_http: bool = True):  # type: ignore[no-untyped-def]
+    from core.answer import AnswerSettings
+    from core.runtime import RuntimeOptions
+
+    return RuntimeOptions(
+        host=settings.service.host,
+        port=settings.service.port,
+        worker_concurrency=settings.worker.concurrency,
+        lease_s=settings.worker.lease_s,
+        poll_interval_s=settings.worker.poll_interval_s,
+        delivery_schedule_s=tuple(settings.worker.delivery_retry_schedule_s),
+        answer=AnswerSettings(history_rounds=settings.bot.history_rounds,
+                              max_new_tokens=settings.engine.max_new_tokens),
+        serve_http=serve_http,
+    )
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve(settings: Settings) -> None:
+    """Run the core service, every configured adapter, the worker and the dispatcher."""
+    from core.runtime import Runtime
+    from core.service import add_service_routes
+    from core.store.store import Store
+
+    store = await Store.open(settings.store.url)
+    engine = build_engine(settings)
+    app = web.Application(client_max_size=settings.service.max_body_bytes)
+    add_service_routes(app, engine, service_options(settings))
+    runtime = Runtime(store, engine, build_brains(settings), build_adapter_factories(settings),
+                      runtime_options(settings), web_app=app)
+    await runtime.start()
+    _progress(f"serving on {runtime.base_url} (adapters: {', '.join(runtime.adapters) or 'none'})")
+    try:
+        await _wait_for_signal()
+    finally:
+        await runtime.stop()
+        await store.close()
+
+
+async def core_service(settings: Settings) -> None:
+    """Run only the OpenAI-compatible inference service."""
+    from core.service import build_service_app
+
+    engine = build_engine(settings)
+    await engine.start()
+    runner = web.AppRunner(build_service_app(engine, service_options(settings)), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.service.host, settings.service.port).start()
+    _progress(f"core service on http://{settings.service.host}:{settings.service.port}/v1")
+    try:
+        await _wait_for_signal()
+    finally:
+        await runner.cleanup()
+        await engine.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kefu", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run everything configured")
+    core_parser = sub.add_parser("core", help="run the OpenAI-compatible inference service alone")
+    core_parser.add_argument("--port", type=int)
+    chat_parser = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat_parser.add_argument("--chat-id", default="local")
+    export_parser = sub.add_parser("export", help="export a conversation as JSON")
+    export_parser.add_argument("key", help="platform|chat_id|thread_id, e.g. 'terminal|local|'")
+    export_parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.command == "serve":
+            asyncio.run(serve(settings))
+        elif args.command == "core":
+            if args.port:
+                settings.service.port = args.port
+            asyncio.run(core_service(settings))
+        elif args.command == "chat":
+            from adapters.terminal.chat import run_chat
+
+            asyncio.run(run_chat(settings, build_engine(settings), build_brains(settings),
+                                 runtime_options(settings, serve_http=False), args.chat_id))
+        elif args.command == "export":
+            from core.export import export_conversation_from_url
+
+            data = asyncio.run(export_conversation_from_url(settings.store.url, args.key))
+            text = json.dumps(data, ensure_ascii=False, indent=2)
+            if args.out:
+                args.out.write_text(text, encoding="utf-8")
+            else:
+                print(text)
+    except (ConfigError, KefuError) as exc:
+        print(f"kefu: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

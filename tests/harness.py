@@ -1,0 +1,82 @@
+"""End-to-end harness: the real store, worker, dispatcher and HTTP server around adapters.
+
+Usage::
+
+    async with KefuHarness(engine=StubEngine(), adapters={"telegram": make_adapter}) as kefu:
+        ...drive requests at kefu.base_url...
+        await kefu.wait_until_idle(timeout=20)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from core.answer import AnswerSettings
+from core.bot import BotBrain
+from core.engines.base import Engine
+from core.engines.stub import StubEngine
+from core.prompt_brain import PromptBrain
+from core.runtime import AdapterFactory, Runtime, RuntimeOptions
+from core.store.store import Store
+from core.turn import Role
+
+
+class KefuHarness:
+    """Starts a whole kefu on 127.0.0.1 (port 0) with a temporary SQLite store.
+
+    Args:
+        engine: Engine to answer with (default: instant StubEngine).
+        adapters: Adapter factories per platform name.
+        brains: Brain per role (default: PromptBrain for customers and staff).
+        store_url: Use this store instead of a temporary SQLite file.
+        delivery_schedule_s: Durable retry schedule (short by default, for tests).
+    """
+
+    def __init__(self, engine: Engine | None = None, adapters: Mapping[str, AdapterFactory] | None = None,
+                 brains: Mapping[Role, BotBrain] | None = None, store_url: str | None = None,
+                 delivery_schedule_s: tuple[float, ...] = (0.2, 0.5, 1.0),
+                 answer: AnswerSettings | None = None, worker_concurrency: int = 16) -> None:
+        self.engine = engine or StubEngine()
+        self._adapters = dict(adapters or {})
+        brain = PromptBrain()
+        self._brains = dict(brains or {Role.CUSTOMER: brain, Role.STAFF: brain})
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._store_url = store_url
+        self._options = RuntimeOptions(poll_interval_s=0.05, delivery_schedule_s=delivery_schedule_s,
+                                       answer=answer or AnswerSettings(),
+                                       worker_concurrency=worker_concurrency)
+        self.runtime: Runtime | None = None
+        self.store: Store | None = None
+
+    async def __aenter__(self) -> KefuHarness:
+        if self._store_url is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kefu-test-")
+            self._store_url = f"sqlite+aiosqlite:///{Path(self._tmp.name) / 'kefu.db'}"
+        self.store = await Store.open(self._store_url)
+        self.runtime = Runtime(self.store, self.engine, self._brains, self._adapters, self._options)
+        await self.runtime.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self.runtime is not None and self.store is not None
+        await self.runtime.stop()
+        await self.store.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        assert self.runtime is not None
+        return self.runtime.base_url
+
+    @property
+    def adapters(self) -> dict[str, Any]:
+        assert self.runtime is not None
+        return self.runtime.adapters
+
+    async def wait_until_idle(self, timeout: float = 30.0) -> None:
+        assert self.runtime is not None
+        await self.runtime.wait_until_idle(timeout)

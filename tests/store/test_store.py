@@ -1,0 +1,76 @@
+"""The durable store: idempotent inbox, images by hash, history, memory reset."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.errors import NotFoundError, StoreError
+from core.images import normalise_image
+from core.store.store import Store
+from core.turn import ConversationKey, Role
+from tests.conftest import make_turn, png_bytes
+
+
+async def test_put_is_idempotent_on_platform_message_id(store: Store) -> None:
+    turn = make_turn("where is my order?", message_id="m-1")
+    first = await store.put(turn)
+    second = await store.put(turn)
+    assert not first.duplicate and second.duplicate
+    assert second.turn_id == first.turn_id
+    counts = await store.counts()
+    assert counts["turns"] == 1 and counts["inbox.pending"] == 1
+
+
+async def test_same_message_id_on_other_platform_is_a_new_turn(store: Store) -> None:
+    await store.put(make_turn(message_id="m-1", platform="telegram"))
+    result = await store.put(make_turn(message_id="m-1", platform="slack"))
+    assert not result.duplicate
+
+
+async def test_concurrent_duplicates_store_one_turn(store: Store) -> None:
+    turn = make_turn(message_id="race")
+    results = await asyncio.gather(*(store.put(turn) for _ in range(8)))
+    assert sum(not r.duplicate for r in results) == 1
+    assert len({r.turn_id for r in results}) == 1
+    assert (await store.counts())["turns"] == 1
+
+
+async def test_images_round_trip_and_are_stored_once_by_hash(store: Store) -> None:
+    image = normalise_image(png_bytes(), caption="my parcel")
+    first = await store.put(make_turn("damaged", images=(image,)))
+    await store.put(make_turn("again", images=(image,)))
+    loaded = await store.load_turn(first.turn_id)
+    assert loaded.images[0].data == image.data
+    assert loaded.images[0].caption == "my parcel"
+    assert loaded.text == "my parcel\ndamaged"
+    async with store.engine.connect() as conn:
+        from sqlalchemy import func, select
+
+        from core.store.schema import images
+
+        assert (await conn.execute(select(func.count()).select_from(images))).scalar_one() == 1
+
+
+async def test_load_unknown_turn_raises_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        await store.load_turn(999_999)
+
+
+async def test_history_respects_rounds_and_reset(store: Store) -> None:
+    for index in range(4):
+        await store.record_turn(make_turn(f"question {index}", chat="h"))
+        await store.record_turn(make_turn(f"answer {index}", chat="h", role=Role.BOT))
+    conversation = await store.conversation(ConversationKey("test", "h"))
+    history = await store.history(conversation.id, rounds=2)
+    assert [h.text for h in history] == ["question 2", "answer 2", "question 3", "answer 3"]
+    assert history[0].role is Role.CUSTOMER and history[1].role is Role.BOT
+    await asyncio.sleep(0.01)
+    await store.reset_memory(conversation.id)
+    assert await store.history(conversation.id, rounds=5) == []
+
+
+async def test_open_unreachable_database_raises_store_error() -> None:
+    with pytest.raises(StoreError):
+        await Store.open("postgresql+asyncpg://nobody@127.0.0.1:1/none")
