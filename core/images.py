@@ -62,11 +62,11 @@ def _check_header(data: bytes, limits: ImageLimits) -> Image.Image:
 
 
 def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
-    _check_header(data, limits)
     # verify() consumes the file object, so the image is reopened afterwards to decode it.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            _check_header(data, limits)
             Image.open(io.BytesIO(data)).verify()
             image = Image.open(io.BytesIO(data))
             image.seek(0)  # GIF / MPO: first frame only

@@ -71,6 +71,9 @@ async def _errors_middleware(request: web.Request, handler: Callable[[web.Reques
         if exc.status < 400:
             raise
         response = _error(exc.status, exc.reason, "invalid_request_error", exc.reason.lower().replace(" ", "_"))
+    except InvalidInputError as exc:
+        # OpenAI clients expect 400 for any bad input (image errors included).
+        response = _error(400, str(exc), "invalid_request_error", exc.code)
     except KefuError as exc:
         kind = "invalid_request_error" if exc.http_status < 500 else "server_error"
         response = _error(exc.http_status, str(exc), kind, exc.code)

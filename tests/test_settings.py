@@ -1,0 +1,51 @@
+"""Settings: YAML defaults, environment overrides, secrets only from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import load_settings
+from core.errors import ConfigError
+
+
+def test_defaults_come_from_the_yaml_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEFU_CONFIG", raising=False)
+    settings = load_settings()
+    assert settings.engine.kind == "transformers" and settings.engine.model == "embedded"
+    assert settings.store.url.startswith("sqlite+aiosqlite")
+    assert settings.telegram.bot_token is None
+
+
+def test_environment_overrides_yaml_and_carries_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_ENGINE__MAX_BATCH_SIZE", "4")
+    monkeypatch.setenv("KEFU_TELEGRAM__BOT_TOKEN", "123:abc")
+    settings = load_settings()
+    assert settings.engine.max_batch_size == 4
+    assert settings.telegram.bot_token is not None
+    assert settings.telegram.bot_token.get_secret_value() == "123:abc"
+    assert "123:abc" not in repr(settings)
+
+
+def test_secret_in_yaml_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "kefu.yaml"
+    path.write_text("slack:\n  signing_secret: hunter2\n", encoding="utf-8")
+    monkeypatch.setenv("KEFU_CONFIG", str(path))
+    with pytest.raises(ConfigError, match="KEFU_SLACK__SIGNING_SECRET"):
+        load_settings()
+
+
+def test_token_counts_are_not_mistaken_for_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "kefu.yaml"
+    path.write_text("engine:\n  max_new_tokens: 64\n", encoding="utf-8")
+    monkeypatch.setenv("KEFU_CONFIG", str(path))
+    assert load_settings().engine.max_new_tokens == 64
+
+
+def test_broken_yaml_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "kefu.yaml"
+    path.write_text("engine: [unclosed\n", encoding="utf-8")
+    monkeypatch.setenv("KEFU_CONFIG", str(path))
+    with pytest.raises(ConfigError, match="cannot read settings"):
+        load_settings()

@@ -1,0 +1,120 @@
+"""The worker answers every inbox turn once, in order per conversation, through the runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from adapters.terminal.adapter import TerminalAdapter
+from core.engines.stub import StubEngine
+from core.errors import EngineError
+from core.store.queue import InboxQueue
+from core.turn import ConversationKey
+from tests.conftest import make_turn
+from tests.harness import KefuHarness
+
+
+def _terminal(out: io.StringIO, holder: dict[str, TerminalAdapter]):  # type: ignore[no-untyped-def]
+    def make(context):  # type: ignore[no-untyped-def]
+        holder["t"] = TerminalAdapter(context, out=out)
+        return holder["t"]
+
+    return make
+
+
+async def test_every_turn_is_answered_once_in_conversation_order(store_url: str) -> None:
+    out, holder = io.StringIO(), {}
+    engine = StubEngine(token_delay_s=0.001)
+    async with KefuHarness(engine=engine, adapters={"terminal": _terminal(out, holder)},
+                           store_url=store_url) as kefu:
+        assert kefu.store is not None
+        for chat in ("a", "b", "c"):
+            for index in range(4):
+                await kefu.store.put(make_turn(f"{chat}-{index}", chat=chat, platform="terminal"))
+        await kefu.wait_until_idle(20)
+        rows = await kefu.store.delivered_outbox()
+    assert len(rows) == 12
+    for chat in ("a", "b", "c"):
+        texts = [r["payload"]["text"] for r in rows if r["payload"]["key"] == f"terminal|{chat}|"]
+        assert texts == [f"Echo: {chat}-{i}" for i in range(4)]
+
+
+async def test_one_answer_in_flight_per_conversation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    active: dict[str, int] = {}
+    peak: dict[str, int] = {}
+
+    class Tracking(StubEngine):
+        async def generate(self, request):  # type: ignore[no-untyped-def,override]
+            chat = request.messages[-1].content_text.split("-")[0]
+            active[chat] = active.get(chat, 0) + 1
+            peak[chat] = max(peak.get(chat, 0), active[chat])
+            await asyncio.sleep(0.02)
+            async for chunk in super().generate(request):
+                yield chunk
+            active[chat] -= 1
+
+    out, holder = io.StringIO(), {}
+    async with KefuHarness(engine=Tracking(), adapters={"terminal": _terminal(out, holder)}) as kefu:
+        assert kefu.store is not None
+        await asyncio.gather(*(kefu.store.put(make_turn(f"x-{i}", chat="x", platform="terminal"))
+                               for i in range(5)))
+        await asyncio.gather(*(kefu.store.put(make_turn(f"y-{i}", chat="y", platform="terminal"))
+                               for i in range(5)))
+        await kefu.wait_until_idle(20)
+    assert peak == {"x": 1, "y": 1}
+
+
+async def test_engine_failure_gives_a_fallback_reply_and_keeps_the_turn(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out, holder = io.StringIO(), {}
+    engine = StubEngine(fail_with=EngineError("model crashed"))
+    async with KefuHarness(engine=engine, adapters={"terminal": _terminal(out, holder)}) as kefu:
+        assert kefu.store is not None
+        await kefu.store.put(make_turn("你好", chat="z", platform="terminal"))
+        await kefu.wait_until_idle(20)
+        rows = await kefu.store.delivered_outbox()
+        counts = await kefu.store.counts()
+    assert rows[0]["payload"]["kind"] == "error"
+    assert "工作人员" in rows[0]["payload"]["text"]  # Chinese fallback for a Chinese customer
+    assert counts["turns"] == 1 and counts["inbox.done"] == 1
+
+
+async def test_turn_past_max_attempts_is_not_retried_forever(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out, holder = io.StringIO(), {}
+    async with KefuHarness(adapters={"terminal": _terminal(out, holder)}) as kefu:
+        assert kefu.store is not None
+        await kefu.runtime.worker.stop()  # type: ignore[union-attr]
+        await kefu.store.put(make_turn("poison", chat="p", platform="terminal"))
+        queue = InboxQueue(kefu.store, "crashy", lease_s=0.01)
+        for _ in range(3):  # three crashed attempts
+            await queue.claim(1)
+            await asyncio.sleep(0.02)
+        kefu.runtime.worker._stopping = False  # type: ignore[union-attr]
+        task = asyncio.create_task(kefu.runtime.worker.run())  # type: ignore[union-attr]
+        await kefu.wait_until_idle(20)
+        rows = await kefu.store.delivered_outbox()
+        await kefu.runtime.worker.stop()  # type: ignore[union-attr]
+        await task
+    assert rows[0]["payload"]["kind"] == "error"
+
+
+async def test_reset_and_human_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out, holder = io.StringIO(), {}
+    engine = StubEngine()
+    async with KefuHarness(engine=engine, adapters={"terminal": _terminal(out, holder)}) as kefu:
+        assert kefu.store is not None
+        await kefu.store.put(make_turn("first question", chat="r", platform="terminal"))
+        await kefu.wait_until_idle(20)
+        await kefu.store.put(make_turn("", chat="r", platform="terminal", command="reset"))
+        await kefu.wait_until_idle(20)
+        await kefu.store.put(make_turn("second question", chat="r", platform="terminal"))
+        await kefu.wait_until_idle(20)
+        await kefu.store.put(make_turn("", chat="r", platform="terminal", command="human"))
+        await kefu.store.put(make_turn("are you there?", chat="r", platform="terminal"))
+        await kefu.wait_until_idle(20)
+        rows = await kefu.store.delivered_outbox()
+        conversation = await kefu.store.conversation(ConversationKey("terminal", "r"))
+    # after /reset the model no longer sees "first question"
+    assert all("first question" not in m.content_text for m in engine.requests[-1].messages)
+    kinds = [r["payload"]["kind"] for r in rows]
+    assert kinds == ["answer", "notice", "answer", "handoff"]  # quiet while handed off
+    assert conversation.state == "handoff"
