@@ -1,0 +1,416 @@
+"""The Slack adapter: bolt (async) for inbound events, slack-sdk's AsyncWebClient for output.
+
+People in Slack are staff (:attr:`core.turn.Role.STAFF`). The bot answers DMs, mentions
+and replies in threads it is in, always in the thread: ``ConversationKey("slack", channel,
+thread_ts or ts)``. Inbound events become durable turns before Slack is acknowledged
+(see :mod:`adapters.slack.inbound`); answers are delivered by the outbox dispatcher through
+:meth:`SlackAdapter.deliver`. :meth:`post_message` and :meth:`upload_image` are the hooks a
+handoff service uses to open and feed staff threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.base import Adapter, AdapterContext, Capabilities
+from adapters.slack import errors as slack_errors
+from adapters.slack.files import FileFetchPolicy, SlackFileFetcher
+from adapters.slack.formatting import SlackOutgoing, escape_mrkdwn, render
+from adapters.slack.inbound import BotIdentity, SlackInbound, SlackInboundHandler
+from adapters.slack.payloads import SlackAction, clean_text, slack_ts_to_datetime
+from adapters.slack.stream import SlackReplyStream, StreamCalls
+from adapters.slack.threads import KnownThreads
+from config.slack import SlackSettings
+from core.errors import AuthenticationError, ConfigError, PlatformError
+from core.images import ImageLimits
+from core.ports import DeliveryReceipt, OutboundMessage, ReplyStream
+from core.turn import ConversationKey, ImagePart, Part, Reply, Role, Sender, TextPart, Turn
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What already went out for one outbox message, so a retry does not repeat it."""
+
+    message_ts: list[str] = field(default_factory=list)
+    images_done: int = 0
+
+
+class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
+    """Slack Events API / Socket Mode adapter.
+
+    Args:
+        context: Inbox, shared web app and extras from the composition root.
+        settings: Slack settings; defaults to ``context.extras["slack_settings"]``, else the
+            ``slack`` section of :func:`config.settings.load_settings`.
+        image_limits: Limits for inbound images (defaults to :class:`core.images.ImageLimits`).
+    """
+
+    name: ClassVar[str] = "slack"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        streaming=True, editing=True, images=True, buttons=True, max_message_chars=3900
+    )
+
+    def __init__(
+        self,
+        context: AdapterContext,
+        settings: SlackSettings | None = None,
+        image_limits: ImageLimits | None = None,
+    ) -> None:
+        super().__init__(context)
+        self.settings = settings or _settings_from(context)
+        self._image_limits = image_limits or ImageLimits()
+        self.threads = KnownThreads(self.settings.known_threads_max)
+        self.bot = BotIdentity("", "", "")
+        self._session: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
+        self._app: AsyncApp | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._progress: dict[int, _Progress] = {}
+        self.inbound: SlackInboundHandler | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def initialize(self) -> None:
+        """Verify the bot token (``auth.test``), build the bolt app and mount the HTTP route.
+
+        Raises:
+            ConfigError: a token or secret needed for the chosen mode is missing.
+            AuthenticationError: Slack rejected the bot token.
+            PlatformError: Slack could not be reached.
+        """
+        token = _secret(self.settings.bot_token, "bot_token")
+        if self.settings.mode == "http":
+            _secret(self.settings.signing_secret, "signing_secret")
+            if self.context.web is None:
+                raise ConfigError("slack http mode needs the shared web application")
+        else:
+            _secret(self.settings.app_token, "app_token")
+        base_url = self.settings.base_url.rstrip("/") + "/"
+        self._session = aiohttp.ClientSession()
+        timeout = int(max(1, self.settings.http_timeout_s))
+        self._client = AsyncWebClient(
+            token=token, base_url=base_url, session=self._session, timeout=timeout
+        )
+        self.bot = await self._auth_test()
+        self.inbound = SlackInboundHandler(
+            self.context.inbox,
+            SlackFileFetcher(self._session, self._fetch_policy(token, base_url)),
+            self.bot,
+            self.threads,
+            self.to_turn,
+            self.settings.ack_budget_s,
+        )
+        self._app = self._build_app(base_url, timeout)
+        if self.settings.mode == "http" and self.context.web is not None:
+            self.context.web.router.add_post(self.settings.events_path, self._handle_http)
+
+    async def _auth_test(self) -> BotIdentity:
+        try:
+            result = await self.client.auth_test()
+        except SlackApiError as exc:
+            code = slack_errors.error_code(exc)
+            if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+                raise AuthenticationError(f"Slack rejected the bot token: {code}") from exc
+            raise slack_errors.translate(exc, "auth.test") from exc
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise PlatformError(f"Slack auth.test failed: {type(exc).__name__}") from exc
+        return BotIdentity(
+            str(result.get("user_id") or ""),
+            str(result.get("bot_id") or ""),
+            str(result.get("team_id") or ""),
+        )
+
+    def _fetch_policy(self, token: str, base_url: str) -> FileFetchPolicy:
+        hosts = set(self.settings.file_hosts)
+        base_host = urlsplit(base_url).hostname
+        if base_host:
+            hosts.add(base_host)
+        return FileFetchPolicy(
+            token, frozenset(hosts), self.settings.max_file_bytes, self._image_limits
+        )
+
+    def _build_app(self, base_url: str, timeout: int) -> AsyncApp:
+        # Bolt gets a token-less client and our cached auth.test result through `authorize`:
+        # no auth.test per event, and a Slack hiccup there cannot turn into a 200 for an
+        # event that was never stored.
+        bot = self.bot
+        token = self.client.token
+
+        async def authorize(**_: Any) -> AuthorizeResult:
+            return AuthorizeResult(
+                enterprise_id=None, team_id=bot.team_id, bot_user_id=bot.user_id,
+                bot_id=bot.bot_id, bot_token=token,
+            )  # fmt: skip
+
+        secret = (
+            self.settings.signing_secret.get_secret_value() if self.settings.signing_secret else ""
+        )
+        app = AsyncApp(
+            client=AsyncWebClient(base_url=base_url, session=self._session, timeout=timeout),
+            signing_secret=secret,
+            authorize=authorize,
+            process_before_response=True,
+            name="kefu-slack",
+        )
+        assert self.inbound is not None
+        self.inbound.register(app)
+        return app
+
+    async def start(self) -> None:
+        """Connect Socket Mode (HTTP mode needs nothing: the route is already mounted).
+
+        Raises:
+            AuthenticationError: Slack rejected the app-level token.
+            PlatformError: Slack could not be reached.
+        """
+        if self.settings.mode != "socket" or self._socket is not None:
+            return
+        app_token = _secret(self.settings.app_token, "app_token")
+        assert self._app is not None
+        handler = AsyncSocketModeHandler(self._app, app_token, web_client=self._app.client)
+        self._socket = handler
+        # Open the first connection URL ourselves so a bad app token is a typed error here,
+        # not an endless reconnect loop inside the socket client.
+        opened = await self._call(
+            "apps.connections.open", self._app.client.apps_connections_open(app_token=app_token)
+        )
+        handler.client.wss_uri = str(opened.get("url"))
+        await handler.connect_async()
+
+    async def shutdown(self) -> None:
+        """Disconnect Socket Mode and close HTTP sessions. Idempotent."""
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            await socket.close_async()
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    @property
+    def client(self) -> AsyncWebClient:
+        if self._client is None:
+            raise PlatformError("slack adapter is not initialised")
+        return self._client
+
+    @property
+    def app(self) -> AsyncApp:
+        """The bolt app (for tests and Socket Mode)."""
+        if self._app is None:
+            raise PlatformError("slack adapter is not initialised")
+        return self._app
+
+    async def _handle_http(self, request: web.Request) -> web.StreamResponse:
+        if (request.content_length or 0) > self.settings.max_body_bytes:
+            return web.Response(status=413, text="payload too large")
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:
+            return web.Response(status=400, text="malformed body")
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    # ----------------------------------------------------------------- translation
+
+    def to_turn(self, raw: SlackInbound | SlackAction) -> Turn:
+        """Translate a message (with fetched attachments) or a button click into a turn."""
+        if isinstance(raw, SlackAction):
+            return Turn(
+                key=ConversationKey(self.name, raw.channel, raw.thread_root),
+                sender=Sender(raw.user, raw.display_name, Role.STAFF),
+                message_id=raw.message_id,
+                parts=(TextPart(raw.label or raw.value),),
+                timestamp=slack_ts_to_datetime(raw.action_ts or raw.message_ts),
+                reply_to=f"{raw.channel}:{raw.message_ts}",
+                command=raw.command,
+            )
+        message = raw.message
+        text = clean_text(message.text, self.bot.user_id)
+        parts: tuple[Part, ...] = ((TextPart(text),) if text else ()) + raw.attachments
+        in_thread = message.thread_ts and message.thread_ts != message.ts
+        return Turn(
+            key=ConversationKey(self.name, message.channel, message.thread_root),
+            sender=Sender(message.user, message.display_name, Role.STAFF),
+            message_id=message.message_id,
+            parts=parts or (TextPart(""),),
+            timestamp=message.timestamp,
+            reply_to=f"{message.channel}:{message.thread_ts}" if in_thread else None,
+        )
+
+    def to_platform(self, reply: Reply) -> list[SlackOutgoing]:
+        """Escape and split a reply (``max_message_chars`` each); buttons on the last message."""
+        return render(reply.text, reply.buttons, self.settings.max_message_chars)
+
+    # ----------------------------------------------------------------- output
+
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Send one outbox message into its thread, editing the streamed draft if there is one.
+
+        A retry after a partial failure skips the pieces and images that already went out.
+
+        Raises:
+            RateLimitedError: Slack answered 429 (``retry_after`` from ``Retry-After``).
+            PermanentDeliveryError: channel gone, bot not in channel, message rejected.
+            PlatformError: any other failure (retried by the dispatcher).
+        """
+        reply = message.reply
+        channel, thread_ts = reply.key.chat_id, reply.key.thread_id or None
+        progress = self._progress.setdefault(message.outbox_id, _Progress())
+        pieces = self.to_platform(reply)
+        draft_ts = _ts_of(message.stream_ref)
+        for index, piece in enumerate(pieces):
+            if index < len(progress.message_ts):
+                continue
+            if index == 0 and draft_ts:
+                ts = await self._finish_draft(channel, draft_ts, piece, thread_ts)
+            else:
+                ts = await self._post(channel, piece, thread_ts)
+            progress.message_ts.append(ts)
+        for image in reply.images[progress.images_done :]:
+            await self.upload_image(channel, thread_ts, image, title=image.caption or "image")
+            progress.images_done += 1
+        if draft_ts and not pieces:
+            # Nothing to say after all: remove the half-written preview.
+            await self._call("chat.delete", self.client.chat_delete(channel=channel, ts=draft_ts))
+        self._progress.pop(message.outbox_id, None)
+        return DeliveryReceipt(tuple(f"{channel}:{ts}" for ts in progress.message_ts))
+
+    async def open_stream(self, key: ConversationKey, reply_to: str | None) -> ReplyStream | None:
+        """A paced live preview in the conversation's thread."""
+        thread_ts = key.thread_id or None
+        if thread_ts:
+            self.threads.add(key.chat_id, thread_ts)
+        calls = StreamCalls(post=self._post_preview, update=self._update_preview)
+        return SlackReplyStream(
+            calls, key.chat_id, thread_ts, self.settings.stream_update_interval_s
+        )
+
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        raw_mrkdwn: bool = False,
+    ) -> str:
+        """Post one message (for the handoff service) and remember its thread.
+
+        Args:
+            channel: Channel id.
+            text: Plain text, escaped unless ``raw_mrkdwn`` (then sent as trusted mrkdwn,
+                e.g. with ``<@U123>`` mentions to ping staff).
+            thread_ts: Thread to post into; None for a new top-level message.
+            blocks: Block Kit blocks; ``text`` is then the notification fallback.
+
+        Returns:
+            The new message's ``ts``; replies in its thread are answered from now on.
+
+        Raises:
+            RateLimitedError, PermanentDeliveryError, PlatformError: as for :meth:`deliver`.
+        """
+        body = text if raw_mrkdwn else escape_mrkdwn(text)
+        return await self._post(channel, SlackOutgoing(body, tuple(blocks or ())), thread_ts)
+
+    async def upload_image(
+        self, channel: str, thread_ts: str | None, image: ImagePart, title: str = "image"
+    ) -> str:
+        """Upload an image into a thread (files.getUploadURLExternal + completeUploadExternal).
+
+        Returns:
+            The Slack file id.
+
+        Raises:
+            RateLimitedError, PermanentDeliveryError, PlatformError: as for :meth:`deliver`.
+        """
+        extension = "png" if image.mime == "image/png" else "jpg"
+        result = await self._call(
+            "files.upload_v2",
+            self.client.files_upload_v2(
+                content=image.data, filename=f"{image.sha256[:12]}.{extension}", title=title,
+                channel=channel, thread_ts=thread_ts,
+            ),
+        )  # fmt: skip
+        if thread_ts:
+            self.threads.add(channel, thread_ts)
+        files = result.get("files") or [{}]
+        return str(files[0].get("id", "")) if isinstance(files, list) else ""
+
+    async def _post(self, channel: str, piece: SlackOutgoing, thread_ts: str | None) -> str:
+        kwargs: dict[str, Any] = {"channel": channel, "text": piece.text, "thread_ts": thread_ts}
+        if piece.blocks:
+            kwargs["blocks"] = list(piece.blocks)
+        result = await self._call("chat.postMessage", self.client.chat_postMessage(**kwargs))
+        ts = str(result.get("ts") or "")
+        self.threads.add(channel, thread_ts or ts)
+        return ts
+
+    async def _update(self, channel: str, ts: str, piece: SlackOutgoing) -> None:
+        kwargs: dict[str, Any] = {"channel": channel, "ts": ts, "text": piece.text}
+        kwargs["blocks"] = list(piece.blocks)  # [] clears the preview's blocks, if any
+        await self._call("chat.update", self.client.chat_update(**kwargs))
+
+    async def _finish_draft(
+        self, channel: str, draft_ts: str, piece: SlackOutgoing, thread_ts: str | None
+    ) -> str:
+        """Edit the draft into ``piece``; post anew when Slack will not let it be edited."""
+        try:
+            await self._update(channel, draft_ts, piece)
+        except PlatformError as exc:
+            cause = exc.__cause__
+            if (
+                isinstance(cause, SlackApiError)
+                and slack_errors.error_code(cause) in slack_errors.UNEDITABLE_ERRORS
+            ):
+                return await self._post(channel, piece, thread_ts)
+            raise
+        return draft_ts
+
+    async def _post_preview(self, channel: str, text: str, thread_ts: str | None) -> str:
+        return await self._post(channel, SlackOutgoing(text), thread_ts)
+
+    async def _update_preview(self, channel: str, ts: str, text: str) -> None:
+        await self._update(channel, ts, SlackOutgoing(text))
+
+    @staticmethod
+    async def _call(method: str, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except SlackApiError as exc:
+            raise slack_errors.translate(exc, method) from exc
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise PlatformError(f"Slack {method} failed: {type(exc).__name__}") from exc
+
+
+def _secret(value: Any, name: str) -> str:
+    if value is None or not value.get_secret_value():
+        raise ConfigError(f"slack.{name} is not set (KEFU_SLACK__{name.upper()})")
+    return str(value.get_secret_value())
+
+
+def _ts_of(ref: str | None) -> str | None:
+    """The ``ts`` part of a ``"{channel}:{ts}"`` reference (a bare ts is accepted too)."""
+    if not ref:
+        return None
+    return ref.rpartition(":")[2]
+
+
+def _settings_from(context: AdapterContext) -> SlackSettings:
+    extra = context.extras.get("slack_settings")
+    if isinstance(extra, SlackSettings):
+        return extra
+    from config.settings import load_settings  # late: reads the environment and YAML
+
+    return load_settings().slack

@@ -1,0 +1,144 @@
+"""Inbound Slack traffic: bolt listeners that turn events into durable turns.
+
+Listeners run with ``process_before_response=True``: bolt answers Slack (HTTP 200 or the
+Socket Mode ack) only after the listener returns, and the listener returns only after
+``inbox.put`` has made the turn durable. A failing ``put`` makes bolt answer 500 (or not
+ack), so Slack retries; a retry of a stored message is a duplicate in the inbox and is
+acknowledged without a second turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from adapters.slack.files import SlackFileFetcher
+from adapters.slack.payloads import (
+    ANSWERABLE_SUBTYPES,
+    SlackAction,
+    SlackMessage,
+    mentions_user,
+    parse_block_actions,
+    parse_message,
+)
+from adapters.slack.threads import KnownThreads
+from core.ports import InboxPort
+from core.turn import Part, Turn
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SlackInbound:
+    """What :meth:`SlackAdapter.to_turn` translates: a message plus its fetched attachments.
+
+    Attributes:
+        message: The parsed event.
+        attachments: Image parts and notes for its files, already fetched (in file order).
+    """
+
+    message: SlackMessage
+    attachments: tuple[Part, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BotIdentity:
+    """Who the bot is in the workspace (from ``auth.test``)."""
+
+    user_id: str
+    bot_id: str
+    team_id: str
+
+
+def should_answer(message: SlackMessage, bot: BotIdentity, threads: KnownThreads) -> bool:
+    """Whether a message is for the bot: a DM, a mention, or a reply in a thread it is in.
+
+    Bot messages, the bot's own messages and edits/deletions/joins are never answered.
+    """
+    if message.subtype not in ANSWERABLE_SUBTYPES or message.bot_id or not message.user:
+        return False
+    if message.user == bot.user_id:
+        return False
+    if message.is_direct:
+        return True
+    if message.event_type == "app_mention" or mentions_user(message.text, bot.user_id):
+        return True
+    return bool(message.thread_ts) and (message.channel, message.thread_ts) in threads
+
+
+class SlackInboundHandler:
+    """Registers bolt listeners and feeds the inbox.
+
+    Args:
+        inbox: Durable inbox.
+        fetcher: Attachment fetcher.
+        bot: Bot identity (resolved by ``auth.test`` before any event is handled).
+        threads: Threads the bot is in.
+        to_turn: Pure translation from :class:`SlackInbound` / :class:`SlackAction` to a turn.
+        ack_budget_s: Time allowed for attachments before the turn is stored anyway.
+    """
+
+    def __init__(
+        self,
+        inbox: InboxPort,
+        fetcher: SlackFileFetcher,
+        bot: BotIdentity,
+        threads: KnownThreads,
+        to_turn: Callable[[SlackInbound | SlackAction], Turn],
+        ack_budget_s: float,
+    ) -> None:
+        self._inbox = inbox
+        self._fetcher = fetcher
+        self._bot = bot
+        self._threads = threads
+        self._to_turn = to_turn
+        self._budget = ack_budget_s
+        self.ingested = 0
+        self.duplicates = 0
+
+    def register(self, app: AsyncApp) -> None:
+        """Attach the listeners; the catch-all comes last so unknown events still get a 200."""
+        app.event("message")(self.on_message_event)
+        app.event("app_mention")(self.on_message_event)
+        app.action(re.compile(".*"))(self.on_block_action)
+        app.event(re.compile(".*"))(self.on_other_event)
+
+    async def on_message_event(self, body: Mapping[str, Any]) -> None:
+        """Store one DM, mention or thread reply as a turn; ignore everything else."""
+        deadline = asyncio.get_running_loop().time() + self._budget
+        event = body.get("event")
+        if not isinstance(event, Mapping):
+            return
+        message = parse_message(event)
+        if not should_answer(message, self._bot, self._threads):
+            return
+        self._threads.add(message.channel, message.thread_root)
+        attachments = await self._fetcher.parts_for(message.files, deadline)
+        await self._put(self._to_turn(SlackInbound(message, attachments)))
+
+    async def on_block_action(self, body: Mapping[str, Any], ack: Callable[..., Any]) -> None:
+        """Store each button click as a turn with ``command="action:<id>:<value>"``, then ack."""
+        for action in parse_block_actions(body):
+            if action.user and action.user != self._bot.user_id:
+                self._threads.add(action.channel, action.thread_root)
+                await self._put(self._to_turn(action))
+        await ack()
+
+    async def on_other_event(self, body: Mapping[str, Any]) -> None:
+        """Events kefu does not use are acknowledged so Slack does not retry them."""
+        event = body.get("event")
+        event_type = event.get("type") if isinstance(event, Mapping) else None
+        logger.debug("slack event %s ignored", event_type)
+
+    async def _put(self, turn: Turn) -> None:
+        result = await self._inbox.put(turn)
+        if result.duplicate:
+            self.duplicates += 1
+        else:
+            self.ingested += 1
