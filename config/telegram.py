@@ -17,6 +17,12 @@ class TelegramSettings(BaseModel):
         webhook_url: Public URL Telegram posts to (``setWebhook``); path is ``webhook_path``.
         base_url: Bot API base URL (tests point it at the fake server).
         base_file_url: File download base URL.
+        album_debounce_s: Quiet time after the last album item before the album becomes a turn.
+        stream_edit_interval_s: Minimum seconds between two sends/edits in one chat.
+        max_file_bytes: Largest photo downloaded (the Bot API serves up to 20 MB).
+        poll_timeout_s: Long-poll timeout of ``getUpdates`` (polling mode).
+        typing_interval_s: How often "typing…" is repeated while an answer is written.
+        webhook_max_connections: Parallel webhook connections Telegram may open.
     """
 
     enabled: bool = True
@@ -30,3 +36,6 @@ class TelegramSettings(BaseModel):
     album_debounce_s: float = 1.5
     stream_edit_interval_s: float = 1.0
     max_file_bytes: int = 20 * 1024 * 1024
+    poll_timeout_s: int = 30
+    typing_interval_s: float = 4.0
+    webhook_max_connections: int = 40

@@ -1,0 +1,102 @@
+"""Downloading photos through the Bot API without ever exposing the bot token.
+
+``getFile`` answers with a path that PTB turns into ``<base_file_url><token>/<path>``: that
+URL is a credential. It stays inside :meth:`MediaFetcher.fetch` (never returned, stored or
+put in an error message), and :class:`TokenRedactingFilter` scrubs the token from the
+``httpx`` and ``telegram`` loggers, which would otherwise print request URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from adapters.telegram.inbound import MediaOutcome, MediaRef
+from core.errors import FetchError, ImageError, ImageTooLargeError
+from core.images import ImageLimits, normalise_image
+
+# Loggers that print URLs or the base URL (which embeds the token) at INFO/DEBUG.
+TOKEN_BEARING_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot")
+REDACTED = "<redacted-bot-token>"
+
+
+class TokenRedactingFilter(logging.Filter):
+    """Rewrites log records so the bot token never reaches a handler."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._token in message:
+            record.msg = message.replace(self._token, REDACTED)
+            record.args = None
+        return True
+
+    def install(self) -> None:
+        for name in TOKEN_BEARING_LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def uninstall(self) -> None:
+        for name in TOKEN_BEARING_LOGGERS:
+            logging.getLogger(name).removeFilter(self)
+
+
+def redact(text: str, token: str) -> str:
+    """``text`` with every occurrence of ``token`` replaced."""
+    return text.replace(token, REDACTED) if token else text
+
+
+class MediaFetcher:
+    """Fetches one image through the Bot API and normalises it off the event loop.
+
+    Args:
+        bot: The PTB bot (its token never leaves this object).
+        max_file_bytes: Largest file accepted; checked before downloading.
+        limits: Image limits for :func:`core.images.normalise_image`.
+    """
+
+    def __init__(self, bot: Bot, max_file_bytes: int, limits: ImageLimits | None = None) -> None:
+        self._bot = bot
+        self._max = max_file_bytes
+        base = limits or ImageLimits()
+        self._limits = ImageLimits(
+            max_bytes=min(base.max_bytes, max_file_bytes),
+            max_pixels=base.max_pixels,
+            target_pixels=base.target_pixels,
+            jpeg_quality=base.jpeg_quality,
+        )
+
+    async def fetch(self, ref: MediaRef) -> MediaOutcome:
+        """Download and normalise ``ref``; failures come back as the outcome's error.
+
+        Never raises for a bad or unreachable file: the turn must still go in with its text.
+        """
+        try:
+            data = await self._download(ref)
+            image = await asyncio.to_thread(normalise_image, data, self._limits, ref.caption)
+        except (ImageError, FetchError) as exc:
+            return MediaOutcome(error=exc)
+        return MediaOutcome(image=image)
+
+    def _check_size(self, size: int | None) -> None:
+        if size is not None and size > self._max:
+            raise ImageTooLargeError(f"file is {size} bytes; the limit is {self._max}")
+
+    async def _download(self, ref: MediaRef) -> bytes:
+        self._check_size(ref.file_size)  # before spending any bandwidth
+        token = self._bot.token
+        try:
+            file = await self._bot.get_file(ref.file_id)
+            self._check_size(file.file_size)
+            data = await file.download_as_bytearray()
+        except TelegramError as exc:
+            raise FetchError(f"could not fetch file: {redact(exc.message, token)}") from None
+        except RuntimeError:  # PTB: the file has no path (over the 20 MB Bot API limit)
+            raise FetchError("Telegram gave no download path for the file") from None
+        self._check_size(len(data))
+        return bytes(data)

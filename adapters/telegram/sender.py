@@ -1,0 +1,169 @@
+"""Sending outgoing specs through PTB: paced, resumable, with kefu's delivery errors.
+
+:class:`TelegramSender` turns the specs from :mod:`adapters.telegram.outbound` into Bot API
+calls. When the outbox names a streamed draft (``stream_ref``), the first text part is an
+``editMessageText`` of that draft and any overflow goes out as new messages. Parts already
+sent for an outbox row are remembered in memory, so a retry after a 429 on part 3 sends
+part 3 onwards, not the whole reply again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram.error import RetryAfter, TelegramError
+
+from adapters.telegram.outbound import (
+    OutgoingMessage,
+    OutgoingPhoto,
+    OutgoingText,
+    is_edit_target_gone,
+    is_not_modified,
+    map_telegram_error,
+    retry_after_seconds,
+)
+from adapters.telegram.streaming import ChatPacer
+from core.errors import PermanentDeliveryError, RateLimitedError
+from core.ports import DeliveryReceipt, OutboundMessage
+from core.turn import Button
+
+log = logging.getLogger(__name__)
+
+MAX_REMEMBERED_ROWS = 1_000
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """One inline button per row; ``callback_data`` is the button's action."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.action)] for b in buttons]
+    )
+
+
+def _reply_parameters(message_id: int | None) -> ReplyParameters | None:
+    # The quoted message may have been deleted meanwhile; send anyway.
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id, allow_sending_without_reply=True)
+
+
+class TelegramSender:
+    """Delivers replies.
+
+    Args:
+        bot: PTB bot.
+        pacer: Per-chat pacer shared with streams.
+        max_inline_pace_s: A chat that must stay quiet longer than this (after a 429) makes
+            ``deliver`` raise :class:`RateLimitedError` instead of sleeping, so the outbox
+            dispatcher reschedules the row.
+    """
+
+    def __init__(self, bot: Bot, pacer: ChatPacer, max_inline_pace_s: float = 5.0) -> None:
+        self._bot = bot
+        self._pacer = pacer
+        self._max_inline_pace = max_inline_pace_s
+        self._progress: OrderedDict[int, list[int]] = OrderedDict()
+
+    async def deliver(
+        self, message: OutboundMessage, specs: list[OutgoingMessage]
+    ) -> DeliveryReceipt:
+        """Send ``specs`` for outbox row ``message``.
+
+        Raises:
+            RateLimitedError: Telegram said 429 (``retry_after`` from Telegram).
+            PermanentDeliveryError: the bot is blocked, the chat is gone, nothing to send.
+            PlatformError: any other Bot API failure.
+        """
+        if not specs:
+            raise PermanentDeliveryError(f"outbox {message.outbox_id}: reply has nothing to send")
+        sent = self._progress.setdefault(message.outbox_id, [])
+        self._progress.move_to_end(message.outbox_id)
+        while len(self._progress) > MAX_REMEMBERED_ROWS:
+            self._progress.popitem(last=False)
+        draft = int(message.stream_ref) if (message.stream_ref or "").isdigit() else None
+        first_text = next((i for i, s in enumerate(specs) if isinstance(s, OutgoingText)), None)
+        try:
+            for index, spec in enumerate(specs):
+                if index < len(sent):
+                    continue  # sent by an earlier attempt of this row
+                sent.append(await self._send(spec, draft if index == first_text else None))
+        except PermanentDeliveryError:
+            self._progress.pop(message.outbox_id, None)
+            raise
+        self._progress.pop(message.outbox_id, None)
+        return DeliveryReceipt(tuple(str(message_id) for message_id in sent))
+
+    async def _send(self, spec: OutgoingMessage, draft: int | None) -> int:
+        chat = str(spec.chat_id)
+        delay = self._pacer.peek(chat)
+        if delay > self._max_inline_pace:
+            raise RateLimitedError(f"chat {chat} is rate limited", retry_after=delay)
+        await self._pacer.wait(chat)
+        action = "sendPhoto" if isinstance(spec, OutgoingPhoto) else "sendMessage"
+        try:
+            if isinstance(spec, OutgoingPhoto):
+                return await self._send_photo(spec)
+            if draft is not None:
+                action = "editMessageText"
+                return await self._edit_draft(spec, draft)
+            return await self._send_text(spec)
+        except RetryAfter as exc:
+            self._pacer.defer(chat, retry_after_seconds(exc))
+            raise map_telegram_error(exc, action) from None
+        except TelegramError as exc:
+            raise map_telegram_error(exc, action) from None
+
+    async def _send_text(self, spec: OutgoingText) -> int:
+        sent = await self._bot.send_message(
+            spec.chat_id,
+            spec.text,
+            message_thread_id=spec.thread_id,
+            reply_parameters=_reply_parameters(spec.reply_to_message_id),
+            reply_markup=keyboard(spec.buttons),
+        )
+        return sent.message_id
+
+    async def _send_photo(self, spec: OutgoingPhoto) -> int:
+        sent = await self._bot.send_photo(
+            spec.chat_id,
+            spec.photo.data,
+            caption=spec.caption or None,
+            message_thread_id=spec.thread_id,
+            reply_parameters=_reply_parameters(spec.reply_to_message_id),
+        )
+        return sent.message_id
+
+    async def _edit_draft(self, spec: OutgoingText, draft: int) -> int:
+        try:
+            await self._bot.edit_message_text(
+                spec.text, spec.chat_id, draft, reply_markup=keyboard(spec.buttons)
+            )
+        except TelegramError as exc:
+            if is_not_modified(exc):
+                return draft  # the draft already shows exactly the final text
+            if is_edit_target_gone(exc):
+                log.info("draft %s in chat %s is gone; sending anew", draft, spec.chat_id)
+                return await self._send_text(spec)
+            raise
+        return draft
+
+    async def send_notice(
+        self, spec: OutgoingText, attempts: int = 3, max_wait_s: float = 60.0
+    ) -> int:
+        """Send a fixed notice directly (not through the outbox), waiting out short 429s.
+
+        Raises:
+            PlatformError: (or a subclass) when it still could not be sent.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._send(spec, None)
+            except RateLimitedError as exc:
+                if attempt == attempts or exc.retry_after > max_wait_s:
+                    raise
+                await asyncio.sleep(exc.retry_after)
+        raise AssertionError("unreachable")  # pragma: no cover
