@@ -1,0 +1,427 @@
+"""The generic webhook adapter: any platform that can POST JSON and receive callbacks.
+
+Inbound: ``POST /webhooks/{source}``, signed per Standard Webhooks, idempotent on
+``webhook-id``; the turn is stored durably before the 202. Replies go out three ways:
+
+* **callback** (default): the outbox dispatcher calls :meth:`WebhookAdapter.deliver`, which
+  POSTs a signed :class:`ReplyEvent` to the source's ``callback_url`` and is retried on
+  ``retry_schedule`` (from ``callback_retry_schedule_s``), then dead-lettered;
+* ``?wait=true``: the request waits up to ``wait_timeout_s`` and returns every reply (200),
+  or 202 when the wait runs out;
+* ``?stream=true`` / ``Accept: text/event-stream``: Server-Sent Events ``accepted``,
+  ``partial`` (live text), ``reply`` (each reply), then ``done`` (or ``timeout``).
+
+Callbacks are sent for every reply whenever a ``callback_url`` is configured, also for
+waited or streamed turns (at-least-once; receivers dedupe on ``webhook-id``). ``wait``
+and SSE are in-process (see :mod:`adapters.webhook.live`): the request must reach the
+process that answers. ``GET /openapi.json`` serves the API description.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from adapters.base import Adapter, AdapterContext, Capabilities
+from adapters.webhook.callbacks import CallbackSender
+from adapters.webhook.inbound import (
+    ImageLoader,
+    InvalidImageField,
+    RequestRejected,
+    VerifiedRequest,
+    error_response,
+    kefu_error_response,
+    parse_message,
+    read_capped_body,
+)
+from adapters.webhook.live import LiveRequest, ReplyBook
+from adapters.webhook.openapi import build_openapi
+from adapters.webhook.schema import (
+    AcceptedResponse,
+    AnsweredResponse,
+    ButtonOut,
+    ConfidenceOut,
+    DoneEvent,
+    ImageOut,
+    PartialEvent,
+    ReplyContent,
+    ReplyEvent,
+)
+from adapters.webhook.signing import SignatureVerifier, parse_secret
+from config.settings import load_settings
+from config.webhook import WebhookSettings, WebhookSource
+from core.errors import ConfigError, KefuError, PermanentDeliveryError
+from core.fetch import FetchPolicy, SafeFetcher
+from core.images import ImageLimits
+from core.ports import DeliveryReceipt, OutboundMessage, ReplyStream
+from core.turn import ConversationKey, Part, Reply, Role, Sender, TextPart, Turn
+
+PLATFORM_PREFIX = "webhook:"
+COMMANDS = frozenset({"start", "help", "human", "reset"})
+SOURCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,48}")  # "webhook:<name>" fits the 64-char column
+HEARTBEAT_S = 15.0
+REPLAY_MEMORY = 10_000
+Mode = Literal["ack", "wait", "stream"]
+_TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    name: str
+    verifier: SignatureVerifier
+    signing_key: bytes
+    callback_url: str | None
+
+
+def _build_source(
+    name: str, config: WebhookSource, settings: WebhookSettings, clock: Callable[[], float]
+) -> _Source:
+    if not SOURCE_NAME.fullmatch(name):
+        raise ConfigError(f"webhook source name {name!r} must match {SOURCE_NAME.pattern}")
+    if config.secret is None:
+        raise ConfigError(
+            f"webhook source {name!r} has no secret; set KEFU_WEBHOOK__SOURCES__{name.upper()}__SECRET"
+        )
+    keys = [parse_secret(s.get_secret_value()) for s in (config.secret, *config.previous_secrets)]
+    return _Source(
+        name, SignatureVerifier(keys, settings.tolerance_s, clock), keys[0], config.callback_url
+    )
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name)
+    if value is None or value.lower() in _FALSE:
+        return False
+    if value.lower() in _TRUE:
+        return True
+    raise RequestRejected(
+        422, "invalid_query", f"query parameter {name!r} must be true or false", name
+    )
+
+
+def _reply_mode(request: web.Request) -> Mode:
+    stream = _flag(request, "stream") or "text/event-stream" in request.headers.get("Accept", "")
+    wait = _flag(request, "wait")
+    return "stream" if stream else "wait" if wait else "ack"
+
+
+def _command_of(message_action: str | None, text: str | None) -> str | None:
+    if message_action:
+        return message_action.strip().lstrip("/").lower() or None
+    words = (text or "").strip().split(maxsplit=1)
+    if words and words[0].startswith("/") and words[0][1:].lower() in COMMANDS:
+        return words[0][1:].lower()
+    return None
+
+
+def _json(model: BaseModel, status: int) -> web.Response:
+    return web.Response(
+        status=status, text=model.model_dump_json(), content_type="application/json"
+    )
+
+
+def _sse(name: str, model: BaseModel) -> bytes:
+    return f"event: {name}\ndata: {model.model_dump_json()}\n\n".encode()
+
+
+class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
+    """Standard Webhooks in, signed callbacks / wait / SSE out.
+
+    Args:
+        context: Inbox and the shared aiohttp application.
+        settings: Webhook settings (default: loaded from the environment and YAML).
+        fetcher: Fetcher for ``{"url": …}`` images (default: SSRF-guarded per settings).
+        image_limits: Normalisation limits (default: ``max_image_bytes`` from settings).
+        clock: Unix time source for signature tolerance (injectable for tests).
+
+    Raises:
+        ConfigError: a source has no secret, a bad secret, or a bad name.
+    """
+
+    name: ClassVar[str] = "webhook"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        streaming=True, editing=False, images=True, buttons=True, max_message_chars=1_000_000
+    )
+
+    def __init__(
+        self,
+        context: AdapterContext,
+        settings: WebhookSettings | None = None,
+        *,
+        fetcher: SafeFetcher | None = None,
+        image_limits: ImageLimits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(context)
+        self.settings = settings or load_settings().webhook
+        # The dispatcher reads delays *between* attempts; the first entry is the first
+        # attempt itself ("now"), so it is not a delay.
+        self.retry_schedule = tuple(self.settings.callback_retry_schedule_s[1:])
+        self.book = ReplyBook()
+        self._sources = {
+            n: _build_source(n, c, self.settings, clock) for n, c in self.settings.sources.items()
+        }
+        self._callbacks = CallbackSender(self.settings.callback_timeout_s)
+        if fetcher is None and self.settings.allow_image_urls:
+            fetcher = SafeFetcher(
+                FetchPolicy.allowing(
+                    *self.settings.image_url_allow_networks,
+                    max_bytes=self.settings.max_image_bytes,
+                    timeout_s=self.settings.fetch_timeout_s,
+                )
+            )
+        self._fetcher = fetcher
+        self._images = ImageLoader(
+            fetcher, image_limits or ImageLimits(max_bytes=self.settings.max_image_bytes)
+        )
+        self._recent: OrderedDict[tuple[str, str], tuple[AcceptedResponse, ConversationKey]] = (
+            OrderedDict()
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def initialize(self) -> None:
+        """Register ``POST /webhooks/{source}`` and ``GET /openapi.json`` on the shared app."""
+        if self.context.web is None:
+            return
+        self.context.web.router.add_post("/webhooks/{source}", self._handle)
+        self.context.web.router.add_get("/openapi.json", self._openapi)
+
+    async def shutdown(self) -> None:
+        await self._callbacks.close()
+        if self._fetcher is not None:
+            await self._fetcher.close()
+
+    # -- translation (pure) -----------------------------------------------------------------
+
+    def to_turn(self, raw: VerifiedRequest) -> Turn:
+        message = raw.message
+        parts: list[Part] = (
+            [TextPart(message.text)] if message.text and message.text.strip() else []
+        )
+        parts.extend(raw.images)
+        return Turn(
+            key=ConversationKey(PLATFORM_PREFIX + raw.source, message.conversation_id),
+            sender=Sender(message.user.id, message.user.name or "", Role.CUSTOMER),
+            message_id=raw.headers.webhook_id,
+            parts=tuple(parts),
+            timestamp=datetime.fromtimestamp(raw.headers.timestamp, UTC),
+            reply_to=message.reply_to,
+            command=_command_of(message.action, message.text),
+        )
+
+    def to_platform(self, reply: Reply) -> list[ReplyContent]:
+        confidence = reply.confidence
+        return [
+            ReplyContent(
+                text=reply.text,
+                kind=reply.kind.value,  # type: ignore[arg-type]
+                reply_to=reply.reply_to,
+                confidence=ConfidenceOut(score=confidence.score, reasons=list(confidence.reasons))
+                if confidence
+                else None,
+                buttons=[ButtonOut(label=b.label, action=b.action) for b in reply.buttons],
+                images=[
+                    ImageOut(
+                        mime=i.mime,
+                        width=i.width,
+                        height=i.height,
+                        base64=base64.b64encode(i.data).decode("ascii"),
+                    )
+                    for i in reply.images
+                ],
+            )
+        ]
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Record the reply for waiting requests, then POST it to the callback URL, if any.
+
+        Raises:
+            PermanentDeliveryError: the source is no longer configured, or the endpoint is 410.
+            RateLimitedError: the endpoint answered 429/502/504 (``Retry-After`` honoured).
+            PlatformError: any other callback failure (retried on ``retry_schedule``).
+        """
+        reply = message.reply
+        source = self._sources.get(reply.key.platform.removeprefix(PLATFORM_PREFIX))
+        if source is None:
+            raise PermanentDeliveryError(
+                f"webhook source of {reply.key.platform!r} is not configured"
+            )
+        event = ReplyEvent(
+            **self.to_platform(reply)[0].model_dump(),
+            source=source.name,
+            conversation_id=reply.key.chat_id,
+            turn_id=message.turn_id,
+            seq=message.seq,
+            final=message.final,
+        )
+        self.book.record(message.outbox_id, event)
+        if source.callback_url is None:
+            return DeliveryReceipt((f"local:{message.outbox_id}",))
+        webhook_id = f"msg_{message.outbox_id}"
+        await self._callbacks.post(
+            source.callback_url, source.signing_key, webhook_id, event.model_dump_json().encode()
+        )
+        return DeliveryReceipt((webhook_id,))
+
+    async def open_stream(self, key: ConversationKey, reply_to: str | None) -> ReplyStream | None:
+        """A live preview for an SSE request waiting on this turn, else None."""
+        return self.book.stream_for(key, reply_to)
+
+    # -- inbound ----------------------------------------------------------------------------
+
+    async def _openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(build_openapi(sorted(self._sources)))
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            mode = _reply_mode(request)
+            accepted, live = await self._ingest(request, mode)
+        except RequestRejected as exc:
+            return error_response(exc.status, exc.detail)
+        except InvalidImageField as exc:
+            return kefu_error_response(exc.error, exc.language, exc.field)
+        except KefuError as exc:
+            return kefu_error_response(exc)
+        if live is None:
+            return _json(accepted, 202)
+        try:
+            if live.streaming:
+                return await self._stream(request, live, accepted)
+            return await self._wait(live, accepted)
+        finally:
+            self.book.release(live)
+
+    def _source_of(self, request: web.Request) -> _Source:
+        name = request.match_info["source"]
+        source = self._sources.get(name)
+        if source is None:
+            raise RequestRejected(
+                404, "unknown_source", f"no webhook source named {name!r}", "source"
+            )
+        return source
+
+    async def _ingest(
+        self, request: web.Request, mode: Mode
+    ) -> tuple[AcceptedResponse, LiveRequest | None]:
+        """Verify, validate, store; returns the 202 body and the live request, if any."""
+        source = self._source_of(request)
+        body = await read_capped_body(request, self.settings.max_body_bytes)
+        headers = source.verifier.verify(request.headers, body)
+        replayed = self._recent.get((source.name, headers.webhook_id))
+        if replayed is not None:  # the original answer, without re-fetching its images
+            accepted, key = replayed
+            accepted = accepted.model_copy(update={"duplicate": True})
+            return accepted, self._live(mode, key, headers.webhook_id, accepted.turn_id)
+        message = parse_message(body, self.settings.max_text_chars, self.settings.max_images)
+        images = await self._images.load(message)
+        turn = self.to_turn(VerifiedRequest(source.name, headers, message, images))
+        live = self._live(mode, turn.key, turn.message_id, None)
+        try:
+            result = await self.context.inbox.put(turn)
+        except BaseException:
+            if live is not None:
+                self.book.release(live)
+            raise
+        accepted = AcceptedResponse(
+            turn_id=result.turn_id, duplicate=result.duplicate, message_id=message.message_id
+        )
+        self._remember((source.name, headers.webhook_id), accepted, turn.key)
+        if live is not None:
+            self.book.attach(live, result.turn_id)
+        return accepted, live
+
+    def _live(
+        self, mode: Mode, key: ConversationKey, message_id: str, turn_id: int | None
+    ) -> LiveRequest | None:
+        """A live request registered before the turn is stored, so no partial text is missed."""
+        if mode == "ack":
+            return None
+        live = LiveRequest(key, message_id, streaming=mode == "stream")
+        self.book.register(live)
+        if turn_id is not None:
+            self.book.attach(live, turn_id)
+        return live
+
+    def _remember(
+        self, cache_key: tuple[str, str], accepted: AcceptedResponse, key: ConversationKey
+    ) -> None:
+        self._recent[cache_key] = (accepted.model_copy(update={"duplicate": False}), key)
+        while len(self._recent) > REPLAY_MEMORY:
+            self._recent.popitem(last=False)
+
+    async def _wait(self, live: LiveRequest, accepted: AcceptedResponse) -> web.Response:
+        assert live.turn_id is not None
+        try:
+            async with asyncio.timeout(self.settings.wait_timeout_s):
+                final = False
+                while not final:
+                    event = await live.events.get()  # partial text is of no use here
+                    final = isinstance(event, ReplyEvent) and event.final
+        except TimeoutError:
+            return _json(accepted, 202)  # replies follow by callback, or by replaying the request
+        answered = AnsweredResponse(
+            turn_id=live.turn_id,
+            duplicate=accepted.duplicate,
+            message_id=accepted.message_id,
+            replies=self.book.replies(live.turn_id),
+        )
+        return _json(answered, 200)
+
+    async def _stream(
+        self, request: web.Request, live: LiveRequest, accepted: AcceptedResponse
+    ) -> web.StreamResponse:
+        assert live.turn_id is not None
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        sent = 0
+        with contextlib.suppress(ConnectionResetError):  # the client went away
+            await response.write(_sse("accepted", accepted))
+            try:
+                async with asyncio.timeout(self.settings.wait_timeout_s):
+                    while True:
+                        event = await self._next_event(live, response)
+                        if isinstance(event, PartialEvent):
+                            await response.write(_sse("partial", event))
+                            continue
+                        sent += 1
+                        await response.write(_sse("reply", event))
+                        if event.final:
+                            await response.write(
+                                _sse("done", DoneEvent(turn_id=live.turn_id, replies=sent))
+                            )
+                            break
+            except TimeoutError:
+                await response.write(_sse("timeout", DoneEvent(turn_id=live.turn_id, replies=sent)))
+            await response.write_eof()
+        return response
+
+    @staticmethod
+    async def _next_event(
+        live: LiveRequest, response: web.StreamResponse
+    ) -> PartialEvent | ReplyEvent:
+        """The next event; an SSE comment every HEARTBEAT_S keeps proxies from closing the stream."""
+        while True:
+            try:
+                return await asyncio.wait_for(live.events.get(), HEARTBEAT_S)
+            except TimeoutError:
+                await response.write(b": keepalive\n\n")
