@@ -33,7 +33,7 @@ from adapters.slack.payloads import SlackAction, clean_text, slack_ts_to_datetim
 from adapters.slack.stream import SlackReplyStream, StreamCalls
 from adapters.slack.threads import KnownThreads
 from config.slack import SlackSettings
-from core.errors import AuthenticationError, ConfigError, PlatformError
+from core.errors import ConfigError, PlatformError
 from core.images import ImageLimits
 from core.ports import DeliveryReceipt, OutboundMessage, ReplyStream
 from core.turn import ConversationKey, ImagePart, Part, Reply, Role, Sender, TextPart, Turn
@@ -119,15 +119,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             self.context.web.router.add_post(self.settings.events_path, self._handle_http)
 
     async def _auth_test(self) -> BotIdentity:
-        try:
-            result = await self.client.auth_test()
-        except SlackApiError as exc:
-            code = slack_errors.error_code(exc)
-            if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
-                raise AuthenticationError(f"Slack rejected the bot token: {code}") from exc
-            raise slack_errors.translate(exc, "auth.test") from exc
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise PlatformError(f"Slack auth.test failed: {type(exc).__name__}") from exc
+        result = await _startup_call("auth.test", self.client.auth_test())
         return BotIdentity(
             str(result.get("user_id") or ""),
             str(result.get("bot_id") or ""),
@@ -180,16 +172,15 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         if self.settings.mode != "socket" or self._socket is not None:
             return
         app_token = _secret(self.settings.app_token, "app_token")
-        assert self._app is not None
-        handler = AsyncSocketModeHandler(self._app, app_token, web_client=self._app.client)
-        self._socket = handler
+        app = self.app
         # Open the first connection URL ourselves so a bad app token is a typed error here,
         # not an endless reconnect loop inside the socket client.
-        opened = await self._call(
-            "apps.connections.open", self._app.client.apps_connections_open(app_token=app_token)
+        opened = await _startup_call(
+            "apps.connections.open", app.client.apps_connections_open(app_token=app_token)
         )
-        handler.client.wss_uri = str(opened.get("url"))
-        await handler.connect_async()
+        self._socket = AsyncSocketModeHandler(app, app_token, web_client=app.client)
+        self._socket.client.wss_uri = str(opened.get("url"))
+        await self._socket.connect_async()
 
     async def shutdown(self) -> None:
         """Disconnect Socket Mode and close HTTP sessions. Idempotent."""
@@ -392,6 +383,16 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             raise slack_errors.translate(exc, method) from exc
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise PlatformError(f"Slack {method} failed: {type(exc).__name__}") from exc
+
+
+async def _startup_call(method: str, call: Awaitable[T]) -> T:
+    """Await a call made while starting; a rejected token is an AuthenticationError."""
+    try:
+        return await call
+    except SlackApiError as exc:
+        raise slack_errors.translate_startup(exc, method) from exc
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        raise PlatformError(f"Slack {method} failed: {type(exc).__name__}") from exc
 
 
 def _secret(value: Any, name: str) -> str:

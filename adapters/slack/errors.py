@@ -7,7 +7,13 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
+from core.errors import (
+    AuthenticationError,
+    KefuError,
+    PermanentDeliveryError,
+    PlatformError,
+    RateLimitedError,
+)
 
 # Web API errors that will fail again however often the message is retried.
 PERMANENT_ERRORS = frozenset(
@@ -34,6 +40,10 @@ PERMANENT_ERRORS = frozenset(
 # chat.update errors after which the draft cannot be edited; the text is posted anew.
 UNEDITABLE_ERRORS = frozenset(
     {"message_not_found", "cant_update_message", "edit_window_closed", "msg_too_long"}
+)
+# Errors meaning the token itself is wrong: a configuration problem, not a delivery one.
+AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 )
 DEFAULT_RETRY_AFTER_S = 1.0
 
@@ -85,3 +95,11 @@ def translate(exc: SlackApiError, method: str) -> PlatformError:
     if code in PERMANENT_ERRORS:
         return PermanentDeliveryError(f"Slack {method} failed: {code}")
     return PlatformError(f"Slack {method} failed: {code}")
+
+
+def translate_startup(exc: SlackApiError, method: str) -> KefuError:
+    """Like :func:`translate`, but a rejected token is an :class:`AuthenticationError`."""
+    code = error_code(exc)
+    if code in AUTH_ERRORS:
+        return AuthenticationError(f"Slack rejected the token in {method}: {code}")
+    return translate(exc, method)

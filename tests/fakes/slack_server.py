@@ -85,6 +85,7 @@ class FakeSlack:
         self.file_delay_s = 0.0
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self._rate_limits: dict[str, list[float]] = {}
+        self._rate_limit_after: dict[str, int] = {}
         self._errors: dict[str, list[str]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -126,9 +127,13 @@ class FakeSlack:
 
     # ------------------------------------------------------------ scripting
 
-    def rate_limit(self, method: str, times: int = 1, retry_after: float = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
+    def rate_limit(
+        self, method: str, times: int = 1, retry_after: float = 1, after: int = 0
+    ) -> None:
+        """Answer ``times`` calls of ``method`` with 429 and ``Retry-After``, once ``after``
+        more calls of it have succeeded."""
         self._rate_limits.setdefault(method, []).extend([retry_after] * times)
+        self._rate_limit_after[method] = after
 
     def fail(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``."""
@@ -186,7 +191,9 @@ class FakeSlack:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return self._answer(method, params, token, 200, {"ok": False, "error": "invalid_auth"})
-        if self._rate_limits.get(method):
+        if self._rate_limit_after.get(method):
+            self._rate_limit_after[method] -= 1
+        elif self._rate_limits.get(method):
             retry_after = self._rate_limits[method].pop(0)
             headers = {"Retry-After": str(retry_after)}
             return self._answer(
