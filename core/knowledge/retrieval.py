@@ -1,0 +1,281 @@
+"""BM25 retrieval over the shop's products, policy sections, promotions and FAQ.
+
+Every knowledge item becomes one :class:`Document` with a source id (``faq:invoice``,
+``policy:returns#return-window``, ``catalog:JK-3002``, ``promo:WINTER-OUTERWEAR-2026``)
+so answers can cite where a fact came from and the evaluation can measure recall@k.
+"Nothing relevant" is detectable: a hit carries its BM25 score and the share of the
+query's key terms it covers, and :meth:`Retriever.relevant` applies the thresholds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from core.knowledge.model import FaqEntry, Knowledge, Localized, PolicySection, Product, Promotion
+from core.knowledge.textproc import add_words, key_terms, sub_words, tokenize
+from core.texts import Language
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One retrievable item.
+
+    Attributes:
+        source: Stable id used for citations and recall@k.
+        kind: ``product``, ``policy``, ``promotion`` or ``faq``.
+        title: Short bilingual title.
+        body: The fact text given to the model, per language.
+        index_text: Everything that is searchable (both languages, tags).
+    """
+
+    source: str
+    kind: str
+    title: Localized
+    body: Localized
+    index_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A scored document. ``coverage`` is the idf-weighted share of query terms it contains."""
+
+    document: Document
+    score: float
+    coverage: float
+
+
+@dataclass(frozen=True, slots=True)
+class RelevanceThresholds:
+    """When retrieval found something.
+
+    Attributes:
+        min_score: BM25 score the best hit must reach.
+        min_coverage: Share of the query's key terms (idf-weighted) the best hit must contain;
+            below it the question is treated as outside the shop's knowledge.
+        fact_min_coverage: Once the best hit is relevant, weaker hits down to this coverage
+            still go into the prompt as supporting facts.
+    """
+
+    min_score: float = 2.0
+    min_coverage: float = 0.6
+    fact_min_coverage: float = 0.4
+
+
+def _split_languages(text: str) -> Localized:
+    """Policy paragraphs are written once per language; keep each language's paragraphs."""
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    zh = [p for p in paragraphs if any("\u4e00" <= ch <= "\u9fff" for ch in p)]
+    en = [p for p in paragraphs if p not in zh]
+    return Localized("\n".join(zh) or text, "\n".join(en) or text)
+
+
+def policy_document(section: PolicySection) -> Document:
+    heading = Localized(section.heading, section.heading)
+    return Document(
+        section.source,
+        "policy",
+        heading,
+        _split_languages(section.text),
+        f"{section.heading}\n{section.text}",
+    )
+
+
+def faq_document(entry: FaqEntry) -> Document:
+    body = Localized(
+        f"{entry.question.zh} {entry.answer.zh}", f"{entry.question.en} {entry.answer.en}"
+    )
+    index = " ".join(
+        [
+            entry.question.zh,
+            entry.question.en,
+            entry.question.zh,
+            entry.question.en,
+            *entry.tags,
+            entry.answer.zh,
+            entry.answer.en,
+        ]
+    )
+    return Document(entry.source, "faq", entry.question, body, index)
+
+
+def product_document(product: Product) -> Document:
+    sizes = " ".join(sorted({v.size for v in product.variants}))
+    attributes = " ".join(f"{k} {v.zh} {v.en}" for k, v in product.attributes)
+    body = Localized(
+        f"{product.name.zh}（{product.sku}），{product.category_name.zh}，原价¥{product.price}。{product.description.zh}",
+        f"{product.name.en} ({product.sku}), {product.category_name.en}, list price ¥{product.price}. {product.description.en}",
+    )
+    index = " ".join(
+        [
+            product.sku,
+            product.name.zh,
+            product.name.en,
+            product.name.zh,
+            product.name.en,
+            product.category,
+            product.category_name.zh,
+            product.category_name.en,
+            sizes,
+            attributes,
+            product.description.zh,
+            product.description.en,
+            *product.tags,
+        ]
+    )
+    return Document(product.source, "product", product.name, body, index)
+
+
+def promotion_document(promo: Promotion, category_names: dict[str, Localized]) -> Document:
+    applies = [
+        category_names[c].zh + " " + category_names[c].en
+        for c in sorted(promo.categories)
+        if c in category_names
+    ]
+    dates = f"{promo.starts.isoformat()} – {promo.ends.isoformat()}"
+    body = Localized(
+        f"{promo.name.zh}：{promo.description.zh}（{dates}）",
+        f"{promo.name.en}: {promo.description.en} ({dates})",
+    )
+    index = " ".join(
+        [
+            promo.name.zh,
+            promo.name.en,
+            promo.description.zh,
+            promo.description.en,
+            *applies,
+            *promo.skus,
+            "促销 优惠 活动 折扣 打折 promotion sale discount deal offer",
+        ]
+    )
+    return Document(promo.source, "promotion", promo.name, body, index)
+
+
+def documents_of(knowledge: Knowledge) -> list[Document]:
+    """Every retrievable document of a knowledge folder."""
+    categories = {p.category: p.category_name for p in knowledge.products}
+    docs = [policy_document(s) for s in knowledge.policies]
+    docs += [faq_document(f) for f in knowledge.faq]
+    docs += [product_document(p) for p in knowledge.products]
+    docs += [promotion_document(p, categories) for p in knowledge.promotions]
+    return docs
+
+
+@dataclass(slots=True)
+class _Indexed:
+    document: Document
+    tf: Counter[str]
+    length: int
+    terms: frozenset[str] = field(default_factory=frozenset)
+
+
+class Retriever:
+    """Okapi BM25 (k1=1.5, b=0.75) over tokenised documents.
+
+    Args:
+        documents: What to index.
+        thresholds: When a hit counts as relevant.
+    """
+
+    def __init__(
+        self,
+        documents: Iterable[Document],
+        thresholds: RelevanceThresholds | None = None,
+        k1: float = 1.5,
+        b: float = 0.75,
+    ) -> None:
+        self.thresholds = thresholds or RelevanceThresholds()
+        self._k1, self._b = k1, b
+        self._docs: list[_Indexed] = []
+        for document in documents:
+            tokens = tokenize(document.index_text)
+            self._docs.append(_Indexed(document, Counter(tokens), len(tokens), frozenset(tokens)))
+        df: Counter[str] = Counter()
+        for item in self._docs:
+            df.update(item.terms)
+        n = max(len(self._docs), 1)
+        self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._avg_len = sum(i.length for i in self._docs) / n if self._docs else 1.0
+
+    @classmethod
+    def for_knowledge(
+        cls, knowledge: Knowledge, thresholds: RelevanceThresholds | None = None
+    ) -> Retriever:
+        """Index a knowledge folder, teaching the segmenter its product words first."""
+        add_words(w for p in knowledge.products for w in (p.name.zh, p.category_name.zh, *p.tags))
+        return cls(documents_of(knowledge), thresholds)
+
+    @property
+    def documents(self) -> list[Document]:
+        return [i.document for i in self._docs]
+
+    def _expand(self, terms: Sequence[str]) -> list[str]:
+        """Replace unknown Chinese compounds by their known parts ("优惠活动" -> 优惠, 活动)."""
+        out: list[str] = []
+        for term in terms:
+            if term in self._idf or term.isascii():
+                out.append(term)
+                continue
+            parts = [w for w in sub_words(term) if w in self._idf]
+            if parts:
+                out.extend(parts)
+            elif len(term) > 1:
+                out.append(term)  # an unknown word: counts against coverage
+        return out
+
+    def _coverage(self, terms: Sequence[str], item: _Indexed) -> float:
+        total = matched = 0.0
+        for term in terms:
+            weight = self._idf.get(term, self._unknown_idf)
+            total += weight
+            if term in item.terms:
+                matched += weight
+        return matched / total if total else 0.0
+
+    def search(self, query: str, k: int = 3, kinds: frozenset[str] | None = None) -> list[Hit]:
+        """The ``k`` best documents for ``query`` (score > 0), best first."""
+        tokens = tokenize(query)
+        if not tokens:
+            return []
+        terms = self._expand(key_terms(query))
+        scored: list[Hit] = []
+        for item in self._docs:
+            if kinds is not None and item.document.kind not in kinds:
+                continue
+            score = 0.0
+            norm = self._k1 * (1 - self._b + self._b * item.length / self._avg_len)
+            for token in tokens:
+                tf = item.tf.get(token, 0)
+                if tf:
+                    score += self._idf[token] * tf * (self._k1 + 1) / (tf + norm)
+            if score > 0:
+                scored.append(Hit(item.document, score, self._coverage(terms, item)))
+        scored.sort(key=lambda h: (-h.score, h.document.source))
+        return scored[:k]
+
+    def is_relevant(self, hit: Hit) -> bool:
+        return (
+            hit.score >= self.thresholds.min_score and hit.coverage >= self.thresholds.min_coverage
+        )
+
+    def relevant(self, query: str, k: int = 3) -> list[Hit]:
+        """Facts for ``query``: empty when the best hit is not relevant (nothing relevant).
+
+        Otherwise the best hit plus the other top-``k`` hits that reach ``fact_min_coverage``.
+        """
+        hits = self.search(query, k)
+        if not hits or not self.is_relevant(hits[0]):
+            return []
+        floor = self.thresholds.fact_min_coverage
+        return [
+            hits[0],
+            *(h for h in hits[1:] if h.coverage >= floor and h.score >= self.thresholds.min_score),
+        ]
+
+
+def body_for(document: Document, language: Language) -> str:
+    """The fact text of ``document`` in ``language``."""
+    return document.body.get(language)

@@ -1,0 +1,144 @@
+"""Tokens for Chinese and English retrieval.
+
+Chinese has no spaces, so CJK runs are segmented with jieba (search mode) and also cut
+into character bigrams, which catch words jieba splits differently in the query and the
+document. Latin runs are lowercased, split into words and lightly stemmed ("jackets" ->
+"jacket"). SKUs such as ``JK-3002`` stay whole so they match exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+RUN = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]+(?:[-'.][a-z0-9]+)*")
+EN_STOP = _words(
+    """a an the and or but if of to in on at by for with from about as into is are was were be
+    been being do does did have has had i me my we our you your he she it its they them their
+    this that these those what which who whom how when where why can could would should will
+    shall may might must not no yes please hi hello hey thanks thank there here any some much
+    many more most very just also so than too get got want need like know tell let am s t
+    i'm it's don't can't policy policies rule rules"""
+)
+ZH_STOP = _words(
+    """的 了 吗 呢 吧 啊 呀 哦 嗯 么 我 你 您 他 她 它 们 我们 你们 是 有 在 和 与 或 请问 请 一下 什么
+    怎么 怎么样 怎样 如何 多少 可以 能 能不能 可不可以 这个 那个 这 那 就 都 也 还 要 想 会 个 件 一 下
+    为 对 给 把 被 从 到 吗 啥 哪 哪些 哪个 谢谢 你好 您好 现在 还有 一个 没有 有没有 是不是 为什么 怎么办 谁 出 多少钱 多久 几天 多长时间 一般 大概 请问一下 政策 规定"""
+)
+# Single characters that only glue a sentence together; a bigram containing one is noise.
+ZH_GLUE = frozenset(
+    "的了吗呢吧啊呀哦嗯么我你您他她它们是有在和与或请问一下个为对给把被从到啥哪这那就都也还想要"
+)
+# Shop words jieba's general dictionary splits badly ("退货运费" -> "退 / 货运费").
+DOMAIN_WORDS = _words(
+    "退货 换货 退款 运费 运费险 包邮 发货 快递 物流 单号 快递单号 尺码 鞋码 发票 优惠券 积分 保修 开胶 "
+    "跑绒 实体店 支付宝 微信支付 差价 价保 无理由 签收 到货 补货 缺货 礼盒 羽绒服 冲锋衣 帆布鞋 乐福鞋"
+)
+_SUFFIXES = (
+    ("ies", "y"),
+    ("sses", "ss"),
+    ("ches", "ch"),
+    ("shes", "sh"),
+    ("xes", "x"),
+    ("ing", ""),
+    ("ed", ""),
+    ("s", ""),
+)
+
+_lock = threading.Lock()
+_tokenizer: jieba.Tokenizer | None = None
+
+
+def _jieba() -> jieba.Tokenizer:
+    global _tokenizer
+    with _lock:
+        if _tokenizer is None:
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            for word in DOMAIN_WORDS:
+                tokenizer.add_word(word, freq=200_000)
+            _tokenizer = tokenizer
+        return _tokenizer
+
+
+def add_words(words: Iterable[str]) -> None:
+    """Teach the segmenter shop words (product names, tags) so they are not split apart."""
+    tokenizer = _jieba()
+    for word in words:
+        for run in re.findall(r"[\u4e00-\u9fff]{2,}", word):
+            tokenizer.add_word(run)
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: plural and -ing/-ed endings only (SKUs and numbers untouched)."""
+    if any(ch.isdigit() for ch in word) or len(word) <= 3:
+        return word
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith("ss"):
+                return word
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width to half-width) and lowercase."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _cjk_tokens(run: str) -> list[str]:
+    words = [w for w in _jieba().lcut_for_search(run) if w not in ZH_STOP and w.strip()]
+    seen = set(words)
+    bigrams = [run[i : i + 2] for i in range(len(run) - 1)]
+    return words + [b for b in bigrams if b not in seen and not (set(b) & ZH_GLUE)]
+
+
+def _latin_tokens(run: str) -> list[str]:
+    run = run.strip("'.")
+    if run in EN_STOP:
+        return []
+    tokens = [stem(run)]
+    if "-" in run:  # "crew-neck" also matches "crew neck"; "jk-3002" stays whole too
+        tokens.extend(stem(p) for p in run.split("-") if p and p not in EN_STOP)
+    return tokens
+
+
+def tokenize(text: str) -> list[str]:
+    """Retrieval tokens of ``text`` (order kept, repeats kept for term frequency)."""
+    tokens: list[str] = []
+    for match in RUN.finditer(normalise(text)):
+        run = match.group()
+        if "\u4e00" <= run[0] <= "\u9fff":
+            tokens.extend(_cjk_tokens(run))
+        else:
+            tokens.extend(_latin_tokens(run))
+    return tokens
+
+
+def sub_words(word: str) -> list[str]:
+    """The shorter dictionary words inside a Chinese word ("优惠活动" -> "优惠", "活动")."""
+    return [w for w in _jieba().lcut_for_search(word) if w != word and len(w) > 1]
+
+
+def key_terms(text: str) -> list[str]:
+    """The informative words of a query (no bigrams): used to judge how much of it matched."""
+    terms: list[str] = []
+    for match in RUN.finditer(normalise(text)):
+        run = match.group()
+        if "\u4e00" <= run[0] <= "\u9fff":
+            terms.extend(w for w in _jieba().lcut(run) if w not in ZH_STOP and w.strip())
+        else:
+            terms.extend(_latin_tokens(run)[:1])
+    return terms
