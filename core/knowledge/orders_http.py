@@ -13,7 +13,6 @@ exponential backoff (tenacity); other answers fail at once with ``OrderSourceErr
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import date
 from decimal import Decimal
@@ -145,7 +144,7 @@ class HttpOrderSource:
                 if response.status != 200:
                     raise OrderSourceError(f"order API answered {response.status} for {path}")
                 return await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise _Retryable(f"order API request failed: {exc!r}") from exc
 
     async def _fetch(self, path: str, params: dict[str, str] | None = None) -> Any:
