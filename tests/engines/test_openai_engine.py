@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationChunk, GenerationRequest, collect
-from core.engines.openai_engine import OpenAIEngine, SseDecoder, server_message
+from core.engines.openai_engine import OpenAIEngine
 from core.errors import EngineError, EngineOverloadedError
 from core.images import normalise_image
 from core.turn import TextPart
@@ -550,33 +550,7 @@ async def test_close_is_idempotent_and_start_reopens(fake: FakeOpenAI) -> None:
     await engine.close()
 
 
-# ----------------------------------------------------------------------------- helpers
-
-
-def test_sse_decoder_joins_data_lines_and_skips_comments() -> None:
-    decoder = SseDecoder()
-    assert decoder.feed(b": ping\r\n") is None
-    assert decoder.feed(b"id: 7\n") is None
-    assert decoder.feed(b"data: line one\r\n") is None
-    assert decoder.feed(b"data:line two\n") is None
-    assert decoder.feed(b"\n") == "line one\nline two"
-    assert decoder.feed(b"\n") is None  # blank line without data: no event
-
-
-def test_sse_decoder_raises_on_error_events() -> None:
-    decoder = SseDecoder()
-    decoder.feed(b"event: error\n")
-    decoder.feed(b'data: {"message": "overloaded"}\n')
-    with pytest.raises(EngineError, match="overloaded"):
-        decoder.feed(b"\n")
-
-
-def test_server_message_understands_common_error_shapes() -> None:
-    assert server_message('{"error": {"message": "bad model"}}') == "bad model"
-    assert server_message('{"error": "plain"}') == "plain"
-    assert server_message('{"detail": "Not Found"}') == "Not Found"
-    assert server_message("<html>502 Bad Gateway</html>") == "<html>502 Bad Gateway</html>"
-    assert server_message("") == "(empty body)"
+# ----------------------------------------------------------------------------- flags
 
 
 def test_text_only_image_flag_and_model_id() -> None:
