@@ -1,0 +1,88 @@
+"""What a customer message asks for, from keywords (Chinese and English).
+
+These are cheap, explainable cues that route a turn to a tool (orders, prices, stock,
+promotions) or to a fixed reply (greetings, thanks). Open questions go to retrieval and
+the model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from core.knowledge.textproc import normalise
+
+PRICE = re.compile(
+    r"多少钱|价格|价钱|售价|几块|多少元|贵不贵|便宜|打折|折扣|到手价|优惠价|现价|原价|"
+    r"\bprice[sd]?\b|\bcosts?\b|how much|\bdiscount|on sale|\bcheaper\b|\btotal\b"
+)
+STOCK = re.compile(
+    r"有货|有没有|还有|库存|缺货|断码|售罄|卖完|有.{0,4}[码号]|[码号]有吗|尺码|\bin stock\b|\bavailab|\bsold out\b|"
+    r"do you have|\bhave it in\b|\bcome in\b|\bsizes?\b|\bstock\b|\bleft\b"
+)
+ORDER_STATUS = re.compile(
+    r"订单.{0,6}(状态|到哪|怎么样|发货|物流)|物流|快递|到哪|发货了[吗没]|什么时候[到发]|单号|签收|包裹|我的订单|"
+    r"where is my|\btrack|status of my|my orders?\b|\bshipped\b|\bparcel\b|\bpackage\b|when will .{0,20}arrive|delivery status"
+)
+PROMOTION = re.compile(
+    r"优惠活动|促销|活动|满减|打折|折扣|优惠|黑五|双十一|\bsales?\b|\bpromotions?\b|\bdiscounts?\b|\bdeals?\b|black friday|\boffers?\b"
+)
+GREETING = re.compile(
+    r"^(你好|您好|在吗|在不在|hi|hello|hey|good (morning|afternoon|evening)|哈喽|嗨)[\s!！。.,，~]*$"
+)
+THANKS = re.compile(
+    r"^(谢谢|多谢|感谢|好的|好的谢谢|知道了|明白了|ok|okay|thanks|thank you|thx|great|got it)[\s!！。.,，~]*(谢谢|thanks|thank you)?[\s!！。.,，~]*$"
+)
+_ZH_NUMBERS = {
+    "一": 1,
+    "两": 2,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+QUANTITY = re.compile(
+    r"(\d{1,3}|[一两二三四五六七八九十])\s*(?:件|双|个|条|顶|套|pcs\b|pieces\b|pairs?\b)|\bbuy\s+(\d{1,3}|two|three|four|five)\b|[x×]\s*(\d{1,3})\b"
+)
+_EN_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5}
+
+
+@dataclass(frozen=True, slots=True)
+class Intents:
+    """Cues found in one message."""
+
+    price: bool = False
+    stock: bool = False
+    order_status: bool = False
+    promotion: bool = False
+    greeting: bool = False
+    thanks: bool = False
+    quantity: int = 1
+
+
+def _quantity(text: str) -> int:
+    match = QUANTITY.search(text)
+    if match is None:
+        return 1
+    raw = next(g for g in match.groups() if g)
+    value = _ZH_NUMBERS.get(raw) or _EN_NUMBERS.get(raw) or (int(raw) if raw.isdigit() else 1)
+    return max(1, min(value, 99))
+
+
+def detect_intents(text: str) -> Intents:
+    """Keyword cues of ``text`` (NFKC, lowercase)."""
+    lowered = normalise(text).strip()
+    return Intents(
+        price=bool(PRICE.search(lowered)),
+        stock=bool(STOCK.search(lowered)),
+        order_status=bool(ORDER_STATUS.search(lowered)),
+        promotion=bool(PROMOTION.search(lowered)),
+        greeting=bool(GREETING.match(lowered)),
+        thanks=bool(THANKS.match(lowered)),
+        quantity=_quantity(lowered),
+    )

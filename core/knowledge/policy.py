@@ -1,0 +1,196 @@
+"""When a person should take over: the handoff policy, configurable per bot (bot.yaml).
+
+Triggers, each returning a :class:`~core.bot.HandoffDecision` whose ``reasons`` go to the
+decision log:
+
+- **explicit**: the ``/human`` command or button (command ``"human"``), or a request such
+  as "转人工", "人工客服", "talk to a person", "human agent".
+- **complaint**: escalation words (投诉, 曝光, 12315, lawyer, scam, ...) and reports of a
+  damaged or defective item (staff review every quality claim).
+- **no_knowledge**: retrieval found nothing relevant and no tool answered.
+- **low_confidence**: the answer's confidence (token log-probabilities combined with the
+  grounding check) is below ``confidence_threshold``.
+- **repeated_failure**: the customer says the bot is not helping ("答非所问", "not helpful"),
+  repeats a question the bot already answered, or ``max_weak_in_a_row`` answers in a row
+  scored below ``weak_threshold``. The weak-answer counter lives in memory per conversation
+  (:class:`FailureTracker`): it restarts with the process, which only delays a handoff.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.bot import HandoffDecision, HistoryItem
+from core.knowledge.textproc import normalise, tokenize
+from core.turn import Confidence, Role
+
+EXPLICIT_PHRASES = (
+    "转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "转接人工", "真人客服", "人工坐席", "找客服",
+    "talk to a person", "talk to a human", "speak to a person", "speak to a human", "human agent",
+    "real person", "live agent", "talk to someone", "speak to someone", "representative", "talk to an agent",
+    "speak to an agent", "customer service agent", "operator",
+)  # fmt: skip
+COMPLAINT_PHRASES = (
+    "投诉", "曝光", "退款纠纷", "差评", "12315", "消协", "消费者协会", "工商局", "律师", "起诉", "骗子", "欺诈",
+    "维权", "报警", "坑人", "垃圾服务", "太差劲",
+    "complaint", "complain", "lawyer", "sue", "suing", "scam", "fraud", "rip-off", "ripoff", "chargeback",
+    "consumer protection", "report you", "unacceptable", "terrible service", "worst service",
+)  # fmt: skip
+DAMAGE_PHRASES = (
+    "破了", "破损", "坏了", "损坏", "开线", "断了", "掉色", "脱胶", "有洞", "瑕疵", "次品", "发错", "少发", "漏发", "质量问题",
+    "damaged", "broken", "torn", "defective", "ripped", "faulty", "wrong item", "missing item", "has a hole",
+    "fell apart", "came apart", "quality problem",
+)  # fmt: skip
+FRUSTRATION_PHRASES = (
+    "没用", "答非所问", "听不懂", "你不懂", "说了多少遍", "不是这个意思", "没解决", "说过了",
+    "not helpful", "useless", "you don't understand", "not what i asked", "already told you", "stupid bot",
+    "that doesn't help", "doesn't answer",
+)  # fmt: skip
+
+
+class HandoffPolicyConfig(BaseModel):
+    """The ``handoff`` section of a bot.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    confidence_threshold: float = Field(0.35, ge=0, le=1)
+    weak_threshold: float = Field(0.55, ge=0, le=1)
+    max_weak_in_a_row: int = Field(2, ge=1)
+    handoff_on_no_knowledge: bool = True
+    handoff_on_damage: bool = True
+    repeated_question_similarity: float = Field(0.8, gt=0, le=1)
+    explicit_phrases: tuple[str, ...] = EXPLICIT_PHRASES
+    complaint_phrases: tuple[str, ...] = COMPLAINT_PHRASES
+    damage_phrases: tuple[str, ...] = DAMAGE_PHRASES
+    frustration_phrases: tuple[str, ...] = FRUSTRATION_PHRASES
+    extra_explicit_phrases: tuple[str, ...] = ()
+    extra_complaint_phrases: tuple[str, ...] = ()
+
+
+def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    # Latin phrases match whole words ("sue" must not fire on "issue"); Chinese ones anywhere.
+    parts = []
+    for phrase in sorted({normalise(p) for p in phrases if p.strip()}, key=len, reverse=True):
+        escaped = re.escape(phrase)
+        parts.append(rf"(?<![a-z]){escaped}(?![a-z])" if phrase.isascii() else escaped)
+    return re.compile("|".join(parts) if parts else r"(?!x)x")
+
+
+def _similarity(a: str, b: str) -> float:
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
+
+
+class FailureTracker:
+    """Weak answers in a row, per conversation (bounded LRU, in memory)."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._capacity = capacity
+
+    def get(self, conversation: str) -> int:
+        return self._counts.get(conversation, 0)
+
+    def record(self, conversation: str, weak: bool) -> int:
+        """Count a weak answer (or reset on a good one); returns the new count."""
+        count = self._counts.pop(conversation, 0) + 1 if weak else 0
+        if count:
+            self._counts[conversation] = count
+            while len(self._counts) > self._capacity:
+                self._counts.popitem(last=False)
+        return count
+
+
+class HandoffPolicy:
+    """Applies a :class:`HandoffPolicyConfig`."""
+
+    def __init__(self, config: HandoffPolicyConfig | None = None) -> None:
+        self.config = config or HandoffPolicyConfig()
+        c = self.config
+        self._explicit = _phrase_pattern((*c.explicit_phrases, *c.extra_explicit_phrases))
+        self._complaint = _phrase_pattern((*c.complaint_phrases, *c.extra_complaint_phrases))
+        self._damage = _phrase_pattern(c.damage_phrases)
+        self._frustration = _phrase_pattern(c.frustration_phrases)
+        self.failures = FailureTracker()
+
+    def before_answer(
+        self, text: str, command: str | None, history: Sequence[HistoryItem], conversation: str
+    ) -> HandoffDecision | None:
+        """Rules that need no answer: explicit requests, complaints, damage, frustration, repeats."""
+        lowered = normalise(text)
+        if command == "human":
+            return HandoffDecision(("customer pressed 'talk to a person' (/human)",), "explicit")
+        if match := self._explicit.search(lowered):
+            return HandoffDecision(
+                (f"customer asked for a person: {match.group(0)!r}",), "explicit"
+            )
+        if match := self._complaint.search(lowered):
+            return HandoffDecision(
+                (f"complaint or escalation wording: {match.group(0)!r}",), "complaint"
+            )
+        if self.config.handoff_on_damage and (match := self._damage.search(lowered)):
+            return HandoffDecision(
+                (f"damaged or defective item reported: {match.group(0)!r}",), "complaint"
+            )
+        if match := self._frustration.search(lowered):
+            return HandoffDecision(
+                (f"customer says the bot is not helping: {match.group(0)!r}",), "repeated_failure"
+            )
+        return self._repeated_question(text, history) or self._too_many_weak(conversation)
+
+    def _repeated_question(
+        self, text: str, history: Sequence[HistoryItem]
+    ) -> HandoffDecision | None:
+        answered = False
+        for item in reversed(history):
+            if item.role is not Role.CUSTOMER:
+                answered = True
+                continue
+            if (
+                answered
+                and _similarity(text, item.text) >= self.config.repeated_question_similarity
+            ):
+                return HandoffDecision(
+                    ("customer repeated a question the bot already answered",), "repeated_failure"
+                )
+        return None
+
+    def _too_many_weak(self, conversation: str) -> HandoffDecision | None:
+        weak = self.failures.get(conversation)
+        if weak >= self.config.max_weak_in_a_row:
+            return HandoffDecision((f"{weak} weak answers in a row",), "repeated_failure")
+        return None
+
+    def no_knowledge(self, detail: str) -> HandoffDecision | None:
+        """Retrieval found nothing relevant (and no tool answered)."""
+        if not self.config.handoff_on_no_knowledge:
+            return None
+        return HandoffDecision(
+            (f"nothing relevant in the shop's knowledge: {detail}",), "no_knowledge"
+        )
+
+    def after_answer(self, confidence: Confidence, conversation: str) -> HandoffDecision | None:
+        """Judge a generated answer; also counts weak answers for the repeated-failure rule."""
+        c = self.config
+        if confidence.score < c.confidence_threshold:
+            self.failures.record(conversation, weak=True)
+            reasons = (
+                f"confidence {confidence.score:.2f} < {c.confidence_threshold:.2f}",
+                *confidence.reasons,
+            )
+            return HandoffDecision(reasons, "low_confidence")
+        weak = self.failures.record(conversation, weak=confidence.score < c.weak_threshold)
+        if weak >= c.max_weak_in_a_row:
+            return HandoffDecision(
+                (f"{weak} weak answers in a row (< {c.weak_threshold:.2f})", *confidence.reasons),
+                "repeated_failure",
+            )
+        return None
+
+    def answered_by_tools(self, conversation: str) -> None:
+        """A tool answered fully: the conversation is going well."""
+        self.failures.record(conversation, weak=False)
