@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import quote
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -31,10 +32,10 @@ class TokenRedactingFilter(logging.Filter):
         self._token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._token in message:
-            record.msg = message.replace(self._token, REDACTED)
-            record.args = None
+        # Format now and drop the arguments: PTB logs a dict it then mutates to hold the
+        # token-bearing file URL, so formatting later (in a handler) would leak it.
+        record.msg = redact(record.getMessage(), self._token)
+        record.args = None
         return True
 
     def install(self) -> None:
@@ -47,8 +48,16 @@ class TokenRedactingFilter(logging.Filter):
 
 
 def redact(text: str, token: str) -> str:
-    """``text`` with every occurrence of ``token`` replaced."""
-    return text.replace(token, REDACTED) if token else text
+    """``text`` with every occurrence of ``token`` replaced, also percent-encoded.
+
+    httpx logs the file URL with the token's ``:`` encoded as ``%3A``.
+    """
+    if not token:
+        return text
+    encoded = quote(token, safe="")
+    for form in {token, encoded, encoded.replace("%3A", "%3a")}:
+        text = text.replace(form, REDACTED)
+    return text
 
 
 class MediaFetcher:

@@ -225,7 +225,8 @@ def check_buttons(buttons: tuple[Button, ...]) -> None:
 def reply_to_messages(reply: Reply) -> list[OutgoingMessage]:
     """Translate a reply into Telegram sends: photos first, then the text split in parts.
 
-    Buttons ride on the last text part. A reply with no text and no images gives ``[]``.
+    Buttons ride on the last text part; only the first message quotes ``reply_to``. A reply
+    with no text and no images gives ``[]``.
 
     Raises:
         InvalidInputError: not a Telegram key, or buttons Telegram would refuse.
@@ -237,11 +238,13 @@ def reply_to_messages(reply: Reply) -> list[OutgoingMessage]:
     for image in reply.images:
         caption = image.caption if utf16_len(image.caption) <= MAX_CAPTION_UNITS else ""
         messages.append(OutgoingPhoto(chat_id, image, caption, thread_id, quote))
+        quote = None  # only the first message of a reply quotes
     parts = split_text(reply.text)
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         buttons = reply.buttons if last else ()
         messages.append(OutgoingText(chat_id, part, thread_id, quote, buttons))
+        quote = None
     return messages
 
 
