@@ -10,9 +10,8 @@ handoff service uses to open and feed staff threads.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -21,14 +20,13 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Adapter, AdapterContext, Capabilities
-from adapters.slack import errors as slack_errors
 from adapters.slack.files import FileFetchPolicy, SlackFileFetcher
 from adapters.slack.formatting import SlackOutgoing, escape_mrkdwn, render
 from adapters.slack.inbound import BotIdentity, SlackInbound, SlackInboundHandler
+from adapters.slack.outbound import SlackWebApi, api_call
 from adapters.slack.payloads import SlackAction, clean_text, slack_ts_to_datetime
 from adapters.slack.stream import SlackReplyStream, StreamCalls
 from adapters.slack.threads import KnownThreads
@@ -37,8 +35,6 @@ from core.errors import ConfigError, PlatformError
 from core.images import ImageLimits
 from core.ports import DeliveryReceipt, OutboundMessage, ReplyStream
 from core.turn import ConversationKey, ImagePart, Part, Reply, Role, Sender, TextPart, Turn
-
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -76,7 +72,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         self.threads = KnownThreads(self.settings.known_threads_max)
         self.bot = BotIdentity("", "", "")
         self._session: aiohttp.ClientSession | None = None
-        self._client: AsyncWebClient | None = None
+        self._web_api: SlackWebApi | None = None
         self._app: AsyncApp | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._progress: dict[int, _Progress] = {}
@@ -102,9 +98,10 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         base_url = self.settings.base_url.rstrip("/") + "/"
         self._session = aiohttp.ClientSession()
         timeout = int(max(1, self.settings.http_timeout_s))
-        self._client = AsyncWebClient(
+        client = AsyncWebClient(
             token=token, base_url=base_url, session=self._session, timeout=timeout
         )
+        self._web_api = SlackWebApi(client, self.threads)
         self.bot = await self._auth_test()
         self.inbound = SlackInboundHandler(
             self.context.inbox,
@@ -119,7 +116,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             self.context.web.router.add_post(self.settings.events_path, self._handle_http)
 
     async def _auth_test(self) -> BotIdentity:
-        result = await _startup_call("auth.test", self.client.auth_test())
+        result = await api_call("auth.test", self.client.auth_test(), startup=True)
         return BotIdentity(
             str(result.get("user_id") or ""),
             str(result.get("bot_id") or ""),
@@ -175,8 +172,10 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         app = self.app
         # Open the first connection URL ourselves so a bad app token is a typed error here,
         # not an endless reconnect loop inside the socket client.
-        opened = await _startup_call(
-            "apps.connections.open", app.client.apps_connections_open(app_token=app_token)
+        opened = await api_call(
+            "apps.connections.open",
+            app.client.apps_connections_open(app_token=app_token),
+            startup=True,
         )
         self._socket = AsyncSocketModeHandler(app, app_token, web_client=app.client)
         self._socket.client.wss_uri = str(opened.get("url"))
@@ -193,9 +192,14 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
 
     @property
     def client(self) -> AsyncWebClient:
-        if self._client is None:
+        """The bot-token Web API client."""
+        return self.web_api.client
+
+    @property
+    def web_api(self) -> SlackWebApi:
+        if self._web_api is None:
             raise PlatformError("slack adapter is not initialised")
-        return self._client
+        return self._web_api
 
     @property
     def app(self) -> AsyncApp:
@@ -265,16 +269,16 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             if index < len(progress.message_ts):
                 continue
             if index == 0 and draft_ts:
-                ts = await self._finish_draft(channel, draft_ts, piece, thread_ts)
+                ts = await self.web_api.finish_draft(channel, draft_ts, piece, thread_ts)
             else:
-                ts = await self._post(channel, piece, thread_ts)
+                ts = await self.web_api.post(channel, piece, thread_ts)
             progress.message_ts.append(ts)
         for image in reply.images[progress.images_done :]:
             await self.upload_image(channel, thread_ts, image, title=image.caption or "image")
             progress.images_done += 1
         if draft_ts and not pieces:
             # Nothing to say after all: remove the half-written preview.
-            await self._call("chat.delete", self.client.chat_delete(channel=channel, ts=draft_ts))
+            await self.web_api.delete(channel, draft_ts)
         self._progress.pop(message.outbox_id, None)
         return DeliveryReceipt(tuple(f"{channel}:{ts}" for ts in progress.message_ts))
 
@@ -283,7 +287,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         thread_ts = key.thread_id or None
         if thread_ts:
             self.threads.add(key.chat_id, thread_ts)
-        calls = StreamCalls(post=self._post_preview, update=self._update_preview)
+        calls = StreamCalls(post=self.web_api.post_preview, update=self.web_api.update_preview)
         return SlackReplyStream(
             calls, key.chat_id, thread_ts, self.settings.stream_update_interval_s
         )
@@ -313,7 +317,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             RateLimitedError, PermanentDeliveryError, PlatformError: as for :meth:`deliver`.
         """
         body = text if raw_mrkdwn else escape_mrkdwn(text)
-        return await self._post(channel, SlackOutgoing(body, tuple(blocks or ())), thread_ts)
+        return await self.web_api.post(channel, SlackOutgoing(body, tuple(blocks or ())), thread_ts)
 
     async def upload_image(
         self, channel: str, thread_ts: str | None, image: ImagePart, title: str = "image"
@@ -326,73 +330,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         Raises:
             RateLimitedError, PermanentDeliveryError, PlatformError: as for :meth:`deliver`.
         """
-        extension = "png" if image.mime == "image/png" else "jpg"
-        result = await self._call(
-            "files.upload_v2",
-            self.client.files_upload_v2(
-                content=image.data, filename=f"{image.sha256[:12]}.{extension}", title=title,
-                channel=channel, thread_ts=thread_ts,
-            ),
-        )  # fmt: skip
-        if thread_ts:
-            self.threads.add(channel, thread_ts)
-        files = result.get("files") or [{}]
-        return str(files[0].get("id", "")) if isinstance(files, list) else ""
-
-    async def _post(self, channel: str, piece: SlackOutgoing, thread_ts: str | None) -> str:
-        kwargs: dict[str, Any] = {"channel": channel, "text": piece.text, "thread_ts": thread_ts}
-        if piece.blocks:
-            kwargs["blocks"] = list(piece.blocks)
-        result = await self._call("chat.postMessage", self.client.chat_postMessage(**kwargs))
-        ts = str(result.get("ts") or "")
-        self.threads.add(channel, thread_ts or ts)
-        return ts
-
-    async def _update(self, channel: str, ts: str, piece: SlackOutgoing) -> None:
-        kwargs: dict[str, Any] = {"channel": channel, "ts": ts, "text": piece.text}
-        kwargs["blocks"] = list(piece.blocks)  # [] clears the preview's blocks, if any
-        await self._call("chat.update", self.client.chat_update(**kwargs))
-
-    async def _finish_draft(
-        self, channel: str, draft_ts: str, piece: SlackOutgoing, thread_ts: str | None
-    ) -> str:
-        """Edit the draft into ``piece``; post anew when Slack will not let it be edited."""
-        try:
-            await self._update(channel, draft_ts, piece)
-        except PlatformError as exc:
-            cause = exc.__cause__
-            if (
-                isinstance(cause, SlackApiError)
-                and slack_errors.error_code(cause) in slack_errors.UNEDITABLE_ERRORS
-            ):
-                return await self._post(channel, piece, thread_ts)
-            raise
-        return draft_ts
-
-    async def _post_preview(self, channel: str, text: str, thread_ts: str | None) -> str:
-        return await self._post(channel, SlackOutgoing(text), thread_ts)
-
-    async def _update_preview(self, channel: str, ts: str, text: str) -> None:
-        await self._update(channel, ts, SlackOutgoing(text))
-
-    @staticmethod
-    async def _call(method: str, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except SlackApiError as exc:
-            raise slack_errors.translate(exc, method) from exc
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise PlatformError(f"Slack {method} failed: {type(exc).__name__}") from exc
-
-
-async def _startup_call(method: str, call: Awaitable[T]) -> T:
-    """Await a call made while starting; a rejected token is an AuthenticationError."""
-    try:
-        return await call
-    except SlackApiError as exc:
-        raise slack_errors.translate_startup(exc, method) from exc
-    except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-        raise PlatformError(f"Slack {method} failed: {type(exc).__name__}") from exc
+        return await self.web_api.upload_image(channel, thread_ts, image, title)
 
 
 def _secret(value: Any, name: str) -> str:

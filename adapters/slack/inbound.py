@@ -2,14 +2,15 @@
 
 Listeners run with ``process_before_response=True``: bolt answers Slack (HTTP 200 or the
 Socket Mode ack) only after the listener returns, and the listener returns only after
-``inbox.put`` has made the turn durable. A failing ``put`` makes bolt answer 500 (or not
-ack), so Slack retries; a retry of a stored message is a duplicate in the inbox and is
+``inbox.put`` has made the turn durable. A failing ``put`` makes bolt answer 503 (or not
+ack in Socket Mode), so Slack retries; a retry of a stored message is a duplicate in the inbox and is
 acknowledged without a second turn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 
 from adapters.slack.files import SlackFileFetcher
 from adapters.slack.payloads import (
@@ -28,6 +30,7 @@ from adapters.slack.payloads import (
     parse_message,
 )
 from adapters.slack.threads import KnownThreads
+from core.errors import KefuError
 from core.ports import InboxPort
 from core.turn import Part, Turn
 
@@ -108,6 +111,7 @@ class SlackInboundHandler:
         app.event("app_mention")(self.on_message_event)
         app.action(re.compile(".*"))(self.on_block_action)
         app.event(re.compile(".*"))(self.on_other_event)
+        app.error(self.on_error)
 
     async def on_message_event(self, body: Mapping[str, Any]) -> None:
         """Store one DM, mention or thread reply as a turn; ignore everything else."""
@@ -135,6 +139,17 @@ class SlackInboundHandler:
         event = body.get("event")
         event_type = event.get("type") if isinstance(event, Mapping) else None
         logger.debug("slack event %s ignored", event_type)
+
+    async def on_error(self, error: Exception) -> BoltResponse:
+        """Answer a failed listener with the error's status (never 2xx), so Slack retries.
+
+        StoreError → 503, InvalidInputError → 400, anything unexpected → 500.
+        """
+        if isinstance(error, KefuError):
+            logger.error("slack event not stored: %s: %s", error.code, error)
+            return BoltResponse(status=error.http_status, body=json.dumps({"error": error.code}))
+        logger.error("slack event not stored: unexpected error", exc_info=error)
+        return BoltResponse(status=500, body=json.dumps({"error": "internal_error"}))
 
     async def _put(self, turn: Turn) -> None:
         result = await self._inbox.put(turn)

@@ -205,13 +205,23 @@ async def test_non_image_file_becomes_an_unsupported_note(serve: Any) -> None:
     assert s.fake.file_requests == []  # never downloaded
 
 
-async def test_store_failure_answers_500_so_slack_retries(serve: Any) -> None:
+async def test_store_failure_answers_503_so_slack_retries(serve: Any) -> None:
     inbox = MemoryInbox(fail_next=1)
     s = await serve(inbox=inbox)
     body = event_callback(message_event("D100", "U1", "keep me", "1700000012.000100"))
-    assert (await s.sender.post_event(body))[0] == 500
+    status, text = await s.sender.post_event(body)
+    assert (status, json.loads(text)) == (503, {"error": "store_error"})
     assert (await s.sender.post_event(body, retry_num=1))[0] == 200
     assert [t.text for t in inbox.turns] == ["keep me"]
+
+
+async def test_malformed_event_is_a_400_not_a_silent_200(serve: Any) -> None:
+    s = await serve()
+    event = message_event("D100", "U1", "bad files", "1700000012.000200")
+    event["files"] = "not-a-list"
+    status, text = await s.sender.post_event(event_callback(event))
+    assert (status, json.loads(text)) == (400, {"error": "invalid_input"})
+    assert s.inbox.turns == []
 
 
 async def test_ack_waits_for_the_durable_put(serve: Any) -> None:
