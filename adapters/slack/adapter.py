@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import Adapter, AdapterContext, Capabilities
@@ -102,7 +103,11 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             token=token, base_url=base_url, session=self._session, timeout=timeout
         )
         self._web_api = SlackWebApi(client, self.threads)
-        self.bot = await self._auth_test()
+        try:
+            self.bot = await self._auth_test()
+        except BaseException:
+            await self.shutdown()  # nothing is left open when initialise fails
+            raise
         self.inbound = SlackInboundHandler(
             self.context.inbox,
             SlackFileFetcher(self._session, self._fetch_policy(token, base_url)),
@@ -111,7 +116,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             self.to_turn,
             self.settings.ack_budget_s,
         )
-        self._app = self._build_app(base_url, timeout)
+        self._app = self._build_app(self.inbound, base_url, timeout)
         if self.settings.mode == "http" and self.context.web is not None:
             self.context.web.router.add_post(self.settings.events_path, self._handle_http)
 
@@ -132,7 +137,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             token, frozenset(hosts), self.settings.max_file_bytes, self._image_limits
         )
 
-    def _build_app(self, base_url: str, timeout: int) -> AsyncApp:
+    def _build_app(self, inbound: SlackInboundHandler, base_url: str, timeout: int) -> AsyncApp:
         # Bolt gets a token-less client and our cached auth.test result through `authorize`:
         # no auth.test per event, and a Slack hiccup there cannot turn into a 200 for an
         # event that was never stored.
@@ -155,8 +160,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             process_before_response=True,
             name="kefu-slack",
         )
-        assert self.inbound is not None
-        self.inbound.register(app)
+        inbound.register(app)
         return app
 
     async def start(self) -> None:
@@ -209,11 +213,18 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         return self._app
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
-        if (request.content_length or 0) > self.settings.max_body_bytes:
+        """Events API and interactivity: bolt verifies the signature, then runs a listener."""
+        limit = self.settings.max_body_bytes
+        if (request.content_length or 0) > limit:
+            return web.Response(status=413, text="payload too large")
+        raw = await request.content.read(limit + 1)  # bounded even without Content-Length
+        if len(raw) > limit:
             return web.Response(status=413, text="payload too large")
         try:
-            bolt_request = await to_bolt_request(request)
-        except ValueError:
+            bolt_request = AsyncBoltRequest(
+                body=raw.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
+            )
+        except ValueError:  # undecodable bytes or a JSON body that does not parse
             return web.Response(status=400, text="malformed body")
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 

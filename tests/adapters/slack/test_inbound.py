@@ -265,6 +265,13 @@ async def test_malformed_signed_body_is_a_400(serve: Any) -> None:
     assert s.inbox.turns == []
 
 
+async def test_oversized_body_is_refused_before_parsing(serve: Any) -> None:
+    s = await serve(max_body_bytes=2_000)
+    event = message_event("D100", "U1", "x" * 5_000, "1700000014.500000")
+    status, _ = await s.sender.post_event(event_callback(event))
+    assert status == 413 and s.inbox.turns == []
+
+
 async def test_socket_mode_envelope_is_stored_then_acked(serve: Any) -> None:
     s = await serve(mode="socket")
     event = message_event("D100", "U1", "via socket", "1700000015.000100")
