@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from core.engines.base import (
     ChatMessage,
@@ -140,8 +141,10 @@ class OcrTextEngine:
         if aborted:
             yield GenerationChunk(request.request_id, "", (), "abort")
             return
-        async for chunk in self.inner.generate(text_request):
-            yield chunk
+        # aclosing: a consumer that stops early must stop the inner engine now, not at GC.
+        async with aclosing(self.inner.generate(text_request)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def abort(self, request_id: str) -> None:
         """Stop a request: before the model starts (while photos are read) or during it."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 
 import aiohttp
@@ -131,8 +132,9 @@ class OpenAIEngine:
                 yield GenerationChunk(request.request_id, "", (), "abort")
                 return
             await self._check_status(response)
-            async for chunk in self._stream(request, response, state):
-                yield chunk
+            async with aclosing(self._stream(request, response, state)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
             completed = True
         finally:
             self._inflight.pop(request.request_id, None)
@@ -194,22 +196,23 @@ class OpenAIEngine:
         finish: FinishReason | None = None
         usage: Usage | None = None
         ended = False
-        async for data in self._events(response, state):
-            if data.strip() == "[DONE]":
-                ended = True
-                break
-            event = decode_event(data)
-            usage = parse_usage(event.get("usage")) or usage
-            choice = first_choice(event)
-            if choice is None:
-                continue
-            text = (choice.get("delta") or {}).get("content") or ""
-            logprobs = parse_logprobs(choice.get("logprobs"))
-            if text or logprobs:
-                yield GenerationChunk(rid, str(text), logprobs)
-            if choice.get("finish_reason"):
-                finish = FINISH_REASONS.get(str(choice["finish_reason"]), "stop")
-        if state.aborted:
+        async with aclosing(self._events(response, state)) as events:
+            async for data in events:
+                if data.strip() == "[DONE]":
+                    ended = True
+                    break
+                event = decode_event(data)
+                usage = parse_usage(event.get("usage")) or usage
+                choice = first_choice(event)
+                if choice is None:
+                    continue
+                text = (choice.get("delta") or {}).get("content") or ""
+                logprobs = parse_logprobs(choice.get("logprobs"))
+                if text or logprobs:
+                    yield GenerationChunk(rid, str(text), logprobs)
+                if choice.get("finish_reason"):
+                    finish = FINISH_REASONS.get(str(choice["finish_reason"]), "stop")
+        if state.aborted and finish is None and not ended:
             yield GenerationChunk(rid, "", (), "abort", usage)
             return
         if finish is None and not ended:

@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.engines.base import ChatMessage, Engine, GenerationRequest, HealthStatus, collect
+from core.engines.base import (
+    ChatMessage,
+    Engine,
+    GenerationChunk,
+    GenerationRequest,
+    HealthStatus,
+    collect,
+)
 from core.engines.ocr_wrapper import OcrTextEngine, photo_block
 from core.engines.stub import StubEngine
 from core.errors import EngineError, ImageError, ModelLoadError
@@ -216,4 +223,30 @@ async def test_ocr_load_failure_fails_start_and_health() -> None:
     health = await engine.check_health()
     assert not health.ok
     assert "OCR model failed to load: model file missing" in health.detail
+    await engine.close()
+
+
+class EndlessEngine(StubEngine):
+    """A text engine that streams forever and records when its stream is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stream_closed = False
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        try:
+            while True:
+                yield GenerationChunk(request.request_id, "x")
+                await asyncio.sleep(0)
+        finally:
+            self.stream_closed = True
+
+
+async def test_consumer_leaving_early_closes_the_inner_stream_at_once(rapid: OcrEngineFn) -> None:
+    inner = EndlessEngine()
+    engine = OcrTextEngine(inner, OcrReader(factory=lambda: rapid))
+    stream = engine.generate(GenerationRequest((ChatMessage.text("user", "hi"),)))
+    await stream.__anext__()  # type: ignore[attr-defined]
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert inner.stream_closed
     await engine.close()
