@@ -61,8 +61,9 @@ class Dispatcher:
 
     def __init__(self, store: Store, adapters: Mapping[str, Deliverer],
                  schedule_s: Sequence[float] = (1, 5, 30, 120), inline_attempts: int = 3,
-                 concurrency: int = 32, poll_interval_s: float = 0.5) -> None:
-        self.queue = OutboxQueue(store)
+                 concurrency: int = 32, poll_interval_s: float = 0.5, lease_s: float = 15.0) -> None:
+        self.queue = OutboxQueue(store, lease_s)
+        self.lease_s = lease_s
         self.adapters = adapters
         self.schedule_s = tuple(schedule_s)
         self.inline_attempts = inline_attempts
@@ -109,6 +110,7 @@ class Dispatcher:
         reply = await self.queue.reply_of(row)
         message = OutboundMessage(row.id, reply, row.turn_id, row.seq, row.final,
                                   row.stream_ref, row.attempts + 1)
+        keeper = asyncio.create_task(self._keep_lease(row))
         try:
             receipt = await self._attempt(adapter, message)
         except PermanentDeliveryError as exc:
@@ -120,9 +122,18 @@ class Dispatcher:
             return False
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried
             return await self._reschedule(row, f"{type(exc).__name__}: {exc}")
+        finally:
+            keeper.cancel()
         await self.queue.delivered(row, receipt.platform_message_ids)
         DELIVERIES.labels(row.platform, "delivered").inc()
         return True
+
+    async def _keep_lease(self, row: OutboxRow) -> None:
+        # A crashed dispatcher's rows come back after one short lease, not after the
+        # longest delivery could take.
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            await self.queue.renew(row)
 
     async def _attempt(self, adapter: Deliverer, message: OutboundMessage) -> DeliveryReceipt:
         async for attempt in AsyncRetrying(

@@ -33,6 +33,7 @@ class RuntimeOptions:
     port: int = 0
     worker_concurrency: int = 16
     lease_s: float = 60.0
+    delivery_lease_s: float = 15.0
     poll_interval_s: float = 0.5
     delivery_schedule_s: tuple[float, ...] = (1, 5, 30, 120)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
@@ -65,7 +66,8 @@ class Runtime:
             self.adapters[name] = factory(context)
         self.answerer = Answerer(store, engine, brains, self._stream_opener, self.options.answer)
         self.dispatcher = Dispatcher(store, self.adapters, self.options.delivery_schedule_s,
-                                     poll_interval_s=self.options.poll_interval_s)
+                                     poll_interval_s=self.options.poll_interval_s,
+                                     lease_s=self.options.delivery_lease_s)
         self.worker = Worker(store, self.answerer, concurrency=self.options.worker_concurrency,
                              lease_s=self.options.lease_s, poll_interval_s=self.options.poll_interval_s,
                              on_completed=self.dispatcher.wake)

@@ -276,6 +276,14 @@ class OutboxQueue:
                                              row.attempts))
         return claimed
 
+    async def renew(self, row: OutboxRow) -> None:
+        """Extend the delivery lease while a (slow, rate-limited) delivery is under way."""
+        async with self.store.engine.begin() as conn:
+            await conn.execute(
+                update(outbox).where(outbox.c.id == row.id, outbox.c.status == "sending")
+                .values(lease_until=utcnow() + self.lease)
+            )
+
     async def reply_of(self, row: OutboxRow) -> Reply:
         hashes = {i["sha256"] for i in row.payload.get("images", [])}
         return codec.reply_from_json(row.payload, await self.store.load_images(hashes))
