@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.bot import Assessment, BotBrain, HandoffDecision, Prepared
 from core.confidence import score_logprobs
@@ -40,6 +40,15 @@ def _components(confidence: Confidence) -> tuple[dict[str, object], ...]:
     )
 
 
+def _plain_command(turn: Turn) -> Turn:
+    """Button presses arrive as ``action:<id>:<value>`` on some platforms; use the value."""
+    if turn.command and turn.command.startswith("action:"):
+        value = turn.command.split(":", 2)[-1]
+        if value in ("human", "reset", "help", "start"):
+            return replace(turn, command=value)
+    return turn
+
+
 class Answerer:
     """Turns a stored turn into replies.
 
@@ -69,6 +78,7 @@ class Answerer:
     async def answer(self, turn: Turn, turn_id: int, conversation: Conversation) -> Completion:
         """Decide and generate the replies for ``turn``."""
         language = detect_language(turn.text)
+        turn = _plain_command(turn)
         if turn.command in ("reset",):
             await self.store.reset_memory(conversation.id)
             return self._notice(turn, text("reset_done", language), "reset")

@@ -82,8 +82,9 @@ class Dispatcher:
                 await asyncio.gather(*(self._deliver_conversation(group) for group in _by_conversation(rows)))
                 continue
             self._wake.clear()
+            timeout = await self._idle_wait()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), await self._idle_wait())
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _idle_wait(self) -> float:
         due = await self.queue.next_due()
