@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from core.knowledge.model import Knowledge, Product
-from core.knowledge.retrieval import Retriever
+from core.knowledge.retrieval import Document, Retriever
 from core.knowledge.textproc import normalise
 
 CLOTHING_SIZES = ("XXXL", "XXL", "XL", "XS", "S", "M", "L")
@@ -30,20 +30,39 @@ class ProductMatch:
     how: str
 
 
+def name_document(product: Product) -> Document:
+    """What identifies a product by name: SKU, names, category and tags."""
+    words = [
+        product.sku,
+        product.name.zh,
+        product.name.en,
+        product.category_name.zh,
+        product.category_name.en,
+        *product.tags,
+    ]
+    return Document(product.source, "product", product.name, product.name, " ".join(words))
+
+
 class Catalog:
     """Finds products mentioned in customer text or OCR text.
 
     Args:
         knowledge: The loaded shop.
-        retriever: Index used for fuzzy name matches (product documents only).
-        min_search_coverage: Share of the query's key terms a fuzzy match must contain.
+        min_search_coverage: Share of the query's product words a fuzzy match must contain.
+        min_overall_coverage: Share of all the query's key words it must contain.
     """
 
     def __init__(
-        self, knowledge: Knowledge, retriever: Retriever, min_search_coverage: float = 0.5
+        self,
+        knowledge: Knowledge,
+        min_search_coverage: float = 0.5,
+        min_overall_coverage: float = 0.34,
     ) -> None:
         self._knowledge = knowledge
-        self._retriever = retriever
+        self._min_overall = min_overall_coverage
+        # Names, categories and tags only: a description mentioning "laptop" must not make
+        # the tote bag the answer to "do you sell laptops?".
+        self._index = Retriever(name_document(p) for p in knowledge.products)
         self._min_coverage = min_search_coverage
         self._sku_patterns = [
             (
@@ -74,11 +93,19 @@ class Catalog:
         ]
 
     def by_search(self, text: str, limit: int = 3) -> list[ProductMatch]:
-        """Best product documents for ``text``; one clear winner, or the close contenders."""
+        """Best product documents for ``text``; one clear winner, or the close contenders.
+
+        A hit must cover most of the query's product words (words no product has, like
+        "国庆" or "today", are ignored) and a fair share of all its words, so "How long does
+        delivery take?" does not become a question about the Long-sleeve Tee.
+        """
+        hits = self._index.search(text, k=limit, ignore_unknown=True)
+        overall = {h.document.source: h.coverage for h in self._index.search(text, k=limit)}
         hits = [
             h
-            for h in self._retriever.search(text, k=limit, kinds=frozenset({"product"}))
+            for h in hits
             if h.coverage >= self._min_coverage
+            and overall.get(h.document.source, 0.0) >= self._min_overall
         ]
         if not hits:
             return []

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from core.knowledge.textproc import normalise
 
 PRICE = re.compile(
-    r"多少钱|价格|价钱|售价|几块|多少元|贵不贵|便宜|打折|折扣|到手价|优惠价|现价|原价|"
+    r"多少钱|价格|价钱|售价|几块|多少元|贵不贵|便宜|打折|折扣|\d(?:\.\d)?折|到手价|优惠价|现价|原价|"
     r"\bprice[sd]?\b|\bcosts?\b|how much|\bdiscount|on sale|\bcheaper\b|\btotal\b"
 )
 STOCK = re.compile(
-    r"有货|有没有|还有|库存|缺货|断码|售罄|卖完|有.{0,4}[码号]|[码号]有吗|尺码|\bin stock\b|\bavailab|\bsold out\b|"
+    r"有货|有没有|还有货|还有吗|还有没有|还剩|库存|缺货|断码|售罄|卖完|有.{0,4}[码号]|[码号]有吗|尺码|\bin stock\b|\bavailab|\bsold out\b|"
     r"do you have|\bhave it in\b|\bcome in\b|\bsizes?\b|\bstock\b|\bleft\b"
 )
 ORDER_STATUS = re.compile(
@@ -25,7 +25,12 @@ ORDER_STATUS = re.compile(
     r"where is my|\btrack|status of my|my orders?\b|\bshipped\b|\bparcel\b|\bpackage\b|when will .{0,20}arrive|delivery status"
 )
 PROMOTION = re.compile(
-    r"优惠活动|促销|活动|满减|打折|折扣|优惠|黑五|双十一|\bsales?\b|\bpromotions?\b|\bdiscounts?\b|\bdeals?\b|black friday|\boffers?\b"
+    r"优惠活动|促销|活动|满减|打折|折扣|有什么优惠|有优惠|优惠吗|黑五|双十一|\bsales?\b|\bpromotions?\b|"
+    r"\bdiscounts?\b|\bdeals?\b|black friday"
+)
+# Questions that ask the shop to DO something about an order (answered with policy facts).
+ORDER_ACTION = re.compile(
+    r"退货|换货|退款|取消|改地址|修改地址|发票|\breturn|\bexchange|\brefund|\bcancel|\binvoice|\baddress"
 )
 GREETING = re.compile(
     r"^(你好|您好|在吗|在不在|hi|hello|hey|good (morning|afternoon|evening)|哈喽|嗨)[\s!！。.,，~]*$"
@@ -62,6 +67,7 @@ class Intents:
     promotion: bool = False
     greeting: bool = False
     thanks: bool = False
+    order_action: bool = False
     quantity: int = 1
 
 
@@ -84,5 +90,6 @@ def detect_intents(text: str) -> Intents:
         promotion=bool(PROMOTION.search(lowered)),
         greeting=bool(GREETING.match(lowered)),
         thanks=bool(THANKS.match(lowered)),
+        order_action=bool(ORDER_ACTION.search(lowered)),
         quantity=_quantity(lowered),
     )

@@ -36,6 +36,7 @@ class Document:
     title: Localized
     body: Localized
     index_text: str
+    quote: Localized | None = None  # what to send when quoted directly (a FAQ's answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +65,16 @@ class RelevanceThresholds:
     fact_min_coverage: float = 0.4
 
 
+def _mostly_chinese(paragraph: str) -> bool:
+    letters = [ch for ch in paragraph if ch.isalpha()]
+    cjk = sum("\u4e00" <= ch <= "\u9fff" for ch in letters)
+    return bool(letters) and cjk / len(letters) > 0.3
+
+
 def _split_languages(text: str) -> Localized:
     """Policy paragraphs are written once per language; keep each language's paragraphs."""
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
-    zh = [p for p in paragraphs if any("\u4e00" <= ch <= "\u9fff" for ch in p)]
+    zh = [p for p in paragraphs if _mostly_chinese(p)]
     en = [p for p in paragraphs if p not in zh]
     return Localized("\n".join(zh) or text, "\n".join(en) or text)
 
@@ -98,7 +105,7 @@ def faq_document(entry: FaqEntry) -> Document:
             entry.answer.en,
         ]
     )
-    return Document(entry.source, "faq", entry.question, body, index)
+    return Document(entry.source, "faq", entry.question, body, index, entry.answer)
 
 
 def product_document(product: Product) -> Document:
@@ -226,17 +233,35 @@ class Retriever:
                 out.append(term)  # an unknown word: counts against coverage
         return out
 
-    def _coverage(self, terms: Sequence[str], item: _Indexed) -> float:
+    def _coverage(
+        self, terms: Sequence[str], item: _Indexed, ignore_unknown: bool = False
+    ) -> float:
         total = matched = 0.0
         for term in terms:
+            if ignore_unknown and term not in self._idf:
+                continue
             weight = self._idf.get(term, self._unknown_idf)
             total += weight
             if term in item.terms:
                 matched += weight
         return matched / total if total else 0.0
 
-    def search(self, query: str, k: int = 3, kinds: frozenset[str] | None = None) -> list[Hit]:
-        """The ``k`` best documents for ``query`` (score > 0), best first."""
+    def search(
+        self,
+        query: str,
+        k: int = 3,
+        kinds: frozenset[str] | None = None,
+        ignore_unknown: bool = False,
+    ) -> list[Hit]:
+        """The ``k`` best documents for ``query`` (score > 0), best first.
+
+        Args:
+            query: Customer text.
+            k: How many hits.
+            kinds: Only these document kinds.
+            ignore_unknown: Coverage ignores query words no document contains (for
+                identifying a product, words like "国庆" or "today" are not about it).
+        """
         tokens = tokenize(query)
         if not tokens:
             return []
@@ -252,7 +277,9 @@ class Retriever:
                 if tf:
                     score += self._idf[token] * tf * (self._k1 + 1) / (tf + norm)
             if score > 0:
-                scored.append(Hit(item.document, score, self._coverage(terms, item)))
+                scored.append(
+                    Hit(item.document, score, self._coverage(terms, item, ignore_unknown))
+                )
         scored.sort(key=lambda h: (-h.score, h.document.source))
         return scored[:k]
 
@@ -279,3 +306,8 @@ class Retriever:
 def body_for(document: Document, language: Language) -> str:
     """The fact text of ``document`` in ``language``."""
     return document.body.get(language)
+
+
+def quote_for(document: Document, language: Language) -> str:
+    """What to send when ``document`` is quoted as the answer (a FAQ's answer, else its body)."""
+    return (document.quote or document.body).get(language).strip()

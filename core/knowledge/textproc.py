@@ -115,10 +115,14 @@ def _latin_tokens(run: str) -> list[str]:
     return tokens
 
 
+# Question phrases whose words are not the topic ("how long" is not about long sleeves).
+QUESTION_PHRASES = re.compile(r"\bhow (?:long|much|many|often|soon)\b|\bwhat time\b")
+
+
 def tokenize(text: str) -> list[str]:
     """Retrieval tokens of ``text`` (order kept, repeats kept for term frequency)."""
     tokens: list[str] = []
-    for match in RUN.finditer(normalise(text)):
+    for match in RUN.finditer(QUESTION_PHRASES.sub(" ", normalise(text))):
         run = match.group()
         if "\u4e00" <= run[0] <= "\u9fff":
             tokens.extend(_cjk_tokens(run))
@@ -135,10 +139,10 @@ def sub_words(word: str) -> list[str]:
 def key_terms(text: str) -> list[str]:
     """The informative words of a query (no bigrams): used to judge how much of it matched."""
     terms: list[str] = []
-    for match in RUN.finditer(normalise(text)):
+    for match in RUN.finditer(QUESTION_PHRASES.sub(" ", normalise(text))):
         run = match.group()
         if "\u4e00" <= run[0] <= "\u9fff":
             terms.extend(w for w in _jieba().lcut(run) if w not in ZH_STOP and w.strip())
-        else:
+        elif not run.replace(".", "").isdigit():  # numbers are sizes or amounts, not topics
             terms.extend(_latin_tokens(run)[:1])
     return terms

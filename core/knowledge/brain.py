@@ -1,0 +1,278 @@
+"""A shop brain driven by a knowledge folder: tools first, retrieval next, the model last.
+
+``prepare`` reads the photos (OCR, cached), applies the pre-answer handoff rules, runs the
+tools (orders bound to the asker's identity, prices, stock, promotions), and answers
+deterministically when a tool fully answers; otherwise it retrieves facts and builds a
+short prompt, or hands off when nothing relevant is known. ``assess`` scores a generated
+answer (logprobs + grounding + retrieval strength + language) and applies the policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from core.bot import Assessment, Fact, HandoffDecision, HistoryItem, Prepared
+from core.confidence import combine, scaled, with_cap
+from core.engines.base import ChatMessage
+from core.knowledge.answers import product_fact
+from core.knowledge.base import KnowledgeHolder
+from core.knowledge.botconfig import BotConfig
+from core.knowledge.grounding import Evidence, check_grounding
+from core.knowledge.intents import Intents, detect_intents
+from core.knowledge.orders import Asker
+from core.knowledge.policy import HandoffPolicy
+from core.knowledge.pricing import quote
+from core.knowledge.retrieval import Hit, body_for, quote_for
+from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
+from core.texts import Language, detect_language, text
+from core.turn import Confidence, ConfidenceComponent, ImagePart, Role, Turn
+
+log = logging.getLogger(__name__)
+
+CONVERSATION = "conversation"  # source of the customer's own words (grounding evidence only)
+CRITICAL_CLAIMS = frozenset({"price", "order_number", "tracking", "date", "stock"})
+RULES: dict[Language, str] = {
+    "en": "Answer in English in one or two short sentences. Use only the facts below; copy prices, dates and numbers exactly. If the facts do not answer the question, say that a colleague will help.",
+    "zh": "请用中文回答，一到两句话。只能使用下面的资料，价格、日期和数字要原样照抄。如果资料里没有答案，就说会请同事来帮忙。",
+}
+THANKS_REPLY: dict[Language, str] = {
+    "en": "You're welcome! Is there anything else I can help with?",
+    "zh": "不客气！还有什么可以帮您的吗？",
+}
+
+
+class OcrReading(Protocol):
+    """What the brain needs from :class:`core.ocr.OcrReader`."""
+
+    async def read(self, image: ImagePart) -> object: ...
+
+
+def shop_today(timezone: str) -> Callable[[], date]:
+    """A clock returning today's date in the shop's time zone (promotions use local dates)."""
+    zone = ZoneInfo(timezone)
+    return lambda: datetime.now(zone).date()
+
+
+class KnowledgeBrain:
+    """A :class:`core.bot.BotBrain` for a shop described by a knowledge folder.
+
+    Args:
+        config: The bot definition (bot.yaml).
+        holder: The loaded knowledge (swappable on reload).
+        ocr: Reads photos; None means photos contribute their captions only.
+        clock: Today's date for promotions; defaults to the shop's local date.
+    """
+
+    def __init__(
+        self,
+        config: BotConfig,
+        holder: KnowledgeHolder,
+        *,
+        ocr: OcrReading | None = None,
+        clock: Callable[[], date] | None = None,
+    ) -> None:
+        self.name = config.name
+        self.config = config
+        self.holder = holder
+        self.ocr = ocr
+        self.clock = clock or shop_today(holder.current.knowledge.shop.timezone)
+        self.policy = HandoffPolicy(config.handoff)
+
+    async def read_photos(self, turn: Turn) -> str:
+        """OCR text of the turn's photos (normalised), joined; empty without a reader."""
+        if self.ocr is None or not turn.images:
+            return ""
+        from core.ocr import normalise_ocr_text
+
+        texts = []
+        for image in turn.images:
+            result = await self.ocr.read(image)
+            texts.append(normalise_ocr_text(str(getattr(result, "text", ""))))
+        return "\n".join(t for t in texts if t)
+
+    async def prepare(self, turn: Turn, history: Sequence[HistoryItem]) -> Prepared:
+        customer_text = turn.text.strip()
+        ocr_text = await self.read_photos(turn)
+        language = detect_language(customer_text or ocr_text)
+        if turn.command in ("start", "help"):
+            return Prepared((), direct_reply=text("greeting", language), ocr_text=ocr_text)
+        conversation = turn.key.as_str()
+        decision = self.policy.before_answer(customer_text, turn.command, history, conversation)
+        if decision is not None:
+            return Prepared((), handoff=decision, ocr_text=ocr_text)
+        if not customer_text and not ocr_text:
+            return Prepared(
+                (), handoff=self._no_knowledge("a message without readable text"), ocr_text=ocr_text
+            )
+        intents = detect_intents(customer_text)
+        evidence = self._conversation_evidence(customer_text, ocr_text, history)
+        if (intents.greeting or intents.thanks) and not turn.images:
+            reply = text("greeting", language) if intents.greeting else THANKS_REPLY[language]
+            return Prepared((), evidence, direct_reply=reply, ocr_text=ocr_text)
+        outcome = await self._tools(turn, customer_text, ocr_text, intents, language)
+        if outcome.handoff is not None:
+            return Prepared(
+                (), outcome.facts + evidence, handoff=outcome.handoff, ocr_text=ocr_text
+            )
+        if outcome.reply is not None:
+            self.policy.answered_by_tools(conversation)
+            return Prepared(
+                (), outcome.facts + evidence, direct_reply=outcome.reply, ocr_text=ocr_text
+            )
+        query = customer_text or ocr_text
+        prepared = self._from_knowledge(turn, query, outcome, history, evidence, language)
+        return replace(prepared, ocr_text=ocr_text)
+
+    async def _tools(
+        self, turn: Turn, customer_text: str, ocr_text: str, intents: Intents, language: Language
+    ) -> ToolOutcome:
+        tools = ShopTools(self.holder.current, self.config.orders.prefix)
+        request = ToolRequest(
+            customer_text,
+            ocr_text,
+            intents,
+            self._asker(turn),
+            language,
+            self.clock(),
+            bool(turn.images),
+        )
+        return await tools.run(request)
+
+    def _asker(self, turn: Turn) -> Asker:
+        return Asker.of(turn)
+
+    def _from_knowledge(
+        self,
+        turn: Turn,
+        query: str,
+        outcome: ToolOutcome,
+        history: Sequence[HistoryItem],
+        evidence: tuple[Fact, ...],
+        language: Language,
+    ) -> Prepared:
+        hits = self.holder.current.retriever.relevant(query, self.config.retrieval.top_k)
+        if not hits and not outcome.facts:
+            return Prepared((), evidence, handoff=self._no_knowledge(repr(query[:80])))
+        direct = self._direct_quote(hits) if not outcome.facts else None
+        if direct is not None:
+            fact = self._hit_fact(direct, language)
+            self.policy.answered_by_tools(turn.key.as_str())
+            return Prepared(
+                (), (fact, *evidence), direct_reply=quote_for(direct.document, language)
+            )
+        facts = (*outcome.facts, *(self._hit_fact(h, language) for h in hits))[
+            : self.config.max_facts
+        ]
+        messages = self._messages(turn, facts, history, language)
+        return Prepared(messages, (*facts, *evidence))
+
+    def _direct_quote(self, hits: Sequence[Hit]) -> Hit | None:
+        rule = self.config.direct_answers
+        if not hits or hits[0].document.kind not in rule.kinds:
+            return None
+        best = hits[0]
+        runner_up = hits[1].score if len(hits) > 1 else 0.0
+        strong = best.coverage >= rule.min_coverage and best.score >= rule.min_score
+        return best if strong and best.score >= rule.min_margin * runner_up else None
+
+    def _hit_fact(self, hit: Hit, language: Language) -> Fact:
+        document = hit.document
+        if document.kind == "product":
+            knowledge = self.holder.current.knowledge
+            product = knowledge.product(document.source.removeprefix("catalog:"))
+            if product is not None:  # today's price, not the list price
+                q = quote([(product, 1)], knowledge.promotions, self.clock())
+                return Fact(
+                    document.source,
+                    product_fact(product, q, knowledge.shop, language),
+                    hit.coverage,
+                )
+        return Fact(document.source, body_for(document, language), hit.coverage)
+
+    def _messages(
+        self, turn: Turn, facts: Sequence[Fact], history: Sequence[HistoryItem], language: Language
+    ) -> tuple[ChatMessage, ...]:
+        persona = self.config.persona.zh if language == "zh" else self.config.persona.en
+        heading = "资料：" if language == "zh" else "Facts:"
+        system = "\n".join([persona, RULES[language], heading, *(f"- {f.text}" for f in facts)])
+        rounds = (
+            list(history)[-2 * self.config.history_rounds :] if self.config.history_rounds else []
+        )
+        past = [
+            ChatMessage.text("user" if h.role is Role.CUSTOMER else "assistant", h.text)
+            for h in rounds
+        ]
+        return (ChatMessage.text("system", system), *past, ChatMessage("user", turn.parts))
+
+    def _conversation_evidence(
+        self, customer_text: str, ocr_text: str, history: Sequence[HistoryItem]
+    ) -> tuple[Fact, ...]:
+        # What the customer said or showed may be repeated back; the bot's own earlier words may not.
+        said = [h.text for h in history if h.role is Role.CUSTOMER]
+        return tuple(Fact(CONVERSATION, t, 0.0) for t in (*said, customer_text, ocr_text) if t)
+
+    def _no_knowledge(self, detail: str) -> HandoffDecision:
+        decision = self.policy.no_knowledge(detail)
+        return decision or HandoffDecision((f"nothing to answer with: {detail}",), "no_knowledge")
+
+    def assess(
+        self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
+    ) -> Assessment:
+        confidence = self.score(turn, prepared, answer, logprob_confidence)
+        decision = self.policy.after_answer(confidence, turn.key.as_str())
+        return Assessment(confidence, decision)
+
+    def score(
+        self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
+    ) -> Confidence:
+        """Logprobs, grounding, retrieval strength and language, with hard caps."""
+        cfg = self.config.confidence
+        report = check_grounding(answer, Evidence(f.text for f in prepared.facts))
+        knowledge = [f for f in prepared.facts if f.source != CONVERSATION]
+        strength = max((min(f.score, 1.0) for f in knowledge), default=0.0)
+        language = detect_language(turn.text.strip() or prepared.ocr_text)
+        same_language = detect_language(answer) == language
+        parts: list[Confidence | ConfidenceComponent] = [
+            scaled(logprob_confidence, 1.0),
+            report.component(cfg.grounding_penalty, cfg.grounding_weight),
+            ConfidenceComponent(
+                "retrieval",
+                strength,
+                cfg.retrieval_weight,
+                f"best fact coverage {strength:.2f} over {len(knowledge)} fact(s)",
+            ),
+            ConfidenceComponent(
+                "language",
+                1.0 if same_language else 0.0,
+                cfg.language_weight,
+                f"customer writes {language}",
+            ),
+        ]
+        confidence = combine(*parts)
+        confidence = Confidence(
+            confidence.score, confidence.components, (*confidence.reasons, *report.reasons())
+        )
+        critical = [c for c in report.ungrounded if c.kind in CRITICAL_CLAIMS]
+        if critical:
+            confidence = with_cap(
+                confidence,
+                "ungrounded_fact",
+                cfg.ungrounded_cap,
+                f"{len(critical)} ungrounded {critical[0].kind} claim(s)",
+            )
+        if not answer.strip():
+            confidence = with_cap(
+                confidence, "empty_answer", 0.0, "the model returned an empty answer"
+            )
+        if not same_language:
+            confidence = Confidence(
+                confidence.score,
+                confidence.components,
+                (*confidence.reasons, f"answer is not in the customer's language ({language})"),
+            )
+        return confidence
