@@ -63,7 +63,17 @@ class EngineSettings(BaseModel):
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key: SecretStr | None = None
     remote_model: str = "kefu"
+    remote_supports_images: bool = True
     timeout_s: float = 120.0
+
+
+class OcrSettings(BaseModel):
+    """Reading photos for text-only models (RapidOCR, Chinese and English)."""
+
+    cache_size: int = 128
+    min_confidence: float = 0.5
+    threads: int | None = None
+    max_chars_per_image: int = 1500
 
 
 class ServiceSettings(BaseModel):
@@ -109,6 +119,7 @@ class Settings(BaseSettings):
     service: ServiceSettings = ServiceSettings()
     worker: WorkerSettings = WorkerSettings()
     images: ImageSettings = ImageSettings()
+    ocr: OcrSettings = OcrSettings()
     bot: BotSettings = BotSettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()

@@ -19,6 +19,7 @@ from core.bot import HistoryItem
 from core.errors import NotFoundError, StoreError
 from core.ports import IngestResult
 from core.store import codec
+from core.store.group_commit import GroupCommitter
 from core.store.db import as_utc, create_engine, insert_ignore, migrate, utcnow
 from core.store.schema import conversations, decisions, handoffs, images, inbox, outbox, turns
 from core.turn import ConversationKey, ImagePart, Role, Sender, Turn
@@ -40,9 +41,10 @@ class Store:
         engine: An async SQLAlchemy engine, already migrated.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, group_commit: bool = True) -> None:
         self.engine = engine
         self._listeners: list[Any] = []
+        self._committer = GroupCommitter(self) if group_commit else None
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -60,6 +62,8 @@ class Store:
         return cls(engine)
 
     async def close(self) -> None:
+        if self._committer is not None:
+            await self._committer.close()
         await self.engine.dispose()
 
     def on_new_turn(self, callback: Any) -> None:
@@ -68,14 +72,28 @@ class Store:
 
     # -- inbox ---------------------------------------------------------------------------
 
+    def notify_new_turns(self) -> None:
+        for listener in self._listeners:
+            listener()
+
     async def put(self, turn: Turn) -> IngestResult:
         """Store ``turn`` durably in the inbox; idempotent on (platform, message id).
 
-        Implements :class:`core.ports.InboxPort`. Returns only after the commit.
+        Implements :class:`core.ports.InboxPort`. Returns only after the commit; turns put
+        concurrently share one transaction (group commit).
 
         Raises:
             StoreError: the write failed; the caller must not acknowledge the platform.
         """
+        if self._committer is not None:
+            return await self._committer.put(turn)
+        result = await self.put_one(turn)
+        if not result.duplicate:
+            self.notify_new_turns()
+        return result
+
+    async def put_one(self, turn: Turn) -> IngestResult:
+        """Store one turn in its own transaction (the group commit's fallback)."""
         existing = await self._find_inbox(turn.key.platform, turn.message_id)
         if existing is not None:
             return IngestResult(existing, duplicate=True)
@@ -103,8 +121,6 @@ class Store:
             return IngestResult(existing, duplicate=True)
         except SQLAlchemyError as exc:
             raise StoreError(f"could not store turn: {exc}") from exc
-        for listener in self._listeners:
-            listener()
         return IngestResult(turn_id, duplicate=False)
 
     async def _find_inbox(self, platform: str, message_id: str) -> int | None:
