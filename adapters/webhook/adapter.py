@@ -288,8 +288,7 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            mode = _reply_mode(request)
-            accepted, live = await self._ingest(request, mode)
+            accepted, live = await self._ingest(request)
         except RequestRejected as exc:
             return error_response(exc.status, exc.detail)
         except InvalidImageField as exc:
@@ -314,13 +313,15 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
             )
         return source
 
-    async def _ingest(
-        self, request: web.Request, mode: Mode
-    ) -> tuple[AcceptedResponse, LiveRequest | None]:
-        """Verify, validate, store; returns the 202 body and the live request, if any."""
+    async def _ingest(self, request: web.Request) -> tuple[AcceptedResponse, LiveRequest | None]:
+        """Verify, validate, store; returns the 202 body and the live request, if any.
+
+        Authentication comes first: an unsigned request learns nothing but 401 (or 404).
+        """
         source = self._source_of(request)
         body = await read_capped_body(request, self.settings.max_body_bytes)
         headers = source.verifier.verify(request.headers, body)
+        mode = _reply_mode(request)
         replayed = self._recent.get((source.name, headers.webhook_id))
         if replayed is not None:  # the original answer, without re-fetching its images
             accepted, key = replayed

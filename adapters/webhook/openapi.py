@@ -98,6 +98,33 @@ def _flag(name: str, description: str) -> dict[str, Any]:
     }
 
 
+_SSE_EVENTS = {
+    "accepted": "AcceptedResponse",
+    "partial": "PartialEvent",
+    "reply": "ReplyEvent",
+    "done": "DoneEvent",
+    "timeout": "DoneEvent",
+}
+
+
+def _sse_event_schema() -> dict[str, Any]:
+    """One Server-Sent Event; its ``data`` is the JSON of the model named per event type."""
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {"event": {"enum": list(_SSE_EVENTS)}, "data": {"type": "string"}},
+        "oneOf": [
+            {
+                "properties": {
+                    "event": {"const": name},
+                    "data": {"contentMediaType": "application/json", "contentSchema": _ref(model)},
+                }
+            }
+            for name, model in _SSE_EVENTS.items()
+        ],
+    }
+
+
 def _inbound_operation(sources: Sequence[str]) -> dict[str, Any]:
     source_schema: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,48}$"}
     if sources:
@@ -109,7 +136,7 @@ def _inbound_operation(sources: Sequence[str]) -> dict[str, Any]:
             "or `timeout` (DoneEvent).",
             "content": {
                 **_json_content("AnsweredResponse"),
-                "text/event-stream": {"schema": {"type": "string"}},
+                "text/event-stream": {"schema": _sse_event_schema()},
             },
         },
         "202": {

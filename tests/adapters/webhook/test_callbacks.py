@@ -110,7 +110,7 @@ async def test_connection_refused_is_a_platform_error() -> None:
 
 async def test_timeout_is_a_platform_error() -> None:
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
         return web.Response()
 
     app = web.Application()
