@@ -19,9 +19,7 @@ process that answers. ``GET /openapi.json`` serves the API description.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import re
 import time
 from collections import OrderedDict
@@ -31,7 +29,6 @@ from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from adapters.base import Adapter, AdapterContext, Capabilities
 from adapters.webhook.callbacks import CallbackSender
@@ -47,14 +44,12 @@ from adapters.webhook.inbound import (
 )
 from adapters.webhook.live import LiveRequest, ReplyBook
 from adapters.webhook.openapi import build_openapi
+from adapters.webhook.responses import json_response, stream_replies, wait_for_replies
 from adapters.webhook.schema import (
     AcceptedResponse,
-    AnsweredResponse,
     ButtonOut,
     ConfidenceOut,
-    DoneEvent,
     ImageOut,
-    PartialEvent,
     ReplyContent,
     ReplyEvent,
 )
@@ -70,7 +65,6 @@ from core.turn import ConversationKey, Part, Reply, Role, Sender, TextPart, Turn
 PLATFORM_PREFIX = "webhook:"
 COMMANDS = frozenset({"start", "help", "human", "reset"})
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,48}")  # "webhook:<name>" fits the 64-char column
-HEARTBEAT_S = 15.0
 REPLAY_MEMORY = 10_000
 Mode = Literal["ack", "wait", "stream"]
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
@@ -123,16 +117,6 @@ def _command_of(message_action: str | None, text: str | None) -> str | None:
     if words and words[0].startswith("/") and words[0][1:].lower() in COMMANDS:
         return words[0][1:].lower()
     return None
-
-
-def _json(model: BaseModel, status: int) -> web.Response:
-    return web.Response(
-        status=status, text=model.model_dump_json(), content_type="application/json"
-    )
-
-
-def _sse(name: str, model: BaseModel) -> bytes:
-    return f"event: {name}\ndata: {model.model_dump_json()}\n\n".encode()
 
 
 class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
@@ -296,11 +280,12 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
         except KefuError as exc:
             return kefu_error_response(exc)
         if live is None:
-            return _json(accepted, 202)
+            return json_response(accepted, 202)
+        timeout_s = self.settings.wait_timeout_s
         try:
             if live.streaming:
-                return await self._stream(request, live, accepted)
-            return await self._wait(live, accepted)
+                return await stream_replies(request, live, accepted, timeout_s)
+            return await wait_for_replies(self.book, live, accepted, timeout_s)
         finally:
             self.book.release(live)
 
@@ -363,66 +348,3 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
         self._recent[cache_key] = (accepted.model_copy(update={"duplicate": False}), key)
         while len(self._recent) > REPLAY_MEMORY:
             self._recent.popitem(last=False)
-
-    async def _wait(self, live: LiveRequest, accepted: AcceptedResponse) -> web.Response:
-        assert live.turn_id is not None
-        try:
-            async with asyncio.timeout(self.settings.wait_timeout_s):
-                final = False
-                while not final:
-                    event = await live.events.get()  # partial text is of no use here
-                    final = isinstance(event, ReplyEvent) and event.final
-        except TimeoutError:
-            return _json(accepted, 202)  # replies follow by callback, or by replaying the request
-        answered = AnsweredResponse(
-            turn_id=live.turn_id,
-            duplicate=accepted.duplicate,
-            message_id=accepted.message_id,
-            replies=self.book.replies(live.turn_id),
-        )
-        return _json(answered, 200)
-
-    async def _stream(
-        self, request: web.Request, live: LiveRequest, accepted: AcceptedResponse
-    ) -> web.StreamResponse:
-        assert live.turn_id is not None
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            }
-        )
-        await response.prepare(request)
-        sent = 0
-        with contextlib.suppress(ConnectionResetError):  # the client went away
-            await response.write(_sse("accepted", accepted))
-            try:
-                async with asyncio.timeout(self.settings.wait_timeout_s):
-                    while True:
-                        event = await self._next_event(live, response)
-                        if isinstance(event, PartialEvent):
-                            await response.write(_sse("partial", event))
-                            continue
-                        sent += 1
-                        await response.write(_sse("reply", event))
-                        if event.final:
-                            await response.write(
-                                _sse("done", DoneEvent(turn_id=live.turn_id, replies=sent))
-                            )
-                            break
-            except TimeoutError:
-                await response.write(_sse("timeout", DoneEvent(turn_id=live.turn_id, replies=sent)))
-            await response.write_eof()
-        return response
-
-    @staticmethod
-    async def _next_event(
-        live: LiveRequest, response: web.StreamResponse
-    ) -> PartialEvent | ReplyEvent:
-        """The next event; an SSE comment every HEARTBEAT_S keeps proxies from closing the stream."""
-        while True:
-            try:
-                return await asyncio.wait_for(live.events.get(), HEARTBEAT_S)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")

@@ -19,10 +19,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from adapters.webhook.schema import PartialEvent, ReplyEvent
+from adapters.webhook.schema import ReplyEvent
 from core.turn import ConversationKey
 
-LiveEvent = PartialEvent | ReplyEvent
+LiveEvent = str | ReplyEvent  # partial answer text so far, or a delivered reply
 _refs = itertools.count(1)
 
 
@@ -30,10 +30,6 @@ _refs = itertools.count(1)
 class _TurnReplies:
     replies: dict[int, ReplyEvent] = field(default_factory=dict)  # outbox id -> reply
     subscribers: list[asyncio.Queue[LiveEvent]] = field(default_factory=list)
-
-    @property
-    def final(self) -> bool:
-        return any(r.final for r in self.replies.values())
 
     def ordered(self) -> list[ReplyEvent]:
         return sorted(self.replies.values(), key=lambda r: r.seq)
@@ -57,8 +53,8 @@ class LiveRequest:
         self.finished = False
 
     def push_partial(self, text: str) -> None:
-        if self.turn_id is not None and not self.finished:
-            self.events.put_nowait(PartialEvent(turn_id=self.turn_id, text=text))
+        if not self.finished:
+            self.events.put_nowait(text)
 
 
 class SseReplyStream:

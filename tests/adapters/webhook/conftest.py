@@ -23,8 +23,8 @@ from adapters.webhook.signing import parse_secret, signed_headers
 from config.webhook import WebhookSettings, WebhookSource
 from core.errors import StoreError
 from core.fetch import SafeFetcher
-from core.ports import IngestResult
-from core.turn import Turn
+from core.ports import IngestResult, OutboundMessage
+from core.turn import Button, Confidence, ConversationKey, Reply, ReplyKind, Turn
 
 SECRET = "whsec_" + base64.b64encode(b"kefu-webhook-test-secret-0123456").decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"kefu-webhook-old-secret-76543210").decode()
@@ -56,6 +56,28 @@ def message(text: str | None = "hello", **extra: Any) -> dict[str, Any]:
         body["text"] = text
     body.update(extra)
     return body
+
+
+KEY = ConversationKey("webhook:shop", "conv-1")
+
+
+def outbound(
+    outbox_id: int,
+    turn_id: int | None,
+    seq: int = 1,
+    final: bool = True,
+    body: str = "Echo: hello",
+    attempt: int = 1,
+) -> OutboundMessage:
+    reply = Reply(
+        KEY,
+        body,
+        ReplyKind.ANSWER,
+        reply_to="msg_test_1",
+        confidence=Confidence(0.8, reasons=("grounded",)),
+        buttons=(Button("Talk to a person", "human"),),
+    )
+    return OutboundMessage(outbox_id, reply, turn_id, seq, final, attempt=attempt)
 
 
 def make_settings(callback_url: str | None = None, **overrides: Any) -> WebhookSettings:

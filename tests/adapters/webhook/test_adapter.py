@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,8 +19,6 @@ from core.fetch import FetchPolicy, SafeFetcher
 from core.ports import OutboundMessage
 from core.texts import text
 from core.turn import (
-    Button,
-    Confidence,
     ConversationKey,
     ImagePart,
     Reply,
@@ -30,6 +27,7 @@ from core.turn import (
     TextPart,
 )
 from tests.adapters.webhook.conftest import (
+    KEY,
     OLD_SECRET,
     OTHER_SECRET,
     SECRET,
@@ -37,13 +35,12 @@ from tests.adapters.webhook.conftest import (
     ServeFactory,
     make_settings,
     message,
+    outbound,
     png_b64,
     png_bytes,
     sign,
 )
 from tests.fakes.callback_receiver import CallbackReceiver
-
-KEY = ConversationKey("webhook:shop", "conv-1")
 
 
 async def error_of(response: aiohttp.ClientResponse) -> dict[str, object]:
@@ -51,25 +48,6 @@ async def error_of(response: aiohttp.ClientResponse) -> dict[str, object]:
     assert set(body) == {"error"}
     assert {"code", "message"} <= set(body["error"])
     return body["error"]
-
-
-def outbound(
-    outbox_id: int,
-    turn_id: int | None,
-    seq: int = 1,
-    final: bool = True,
-    body: str = "Echo: hello",
-    attempt: int = 1,
-) -> OutboundMessage:
-    reply = Reply(
-        KEY,
-        body,
-        ReplyKind.ANSWER,
-        reply_to="msg_test_1",
-        confidence=Confidence(0.8, reasons=("grounded",)),
-        buttons=(Button("Talk to a person", "human"),),
-    )
-    return OutboundMessage(outbox_id, reply, turn_id, seq, final, attempt=attempt)
 
 
 # -- inbound ------------------------------------------------------------------------------
@@ -449,101 +427,6 @@ def test_source_names_must_fit_the_platform_column() -> None:
             AdapterContext(MemoryInbox()),
             WebhookSettings(sources={"x" * 49: WebhookSource(secret=SECRET)}),
         )
-
-
-# -- wait and SSE ---------------------------------------------------------------------------
-
-
-async def _turn_id_when_stored(served_inbox: MemoryInbox) -> int:
-    await asyncio.wait_for(served_inbox.stored.wait(), 5)
-    return max(served_inbox.turns)
-
-
-async def test_wait_returns_every_reply_and_a_replay_gets_the_same(serve: ServeFactory) -> None:
-    served = await serve()
-    request = asyncio.create_task(served.post(message(), webhook_id="wh_w", query="?wait=true"))
-    turn_id = await _turn_id_when_stored(served.inbox)
-    await served.adapter.deliver(outbound(1, turn_id, seq=1, final=False, body="first"))
-    await asyncio.sleep(0.05)
-    assert not request.done()  # not final yet
-    await served.adapter.deliver(outbound(2, turn_id, seq=2, final=True, body="second"))
-    response = await request
-    assert response.status == 200
-    body = await response.json()
-    assert body["status"] == "answered" and body["duplicate"] is False
-    assert [(r["seq"], r["text"], r["final"]) for r in body["replies"]] == [
-        (1, "first", False),
-        (2, "second", True),
-    ]
-    replay = await served.post(message(), webhook_id="wh_w", query="?wait=true")
-    assert replay.status == 200
-    assert (await replay.json()) == {**body, "duplicate": True}
-
-
-async def test_wait_times_out_with_202(serve: ServeFactory) -> None:
-    served = await serve(settings=make_settings(wait_timeout_s=0.2))
-    response = await served.post(message(), query="?wait=1")
-    assert response.status == 202
-    assert (await response.json())["status"] == "accepted"
-
-
-def parse_sse(raw: str) -> list[tuple[str, dict[str, object]]]:
-    events = []
-    for block in raw.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
-        events.append((lines["event"], json.loads(lines["data"])))
-    return events
-
-
-@pytest.mark.parametrize(
-    ("query", "headers"), [("?stream=true", {}), ("", {"Accept": "text/event-stream"})]
-)
-async def test_sse_streams_partials_then_replies_then_done(
-    serve: ServeFactory, query: str, headers: dict[str, str]
-) -> None:
-    served = await serve()
-    request = asyncio.create_task(
-        served.post(message(), webhook_id="wh_s", query=query, headers=headers)
-    )
-    turn_id = await _turn_id_when_stored(served.inbox)
-    stream = await served.adapter.open_stream(KEY, "wh_s")
-    assert stream is not None
-    for partial in ("Echo:", "Echo: hel", "Echo: hello"):
-        await stream.update(partial)
-        await asyncio.sleep(0.06)  # past the coalescing interval
-    await stream.close()
-    await served.adapter.deliver(outbound(9, turn_id, final=True))
-    response = await request
-    assert response.status == 200
-    assert response.headers["Content-Type"].startswith("text/event-stream")
-    events = parse_sse(await response.text())
-    assert [name for name, _ in events] == [
-        "accepted",
-        "partial",
-        "partial",
-        "partial",
-        "reply",
-        "done",
-    ]
-    assert [data["text"] for name, data in events if name == "partial"] == [
-        "Echo:",
-        "Echo: hel",
-        "Echo: hello",
-    ]
-    assert events[4][1]["final"] is True and events[4][1]["turn_id"] == turn_id
-    assert events[5][1] == {"turn_id": turn_id, "replies": 1}
-
-
-async def test_sse_times_out_with_a_timeout_event(serve: ServeFactory) -> None:
-    served = await serve(settings=make_settings(wait_timeout_s=0.2))
-    response = await served.post(message(), query="?stream=true")
-    assert [name for name, _ in parse_sse(await response.text())] == ["accepted", "timeout"]
-
-
-async def test_no_stream_without_a_streaming_request(serve: ServeFactory) -> None:
-    served = await serve()
-    await served.post(message(), webhook_id="wh_plain")
-    assert await served.adapter.open_stream(KEY, "wh_plain") is None
 
 
 async def test_openapi_document_is_served(serve: ServeFactory) -> None:

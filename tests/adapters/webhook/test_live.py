@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.webhook.live import LiveRequest, ReplyBook, SseReplyStream
-from adapters.webhook.schema import PartialEvent, ReplyEvent
+from adapters.webhook.live import LiveEvent, LiveRequest, ReplyBook, SseReplyStream
+from adapters.webhook.schema import ReplyEvent
 from core.turn import ConversationKey
 
 KEY = ConversationKey("webhook:shop", "conv-1")
@@ -23,7 +23,7 @@ def reply(turn_id: int | None, seq: int, final: bool, text: str = "hi") -> Reply
     )
 
 
-def drain(live: LiveRequest) -> list[PartialEvent | ReplyEvent]:
+def drain(live: LiveRequest) -> list[LiveEvent]:
     events = []
     while not live.events.empty():
         events.append(live.events.get_nowait())
@@ -36,7 +36,7 @@ def test_replies_recorded_before_attach_are_queued_in_sequence_order() -> None:
     book.record(10, reply(5, 1, False, "first"))
     live = LiveRequest(KEY, "m1", streaming=False)
     book.attach(live, 5)
-    assert [e.text for e in drain(live)] == ["first", "second"]
+    assert [e.text for e in drain(live) if isinstance(e, ReplyEvent)] == ["first", "second"]
 
 
 def test_replies_after_attach_are_pushed_and_retries_deduped() -> None:
@@ -87,31 +87,28 @@ def test_stream_for_matches_message_id_then_oldest_of_conversation() -> None:
 
 async def test_sse_stream_coalesces_updates_and_flushes_on_close() -> None:
     live = LiveRequest(KEY, "m1", streaming=True)
-    live.turn_id = 5
     stream = SseReplyStream(live, min_interval_s=10)
     assert stream.ref is not None and stream.ref.startswith("sse:")
     await stream.update("a")
     await stream.update("a b")  # within the interval: held back
     await stream.update("a b c")
-    assert [e.text for e in drain(live)] == ["a"]
+    assert drain(live) == ["a"]
     await stream.close()
-    assert [e.text for e in drain(live)] == ["a b c"]
+    assert drain(live) == ["a b c"]
 
 
 async def test_sse_stream_sends_each_update_when_slow_enough() -> None:
     live = LiveRequest(KEY, "m1", streaming=True)
-    live.turn_id = 5
     stream = SseReplyStream(live, min_interval_s=0.01)
     for text in ("a", "a", "a b"):
         await stream.update(text)
         await asyncio.sleep(0.02)
     await stream.close()
-    assert [e.text for e in drain(live)] == ["a", "a b"]  # unchanged text is not resent
+    assert drain(live) == ["a", "a b"]  # unchanged text is not resent
 
 
 async def test_no_partials_after_the_request_finished() -> None:
     live = LiveRequest(KEY, "m1", streaming=True)
-    live.turn_id = 5
     live.finished = True
     await SseReplyStream(live, min_interval_s=0).update("late")
     assert drain(live) == []
@@ -126,4 +123,17 @@ def test_eviction_keeps_turns_with_subscribers() -> None:
     assert book.replies(2) == [] and book.replies(3) == []
     assert book.replies(4)
     book.record(10, reply(1, 1, True))
-    assert [e.turn_id for e in drain(live)] == [1]
+    assert [e.turn_id for e in drain(live) if isinstance(e, ReplyEvent)] == [1]
+
+
+async def test_partials_before_the_turn_is_stored_are_kept() -> None:
+    # The worker may start streaming before the request learns its turn id.
+    book = ReplyBook()
+    live = LiveRequest(KEY, "m1", streaming=True)
+    book.register(live)
+    stream = book.stream_for(KEY, "m1")
+    assert stream is not None
+    await stream.update("early")
+    book.record(10, reply(5, 1, True, "early text"))
+    book.attach(live, 5)
+    assert [e if isinstance(e, str) else e.text for e in drain(live)] == ["early", "early text"]
