@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -291,8 +290,3 @@ class SafeFetcher:
             if len(body) > limit:
                 raise FetchError(f"body exceeds the limit of {limit} bytes")
         return FetchedResource(bytes(body), content_type, str(url))
-
-
-async def fetch_all(fetcher: SafeFetcher, urls: Sequence[str]) -> list[FetchedResource]:
-    """Fetch several URLs concurrently; the first failure raises its FetchError."""
-    return list(await asyncio.gather(*(fetcher.fetch(u) for u in urls)))
