@@ -24,7 +24,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
@@ -74,8 +74,8 @@ _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 class _Source:
     name: str
     verifier: SignatureVerifier
-    signing_key: bytes
-    callback_url: str | None
+    signing_key: bytes = field(repr=False)  # never in logs
+    callback_url: str | None = None
 
 
 def _build_source(

@@ -437,3 +437,15 @@ async def test_openapi_document_is_served(serve: ServeFactory) -> None:
     assert document["openapi"] == "3.1.0"
     source = document["paths"]["/webhooks/{source}"]["post"]["parameters"][0]
     assert source["schema"]["enum"] == ["shop"]
+
+
+def test_sources_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_WEBHOOK__SOURCES__CRM__SECRET", SECRET)
+    monkeypatch.setenv("KEFU_WEBHOOK__SOURCES__CRM__PREVIOUS_SECRETS", json.dumps([OLD_SECRET]))
+    monkeypatch.setenv("KEFU_WEBHOOK__SOURCES__CRM__CALLBACK_URL", "http://127.0.0.1:9/cb")
+    adapter = WebhookAdapter(AdapterContext(MemoryInbox()))  # settings loaded, not given
+    assert adapter.settings.sources["crm"].callback_url == "http://127.0.0.1:9/cb"
+    assert "kefu-webhook-test-secret" not in repr(adapter._sources)
+    body = b"{}"
+    for secret in (SECRET, OLD_SECRET):
+        assert adapter._sources["crm"].verifier.verify(sign(body, "m", secret), body)
