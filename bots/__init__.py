@@ -1,0 +1,30 @@
+"""Bot definitions: each folder is one bot (``bots/<name>/bot.yaml`` + ``brain.py``).
+
+``bots.loader`` builds the brains named in the settings. Brains built in one process share
+one OCR reader (:func:`shared_ocr_reader`), so a photo is read once, not once per brain.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_reader: Any = None
+
+
+def shared_ocr_reader(settings: Any = None) -> Any:
+    """The process-wide :class:`core.ocr.OcrReader` (created on first use; the model loads lazily).
+
+    Args:
+        settings: kefu settings; ``settings.ocr`` configures the reader when it is created.
+            Pass the same reader to ``core.engines.factory.build_engine(..., ocr=...)`` so
+            the engine's OCR wrapper and the brains share one cache.
+    """
+    global _reader
+    with _lock:
+        if _reader is None:
+            from core.engines.factory import build_ocr_reader
+
+            _reader = build_ocr_reader(getattr(settings, "ocr", None))
+        return _reader

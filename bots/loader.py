@@ -15,7 +15,7 @@ from core.prompt_brain import PromptBrain
 from core.turn import Role
 
 
-def load_brain(name: str, settings: Any) -> BotBrain:
+def load_brain(name: str, settings: Any, ocr: Any = None) -> BotBrain:
     """Build the brain of bot ``name``.
 
     Raises:
@@ -27,13 +27,18 @@ def load_brain(name: str, settings: Any) -> BotBrain:
         module = importlib.import_module(f"bots.{name}.brain")
     except ModuleNotFoundError as exc:
         raise ConfigError(f"no bot named '{name}' (expected bots/{name}/brain.py): {exc}") from exc
-    brain: BotBrain = module.build_brain(settings)
+    brain: BotBrain = module.build_brain(settings, ocr=ocr) if ocr is not None else module.build_brain(settings)
     return brain
 
 
-def load_brains(settings: Any) -> dict[Role, BotBrain]:
-    """Customer and staff brains from settings (``bot.customer``, ``bot.staff``)."""
+def load_brains(settings: Any, ocr: Any = None) -> dict[Role, BotBrain]:
+    """Customer and staff brains from settings (``bot.customer``, ``bot.staff``).
+
+    Args:
+        settings: kefu settings.
+        ocr: The OCR reader shared with the engine, so each photo is read once.
+    """
     return {
-        Role.CUSTOMER: load_brain(settings.bot.customer, settings),
-        Role.STAFF: load_brain(settings.bot.staff, settings),
+        Role.CUSTOMER: load_brain(settings.bot.customer, settings, ocr),
+        Role.STAFF: load_brain(settings.bot.staff, settings, ocr),
     }

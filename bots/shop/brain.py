@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bots import shared_ocr_reader
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig, load_bot_config
 from core.knowledge.brain import KnowledgeBrain, OcrReading
@@ -49,15 +50,11 @@ def build_brain(
 
     Args:
         settings: kefu settings; ``settings.bot.knowledge_dir`` (if present) overrides the folder.
-        ocr: OCR reader; a fresh :class:`core.ocr.OcrReader` (lazy model load) when omitted.
+        ocr: OCR reader; the process-wide shared reader when omitted.
         clock: Today's date (tests and the evaluation pin it).
         knowledge_dir: Explicit knowledge folder (wins over settings).
     """
     configured = getattr(getattr(settings, "bot", None), "knowledge_dir", None)
     folder = knowledge_dir or (Path(configured) if configured else None)
     config, holder = load_shop(BOT_FILE, folder)
-    if ocr is None:
-        from core.ocr import OcrReader
-
-        ocr = OcrReader()
-    return ShopBrain(config, holder, ocr=ocr, clock=clock)
+    return ShopBrain(config, holder, ocr=ocr or shared_ocr_reader(settings), clock=clock)

@@ -51,13 +51,29 @@ class DirectAnswerConfig(_Section):
 
 
 class ConfidenceConfig(_Section):
-    """How grounding and retrieval add to the logprob confidence (whose weights sum to 1)."""
+    """How other evidence adds to the logprob confidence (whose weights sum to 1).
+
+    Attributes:
+        grounding_weight / grounding_penalty: The grounding component (facts checked).
+        ungrounded_cap: Score ceiling when a price, date, order, tracking or stock claim
+            is not in the facts.
+        retrieval_weight: Weight of the best fact's query coverage.
+        language_weight: Weight of "the answer is in the customer's language".
+        support_weight: Weight of the share of the answer's words found in the facts or
+            the customer's words (a tiny model that strays invents).
+        min_support / off_facts_cap: Below ``min_support`` the score is capped.
+        repetition_cap: Ceiling for degenerate answers that repeat themselves.
+    """
 
     grounding_weight: float = Field(1.0, ge=0)
     grounding_penalty: float = Field(0.5, gt=0, le=1)
     ungrounded_cap: float = Field(0.3, ge=0, le=1)
     retrieval_weight: float = Field(0.3, ge=0)
     language_weight: float = Field(0.5, ge=0)
+    support_weight: float = Field(1.0, ge=0)
+    min_support: float = Field(0.5, ge=0, le=1)
+    off_facts_cap: float = Field(0.3, ge=0, le=1)
+    repetition_cap: float = Field(0.2, ge=0, le=1)
 
 
 class OrdersConfig(_Section):

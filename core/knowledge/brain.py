@@ -10,6 +10,7 @@ answer (logprobs + grounding + retrieval strength + language) and applies the po
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -28,6 +29,7 @@ from core.knowledge.orders import Asker
 from core.knowledge.policy import HandoffPolicy
 from core.knowledge.pricing import quote
 from core.knowledge.retrieval import Hit, body_for, quote_for
+from core.knowledge.textproc import tokenize
 from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
 from core.texts import Language, detect_language, text
 from core.turn import Confidence, ConfidenceComponent, ImagePart, Role, Turn
@@ -50,6 +52,29 @@ class OcrReading(Protocol):
     """What the brain needs from :class:`core.ocr.OcrReader`."""
 
     async def read(self, image: ImagePart) -> object: ...
+
+
+def support_share(answer: str, facts: Sequence[Fact]) -> float:
+    """Share of the answer's content words that appear in the facts or the customer's words."""
+    words = [t for t in tokenize(answer) if len(t) > 1 or not t.isascii()]
+    if not words:
+        return 0.0
+    known = set(tokenize("\n".join(f.text for f in facts)))
+    return sum(w in known for w in words) / len(words)
+
+
+def is_repetitive(answer: str, min_repeats: int = 3) -> bool:
+    """True when one sentence (or a 12-character run of Chinese) comes back ``min_repeats`` times."""
+    sentences = [
+        s.strip().lower() for s in re.split(r"[.!?。！？；;\n]+", answer) if len(s.strip()) >= 8
+    ]
+    if sentences and max(sentences.count(s) for s in sentences) >= min_repeats:
+        return True
+    runs = [answer[i : i + 12] for i in range(0, max(len(answer) - 12, 0))]
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run] = counts.get(run, 0) + 1
+    return any(c >= min_repeats and not run.isascii() for run, c in counts.items())
 
 
 def shop_today(timezone: str) -> Callable[[], date]:
@@ -268,6 +293,27 @@ class KnowledgeBrain:
         if not answer.strip():
             confidence = with_cap(
                 confidence, "empty_answer", 0.0, "the model returned an empty answer"
+            )
+        support = support_share(answer, prepared.facts)
+        confidence = combine(
+            confidence,
+            ConfidenceComponent(
+                "support",
+                support,
+                cfg.support_weight,
+                f"{support:.0%} of the answer's words are in the facts or the question",
+            ),
+        )
+        if support < cfg.min_support:
+            confidence = with_cap(
+                confidence,
+                "off_facts",
+                cfg.off_facts_cap,
+                f"only {support:.0%} of the answer's words come from the facts",
+            )
+        if is_repetitive(answer):
+            confidence = with_cap(
+                confidence, "repetition", cfg.repetition_cap, "the answer repeats itself"
             )
         if not same_language:
             confidence = Confidence(

@@ -191,8 +191,9 @@ class ShopTools:
                     Fact(f"price:{product.sku}", price_fact(q, self.shop, request.language))
                 )
             if want_stock:
-                where = f"{request.text}\n{request.ocr_text}" if photo_only else request.text
-                sizes, colours = sizes_in(where, product), colours_in(where, product)
+                # Sizes the customer names win; else the size on a photographed label.
+                sizes = sizes_in(request.text, product) or sizes_in(request.ocr_text, product)
+                colours = colours_in(request.text, product)
                 facts.append(
                     Fact(
                         f"stock:{product.sku}",
