@@ -23,6 +23,12 @@ class TelegramSettings(BaseModel):
         poll_timeout_s: Long-poll timeout of ``getUpdates`` (polling mode).
         typing_interval_s: How often "typing…" is repeated while an answer is written.
         webhook_max_connections: Parallel webhook connections Telegram may open.
+        album_journal_path: Webhook mode: SQLite file where album items are committed before
+            their request is acknowledged, until the merged album turn is in the inbox
+            (Telegram sends a chat's next update only after the previous one was answered, so
+            an album item cannot wait for the whole album). None: each album item's request
+            waits for the merged turn instead (albums are then split if Telegram delivers
+            one chat's updates one by one, as it does).
     """
 
     enabled: bool = True
@@ -39,3 +45,4 @@ class TelegramSettings(BaseModel):
     poll_timeout_s: int = 30
     typing_interval_s: float = 4.0
     webhook_max_connections: int = 40
+    album_journal_path: str | None = ".kefu/telegram-albums.db"

@@ -1,14 +1,14 @@
 """The Telegram adapter: python-telegram-bot's ``Bot`` as the client, kefu's inbox as the ack.
 
 kefu uses PTB's ``Bot`` and not its ``Application`` because kefu decides when Telegram is
-acknowledged: a webhook request is answered 200 only after ``inbox.put`` returned (for an
-album item: after the merged album turn is stored), and the polling offset never moves
-past an update that is not durable yet.
+acknowledged: a webhook request is answered 200 only once its update is durable (in the
+inbox, or for an album item in the album journal, see ``journal.py``), and the polling
+offset never moves past an update that is not durable yet.
 
 Receiving: ``initialize`` calls ``getMe`` (for mentions) and registers ``POST
-{webhook_path}``; ``start`` calls ``setWebhook`` (with ``secret_token`` and
-``allowed_updates``, never ``drop_pending_updates``) or starts the ``getUpdates`` loop after
-a ``deleteWebhook`` that keeps pending updates.
+{webhook_path}``; ``start`` stores albums left in the journal, then calls ``setWebhook``
+(with ``secret_token`` and ``allowed_updates``, never ``drop_pending_updates``) or starts the
+``getUpdates`` loop after a ``deleteWebhook`` that keeps pending updates.
 
 Direct notices: when a photo cannot be read (or an unsupported attachment comes with text
 the model can read), the turn is stored with the text and a note, and right after the
@@ -29,21 +29,12 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from adapters.base import Adapter, AdapterContext, Capabilities
-from adapters.telegram.albums import AlbumCollector
-from adapters.telegram.inbound import (
-    BotIdentity,
-    Inbound,
-    MediaOutcome,
-    Received,
-    build_turn,
-    language_of,
-    notices_for,
-    parse_update,
-)
+from adapters.telegram.inbound import BotIdentity, Received, build_turn
+from adapters.telegram.ingest import UpdateIngestor
+from adapters.telegram.journal import AlbumJournal
 from adapters.telegram.media import MediaFetcher, TokenRedactingFilter
 from adapters.telegram.outbound import (
     OutgoingMessage,
-    OutgoingText,
     chat_target,
     quoted_message_id,
     reply_to_messages,
@@ -60,8 +51,7 @@ from core.errors import (
     PlatformError,
 )
 from core.images import ImageLimits
-from core.ports import DeliveryReceipt, IngestResult, OutboundMessage
-from core.texts import text
+from core.ports import DeliveryReceipt, OutboundMessage
 from core.turn import ConversationKey, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -104,33 +94,46 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         self._redactor = TokenRedactingFilter(token)
         self._pacer = ChatPacer(settings.stream_edit_interval_s)
         self._sender = TelegramSender(self._bot, self._pacer)
-        self._media = MediaFetcher(self._bot, settings.max_file_bytes, image_limits)
-        self._albums: AlbumCollector[Inbound, IngestResult | None] = AlbumCollector(
-            settings.album_debounce_s, self._store_items, item_id=lambda item: item.message_id
+        journal = None
+        if settings.mode == "webhook" and settings.album_journal_path:
+            journal = AlbumJournal(settings.album_journal_path)
+        self._journal = journal
+        self._ingestor = UpdateIngestor(
+            self._bot,
+            context.inbox,
+            MediaFetcher(self._bot, settings.max_file_bytes, image_limits),
+            self._sender,
+            self.to_turn,
+            settings.album_debounce_s,
+            journal,
         )
-        self._identity: BotIdentity | None = None
         self._poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def initialize(self) -> None:
-        """Check the token with ``getMe`` and register the webhook route.
+        """Check the token with ``getMe``, open the album journal, register the webhook route.
 
         Raises:
             ConfigError: webhook mode without a secret, a URL or a web application, or a
                 token Telegram does not accept.
+            StoreError: the album journal cannot be opened.
         """
-        self._redactor.install()
         if self.settings.mode == "webhook":
             self._check_webhook_settings()
+        self._redactor.install()
         try:
             await self._bot.initialize()
         except TelegramError as exc:
+            self._redactor.uninstall()
+            with contextlib.suppress(TelegramError):
+                await self._bot.shutdown()
             raise ConfigError(f"telegram: getMe failed: {exc.message}") from None
-        self._identity = BotIdentity(self._bot.id, self._bot.username)
+        self._ingestor.identity = BotIdentity(self._bot.id, self._bot.username)
+        if self._journal is not None:
+            await self._journal.open()
         if self.settings.mode == "webhook":
             assert self.context.web is not None
             self.context.web.router.add_post(self.settings.webhook_path, self._on_webhook)
@@ -150,7 +153,14 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         return url if urlsplit(url).path else url + self.settings.webhook_path
 
     async def start(self) -> None:
-        """Start receiving: ``setWebhook``, or the polling loop."""
+        """Store albums left in the journal, then start receiving (webhook or polling).
+
+        Raises:
+            PlatformError: Telegram refused ``setWebhook`` / ``deleteWebhook``.
+        """
+        recovered = await self._ingestor.replay_journal()
+        if recovered:
+            log.info("telegram: storing %s album(s) left in the journal", recovered)
         try:
             if self.settings.mode == "webhook":
                 assert self.settings.webhook_secret is not None
@@ -165,7 +175,7 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         except TelegramError as exc:
             raise PlatformError(f"telegram: could not start receiving: {exc.message}") from None
         self._poller = Poller(
-            self._bot, self._ingest, self.settings.poll_timeout_s, ALLOWED_UPDATES
+            self._bot, self._ingestor.ingest, self.settings.poll_timeout_s, ALLOWED_UPDATES
         )
         self._poll_task = asyncio.create_task(self._poller.run(), name="telegram-polling")
 
@@ -179,11 +189,9 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
             self._poll_task.cancel()  # an in-flight long poll confirms nothing new
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poll_task
-        await self._albums.flush_all()
-        if self._background:
-            await asyncio.wait(self._background, timeout=10)
-        for task in self._background:
-            task.cancel()
+        await self._ingestor.close()
+        if self._journal is not None:
+            await self._journal.close()
         with contextlib.suppress(TelegramError):
             await self._bot.shutdown()
         self._redactor.uninstall()
@@ -198,78 +206,19 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         if not hmac.compare_digest(given, expected):
             return web.json_response({"error": "authentication_failed"}, status=403)
         try:
-            update = Update.de_json(await request.json(), self._bot)
+            raw = await request.json()
+            update = Update.de_json(raw, self._bot)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             error = InvalidInputError(f"malformed Telegram update: {exc}")
             return web.json_response({"error": error.code, "message": str(error)}, status=400)
         try:
-            pending = await self._ingest(update)
+            pending = await self._ingestor.ingest(update, raw)
             if pending is not None:
                 await asyncio.shield(pending)
         except KefuError as exc:  # not stored: a non-2xx makes Telegram deliver it again
             log.error("telegram update %s not stored: %s", update.update_id, exc)
             return web.json_response({"error": exc.code}, status=exc.http_status)
         return web.json_response({"ok": True})
-
-    async def _ingest(self, update: Update) -> asyncio.Future[IngestResult | None] | None:
-        """Store one update; returns the album's future when it waits for its album."""
-        assert self._identity is not None, "initialize() first"
-        inbound = parse_update(update, self._identity)
-        if inbound is None:
-            return None
-        if inbound.callback_query_id is not None and not inbound.addressed:
-            self._spawn(self._answer_callback(inbound.callback_query_id))
-            return None
-        if inbound.media_group_id is not None:
-            album = (inbound.key.chat_id, inbound.media_group_id)
-            return self._albums.add(album, inbound)
-        await self._store_items([inbound])
-        return None
-
-    async def _store_items(self, items: list[Inbound]) -> IngestResult | None:
-        """Fetch media, build one turn, store it; None when nothing addressed the bot."""
-        if not any(item.addressed for item in items):
-            return None  # group chatter not meant for the bot: not stored
-        outcomes = await asyncio.gather(*(self._fetch(item) for item in items))
-        received = Received(tuple(items), tuple(outcomes))
-        turn = self.to_turn(received)
-        result = await self.context.inbox.put(turn)
-        if not result.duplicate:
-            self._spawn(self._send_notices(turn, received))
-        for item in items:
-            if item.callback_query_id is not None:
-                self._spawn(self._answer_callback(item.callback_query_id))
-        return result
-
-    async def _fetch(self, item: Inbound) -> MediaOutcome | None:
-        return await self._media.fetch(item.media) if item.media is not None else None
-
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _answer_callback(self, query_id: str) -> None:
-        try:
-            await self._bot.answer_callback_query(query_id)
-        except TelegramError as exc:
-            # Only stops the button's spinner; an old or repeated query cannot be answered.
-            log.info("answerCallbackQuery %s failed: %s", query_id, exc.message)
-
-    async def _send_notices(self, turn: Turn, received: Received) -> None:
-        keys = notices_for(received)
-        if not keys:
-            return
-        language = language_of(received.items, turn.text)
-        chat_id, thread_id = chat_target(turn.key)
-        quote = received.items[0].telegram_message_id
-        for key in keys:
-            spec = OutgoingText(chat_id, text(key, language), thread_id, quote)
-            try:
-                await self._sender.send_notice(spec)
-            except PlatformError as exc:
-                # The turn itself is stored and answered; only this courtesy note is lost.
-                log.warning("notice %s to chat %s not sent: %s", key, chat_id, exc)
 
     def to_turn(self, raw: Received) -> Turn:
         """Merge one message or one album (with fetched media) into one turn. Pure."""

@@ -285,10 +285,11 @@ def _strip_mention(text: str, bot: BotIdentity) -> str:
     return stripped or text
 
 
-def language_of(items: tuple[Inbound, ...], text: str) -> Language:
-    """Language for notices: the message's script, else the user's client language."""
-    if text.strip():
-        return detect_language(text)
+def language_of(items: tuple[Inbound, ...]) -> Language:
+    """Language for notes and notices: the customer's own words, else their client language."""
+    words = "\n".join(item.text for item in items if item.text)
+    if words.strip():
+        return detect_language(words)
     codes = [item.language_code for item in items if item.language_code]
     return "zh" if codes and codes[0].lower().startswith("zh") else "en"
 
@@ -337,8 +338,7 @@ def build_turn(received: Received) -> Turn:
     pairs = sorted(zip(received.items, received.media, strict=True),
                    key=lambda pair: pair[0].telegram_message_id)  # fmt: skip
     items = tuple(item for item, _ in pairs)
-    raw_text = "\n".join(item.text for item in items if item.text)
-    language = language_of(items, raw_text)
+    language = language_of(items)
     parts: list[Part] = []
     for item, media in pairs:
         parts.extend(_parts_of(item, media, language))

@@ -172,7 +172,9 @@ class FakeTelegramServer:
     # -- inspection ----------------------------------------------------------------------
 
     def calls_of(self, method: str, ok_only: bool = False) -> list[ApiCall]:
-        return [c for c in self.calls if c.method == method and (not ok_only or c.status == 200)]
+        """Calls of ``method`` in arrival order (a long poll is recorded when it returns)."""
+        found = [c for c in self.calls if c.method == method and (not ok_only or c.status == 200)]
+        return sorted(found, key=lambda call: call.at)
 
     def chat_messages(self, chat_id: int) -> list[SentMessage]:
         """Messages the bot sent to ``chat_id``, oldest first."""
@@ -209,32 +211,37 @@ class FakeTelegramServer:
         return params, files
 
     async def _api(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
         method = request.match_info["method"]
         params, files = await self._params(request)
         if request.match_info["token"] != self.token:
-            return self._record(method, params, files, 401, "Unauthorized")
+            return self._record(method, params, files, 401, "Unauthorized", arrived=arrived)
         failure = self._failures.get(method)
         if failure is not None and failure.skip > 0:
             failure.skip -= 1
         elif failure is not None and failure.remaining > 0:
             failure.remaining -= 1
             return self._record(method, params, files, failure.status, failure.description,
-                                failure.parameters)  # fmt: skip
+                                failure.parameters, arrived)  # fmt: skip
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
-            return self._record(method, params, files, 404, "Not Found")
+            return self._record(method, params, files, 404, "Not Found", arrived=arrived)
         if method == "getUpdates":
             result = await self._m_getUpdates(params)
         else:
             result = handler(params, files)
         if isinstance(result, _Error):
-            return self._record(method, params, files, result.status, result.description)
-        self.calls.append(ApiCall(method, params, time.monotonic(), 200, files))
+            return self._record(
+                method, params, files, result.status, result.description, arrived=arrived
+            )
+        self.calls.append(ApiCall(method, params, arrived, 200, files))
         return web.json_response({"ok": True, "result": result})
 
     def _record(self, method: str, params: dict[str, Any], files: dict[str, bytes], status: int,
-                description: str, parameters: dict[str, Any] | None = None) -> web.Response:  # fmt: skip
-        self.calls.append(ApiCall(method, params, time.monotonic(), status, files))
+                description: str, parameters: dict[str, Any] | None = None,
+                arrived: float | None = None) -> web.Response:  # fmt: skip
+        at = time.monotonic() if arrived is None else arrived
+        self.calls.append(ApiCall(method, params, at, status, files))
         body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
         if parameters:
             body["parameters"] = parameters
@@ -515,3 +522,54 @@ class UpdateFactory:
         query = {"id": f"cbq-{next(self._callback_ids)}", "from": user or self.user(42),
                  "chat_instance": "ci-1", "message": message, "data": data}  # fmt: skip
         return {"update_id": self.next_update_id(), "callback_query": query}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    """One POST made by :func:`deliver_like_telegram`."""
+
+    update_id: int
+    status: int
+    sent_at: float
+    answered_at: float
+
+
+def _webhook_queue(update: dict[str, Any]) -> object:
+    for kind in ("message", "edited_message"):
+        if kind in update:
+            return ("chat", update[kind]["chat"]["id"])
+    if "callback_query" in update:
+        return ("user", update["callback_query"]["from"]["id"])
+    return ("update", update["update_id"])
+
+
+async def deliver_like_telegram(
+    session: Any, url: str, secret: str, updates: list[dict[str, Any]],
+    retry_delay_s: float = 0.1, max_attempts: int = 20,
+) -> list[WebhookAttempt]:  # fmt: skip
+    """POST updates the way Telegram's webhook sender does.
+
+    Like ``WebhookActor`` in tdlib/telegram-bot-api: one queue per chat, a chat's next update
+    is sent only after the previous one was answered 2xx, a failed one is retried (and keeps
+    blocking its chat), and different chats are delivered in parallel.
+    """
+    queues: dict[object, list[dict[str, Any]]] = {}
+    for update in updates:
+        queues.setdefault(_webhook_queue(update), []).append(update)
+    attempts: list[WebhookAttempt] = []
+
+    async def run(queue: list[dict[str, Any]]) -> None:
+        for update in queue:
+            for _ in range(max_attempts):
+                sent = time.monotonic()
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+                async with session.post(url, json=update, headers=headers) as response:
+                    await response.read()
+                    status = response.status
+                attempts.append(WebhookAttempt(update["update_id"], status, sent, time.monotonic()))
+                if 200 <= status < 300:
+                    break
+                await asyncio.sleep(retry_delay_s)
+
+    await asyncio.gather(*(run(queue) for queue in queues.values()))
+    return attempts

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Callable
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,7 +22,11 @@ from config.telegram import TelegramSettings
 from core.errors import StoreError
 from core.ports import IngestResult
 from core.turn import Turn
-from tests.fakes.telegram_server import FakeTelegramServer
+from tests.fakes.telegram_server import (
+    FakeTelegramServer,
+    WebhookAttempt,
+    deliver_like_telegram,
+)
 
 WEBHOOK_SECRET = "s3cr3t-Token_for-tests"
 
@@ -110,6 +116,10 @@ class WebhookRig:
             await response.read()
             return response
 
+    async def deliver(self, *updates: dict[str, Any]) -> list[WebhookAttempt]:
+        """Deliver like Telegram: per chat one at a time, each retried until 2xx."""
+        return await deliver_like_telegram(self.session, self.url, WEBHOOK_SECRET, list(updates))
+
 
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegramServer]:
@@ -123,20 +133,41 @@ def inbox() -> MemoryInbox:
 
 
 @pytest.fixture
-async def webhook_rig(tg: FakeTelegramServer, inbox: MemoryInbox) -> AsyncIterator[WebhookRig]:
-    app = web.Application()
-    adapter = TelegramAdapter(AdapterContext(inbox=inbox, web=app), webhook_settings(tg))
-    await adapter.initialize()
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    await adapter.start()
+async def serve_webhook(
+    tg: FakeTelegramServer, inbox: MemoryInbox, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[WebhookRig]]]:
+    """Factory: ``await serve(**settings_overrides)`` gives a started webhook-mode adapter.
+
+    The album journal lives in ``tmp_path`` unless ``album_journal_path`` is overridden.
+    """
+    started: list[tuple[TelegramAdapter, web.AppRunner]] = []
     async with aiohttp.ClientSession() as session:
-        yield WebhookRig(adapter, inbox, tg, f"http://127.0.0.1:{port}/telegram/webhook", session)
-    await adapter.shutdown()
-    await runner.cleanup()
+
+        async def serve(**overrides: Any) -> WebhookRig:
+            overrides.setdefault("album_journal_path", str(tmp_path / "albums.db"))
+            app = web.Application()
+            adapter = TelegramAdapter(
+                AdapterContext(inbox=inbox, web=app), webhook_settings(tg, **overrides)
+            )
+            await adapter.initialize()
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            await adapter.start()
+            started.append((adapter, runner))
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}/telegram/webhook"
+            return WebhookRig(adapter, inbox, tg, url, session)
+
+        yield serve
+        for adapter, runner in started:
+            await adapter.shutdown()
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def webhook_rig(serve_webhook: Callable[..., Awaitable[WebhookRig]]) -> WebhookRig:
+    return await serve_webhook()
 
 
 @pytest.fixture
@@ -163,3 +194,15 @@ async def eventually(predicate: Callable[[], bool], within_s: float = 5.0) -> No
     async with asyncio.timeout(within_s):
         while not predicate():  # noqa: ASYNC110 - polls state owned by other tasks
             await asyncio.sleep(0.02)
+
+
+def assert_paced(times: list[float], interval: float) -> None:
+    """Calls (arrival times) were at most one per ``interval``.
+
+    The client paces send times; arrival times add transit jitter, so each single gap gets
+    some slack while the whole span must still hold ``interval`` per gap.
+    """
+    assert len(times) >= 2
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= interval - 0.08, gaps
+    assert times[-1] - times[0] >= (len(times) - 1) * interval - 0.05, gaps

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +10,7 @@ from telegram import Bot
 
 from adapters.telegram.outbound import ELLIPSIS, utf16_len
 from adapters.telegram.streaming import ChatPacer, TelegramReplyStream
+from tests.adapters.telegram.conftest import assert_paced
 from tests.fakes.telegram_server import FakeTelegramServer
 
 INTERVAL = 0.2
@@ -62,7 +62,7 @@ async def test_stream_edits_no_faster_than_the_interval_and_never_repeat(
     await stream.close()
     times = _stream_calls(tg)
     assert len(times) >= 4
-    assert all(b - a >= INTERVAL - TOLERANCE for a, b in itertools.pairwise(times))
+    assert_paced(times, INTERVAL)
     assert len(times) <= 1.3 / INTERVAL + 2  # paced, not one call per token
     (draft,) = tg.chat_messages(42)
     assert stream.ref == str(draft.message_id)

@@ -1,0 +1,207 @@
+"""From a parsed update to a durable turn: albums, photo downloads, notices, button answers.
+
+:class:`UpdateIngestor` is the inbound half of the adapter. ``ingest`` returns only when the
+update is durable: in the inbox, or (webhook album items) in the album journal. For album
+items without a journal it returns the album's future instead, which completes once the
+merged turn is stored (polling holds its offset on it; a journal-less webhook waits on it).
+
+After a turn is stored (and only if the inbox did not call it a duplicate), the customer
+is told directly about what could not be read (``core.texts``), and button presses are
+answered with ``answerCallbackQuery`` to stop the button's spinner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.error import TelegramError
+
+from adapters.telegram.albums import AlbumCollector
+from adapters.telegram.inbound import (
+    BotIdentity,
+    Inbound,
+    MediaOutcome,
+    Received,
+    language_of,
+    notices_for,
+    parse_update,
+)
+from adapters.telegram.journal import AlbumJournal, AlbumKey
+from adapters.telegram.media import MediaFetcher
+from adapters.telegram.outbound import OutgoingText, chat_target
+from adapters.telegram.sender import TelegramSender
+from core.errors import KefuError, PlatformError
+from core.ports import InboxPort, IngestResult
+from core.texts import text
+from core.turn import Turn
+
+log = logging.getLogger(__name__)
+
+AlbumFuture = asyncio.Future[IngestResult | None]
+MAX_ALBUM_RETRIES = 5
+
+
+class UpdateIngestor:
+    """Stores updates as turns.
+
+    Args:
+        bot: PTB bot (callback answers).
+        inbox: The durable inbox.
+        media: Photo fetcher.
+        sender: For direct notices.
+        to_turn: The adapter's pure translation of received items into one turn.
+        album_debounce_s: Quiet time that completes an album.
+        journal: Album journal (webhook mode), or None.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        inbox: InboxPort,
+        media: MediaFetcher,
+        sender: TelegramSender,
+        to_turn: Callable[[Received], Turn],
+        album_debounce_s: float,
+        journal: AlbumJournal | None = None,
+    ) -> None:
+        self._bot = bot
+        self._inbox = inbox
+        self._media = media
+        self._sender = sender
+        self._to_turn = to_turn
+        self._journal = journal
+        self._albums: AlbumCollector[Inbound, IngestResult | None] = AlbumCollector(
+            album_debounce_s, self._flush_album, item_id=lambda item: item.message_id
+        )
+        self._album_retries: dict[AlbumKey, int] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.identity: BotIdentity | None = None
+
+    async def ingest(self, update: Update, raw: dict[str, Any] | None = None) -> AlbumFuture | None:
+        """Make one update durable (see module docstring).
+
+        Args:
+            update: The parsed update.
+            raw: Its JSON, journaled for webhook album items.
+
+        Raises:
+            KefuError: it could not be stored (the platform must deliver it again).
+        """
+        assert self.identity is not None, "initialize the adapter first"
+        inbound = parse_update(update, self.identity)
+        if inbound is None:
+            return None
+        if inbound.callback_query_id is not None and not inbound.addressed:
+            self._spawn(self._answer_callback(inbound.callback_query_id))
+            return None
+        if inbound.media_group_id is None:
+            await self.store([inbound])
+            return None
+        album = (inbound.key.chat_id, inbound.media_group_id)
+        if self._journal is not None and raw is not None:
+            await self._journal.add(album, update.update_id, raw)
+            self._albums.add(album, inbound)  # stored after the debounce; the journal has it
+            return None
+        return self._albums.add(album, inbound)
+
+    async def store(self, items: list[Inbound]) -> IngestResult | None:
+        """Fetch media, build one turn, store it; None when nothing addressed the bot."""
+        if not any(item.addressed for item in items):
+            return None  # group chatter not meant for the bot: not stored
+        outcomes = await asyncio.gather(*(self._fetch(item) for item in items))
+        received = Received(tuple(items), tuple(outcomes))
+        turn = self._to_turn(received)
+        result = await self._inbox.put(turn)
+        if not result.duplicate:
+            self._spawn(self._send_notices(turn, received))
+        for item in items:
+            if item.callback_query_id is not None:
+                self._spawn(self._answer_callback(item.callback_query_id))
+        return result
+
+    async def _fetch(self, item: Inbound) -> MediaOutcome | None:
+        return await self._media.fetch(item.media) if item.media is not None else None
+
+    async def _flush_album(self, items: list[Inbound]) -> IngestResult | None:
+        first = items[0]
+        album = (first.key.chat_id, first.media_group_id or "")
+        try:
+            result = await self.store(items)
+        except KefuError:
+            if self._journal is not None:  # nobody waits on a journaled album: retry here
+                self._spawn(self._retry_album(album))
+            raise
+        self._album_retries.pop(album, None)
+        if self._journal is not None:
+            await self._journal.done(album)
+        return result
+
+    async def _retry_album(self, album: AlbumKey) -> None:
+        attempt = self._album_retries.get(album, 0) + 1
+        self._album_retries[album] = attempt
+        if attempt > MAX_ALBUM_RETRIES:
+            log.error("telegram album %s not stored after %s tries; kept for the next start",
+                      album, attempt - 1)  # fmt: skip
+            return
+        await asyncio.sleep(min(60.0, 2.0 ** (attempt - 1)))
+        await self.replay_journal(only=album)
+
+    async def replay_journal(self, only: AlbumKey | None = None) -> int:
+        """Merge and store albums left in the journal (at start-up, or to retry one).
+
+        Returns:
+            How many albums were queued for storing.
+        """
+        if self._journal is None:
+            return 0
+        assert self.identity is not None
+        albums = await self._journal.pending()
+        queued = 0
+        for album, payloads in albums.items():
+            if only is not None and album != only:
+                continue
+            for payload in payloads:
+                inbound = parse_update(Update.de_json(payload, self._bot), self.identity)
+                if inbound is not None:
+                    self._albums.add(album, inbound)
+            queued += 1
+        return queued
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _answer_callback(self, query_id: str) -> None:
+        try:
+            await self._bot.answer_callback_query(query_id)
+        except TelegramError as exc:
+            # Only stops the button's spinner; an old or repeated query cannot be answered.
+            log.info("answerCallbackQuery %s failed: %s", query_id, exc.message)
+
+    async def _send_notices(self, turn: Turn, received: Received) -> None:
+        keys = notices_for(received)
+        if not keys:
+            return
+        language = language_of(received.items)
+        chat_id, thread_id = chat_target(turn.key)
+        quote = received.items[0].telegram_message_id
+        for key in keys:
+            spec = OutgoingText(chat_id, text(key, language), thread_id, quote)
+            try:
+                await self._sender.send_notice(spec)
+            except PlatformError as exc:
+                # The turn itself is stored and answered; only this courtesy note is lost.
+                log.warning("notice %s to chat %s not sent: %s", key, chat_id, exc)
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Store albums still collecting, then let notices and answers finish."""
+        await self._albums.flush_all()
+        if self._background:
+            await asyncio.wait(self._background, timeout=timeout_s)
+        for task in list(self._background):
+            task.cancel()

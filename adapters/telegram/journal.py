@@ -1,0 +1,117 @@
+"""A small durable journal for album items received by webhook, until their turn is stored.
+
+Why it exists: Telegram's webhook sender keeps one queue per chat and sends a chat's next
+update only after the previous one was answered with a 2xx (``WebhookActor`` in
+tdlib/telegram-bot-api). If the request for album item 1 waited for the merged album turn,
+item 2 would never arrive during the debounce, and the album would be split (and its later
+photos deduplicated away). So each album item is written here (SQLite, committed) and
+acknowledged at once; the merged turn goes into the inbox after the debounce and then the
+album's rows are deleted. Rows still here at start-up are albums whose turn was never
+stored (a crash in the debounce window): the adapter merges and stores them then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from core.errors import StoreError
+
+AlbumKey = tuple[str, str]  # (chat_id, media_group_id)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS album_items (
+    chat_id TEXT NOT NULL,
+    media_group_id TEXT NOT NULL,
+    update_id INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (chat_id, media_group_id, update_id)
+)
+"""
+
+
+class AlbumJournal:
+    """Album update payloads, committed before their webhook request is acknowledged.
+
+    Args:
+        path: SQLite file (its folder is created).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Open (and create) the journal.
+
+        Raises:
+            StoreError: the file cannot be opened or created.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = await aiosqlite.connect(self.path)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=FULL")
+            await self._db.execute(_SCHEMA)
+            await self._db.commit()
+        except (OSError, aiosqlite.Error) as exc:
+            raise StoreError(f"telegram album journal {self.path}: {exc}") from exc
+
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("telegram album journal is not open")
+        return self._db
+
+    async def add(self, album: AlbumKey, update_id: int, payload: dict[str, Any]) -> None:
+        """Keep one album item; returns once it is committed. A repeated item is kept once.
+
+        Raises:
+            StoreError: the write failed (the webhook must not be acknowledged).
+        """
+        async with self._lock:
+            try:
+                await self._conn().execute(
+                    "INSERT OR IGNORE INTO album_items VALUES (?, ?, ?, ?)",
+                    (album[0], album[1], update_id, json.dumps(payload)),
+                )
+                await self._conn().commit()
+            except aiosqlite.Error as exc:
+                raise StoreError(f"telegram album journal write failed: {exc}") from exc
+
+    async def done(self, album: AlbumKey) -> None:
+        """Forget an album whose turn is in the inbox.
+
+        Raises:
+            StoreError: the delete failed (the album is merged again later; the inbox dedupes).
+        """
+        async with self._lock:
+            try:
+                await self._conn().execute(
+                    "DELETE FROM album_items WHERE chat_id = ? AND media_group_id = ?", album
+                )
+                await self._conn().commit()
+            except aiosqlite.Error as exc:
+                raise StoreError(f"telegram album journal delete failed: {exc}") from exc
+
+    async def pending(self) -> dict[AlbumKey, list[dict[str, Any]]]:
+        """Albums not yet stored as turns, with their update payloads in update order."""
+        async with self._lock:
+            cursor = await self._conn().execute(
+                "SELECT chat_id, media_group_id, payload FROM album_items ORDER BY update_id"
+            )
+            rows = await cursor.fetchall()
+        albums: dict[AlbumKey, list[dict[str, Any]]] = defaultdict(list)
+        for chat_id, media_group_id, payload in rows:
+            albums[(chat_id, media_group_id)].append(json.loads(payload))
+        return dict(albums)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None

@@ -1,0 +1,42 @@
+"""AlbumJournal: committed album items survive a reopen until the album is done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.telegram.journal import AlbumJournal
+from core.errors import StoreError
+
+
+async def test_items_survive_a_reopen_until_done(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "albums.db"
+    journal = AlbumJournal(path)
+    await journal.open()
+    await journal.add(("42", "g1"), 11, {"update_id": 11, "n": 1})
+    await journal.add(("42", "g1"), 10, {"update_id": 10, "n": 0})
+    await journal.add(("42", "g1"), 11, {"update_id": 11, "n": 1})  # redelivered: kept once
+    await journal.add(("7", "g2"), 12, {"update_id": 12})
+    await journal.close()
+
+    reopened = AlbumJournal(path)
+    await reopened.open()
+    pending = await reopened.pending()
+    assert pending == {
+        ("42", "g1"): [{"update_id": 10, "n": 0}, {"update_id": 11, "n": 1}],
+        ("7", "g2"): [{"update_id": 12}],
+    }
+    await reopened.done(("42", "g1"))
+    assert list(await reopened.pending()) == [("7", "g2")]
+    await reopened.close()
+
+
+async def test_unusable_journal_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError):
+        await AlbumJournal(blocker / "albums.db").open()
+    closed = AlbumJournal(tmp_path / "albums.db")
+    with pytest.raises(StoreError, match="not open"):
+        await closed.add(("1", "g"), 1, {})
