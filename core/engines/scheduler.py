@@ -1,0 +1,490 @@
+"""Iteration-level batching on one dedicated engine thread.
+
+Every ``generate`` call becomes a :class:`Job`. The engine thread runs a loop:
+
+1. take new jobs (waiting up to ``max_wait_ms`` to fill a batch when idle),
+2. prefill the newcomers together (grouped by shared prefix, whose KV comes from a small
+   LRU so only the suffix is computed), pick their first tokens, and merge their rows into
+   the running batch with left padding,
+3. run one decode step for all running rows, stream each row's new text to its own
+   asyncio queue (one ``call_soon_threadsafe`` per step), and drop finished, aborted or
+   abandoned rows from the cache.
+
+So a request that arrives mid-generation joins at the next step instead of waiting for
+the batch to finish. The thread also runs arbitrary calls (:meth:`BatchScheduler.call`),
+so model loading and every torch operation happen on this one thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import torch
+
+from core.engines._decoding import (
+    IncrementalDetokenizer,
+    SamplingParams,
+    StopMatcher,
+    make_generator,
+    pick_tokens,
+    token_logprob,
+)
+from core.engines._kv import KVBatch, PrefixKV
+from core.engines._runner import ModelRunner, PreparedPrompt
+from core.engines.base import FinishReason, GenerationChunk, GenerationRequest, TokenLogprob, Usage
+from core.errors import EngineError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MIN_PREFIX_TOKENS = 8  # shorter shared prefixes are not worth a cache entry
+
+
+class Job:
+    """One request travelling between the event loop and the engine thread.
+
+    The event loop side reads :attr:`queue`; the engine thread feeds it with
+    ``loop.call_soon_threadsafe``. Items are :class:`GenerationChunk` or an exception.
+    """
+
+    def __init__(
+        self, request: GenerationRequest, prompt: PreparedPrompt, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.request = request
+        self.prompt = prompt
+        self.loop = loop
+        # None is a wake-up from abort(); see TransformersEngine.generate
+        self.queue: asyncio.Queue[GenerationChunk | BaseException | None] = asyncio.Queue()
+        self.aborted = False  # set from any thread; the engine thread drops the row
+        self.completion_tokens = 0
+        self.finished = False
+
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
+
+    def abort_chunk(self) -> GenerationChunk:
+        usage = Usage(len(self.prompt.ids), self.completion_tokens)
+        return GenerationChunk(self.request_id, "", (), "abort", usage)
+
+
+@dataclass(slots=True)
+class _Row:
+    """Engine-thread state of one running request."""
+
+    job: Job
+    params: SamplingParams
+    detokenizer: IncrementalDetokenizer
+    stopper: StopMatcher
+    last_token: int = -1
+    pending: list[TokenLogprob] = field(default_factory=list)
+
+
+class PrefixCache:
+    """A small LRU of prompt-prefix KV, keyed by the prefix token ids."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[int, ...], PrefixKV] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[int, ...]) -> PrefixKV | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+        else:
+            self.misses += 1
+        return entry
+
+    def put(self, key: tuple[int, ...], value: PrefixKV) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class BatchScheduler:
+    """Owns the engine thread and the running batch.
+
+    Args:
+        tokenizer: For incremental detokenisation and logprob token strings.
+        eos_ids: Token ids that end a request.
+        max_batch_size: Most rows decoded together.
+        max_wait_ms: How long an idle engine waits for companions before prefilling.
+        prefix_cache_size: Entries in the prefix-KV LRU (0 disables it).
+        threads: torch intra-op threads for the engine thread (None leaves torch's default).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_batch_size: int = 16,
+        max_wait_ms: float = 5.0,
+        prefix_cache_size: int = 4,
+        threads: int | None = None,
+    ) -> None:
+        self.max_batch_size = max(1, max_batch_size)
+        self.max_wait_s = max(0.0, max_wait_ms) / 1000.0
+        self.prefix_cache = PrefixCache(prefix_cache_size)
+        self.threads = threads
+        self.runner: ModelRunner | None = None
+        self.tokenizer: Any = None
+        self.eos_ids: frozenset[int] = frozenset()
+        self.steps = 0
+        self.max_rows_seen = 0
+        self._cond = threading.Condition()
+        self._incoming: deque[Job] = deque()
+        self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
+        self._jobs: dict[str, Job] = {}
+        self._rows: list[_Row] = []
+        self._batch: KVBatch | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._main, name="kefu-engine", daemon=True)
+        self._thread.start()
+
+    # ---- event-loop side -------------------------------------------------------------
+
+    def attach(self, runner: ModelRunner, tokenizer: Any, eos_ids: frozenset[int]) -> None:
+        """Give the scheduler its model (called on the engine thread after loading)."""
+        self.runner, self.tokenizer, self.eos_ids = runner, tokenizer, eos_ids
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the engine thread, between decode steps; await its result."""
+        future: Future[T] = Future()
+        with self._cond:
+            if self._closed:
+                raise EngineError("engine is closed")
+            self._calls.append((fn, future))
+            self._cond.notify()
+        return await asyncio.wrap_future(future)
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job`` for the next scheduling round."""
+        with self._cond:
+            if self._closed:
+                raise EngineError("engine is closed")
+            if self.runner is None:
+                raise EngineError("engine is not started")
+            self._jobs[job.request_id] = job
+            self._incoming.append(job)
+            self._cond.notify()
+
+    def abort(self, request_id: str) -> Job | None:
+        """Mark a job aborted; its row is freed before the next decode step."""
+        with self._cond:
+            job = self._jobs.get(request_id)
+            if job is not None:
+                job.aborted = True
+                self._cond.notify()
+            return job
+
+    @property
+    def max_positions(self) -> int:
+        return self._runner().shape.max_positions
+
+    @property
+    def running(self) -> int:
+        return len(self._rows)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._closed
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the thread; pending and running jobs end with an :class:`EngineError`."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    # ---- engine thread ---------------------------------------------------------------
+
+    def _main(self) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                while self._wait_for_work():
+                    self._run_calls()
+                    if self.runner is not None:
+                        self._schedule_round()
+        finally:
+            self._fail_everything(EngineError("engine is closed"))
+
+    def _wait_for_work(self) -> bool:
+        with self._cond:
+            while not self._closed and not (self._calls or self._incoming or self._rows):
+                self._cond.wait()
+            if self._closed:
+                return False
+        if not self._rows and self._incoming and self.max_wait_s > 0:
+            self._gather_companions()
+        return True
+
+    def _gather_companions(self) -> None:
+        """When idle, give concurrent requests ``max_wait_ms`` to arrive and share a prefill."""
+        deadline = time.monotonic() + self.max_wait_s
+        with self._cond:
+            while len(self._incoming) < self.max_batch_size and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+
+    def _run_calls(self) -> None:
+        while True:
+            with self._cond:
+                if not self._calls:
+                    return
+                fn, future = self._calls.popleft()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+    def _schedule_round(self) -> None:
+        out: list[tuple[Job, GenerationChunk | BaseException]] = []
+        try:
+            self._drop_aborted(out)
+            self._admit(out)
+            if self._rows:
+                self._decode_step(out)
+        except Exception as exc:
+            log.exception("engine step failed; failing the running requests")
+            self._fail_running(EngineError(f"inference failed: {exc}"), out)
+        self._deliver(out)
+
+    def _take_newcomers(self) -> list[Job]:
+        room = self.max_batch_size - len(self._rows)
+        taken: list[Job] = []
+        with self._cond:
+            while self._incoming and len(taken) < room:
+                taken.append(self._incoming.popleft())
+        return taken
+
+    def _admit(self, out: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
+        newcomers = []
+        for job in self._take_newcomers():
+            if job.aborted:
+                self._finish_job(job, out, job.abort_chunk())
+            else:
+                newcomers.append(job)
+        groups: dict[tuple[int, ...], list[Job]] = {}
+        for job in newcomers:
+            groups.setdefault(self._prefix_key(job.prompt), []).append(job)
+        for key, jobs in groups.items():
+            try:
+                self._prefill_group(key, jobs, out)
+            except Exception as exc:
+                log.exception("prefill failed for %d request(s)", len(jobs))
+                for job in jobs:
+                    self._finish_job(job, out, EngineError(f"prefill failed: {exc}"))
+
+    def _prefix_key(self, prompt: PreparedPrompt) -> tuple[int, ...]:
+        usable = self.prefix_cache.max_entries > 0 and prompt.prefix_len >= MIN_PREFIX_TOKENS
+        return prompt.prefix if usable else ()
+
+    def _prefill_group(
+        self,
+        key: tuple[int, ...],
+        jobs: list[Job],
+        out: list[tuple[Job, GenerationChunk | BaseException]],
+    ) -> None:
+        runner = self._runner()
+        prefix = None
+        if key:
+            prefix = self.prefix_cache.get(key)
+            if prefix is None:
+                prefix = runner.compute_prefix(key)
+                self.prefix_cache.put(key, prefix)
+        batch = runner.start_batch([j.prompt for j in jobs], prefix)
+        logits = runner.prefill(batch, [j.prompt for j in jobs])
+        assert logits is not None
+        rows = [self._new_row(job) for job in jobs]
+        keep = self._advance(rows, batch, logits, out)
+        if len(keep) != len(rows):
+            batch.select_rows(keep)
+        self._join([rows[i] for i in keep], batch)
+
+    def _join(self, rows: list[_Row], batch: KVBatch) -> None:
+        if not rows:
+            return
+        self._batch = batch if self._batch is None else KVBatch.merge(self._batch, batch)
+        self._rows.extend(rows)
+        self.max_rows_seen = max(self.max_rows_seen, len(self._rows))
+
+    def _new_row(self, job: Job) -> _Row:
+        request = job.request
+        generator = None
+        if request.temperature > 0:
+            generator = make_generator(request.seed, self._runner().device)
+        params = SamplingParams(request.temperature, request.top_p, request.top_logprobs, generator)
+        return _Row(job, params, IncrementalDetokenizer(self.tokenizer), StopMatcher(request.stop))
+
+    def _decode_step(self, out: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
+        assert self._batch is not None
+        logits = self._runner().decode(self._batch, [row.last_token for row in self._rows])
+        self.steps += 1
+        keep = self._advance(self._rows, self._batch, logits, out)
+        if len(keep) != len(self._rows):
+            self._rows = [self._rows[i] for i in keep]
+            if self._rows:
+                self._batch.select_rows(keep)
+            else:
+                self._batch = None
+
+    def _advance(
+        self,
+        rows: list[_Row],
+        batch: KVBatch,
+        logits: torch.Tensor,
+        out: list[tuple[Job, GenerationChunk | BaseException]],
+    ) -> list[int]:
+        """Pick each row's next token and stream it; return the indices of rows still going."""
+        picked = pick_tokens(logits, [row.params for row in rows])
+        max_positions = self._runner().shape.max_positions
+        positions = batch.next_pos.tolist()
+        keep: list[int] = []
+        for index, row in enumerate(rows):
+            reason = self._consume(
+                row, picked.tokens[index], picked.logprobs[index], picked.top[index], out
+            )
+            if reason is None and positions[index] + 1 >= max_positions:
+                reason = "length"
+            if reason is None:
+                keep.append(index)
+            else:
+                self._finish_row(row, reason, out)
+        return keep
+
+    def _consume(
+        self,
+        row: _Row,
+        token: int,
+        logprob: float,
+        top: list[tuple[int, float]],
+        out: list[tuple[Job, GenerationChunk | BaseException]],
+    ) -> FinishReason | None:
+        job = row.job
+        if job.aborted:
+            return "abort"
+        job.completion_tokens += 1
+        row.last_token = token
+        if job.request.logprobs:
+            row.pending.append(token_logprob(self.tokenizer, token, logprob, top))
+        if token in self.eos_ids:
+            return "stop"
+        text = row.stopper.feed(row.detokenizer.push(token))
+        if row.stopper.stopped:
+            self._emit(row, text, out)
+            return "stop"
+        if text:
+            self._emit(row, text, out)
+        if job.completion_tokens >= job.request.max_new_tokens:
+            return "length"
+        return None
+
+    def _emit(
+        self, row: _Row, text: str, out: list[tuple[Job, GenerationChunk | BaseException]]
+    ) -> None:
+        out.append((row.job, GenerationChunk(row.job.request_id, text, tuple(row.pending))))
+        row.pending = []
+
+    def _finish_row(
+        self,
+        row: _Row,
+        reason: FinishReason,
+        out: list[tuple[Job, GenerationChunk | BaseException]],
+    ) -> None:
+        job = row.job
+        if reason == "abort":
+            self._finish_job(job, out, job.abort_chunk())
+            return
+        tail = ""
+        if reason != "stop" or not row.stopper.stopped:
+            tail = row.stopper.feed(row.detokenizer.flush()) + row.stopper.flush()
+        usage = Usage(len(job.prompt.ids), job.completion_tokens)
+        final = GenerationChunk(job.request_id, tail, tuple(row.pending), reason, usage)
+        self._finish_job(job, out, final)
+
+    def _finish_job(
+        self,
+        job: Job,
+        out: list[tuple[Job, GenerationChunk | BaseException]],
+        item: GenerationChunk | BaseException,
+    ) -> None:
+        job.finished = True
+        with self._cond:
+            self._jobs.pop(job.request_id, None)
+        out.append((job, item))
+
+    def _drop_aborted(self, out: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
+        keep = [i for i, row in enumerate(self._rows) if not row.job.aborted]
+        if len(keep) == len(self._rows):
+            return
+        for row in self._rows:
+            if row.job.aborted:
+                self._finish_job(row.job, out, row.job.abort_chunk())
+        self._rows = [self._rows[i] for i in keep]
+        if self._rows and self._batch is not None:
+            self._batch.select_rows(keep)
+        else:
+            self._batch = None
+
+    def _fail_running(
+        self, error: EngineError, out: list[tuple[Job, GenerationChunk | BaseException]]
+    ) -> None:
+        for row in self._rows:
+            self._finish_job(row.job, out, error)
+        self._rows = []
+        self._batch = None
+
+    def _fail_everything(self, error: EngineError) -> None:
+        out: list[tuple[Job, GenerationChunk | BaseException]] = []
+        self._fail_running(error, out)
+        with self._cond:
+            pending, self._incoming = list(self._incoming), deque()
+            calls, self._calls = list(self._calls), deque()
+        for job in pending:
+            self._finish_job(job, out, error)
+        for _, future in calls:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(error)
+        self._deliver(out)
+
+    def _runner(self) -> ModelRunner:
+        if self.runner is None:
+            raise EngineError("engine is not started")
+        return self.runner
+
+    @staticmethod
+    def _deliver(out: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
+        """Hand a step's output to the event loop(s) with one wake-up per loop."""
+        by_loop: dict[
+            asyncio.AbstractEventLoop, list[tuple[Job, GenerationChunk | BaseException]]
+        ] = {}
+        for job, item in out:
+            by_loop.setdefault(job.loop, []).append((job, item))
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_put_all, items)
+            except RuntimeError:  # loop closed: nobody is listening any more
+                log.debug("dropping %d chunk(s) for a closed event loop", len(items))
+
+
+def _put_all(items: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
+    for job, item in items:
+        job.queue.put_nowait(item)
