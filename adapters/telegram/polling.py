@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from telegram import Bot, Update
 from telegram.error import RetryAfter, TelegramError
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # What handling one update returns: None once it is durable (or ignored), or a future that
 # completes when it is (an album item waiting for its merged turn).
-IngestFn = Callable[[Update], Awaitable["asyncio.Future[object] | None"]]
+IngestFn = Callable[[Update], Awaitable["asyncio.Future[Any] | None"]]
 
 
 class PollCursor:
@@ -132,11 +134,11 @@ class Poller:
                 return False
             if pending is not None:
                 self.cursor.hold(update_id)
-                pending.add_done_callback(lambda f, uid=update_id: self._settle(uid, f))
+                pending.add_done_callback(functools.partial(self._settle, update_id))
         self._failures = 0
         return True
 
-    def _settle(self, update_id: int, future: asyncio.Future[object]) -> None:
+    def _settle(self, update_id: int, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
             self.cursor.rewind(update_id)
         else:

@@ -84,7 +84,8 @@ class TelegramSender:
         self._progress.move_to_end(message.outbox_id)
         while len(self._progress) > MAX_REMEMBERED_ROWS:
             self._progress.popitem(last=False)
-        draft = int(message.stream_ref) if (message.stream_ref or "").isdigit() else None
+        ref = message.stream_ref or ""
+        draft = int(ref) if ref.isdigit() else None
         first_text = next((i for i, s in enumerate(specs) if isinstance(s, OutgoingText)), None)
         try:
             for index, spec in enumerate(specs):

@@ -496,8 +496,9 @@ class UpdateFactory:
             "height": 480,
             "duration": 5,
         }
-        extra = {"caption": caption} if caption else {}
-        return self.wrap(self.message(chat_id, video=video, **extra, **fields))
+        if caption:
+            fields["caption"] = caption
+        return self.wrap(self.message(chat_id, video=video, **fields))
 
     def group_text(self, text: str, chat_id: int = -100123, mention: bool = False,
                    user: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:  # fmt: skip

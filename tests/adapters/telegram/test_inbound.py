@@ -148,7 +148,7 @@ def test_unsupported_content_gets_a_localised_placeholder() -> None:
     assert turn.command == "unsupported" and turn.parts == (TextPart("[sticker]"),)
     assert notices_for(single(sticker)) == ()  # the core answers the command
     zh_user = FACTORY.user(42, language_code="zh-hans")
-    voice = parsed(FACTORY.voice(**{"from": zh_user}))
+    voice = parsed(FACTORY.voice(user=zh_user))
     assert build_turn(single(voice)).parts == (TextPart("[语音]"),)
 
 

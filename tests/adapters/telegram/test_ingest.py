@@ -40,7 +40,7 @@ async def test_notice_language_follows_the_user(webhook_rig: WebhookRig) -> None
     tg = webhook_rig.tg
     tg.add_file("zh", b"not an image at all")
     zh_user = tg.updates.user(42, language_code="zh-hans")
-    await webhook_rig.post(tg.updates.photo("zh", **{"from": zh_user}))
+    await webhook_rig.post(tg.updates.photo("zh", user=zh_user))
     (turn,) = webhook_rig.inbox.turns
     assert turn.command == "image_error"
     await eventually(lambda: tg.chat_texts(42) == [text("image_unsupported", "zh")])
