@@ -90,8 +90,10 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
             raise ConfigError("telegram: KEFU_TELEGRAM__BOT_TOKEN is not set")
         self.settings = settings
         token = settings.bot_token.get_secret_value()
-        self._bot = Bot(token, base_url=settings.base_url, base_file_url=settings.base_file_url)
+        # Installed before the Bot exists: PTB logs its token-bearing base URL on creation.
         self._redactor = TokenRedactingFilter(token)
+        self._redactor.install()
+        self._bot = Bot(token, base_url=settings.base_url, base_file_url=settings.base_file_url)
         self._pacer = ChatPacer(settings.stream_edit_interval_s)
         self._sender = TelegramSender(self._bot, self._pacer)
         journal = None
@@ -123,11 +125,9 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         """
         if self.settings.mode == "webhook":
             self._check_webhook_settings()
-        self._redactor.install()
         try:
             await self._bot.initialize()
         except TelegramError as exc:
-            self._redactor.uninstall()
             with contextlib.suppress(TelegramError):
                 await self._bot.shutdown()
             raise ConfigError(f"telegram: getMe failed: {exc.message}") from None

@@ -262,3 +262,15 @@ def test_webhook_url_keeps_an_explicit_path(tg: FakeTelegramServer, inbox: Memor
     assert adapter.webhook_url() == "https://x.example/hooks/tg-123"
     assert TelegramAdapter.capabilities.max_message_chars == 4096
     assert TelegramAdapter.capabilities.streaming and TelegramAdapter.capabilities.buttons
+
+
+async def test_the_token_is_redacted_from_construction_on(
+    tg: FakeTelegramServer, inbox: MemoryInbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        adapter = TelegramAdapter(AdapterContext(inbox=inbox), tg_settings(tg))
+        await adapter.initialize()
+        await adapter.shutdown()
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("Set Bot API URL" in m for m in messages)
+    assert [m for m in messages if tg.token in m] == []

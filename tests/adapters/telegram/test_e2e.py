@@ -248,3 +248,17 @@ async def test_button_press_is_the_human_command(tg: FakeTelegramServer) -> None
         assert reply == text("handoff_notice", "en").format(wait=10)
         answered = tg.calls_of("answerCallbackQuery")
         assert [c.params["callback_query_id"] for c in answered] == [update["callback_query"]["id"]]
+
+
+async def test_unreadable_photo_is_stored_and_the_customer_is_told(tg: FakeTelegramServer) -> None:
+    tg.add_file("broken", b"GIF89a but not really")
+    async with kefu(tg) as k:
+        await k.post(tg.updates.photo("broken", caption="this is my receipt"))
+        await k.idle()
+        assert await k.inbox_rows() == 1
+        (request,) = k.engine.requests  # the caption still reaches the model
+        assert "this is my receipt" in request.messages[-1].content_text
+        assert "[photo could not be read:" in request.messages[-1].content_text
+        notice = text("image_unsupported", "en")
+        await eventually(lambda: notice in tg.chat_texts(42))
+        assert len(tg.chat_texts(42)) == 2  # the notice and the answer to the caption
