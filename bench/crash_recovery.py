@@ -25,7 +25,11 @@ def main() -> None:
         url = args.store_url or f"sqlite+aiosqlite:///{Path(tmp) / 'kefu.db'}"
         result = asyncio.run(kill_and_recover(url, Path(tmp) / "deliveries.jsonl", args.messages))
     print(json.dumps(result, indent=2))
-    ok = result["all_turns"] and result["max_deliveries_per_turn"] == 1 and result["outbox_rows_per_turn"] == [1]
+    ok = (
+        result["all_turns"]
+        and result["max_deliveries_per_turn"] == 1
+        and result["outbox_rows_per_turn"] == [1]
+    )
     print("every message answered exactly once:", "YES" if ok else "NO")
 
 

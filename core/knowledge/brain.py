@@ -183,13 +183,13 @@ class KnowledgeBrain:
         hits = self.holder.current.retriever.relevant(query, self.config.retrieval.top_k)
         if not hits and not outcome.facts:
             return Prepared((), evidence, handoff=self._no_knowledge(repr(query[:80])))
-        direct = self._direct_quote(hits) if not outcome.facts else None
+        direct = self._direct_quote(
+            hits
+        )  # tool facts did not answer; a clear FAQ/policy match does
         if direct is not None:
-            fact = self._hit_fact(direct, language)
             self.policy.answered_by_tools(turn.key.as_str())
-            return Prepared(
-                (), (fact, *evidence), direct_reply=quote_for(direct.document, language)
-            )
+            facts = (self._hit_fact(direct, language), *outcome.facts, *evidence)
+            return Prepared((), facts, direct_reply=quote_for(direct.document, language))
         facts = (*outcome.facts, *(self._hit_fact(h, language) for h in hits))[
             : self.config.max_facts
         ]

@@ -204,7 +204,9 @@ class Retriever:
             df.update(item.terms)
         n = max(len(self._docs), 1)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        self._unknown_idf = math.log(1 + (n + 0.5) / 0.5)
+        # A word no document has counts against coverage, but less than the rarest known
+        # word: it may be the crux ("bitcoin") or filler ("different").
+        self._unknown_idf = 0.75 * math.log(1 + (n + 0.5) / 0.5)
         self._avg_len = sum(i.length for i in self._docs) / n if self._docs else 1.0
 
     @classmethod
@@ -242,8 +244,10 @@ class Retriever:
                 continue
             weight = self._idf.get(term, self._unknown_idf)
             total += weight
-            if term in item.terms:
-                matched += weight
+            if term in item.terms or (
+                len(term) == 1 and not term.isascii() and any(term in t for t in item.terms)
+            ):
+                matched += weight  # a lone Chinese character ("退") counts inside a word ("退换")
         return matched / total if total else 0.0
 
     def search(
@@ -289,18 +293,23 @@ class Retriever:
         )
 
     def relevant(self, query: str, k: int = 3) -> list[Hit]:
-        """Facts for ``query``: empty when the best hit is not relevant (nothing relevant).
+        """Facts for ``query``: empty when none of the top ``k`` hits is relevant.
 
-        Otherwise the best hit plus the other top-``k`` hits that reach ``fact_min_coverage``.
+        Otherwise the relevant hits (best first), then weaker top-``k`` hits that still
+        reach ``fact_min_coverage`` as supporting facts. A high-scoring hit that covers
+        little of the question (one rare shared word) does not hide a relevant one.
         """
         hits = self.search(query, k)
-        if not hits or not self.is_relevant(hits[0]):
+        good = [h for h in hits if self.is_relevant(h)]
+        if not good:
             return []
         floor = self.thresholds.fact_min_coverage
-        return [
-            hits[0],
-            *(h for h in hits[1:] if h.coverage >= floor and h.score >= self.thresholds.min_score),
+        support = [
+            h
+            for h in hits
+            if h not in good and h.coverage >= floor and h.score >= self.thresholds.min_score
         ]
+        return [*good, *support]
 
 
 def body_for(document: Document, language: Language) -> str:

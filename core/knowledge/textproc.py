@@ -30,16 +30,17 @@ EN_STOP = _words(
     this that these those what which who whom how when where why can could would should will
     shall may might must not no yes please hi hello hey thanks thank there here any some much
     many more most very just also so than too get got want need like know tell let am s t
-    i'm it's don't can't policy policies rule rules"""
+    i'm it's don't can't policy policies rule rules still really actually already maybe ever even
+    something anything able possible okay ok"""
 )
 ZH_STOP = _words(
     """的 了 吗 呢 吧 啊 呀 哦 嗯 么 我 你 您 他 她 它 们 我们 你们 是 有 在 和 与 或 请问 请 一下 什么
     怎么 怎么样 怎样 如何 多少 可以 能 能不能 可不可以 这个 那个 这 那 就 都 也 还 要 想 会 个 件 一 下
-    为 对 给 把 被 从 到 吗 啥 哪 哪些 哪个 谢谢 你好 您好 现在 还有 一个 没有 有没有 是不是 为什么 怎么办 谁 出 多少钱 多久 几天 多长时间 一般 大概 请问一下 政策 规定"""
+    为 对 给 把 被 从 到 吗 啥 哪 哪些 哪个 谢谢 你好 您好 现在 还有 一个 没有 有没有 是不是 为什么 怎么办 谁 出 多少钱 多久 什么时候 几天 多长时间 一般 大概 请问一下 政策 规定"""
 )
 # Single characters that only glue a sentence together; a bigram containing one is noise.
 ZH_GLUE = frozenset(
-    "的了吗呢吧啊呀哦嗯么我你您他她它们是有在和与或请问一下个为对给把被从到啥哪这那就都也还想要"
+    "的了吗呢吧啊呀哦嗯么我你您他她它们是有在和与或请问一下个为对给把被从到啥哪这那就都也还想要以"
 )
 # Shop words jieba's general dictionary splits badly ("退货运费" -> "退 / 货运费").
 DOMAIN_WORDS = _words(

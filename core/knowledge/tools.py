@@ -128,33 +128,31 @@ class ShopTools:
                 if request.language == "zh"
                 else f"I could not find order {', '.join(missing)} under your account."
             )
-        extra = self._policy_follow_up(request) if request.intents.order_action else None
-        if extra is not None:
-            facts += (extra,)
-            lines.append(extra.text)
+        extra = self._policy_follow_up(request) if request.intents.order_action else ()
+        facts += extra
+        lines.extend(f.text for f in extra)
         return ToolOutcome(facts=facts, reply="\n".join(lines))
 
-    def _policy_follow_up(self, request: ToolRequest) -> Fact | None:
-        """For "I want to return order X": the best policy/FAQ passage, quoted after the order."""
+    def _policy_follow_up(self, request: ToolRequest) -> tuple[Fact, ...]:
+        """For "I want to return order X": the two best policy/FAQ passages, after the order."""
         query = request.text
         for number in find_order_numbers(query, self.prefix):
             query = query.replace(number, " ")
         hits = [
             h for h in self.base.retriever.relevant(query) if h.document.kind in ("faq", "policy")
         ]
-        if not hits:
-            return None
-        return Fact(
-            hits[0].document.source, body_for(hits[0].document, request.language), hits[0].coverage
+        return tuple(
+            Fact(h.document.source, body_for(h.document, request.language), h.coverage)
+            for h in hits[:2]
         )
 
     async def _my_orders(self, request: ToolRequest) -> ToolOutcome:
         mine = await self.base.orders.mine(request.asker)
         if not mine:
             reply = (
-                "您的账户下暂时没有找到订单。请发送订单号（例如SO20261102-0042）或订单截图，我来帮您查询。"
+                "您的账户下暂时没有找到订单。请发送订单号（以SO开头）或订单截图，我来帮您查询。"
                 if request.language == "zh"
-                else "I could not find any orders under this account. Please send your order number (for example SO20261102-0042) or a screenshot of the order."
+                else "I could not find any orders under this account. Please send your order number (it starts with SO) or a screenshot of the order."
             )
             return ToolOutcome(reply=reply)
         shown = [o for o in mine if o.status in OPEN_STATUSES][:MAX_ORDERS] or mine[:1]
@@ -217,7 +215,10 @@ class ShopTools:
         facts = tuple(
             Fact(p.source, promotion_fact(p, self.shop, request.language, today)) for p in promos
         )
+        facts = (Fact("clock:today", f"today {today}"), *facts)
         head = f"今天是{today}，" if request.language == "zh" else f"As of {today}:"
         zh_head = head + "店铺的优惠活动如下："
-        reply = "\n".join([zh_head if request.language == "zh" else head, *(f.text for f in facts)])
+        reply = "\n".join(
+            [zh_head if request.language == "zh" else head, *(f.text for f in facts[1:])]
+        )
         return ToolOutcome(facts=facts, reply=reply, products=tuple(products))

@@ -1,0 +1,1 @@
+"""Evaluation of the shop bot: ``python -m bench.eval`` (see bench/eval/RESULTS.md)."""

@@ -1,0 +1,209 @@
+"""Run evaluation cases through the real brain and engine, and score them.
+
+Per case: ``brain.prepare`` → (unless it hands off or answers directly) ``engine.generate``
+→ ``brain.assess``, exactly the worker's sequence. All cases run concurrently, so the
+batching engine decodes the model cases together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.eval.cases import Case
+from core.bot import BotBrain, Prepared
+from core.confidence import score_logprobs
+from core.engines.base import Engine, GenerationRequest, collect
+from core.knowledge.grounding import Evidence, check_grounding
+from core.knowledge.retrieval import Retriever
+
+CRITICAL = frozenset({"price", "order_number", "tracking", "date"})
+TOOL_PREFIXES = ("order:", "price:", "stock:", "promo:")
+
+
+def fold(text: str) -> str:
+    """Comparison form: NFKC, lower case, no whitespace."""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """What happened to one case."""
+
+    case: Case
+    outcome: str  # "answer" or "handoff"
+    path: str  # tool, quote, fixed, model, handoff (before the model), model-handoff
+    answer: str
+    reasons: tuple[str, ...] = ()
+    confidence: float | None = None
+    missing: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+    ungrounded: tuple[str, ...] = ()
+    top3: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def handed_off(self) -> bool:
+        return self.outcome == "handoff"
+
+    @property
+    def resolved(self) -> bool:
+        return (
+            self.case.answerable and not self.handed_off and not self.missing and not self.forbidden
+        )
+
+    @property
+    def wrong(self) -> bool:
+        return not self.handed_off and bool(self.forbidden or self.ungrounded)
+
+    @property
+    def recall_at_3(self) -> float | None:
+        wanted = self.case.relevant_sources
+        if not wanted:
+            return None
+        return sum(s in self.top3 for s in wanted) / len(wanted)
+
+    @property
+    def ok(self) -> bool:
+        return self.handed_off if self.case.must_handoff else self.resolved
+
+
+@dataclass
+class Summary:
+    results: list[CaseResult]
+    wall_s: float
+    paths: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for r in self.results:
+            self.paths[r.path] = self.paths.get(r.path, 0) + 1
+
+    @property
+    def answerable(self) -> list[CaseResult]:
+        return [r for r in self.results if r.case.answerable]
+
+    @property
+    def must_handoff(self) -> list[CaseResult]:
+        return [r for r in self.results if r.case.must_handoff]
+
+    def rate(self, part: Sequence[CaseResult], whole: Sequence[CaseResult]) -> float:
+        return len(part) / len(whole) if whole else 0.0
+
+    @property
+    def resolution(self) -> float:
+        return self.rate([r for r in self.answerable if r.resolved], self.answerable)
+
+    @property
+    def wrong_rate(self) -> float:
+        return self.rate([r for r in self.results if r.wrong], self.results)
+
+    @property
+    def handoff_recall(self) -> float:
+        return self.rate([r for r in self.must_handoff if r.handed_off], self.must_handoff)
+
+    @property
+    def answerable_handoff_rate(self) -> float:
+        return self.rate([r for r in self.answerable if r.handed_off], self.answerable)
+
+    @property
+    def recall_at_3(self) -> float:
+        values = [r.recall_at_3 for r in self.results if r.recall_at_3 is not None]
+        return sum(values) / len(values) if values else 0.0
+
+    @property
+    def recall_cases(self) -> int:
+        return sum(r.recall_at_3 is not None for r in self.results)
+
+
+def _path(prepared: Prepared) -> str:
+    sources = [f.source for f in prepared.facts if f.source != "conversation"]
+    if not sources:
+        return "fixed"
+    return "tool" if sources[0].startswith(TOOL_PREFIXES) else "quote"
+
+
+def _check(
+    case: Case, answer: str, prepared: Prepared, handed_off: bool
+) -> dict[str, tuple[str, ...]]:
+    folded = fold(answer)
+    missing = tuple(f for f in case.expect_facts if fold(f) not in folded)
+    forbidden = tuple(f for f in case.forbid if fold(f) in folded)
+    report = check_grounding(answer, Evidence(f.text for f in prepared.facts))
+    ungrounded = tuple(f"{c.kind} {c.text}" for c in report.ungrounded if c.kind in CRITICAL)
+    return {
+        "missing": missing if not handed_off else case.expect_facts,
+        "forbidden": forbidden,
+        "ungrounded": ungrounded,
+    }
+
+
+async def run_case(
+    case: Case, brain: BotBrain, engine: Engine, retriever: Retriever, max_new_tokens: int
+) -> CaseResult:
+    """Run one case the way the worker would, and score it."""
+    started = time.perf_counter()
+    turn = case.turn()
+    prepared = await brain.prepare(turn, case.history_items())
+    query = turn.text or prepared.ocr_text
+    top3 = tuple(h.document.source for h in retriever.search(query, 3)) if query else ()
+    base = {"case": case, "top3": top3}
+    if prepared.handoff is not None:
+        return CaseResult(
+            outcome="handoff",
+            path="handoff",
+            answer="",
+            reasons=(prepared.handoff.kind, *prepared.handoff.reasons),
+            missing=case.expect_facts,
+            seconds=time.perf_counter() - started,
+            **base,
+        )
+    if prepared.direct_reply is not None:
+        checks = _check(case, prepared.direct_reply, prepared, False)
+        return CaseResult(
+            outcome="answer",
+            path=_path(prepared),
+            answer=prepared.direct_reply,
+            confidence=1.0,
+            seconds=time.perf_counter() - started,
+            **checks,
+            **base,
+        )
+    request = GenerationRequest(prepared.messages, max_new_tokens=max_new_tokens, temperature=0.0)
+    text, logprobs, _ = await collect(engine, request)
+    answer = text.strip()
+    assessment = brain.assess(turn, prepared, answer, score_logprobs(logprobs))
+    handed_off = assessment.handoff is not None
+    reasons = (
+        (assessment.handoff.kind, *assessment.handoff.reasons)
+        if assessment.handoff
+        else assessment.confidence.reasons
+    )
+    checks = _check(case, answer, prepared, handed_off)
+    return CaseResult(
+        outcome="handoff" if handed_off else "answer",
+        path="model-handoff" if handed_off else "model",
+        answer=answer,
+        reasons=tuple(reasons),
+        confidence=assessment.confidence.score,
+        seconds=time.perf_counter() - started,
+        **checks,
+        **base,
+    )
+
+
+async def run_all(
+    cases: Sequence[Case],
+    brain: BotBrain,
+    engine: Engine,
+    retriever: Retriever,
+    max_new_tokens: int = 96,
+) -> Summary:
+    """Run every case concurrently (the engine batches the model cases)."""
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(run_case(c, brain, engine, retriever, max_new_tokens) for c in cases)
+    )
+    return Summary(list(results), time.perf_counter() - started)
