@@ -117,13 +117,17 @@ class IncrementalDetokenizer:
         return ""
 
     def flush(self) -> str:
-        """Whatever is still held back at the end (may contain U+FFFD if truly incomplete)."""
+        """Whatever is still held back at the end of generation.
+
+        A character cut off by the token limit would decode to U+FFFD; it is dropped rather
+        than shown to a customer as garbage.
+        """
         before = self._tokenizer.decode(
             self._ids[self._prefix_offset : self._read_offset], skip_special_tokens=True
         )
         after = self._tokenizer.decode(self._ids[self._prefix_offset :], skip_special_tokens=True)
         self._prefix_offset = self._read_offset = len(self._ids)
-        return after[len(before) :] if len(after) > len(before) else ""
+        return after[len(before) :].rstrip(REPLACEMENT) if len(after) > len(before) else ""
 
 
 class StopMatcher:

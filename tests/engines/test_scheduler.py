@@ -54,8 +54,8 @@ def reference(model, prompt: PreparedPrompt, new_tokens: int) -> list[int]:
 
 
 def decoded(tokenizer, tokens: list[int]) -> str:
-    """Text as the engine streams it: special tokens are not part of the answer."""
-    return tokenizer.decode(tokens, skip_special_tokens=True)
+    """Text as the engine streams it: no special tokens, no character cut off at the end."""
+    return tokenizer.decode(tokens, skip_special_tokens=True).rstrip("\ufffd")
 
 
 @pytest.fixture
@@ -390,3 +390,10 @@ def test_stop_matcher_releases_held_text_at_the_end():
     assert matcher.feed("almost ST") == "almost "
     assert matcher.flush() == "ST"
     assert StopMatcher([]).feed("anything") == "anything"
+
+
+def test_detokenizer_drops_a_character_cut_off_at_the_end(tiny_tokenizer):
+    ids = tiny_tokenizer("ok 🚀", add_special_tokens=False)["input_ids"]
+    detokenizer = IncrementalDetokenizer(tiny_tokenizer)
+    streamed = "".join(detokenizer.push(i) for i in ids[:-1])  # the rocket's last byte never comes
+    assert streamed + detokenizer.flush() == "ok "
