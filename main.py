@@ -29,37 +29,57 @@ def _progress(message: str) -> None:
     print(f"[kefu] {message}", file=sys.stderr, flush=True)
 
 
+_OCR: dict[str, object] = {}
+
+
+def shared_ocr(settings: Settings):  # type: ignore[no-untyped-def]
+    """One OCR reader per process, shared by the engine wrapper and the bot brains."""
+    from core.engines.factory import build_ocr_reader
+
+    if "reader" not in _OCR:
+        _OCR["reader"] = build_ocr_reader(settings.ocr)
+    return _OCR["reader"]
+
+
 def build_engine(settings: Settings):  # type: ignore[no-untyped-def]
     from core.engines.factory import build_engine as factory
 
-    return factory(settings.engine, progress=_progress)
+    return factory(settings.engine, ocr=shared_ocr(settings), progress=_progress,
+                   max_chars_per_image=settings.ocr.max_chars_per_image)
 
 
 def build_brains(settings: Settings):  # type: ignore[no-untyped-def]
     from bots.loader import load_brains
 
-    return load_brains(settings)
+    return load_brains(settings, shared_ocr(settings))
+
+
+def image_limits(settings: Settings):  # type: ignore[no-untyped-def]
+    from core.images import ImageLimits
+
+    return ImageLimits(settings.images.max_bytes, settings.images.max_pixels,
+                       settings.images.target_pixels)
 
 
 def build_adapter_factories(settings: Settings) -> dict:  # type: ignore[type-arg]
-    """Adapters whose settings are present (a token or a source), from the registry."""
+    """Adapters whose credentials are present (a token or a webhook source), from the registry."""
     from adapters.registry import load_adapter_class
 
+    limits = image_limits(settings)
+    wanted = {
+        "telegram": (settings.telegram, settings.telegram.enabled and settings.telegram.bot_token),
+        "slack": (settings.slack, settings.slack.enabled and settings.slack.bot_token),
+        "webhook": (settings.webhook, settings.webhook.enabled and settings.webhook.sources),
+    }
     factories = {}
-    if settings.telegram.enabled and settings.telegram.bot_token:
-        cls = load_adapter_class("telegram")
-        factories["telegram"] = lambda ctx, c=cls: c(ctx, settings.telegram)
-    if settings.slack.enabled and settings.slack.bot_token:
-        cls = load_adapter_class("slack")
-        factories["slack"] = lambda ctx, c=cls: c(ctx, settings.slack)
-    if settings.webhook.enabled and settings.webhook.sources:
-        cls = load_adapter_class("webhook")
-        factories["webhook"] = lambda ctx, c=cls: c(ctx, settings.webhook)
+    for name, (section, present) in wanted.items():
+        if present:
+            cls = load_adapter_class(name)
+            factories[name] = lambda ctx, c=cls, s=section: c(ctx, s, image_limits=limits)
     return factories
 
 
 def service_options(settings: Settings):  # type: ignore[no-untyped-def]
-    from core.images import ImageLimits
     from core.service import ServiceOptions
 
     key = settings.service.api_key.get_secret_value() if settings.service.api_key else None
@@ -68,8 +88,7 @@ def service_options(settings: Settings):  # type: ignore[no-untyped-def]
         allow_remote_images=settings.service.allow_remote_images,
         max_remote_image_bytes=settings.service.max_remote_image_bytes,
         default_max_tokens=settings.engine.max_new_tokens,
-        image_limits=ImageLimits(settings.images.max_bytes, settings.images.max_pixels,
-                                 settings.images.target_pixels),
+        image_limits=image_limits(settings),
     )
 
 

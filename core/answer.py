@@ -82,6 +82,9 @@ class Answerer:
         if turn.command in ("reset",):
             await self.store.reset_memory(conversation.id)
             return self._notice(turn, text("reset_done", language), "reset")
+        if turn.command == "image_error":
+            # The adapter already told the customer why the photo could not be read.
+            return Completion(replies=(), decision=Decision("notice", reasons=("unreadable photo",)))
         if turn.command == "unsupported":
             return self._notice(turn, text("unsupported_content", language), "unsupported")
         if conversation.state == "handoff" and turn.sender.role is Role.CUSTOMER:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DELIVERIES = Counter("kefu_deliveries_total", "Outbox deliveries", ["platform", "result"])
 MAX_INLINE_WAIT_S = 30.0  # longer Retry-After values are rescheduled durably
+MAX_RATE_LIMITED_ATTEMPTS = 20  # a receiver answering 429 forever is dead-lettered eventually
 
 
 class Deliverer:
@@ -102,8 +103,12 @@ class Dispatcher:
                 break  # keep order: later rows of this conversation wait
 
     def _schedule_for(self, platform: str) -> tuple[float, ...]:
-        adapter = self.adapters[platform.split(":")[0]]
-        return tuple(getattr(adapter, "retry_schedule", None) or self.schedule_s)
+        own = getattr(self.adapters[platform.split(":")[0]], "retry_schedule", None)
+        return tuple(own) if own is not None else self.schedule_s
+
+    def _inline_attempts_for(self, adapter: Deliverer) -> int:
+        # An adapter with its own (spec-defined) schedule gets exactly that many attempts.
+        return 1 if getattr(adapter, "retry_schedule", None) is not None else self.inline_attempts
 
     async def deliver_row(self, row: OutboxRow) -> bool:
         """Deliver one row; True when it is delivered."""
@@ -113,13 +118,17 @@ class Dispatcher:
                                   row.stream_ref, row.attempts + 1)
         keeper = asyncio.create_task(self._keep_lease(row))
         try:
-            receipt = await self._attempt(adapter, message)
+            receipt = await self._attempt(adapter, message, self._inline_attempts_for(adapter))
         except PermanentDeliveryError as exc:
             await self.queue.dead(row, f"{exc.code}: {exc}")
             DELIVERIES.labels(row.platform, "dead").inc()
             return False
         except RateLimitedError as exc:
-            await self.queue.retry_later(row, exc.retry_after, f"rate limited: {exc}", count_attempt=False)
+            if row.attempts >= MAX_RATE_LIMITED_ATTEMPTS:
+                await self.queue.dead(row, f"still rate limited after {row.attempts} attempts: {exc}")
+                DELIVERIES.labels(row.platform, "dead").inc()
+                return False
+            await self.queue.retry_later(row, exc.retry_after, f"rate limited: {exc}")
             return False
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried
             return await self._reschedule(row, f"{type(exc).__name__}: {exc}")
@@ -136,9 +145,9 @@ class Dispatcher:
             await asyncio.sleep(self.lease_s / 3)
             await self.queue.renew(row)
 
-    async def _attempt(self, adapter: Deliverer, message: OutboundMessage) -> DeliveryReceipt:
+    async def _attempt(self, adapter: Deliverer, message: OutboundMessage, attempts: int) -> DeliveryReceipt:
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self.inline_attempts),
+            stop=stop_after_attempt(attempts),
             wait=_wait_for_retry_after,
             retry=retry_if_exception(_retryable),
             reraise=True,

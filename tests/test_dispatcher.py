@@ -82,7 +82,16 @@ async def test_failing_delivery_is_dead_lettered_after_the_schedule(store: Store
     await _answered(store, "hello")
     dispatcher = Dispatcher(store, {"fake": adapter}, inline_attempts=2, poll_interval_s=0.02)
     await _run_until(dispatcher, store, lambda c: c.get("outbox.dead") == 1)
-    assert adapter.sent == [] and len(adapter.attempts) == 6  # 3 durable attempts x 2 inline
+    assert adapter.sent == [] and len(adapter.attempts) == 3  # own schedule: no inline retries
+
+
+async def test_default_schedule_retries_inline_too(store: Store) -> None:
+    adapter = ScriptedAdapter([PlatformError("down")] * 100)
+    await _answered(store, "hello")
+    dispatcher = Dispatcher(store, {"fake": adapter}, schedule_s=(0.05,), inline_attempts=2,
+                            poll_interval_s=0.02)
+    await _run_until(dispatcher, store, lambda c: c.get("outbox.dead") == 1)
+    assert len(adapter.attempts) == 4  # 2 durable attempts x 2 inline
 
 
 async def test_permanent_failure_is_dead_lettered_at_once(store: Store) -> None:

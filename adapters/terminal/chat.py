@@ -31,10 +31,17 @@ async def _read_line(prompt: str) -> str | None:
     return await loop.run_in_executor(None, read)
 
 
-async def chat_turn(adapter: TerminalAdapter, line: str, timeout: float = 300.0) -> None:
-    """Send one line and wait until its reply has been printed."""
-    await adapter.send(line)
-    await asyncio.wait_for(adapter.replies.get(), timeout)
+async def chat_turn(adapter: TerminalAdapter, store: Store, line: str, timeout: float = 300.0) -> None:
+    """Send one line and wait until it is answered and every reply printed."""
+    turn_id = await adapter.send(line)
+    async with asyncio.timeout(timeout):
+        while not await store.turn_settled(turn_id):
+            await asyncio.sleep(0.05)
+    if adapter.replies.empty():
+        print("(no reply: the conversation is with a person now; the bot stays quiet)",
+              file=adapter.out, flush=True)
+    while not adapter.replies.empty():
+        adapter.replies.get_nowait()
 
 
 async def run_chat(settings: Any, engine: Any, brains: Mapping[Any, Any], options: RuntimeOptions,
@@ -62,7 +69,7 @@ async def run_chat(settings: Any, engine: Any, brains: Mapping[Any, Any], option
                 await _export(store, adapter, line, out)
                 continue
             try:
-                await chat_turn(adapter, line)
+                await chat_turn(adapter, store, line)
             except (KefuError, TimeoutError) as exc:
                 print(f"! {exc}", file=out, flush=True)
     finally:

@@ -299,6 +299,16 @@ class Store:
             for table in (decisions, handoffs, outbox, inbox, turns, images, conversations):
                 await conn.execute(delete(table))
 
+    async def turn_settled(self, turn_id: int) -> bool:
+        """True once the turn is answered and every reply to it is delivered or dead."""
+        async with self.engine.connect() as conn:
+            status = (await conn.execute(select(inbox.c.status).where(inbox.c.turn_id == turn_id))).scalar_one_or_none()
+            open_replies = (await conn.execute(
+                select(func.count()).select_from(outbox)
+                .where(outbox.c.turn_id == turn_id, outbox.c.status.in_(("pending", "sending")))
+            )).scalar_one()
+        return status in ("done", "failed") and open_replies == 0
+
     async def delivered_outbox(self) -> list[dict[str, Any]]:
         """Delivered outbox rows with their payloads, oldest first (tests and demos)."""
         async with self.engine.connect() as conn:
