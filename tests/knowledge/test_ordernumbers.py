@@ -1,0 +1,43 @@
+"""Order numbers from typed text and from normalised OCR text of screenshots."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.knowledge.ordernumbers import find_order_numbers
+from core.ocr import normalise_ocr_text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我的订单SO20261102-0042到哪了", ["SO20261102-0042"]),
+        ("OrderNo.：SO20261102-0042", ["SO20261102-0042"]),  # RapidOCR: no spaces, full-width colon
+        ("订单编号：SO20261102一0042", ["SO20261102-0042"]),  # the CJK "one" read for a dash
+        ("Ordernumber:S020261116-0451", ["SO20261116-0451"]),  # zero read for the letter O
+        ("订单号:S0202611O2—0042", ["SO20261102-0042"]),  # O for zero inside the digits, em dash
+        ("so 20261102 - 0042 和 SO20261118-0107", ["SO20261102-0042", "SO20261118-0107"]),
+        ("SO202611020042", ["SO20261102-0042"]),  # dash dropped
+        ("Order #SO20261102-0042.", ["SO20261102-0042"]),
+        ("OrderNoSO20261102-0042", ["SO20261102-0042"]),  # letters glued in front
+        ("SO20261102-0042 SO20261102-0042", ["SO20261102-0042"]),  # deduplicated
+    ],
+)
+def test_found(text: str, expected: list[str]) -> None:
+    assert find_order_numbers(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["SO20261102-004", "SO20261102-00423", "订单20261102-0042", "SF1418827364509", ""]
+)
+def test_not_found(text: str) -> None:
+    assert find_order_numbers(text) == []
+
+
+def test_after_the_ocr_readers_normalisation() -> None:
+    raw = "订单详情\n订单编号：ＳＯ２０２６１１１８－０１０７\n实付款：￥399.00"
+    assert find_order_numbers(normalise_ocr_text(raw)) == ["SO20261118-0107"]
+
+
+def test_other_prefix() -> None:
+    assert find_order_numbers("order AB20261102-0042", prefix="AB") == ["AB20261102-0042"]

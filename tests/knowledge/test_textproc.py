@@ -1,0 +1,42 @@
+"""Chinese and English tokens for retrieval."""
+
+from __future__ import annotations
+
+from core.knowledge.textproc import key_terms, normalise, stem, tokenize
+
+
+def test_chinese_is_segmented_and_bigrammed() -> None:
+    tokens = tokenize("退货运费谁出")
+    assert "退货" in tokens and "运费" in tokens  # domain words stay whole
+    assert "谁" not in key_terms("退货运费谁出")  # question glue is not a topic
+
+
+def test_glue_bigrams_are_dropped() -> None:
+    tokens = tokenize("你们有实体店吗")
+    assert "实体店" in tokens
+    assert not any(t in tokens for t in ("们有", "店吗"))
+
+
+def test_english_is_lowercased_and_stemmed() -> None:
+    assert tokenize("How much are the Windbreaker Jackets?") == ["windbreaker", "jacket"]
+    assert stem("deliveries") == "delivery"
+    assert stem("dress") == "dress"  # not "dres"
+    assert stem("3002") == "3002"
+
+
+def test_skus_stay_whole_and_split() -> None:
+    tokens = tokenize("JK-3002 price")
+    assert {"jk-3002", "jk", "3002", "price"} <= set(tokens)
+
+
+def test_question_phrases_are_not_topics() -> None:
+    assert "long" not in tokenize("How long does delivery take?")
+    assert "long" in tokenize("Striped long-sleeve tee")
+
+
+def test_numbers_are_not_key_terms() -> None:
+    assert key_terms("跑鞋7折") == ["跑鞋", "折"] or "7" not in key_terms("跑鞋7折")
+
+
+def test_full_width_is_folded() -> None:
+    assert normalise("ＡＢＣ：１２") == "abc:12"
