@@ -49,3 +49,12 @@ def test_broken_yaml_is_a_config_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("KEFU_CONFIG", str(path))
     with pytest.raises(ConfigError, match="cannot read settings"):
         load_settings()
+
+
+def test_sample_config_is_current_and_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.make_sample import render
+
+    sample = Path(__file__).resolve().parent.parent / "config" / "sample.yaml"
+    assert sample.read_text(encoding="utf-8") == render(), "run: python -m config.make_sample > config/sample.yaml"
+    monkeypatch.setenv("KEFU_CONFIG", str(sample))
+    assert load_settings().engine.model == "embedded"
