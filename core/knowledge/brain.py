@@ -70,7 +70,7 @@ def is_repetitive(answer: str, min_repeats: int = 3) -> bool:
     ]
     if sentences and max(sentences.count(s) for s in sentences) >= min_repeats:
         return True
-    runs = [answer[i : i + 12] for i in range(0, max(len(answer) - 12, 0))]
+    runs = [answer[i : i + 12] for i in range(max(len(answer) - 11, 0))]
     counts: dict[str, int] = {}
     for run in runs:
         counts[run] = counts.get(run, 0) + 1

@@ -16,7 +16,9 @@ from core.knowledge.retrieval import Document, Retriever
 from core.knowledge.textproc import normalise
 
 CLOTHING_SIZES = ("XXXL", "XXL", "XL", "XS", "S", "M", "L")
-_LETTER_SIZE = re.compile(r"(?<![A-Za-z'’])(XXXL|XXL|XL|XS|S|M|L)(?![A-Za-z])(?:\s*(?:码|号|size))?")
+_LETTER_SIZE = re.compile(
+    r"(?<![A-Za-z'’])(XXXL|XXL|XL|XS|S|M|L)(?![A-Za-z])(?:\s*(?:码|号|size))?"
+)
 _NUMBER_SIZE = re.compile(
     r"(?:size|尺码|码数|鞋码|eu|腰围)\s*(\d{2,3})|(\d{2,3})\s*(?:码|号|cm|厘米|寸)|(?<![\d.¥￥$-])(\d{2,3})(?![\d.%])"
 )

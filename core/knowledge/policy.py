@@ -98,7 +98,8 @@ class FailureTracker:
 
     def record(self, conversation: str, weak: bool) -> int:
         """Count a weak answer (or reset on a good one); returns the new count."""
-        count = self._counts.pop(conversation, 0) + 1 if weak else 0
+        previous = self._counts.pop(conversation, 0)
+        count = previous + 1 if weak else 0
         if count:
             self._counts[conversation] = count
             while len(self._counts) > self._capacity:

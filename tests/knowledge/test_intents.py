@@ -1,0 +1,45 @@
+"""Keyword cues that route a turn to a tool."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.knowledge.intents import detect_intents
+
+
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        ("防风夹克多少钱", "price"),
+        ("轻薄羽绒服打几折？", "price"),
+        ("How much is it?", "price"),
+        ("帆布鞋42码有货吗", "stock"),
+        ("有红色的吗", "stock"),
+        ("Do you have it in size M?", "stock"),
+        ("我的订单到哪了", "order_status"),
+        ("Where is my order?", "order_status"),
+        ("有什么优惠活动", "promotion"),
+        ("Any promotions right now?", "promotion"),
+        ("我想退货", "order_action"),
+    ],
+)
+def test_cues(text: str, cue: str) -> None:
+    assert getattr(detect_intents(text), cue) is True
+
+
+def test_coupon_is_not_a_promotion_question() -> None:
+    assert detect_intents("优惠券怎么用").promotion is False
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [("买两件多少钱", 2), ("3件", 3), ("buy three", 3), ("x 4", 4), ("多少钱", 1)],
+)
+def test_quantity(text: str, quantity: int) -> None:
+    assert detect_intents(text).quantity == quantity
+
+
+def test_greeting_and_thanks_are_whole_messages() -> None:
+    assert detect_intents("你好！").greeting
+    assert detect_intents("thanks!").thanks
+    assert not detect_intents("你好，防风夹克多少钱").greeting

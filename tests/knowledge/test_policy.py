@@ -1,0 +1,148 @@
+"""The handoff policy: each trigger, with its reasons for the decision log."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.bot import HistoryItem
+from core.knowledge.policy import FailureTracker, HandoffPolicy, HandoffPolicyConfig
+from core.turn import Confidence, Role
+
+CONV = "telegram|1|"
+
+
+@pytest.fixture
+def policy() -> HandoffPolicy:
+    return HandoffPolicy()
+
+
+def test_human_command(policy: HandoffPolicy) -> None:
+    decision = policy.before_answer("", "human", [], CONV)
+    assert decision is not None and decision.kind == "explicit"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "转人工",
+        "我要人工客服",
+        "I want to talk to a person",
+        "human agent please",
+        "Can I speak to a human?",
+    ],
+)
+def test_explicit_requests(policy: HandoffPolicy, text: str) -> None:
+    decision = policy.before_answer(text, None, [], CONV)
+    assert decision is not None and decision.kind == "explicit"
+    assert decision.reasons[0].startswith("customer asked for a person")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我要投诉",
+        "再不处理我就曝光你们",
+        "退款纠纷",
+        "给差评",
+        "打12315",
+        "This is a scam",
+        "I will sue you",
+        "my lawyer will call",
+        "I want to file a complaint",
+    ],
+)
+def test_complaints(policy: HandoffPolicy, text: str) -> None:
+    decision = policy.before_answer(text, None, [], CONV)
+    assert decision is not None and decision.kind == "complaint"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["收到的衣服破了", "拉链坏了", "the zipper is broken", "it arrived damaged", "衣服有个洞"],
+)
+def test_damage_reports(policy: HandoffPolicy, text: str) -> None:
+    decision = policy.before_answer(text, None, [], CONV)
+    assert decision is not None and decision.kind == "complaint"
+    assert "damaged or defective" in decision.reasons[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is there an issue with my order?",
+        "Pursue the return?",
+        "你们有实体店吗",
+        "How do I wash wool?",
+    ],
+)
+def test_ordinary_questions_pass(policy: HandoffPolicy, text: str) -> None:
+    assert policy.before_answer(text, None, [], CONV) is None  # "issue" must not match "sue"
+
+
+def test_frustration(policy: HandoffPolicy) -> None:
+    decision = policy.before_answer("你这答非所问", None, [], CONV)
+    assert decision is not None and decision.kind == "repeated_failure"
+
+
+def test_repeated_question_after_an_answer(policy: HandoffPolicy) -> None:
+    history = [
+        HistoryItem(Role.CUSTOMER, "羊绒开衫可以机洗吗"),
+        HistoryItem(Role.BOT, "建议干洗。"),
+    ]
+    decision = policy.before_answer("羊绒开衫可以机洗吗？", None, history, CONV)
+    assert decision is not None and decision.kind == "repeated_failure"
+    # Sending the same words twice before any answer is not a failure of the bot.
+    assert (
+        policy.before_answer(
+            "羊绒开衫可以机洗吗", None, [HistoryItem(Role.CUSTOMER, "羊绒开衫可以机洗吗")], CONV
+        )
+        is None
+    )
+
+
+def test_low_confidence(policy: HandoffPolicy) -> None:
+    decision = policy.after_answer(Confidence(0.2, reasons=("unsure about '¥'",)), CONV)
+    assert decision is not None and decision.kind == "low_confidence"
+    assert decision.reasons == ("confidence 0.20 < 0.35", "unsure about '¥'")
+
+
+def test_weak_answers_in_a_row(policy: HandoffPolicy) -> None:
+    assert policy.after_answer(Confidence(0.5), CONV) is None  # weak #1
+    decision = policy.after_answer(Confidence(0.5), CONV)  # weak #2
+    assert decision is not None and decision.kind == "repeated_failure"
+    other = "telegram|2|"
+    assert policy.after_answer(Confidence(0.5), other) is None  # counted per conversation
+
+
+def test_a_good_answer_resets_the_count(policy: HandoffPolicy) -> None:
+    policy.after_answer(Confidence(0.5), CONV)
+    policy.after_answer(Confidence(0.9), CONV)
+    assert policy.after_answer(Confidence(0.5), CONV) is None
+    policy.answered_by_tools(CONV)
+    assert policy.failures.get(CONV) == 0
+
+
+def test_weak_count_also_blocks_before_answering() -> None:
+    policy = HandoffPolicy(HandoffPolicyConfig(max_weak_in_a_row=1))
+    policy.failures.record(CONV, weak=True)
+    decision = policy.before_answer("hello?", None, [], CONV)
+    assert decision is not None and decision.kind == "repeated_failure"
+
+
+def test_no_knowledge_can_be_switched_off() -> None:
+    assert HandoffPolicy().no_knowledge("x").kind == "no_knowledge"
+    assert (
+        HandoffPolicy(HandoffPolicyConfig(handoff_on_no_knowledge=False)).no_knowledge("x") is None
+    )
+
+
+def test_extra_phrases_from_config() -> None:
+    policy = HandoffPolicy(HandoffPolicyConfig(extra_complaint_phrases=("黑店",)))
+    assert policy.before_answer("你们是黑店", None, [], CONV).kind == "complaint"
+
+
+def test_failure_tracker_is_bounded() -> None:
+    tracker = FailureTracker(capacity=2)
+    for name in ("a", "b", "c"):
+        tracker.record(name, weak=True)
+    assert tracker.get("a") == 0 and tracker.get("c") == 1

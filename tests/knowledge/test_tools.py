@@ -1,0 +1,120 @@
+"""The tools: orders (bound to the asker), prices, stock and promotions, as facts and replies."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from core.knowledge.base import KnowledgeBase
+from core.knowledge.intents import detect_intents
+from core.knowledge.model import Identity
+from core.knowledge.orders import Asker
+from core.knowledge.tools import ShopTools, ToolRequest
+from core.turn import Role
+
+TODAY = date(2026, 11, 21)
+
+
+def _request(
+    text: str,
+    *,
+    user: str = "1001",
+    ocr: str = "",
+    language: str = "zh",
+    images: bool = False,
+    role: Role = Role.CUSTOMER,
+) -> ToolRequest:
+    asker = Asker(Identity("telegram", user), role)
+    return ToolRequest(text, ocr, detect_intents(text), asker, language, TODAY, images)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tools(demo_base: KnowledgeBase) -> ShopTools:
+    return ShopTools(demo_base)
+
+
+async def test_own_order_is_answered(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("我的订单SO20261118-0107到哪了"))
+    assert outcome.handoff is None
+    assert outcome.reply is not None and "SF1418827364509" in outcome.reply
+    assert [f.source for f in outcome.facts] == ["order:SO20261118-0107"]
+
+
+async def test_other_customers_order_reveals_nothing(tools: ShopTools) -> None:
+    foreign = await tools.run(_request("SO20261025-0318 到哪了"))  # Anna's order, asked by Li
+    unknown = await tools.run(_request("SO20991231-0001 到哪了"))
+    for outcome in (foreign, unknown):
+        assert outcome.reply is None and outcome.facts == ()
+        assert outcome.handoff is not None and outcome.handoff.kind == "order_not_found"
+    assert "JDV004417782301" not in str(foreign) and "Leather Backpack" not in str(foreign)
+
+
+async def test_staff_may_look_up_any_order(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("SO20261025-0318", role=Role.STAFF, user="U1"))
+    assert outcome.reply is not None and "JDV004417782301" in outcome.reply
+
+
+async def test_order_number_from_the_screenshot(tools: ShopTools) -> None:
+    outcome = await tools.run(
+        _request(
+            "这个订单什么时候到",
+            ocr="订单详情\nOrderNo.:SO20261118-0107\n实付款:¥399.00",
+            images=True,
+        )
+    )
+    assert outcome.reply is not None and "2026-11-22" in outcome.reply
+
+
+async def test_mixed_own_and_foreign_numbers(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("SO20261118-0107 和 SO20261025-0318", language="zh"))
+    assert outcome.reply is not None
+    assert "SF1418827364509" in outcome.reply and "JDV004417782301" not in outcome.reply
+    assert "没有找到订单SO20261025-0318" in outcome.reply
+
+
+async def test_where_is_my_order_without_a_number(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("Where is my order?", language="en"))
+    assert outcome.reply is not None and outcome.reply.startswith(
+        "The recent orders on your account"
+    )
+    assert {f.source for f in outcome.facts} == {"order:SO20261120-0215", "order:SO20261118-0107"}
+    nobody = await tools.run(_request("Where is my order?", user="4040", language="en"))
+    assert nobody.reply is not None and "starts with SO" in nobody.reply and nobody.facts == ()
+
+
+async def test_return_question_about_an_order_adds_the_policy(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("I want to return order SO20261102-0042", language="en"))
+    assert outcome.reply is not None
+    assert any(f.source.startswith("policy:returns") for f in outcome.facts)
+
+
+async def test_price_with_promotion(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("防风夹克多少钱"))
+    assert outcome.reply is not None and "¥239.20" in outcome.reply
+    assert outcome.facts[0].source == "price:JK-3002"
+
+
+async def test_price_from_a_tag_photo(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("", ocr="防风夹克\nJK-3002\n¥299.00", images=True))
+    assert outcome.reply is not None and "¥239.20" in outcome.reply and "库存" in outcome.reply
+
+
+async def test_stock_with_size_from_the_label(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("这双还有吗", ocr="SKU: SN-5001\n尺码Size:42", images=True))
+    assert outcome.reply is not None and "42码暂时缺货" in outcome.reply
+
+
+async def test_promotions_overview(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("有什么优惠活动"))
+    assert outcome.reply is not None
+    assert (
+        "冬季外套节" in outcome.reply
+        and "黑五满减" in outcome.reply
+        and "国庆" not in outcome.reply
+    )
+
+
+async def test_open_question_about_a_product_is_left_to_retrieval(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("Is the windbreaker warm?", language="en"))
+    assert outcome.reply is None and outcome.facts == () and outcome.handoff is None
