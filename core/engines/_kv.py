@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
+from core.engines._attention import SharedPrefixes, SharedSlot
+
 GROW_COLUMNS = 64  # buffers grow in chunks; amortises the copy without doubling memory
 
 
@@ -106,12 +108,25 @@ class KVBatch:
         cache: The transformers cache passed to ``model.forward``.
         valid: ``[rows, capacity]`` bool; True where a column holds a real token of that row.
         next_pos: ``[rows]`` long; the position id of each row's next token.
+        slots: Shared prefixes kept outside the cache (see :mod:`core.engines._attention`).
+        row_slot: For each row, its index into ``slots``, or -1 when its whole prompt is in
+            the cache.
     """
 
-    def __init__(self, cache: BufferCache, valid: torch.Tensor, next_pos: torch.Tensor) -> None:
+    def __init__(
+        self,
+        cache: BufferCache,
+        valid: torch.Tensor,
+        next_pos: torch.Tensor,
+        slots: list[PrefixKV] | None = None,
+        row_slot: list[int] | None = None,
+    ) -> None:
         self.cache = cache
         self.valid = valid
         self.next_pos = next_pos
+        self.slots = slots or []
+        self.row_slot = row_slot if row_slot is not None else [-1] * int(next_pos.shape[0])
+        self._shared: SharedPrefixes | None = None
 
     @property
     def rows(self) -> int:
@@ -169,6 +184,37 @@ class KVBatch:
             n,
         )
 
+    def detach_prefix(self, prefix: PrefixKV) -> None:
+        """Drop the prefix columns (every row holds ``prefix`` there) and share it instead."""
+        n = prefix.length
+        for layer in self.cache.buffer_layers:
+            layer.keys = layer.keys[:, :, n:].contiguous()
+            layer.values = layer.values[:, :, n:].contiguous()
+            layer.length -= n
+        self.valid = self.valid[:, n:].contiguous()
+        self.slots = [prefix]
+        self.row_slot = [0] * self.rows
+        self._shared = None
+
+    def shared(self) -> SharedPrefixes | None:
+        """The shared prefixes for the attention function, or None when there are none."""
+        if not self.slots:
+            return None
+        if self._shared is None:
+            device = self.valid.device
+            slots = []
+            for index, prefix in enumerate(self.slots):
+                rows = [row for row, slot in enumerate(self.row_slot) if slot == index]
+                slots.append(
+                    SharedSlot(
+                        torch.tensor(rows, dtype=torch.long, device=device),
+                        prefix.keys,
+                        prefix.values,
+                    )
+                )
+            self._shared = SharedPrefixes(tuple(slots))
+        return self._shared
+
     def ensure_capacity(self, extra: int) -> None:
         """Make room for ``extra`` more columns without regrowing inside the forward pass."""
         needed = self.length + extra
@@ -195,7 +241,16 @@ class KVBatch:
             layer.batch_select_indices(index)
         self.valid = self.valid.index_select(0, index)
         self.next_pos = self.next_pos.index_select(0, index)
+        self._reslot([self.row_slot[i] for i in keep])
         self.trim()
+
+    def _reslot(self, row_slot: list[int]) -> None:
+        """Keep only the slots some row still uses, renumbered."""
+        used = sorted({slot for slot in row_slot if slot >= 0})
+        renumber = {old: new for new, old in enumerate(used)}
+        self.slots = [self.slots[old] for old in used]
+        self.row_slot = [renumber.get(slot, -1) for slot in row_slot]
+        self._shared = None
 
     def trim(self) -> None:
         """Drop leading columns that are padding in every row (after rows left)."""
@@ -235,7 +290,16 @@ class KVBatch:
         valid[: first.rows, length - first.length : length] = first.valid[:, : first.length]
         valid[first.rows :, length - second.length : length] = second.valid[:, : second.length]
         next_pos = torch.cat([first.next_pos, second.next_pos])
-        return KVBatch(BufferCache(layers), valid, next_pos)
+        slots = list(first.slots)
+        second_slot: dict[int, int] = {}
+        for index, prefix in enumerate(second.slots):
+            same = next((i for i, s in enumerate(slots) if s is prefix), None)
+            if same is None:
+                slots.append(prefix)
+                same = len(slots) - 1
+            second_slot[index] = same
+        row_slot = first.row_slot + [second_slot.get(s, -1) for s in second.row_slot]
+        return KVBatch(BufferCache(layers), valid, next_pos, slots, row_slot)
 
 
 def _place(

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from core.engines import _attention
 from core.engines._kv import GROW_COLUMNS, KVBatch, PrefixKV, prefill_mask
 
 
@@ -95,11 +96,14 @@ class ModelRunner:
     Must only be used from the engine thread.
     """
 
-    def __init__(self, model: Any, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self, model: Any, device: torch.device, dtype: torch.dtype, *, cascade: bool = True
+    ) -> None:
         self.model = model
         self.device = device
         self.dtype = dtype
         self.shape = model_shape(model)
+        self.cascade = cascade and _use_cascade_attention(model)
 
     def allocate(self, rows: int, capacity: int) -> KVBatch:
         return KVBatch.allocate(
@@ -174,12 +178,15 @@ class ModelRunner:
         positions = batch.next_pos[:, None]
         if self.shape.mrope:
             positions = positions[None].expand(3, -1, -1)
+        shared = batch.shared()
+        extra = {"kefu_shared": shared} if shared is not None else {}
         output = self.model(
             input_ids=ids,
             position_ids=positions,
             attention_mask=mask,
             past_key_values=batch.cache,
             use_cache=True,
+            **extra,
         )
         batch.next_pos = batch.next_pos + 1
         return output.logits[:, -1]
@@ -211,3 +218,20 @@ class ModelRunner:
     def _next_positions(positions: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         flat = positions if positions.dim() == 2 else positions.max(dim=0).values
         return flat.masked_fill(~valid, -1).max(dim=-1).values + 1
+
+
+def _use_cascade_attention(model: Any) -> bool:
+    """Switch the model's text attention to :mod:`core.engines._attention` (sdpa inside).
+
+    Returns False (prefixes then stay in every row) when the model refuses the switch.
+    """
+    name = _attention.register()
+    text_config = model.config.get_text_config(decoder=True)
+    try:
+        if text_config is model.config:
+            model.set_attn_implementation(name)
+        else:  # vision-language: only the language model; the vision tower keeps sdpa
+            model.set_attn_implementation({"text_config": name})
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return text_config._attn_implementation == name

@@ -313,6 +313,8 @@ class BatchScheduler:
         batch = runner.start_batch([j.prompt for j in jobs], prefix)
         logits = runner.prefill(batch, [j.prompt for j in jobs])
         assert logits is not None
+        if prefix is not None and runner.cascade:
+            batch.detach_prefix(prefix)  # decode attends to one shared copy
         rows = [self._new_row(job) for job in jobs]
         keep = self._advance(rows, batch, logits, out)
         if len(keep) != len(rows):

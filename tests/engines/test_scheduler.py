@@ -397,3 +397,77 @@ def test_detokenizer_drops_a_character_cut_off_at_the_end(tiny_tokenizer):
     detokenizer = IncrementalDetokenizer(tiny_tokenizer)
     streamed = "".join(detokenizer.push(i) for i in ids[:-1])  # the rocket's last byte never comes
     assert streamed + detokenizer.flush() == "ok "
+
+
+async def test_shared_prefix_is_kept_once_outside_the_rows(scheduler, tiny_llama, tiny_tokenizer):
+    jobs = [
+        submit(scheduler, tiny_tokenizer, GenerationRequest(messages(q), max_new_tokens=30))
+        for q in QUESTIONS[:2]
+    ]
+    await wait_for(lambda: scheduler.steps >= 2)
+    batch = await scheduler.call(lambda: scheduler._batch)
+    prefix_len = jobs[0].prompt.prefix_len
+    assert batch is not None and batch.row_slot == [0, 0] and batch.slots[0].length == prefix_len
+    longest = max(len(j.prompt.ids) for j in jobs)
+    assert batch.length < longest  # the rows hold only their own columns
+    for job in jobs:
+        text, _ = await drain(job)
+        assert text == decoded(tiny_tokenizer, reference(tiny_llama, job.prompt, 30))
+
+
+def test_merge_and_select_keep_prefix_slots_consistent():
+    from core.engines._kv import PrefixKV
+
+    prefix_a = PrefixKV((torch.zeros(1, 1, 2, 2),) * 2, (torch.zeros(1, 1, 2, 2),) * 2, 2)
+    prefix_b = PrefixKV((torch.ones(1, 1, 3, 2),) * 2, (torch.ones(1, 1, 3, 2),) * 2, 3)
+    first, second, third = _batch_with([2, 3]), _batch_with([4]), _batch_with([1])
+    first.slots, first.row_slot = [prefix_a], [0, 0]
+    second.slots, second.row_slot = [prefix_b], [0]
+    merged = KVBatch.merge(KVBatch.merge(first, second), third)
+    assert merged.slots == [prefix_a, prefix_b] and merged.row_slot == [0, 0, 1, -1]
+    shared = merged.shared()
+    assert [slot.rows.tolist() for slot in shared.slots] == [[0, 1], [2]]
+    merged.select_rows([2, 3])
+    assert merged.slots == [prefix_b] and merged.row_slot == [0, -1]
+    assert [slot.rows.tolist() for slot in merged.shared().slots] == [[0]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cascade_attention_equals_attention_over_the_full_row(dtype):
+    from types import SimpleNamespace
+
+    from core.engines._attention import SharedPrefixes, SharedSlot, cascade_attention
+
+    torch.manual_seed(0)
+    rows, heads, kv_heads, dim, own, prefix = 3, 4, 2, 8, 5, 7
+    query = torch.randn(rows, heads, 1, dim, dtype=dtype)
+    keys, values = (
+        torch.randn(rows, kv_heads, own, dim, dtype=dtype),
+        torch.randn(rows, kv_heads, own, dim, dtype=dtype),
+    )
+    mask = torch.ones(rows, 1, 1, own, dtype=torch.bool)
+    mask[1, ..., :2] = False  # row 1 has left padding
+    prefix_keys = torch.randn(1, kv_heads, prefix, dim, dtype=dtype)
+    prefix_values = torch.randn(1, kv_heads, prefix, dim, dtype=dtype)
+    shared = SharedPrefixes((SharedSlot(torch.tensor([0, 1]), (prefix_keys,), (prefix_values,)),))
+    module = SimpleNamespace(layer_idx=0, num_key_value_groups=heads // kv_heads, is_causal=True)
+    out, _ = cascade_attention(module, query, keys, values, mask, kefu_shared=shared)
+    for row in range(rows):
+        has_prefix = row < 2
+        k = torch.cat([prefix_keys[0], keys[row]], 1) if has_prefix else keys[row]
+        v = torch.cat([prefix_values[0], values[row]], 1) if has_prefix else values[row]
+        m = (
+            torch.cat([torch.ones(prefix, dtype=torch.bool), mask[row, 0, 0]])
+            if has_prefix
+            else mask[row, 0, 0]
+        )
+        expected = torch.nn.functional.scaled_dot_product_attention(
+            query[row].float(),
+            k.repeat_interleave(2, 0).float(),
+            v.repeat_interleave(2, 0).float(),
+            attn_mask=m,
+        )
+        tolerance = 1e-5 if dtype == torch.float32 else 3e-2
+        torch.testing.assert_close(
+            out[row, 0].float(), expected[:, 0], atol=tolerance, rtol=tolerance
+        )
