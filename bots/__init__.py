@@ -24,7 +24,13 @@ def shared_ocr_reader(settings: Any = None) -> Any:
     global _reader
     with _lock:
         if _reader is None:
-            from core.engines.factory import build_ocr_reader
+            from core.ocr import OcrReader
 
-            _reader = build_ocr_reader(getattr(settings, "ocr", None))
+            # Same knobs as core.engines.factory.build_ocr_reader, without importing torch.
+            ocr = getattr(settings, "ocr", None)
+            _reader = OcrReader(
+                cache_size=getattr(ocr, "cache_size", 128),
+                min_confidence=getattr(ocr, "min_confidence", 0.5),
+                threads=getattr(ocr, "threads", None),
+            )
         return _reader

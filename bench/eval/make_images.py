@@ -28,16 +28,21 @@ FONT_CANDIDATES = (
 )
 
 
-def find_cjk_font() -> str:
+FONT_ROOTS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
+
+
+def find_cjk_font(
+    candidates: Sequence[str] = FONT_CANDIDATES, roots: Sequence[Path] = FONT_ROOTS
+) -> str:
     """Path of an installed CJK font.
 
     Raises:
         SystemExit: none is installed (with the apt-get command that installs one).
     """
-    for candidate in FONT_CANDIDATES:
+    for candidate in candidates:
         if Path(candidate).exists():
             return candidate
-    for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
+    for root in roots:
         for path in sorted(root.rglob("*")) if root.exists() else ():
             if path.suffix.lower() in (".ttc", ".ttf", ".otf") and any(
                 k in path.name.lower() for k in ("cjk", "wqy", "zenhei")

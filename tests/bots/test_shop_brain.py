@@ -1,0 +1,159 @@
+"""The demo shop brain end to end: prepare → (stub) engine → assess, as the worker runs it."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bots.shop.brain import ShopBrain, build_brain
+from core.bot import Prepared
+from core.confidence import score_logprobs
+from core.engines.base import GenerationRequest, collect
+from core.engines.stub import StubEngine
+from core.errors import ConfigError
+from core.turn import Role
+from tests.knowledge.fakes import ScriptedOcr, photo, turn
+
+TODAY = date(2026, 11, 21)
+IMAGES = Path(__file__).resolve().parents[2] / "bench" / "eval" / "images"
+
+
+@pytest.fixture
+def ocr() -> ScriptedOcr:
+    return ScriptedOcr()
+
+
+@pytest.fixture
+def brain(ocr: ScriptedOcr) -> ShopBrain:
+    return build_brain(clock=lambda: TODAY, ocr=ocr)
+
+
+async def answer(brain: ShopBrain, engine: StubEngine, t, history=()):  # type: ignore[no-untyped-def]
+    """The worker's sequence: prepare, then the engine unless decided, then assess."""
+    prepared: Prepared = await brain.prepare(t, list(history))
+    if prepared.handoff or prepared.direct_reply is not None:
+        return prepared, None
+    text, logprobs, _ = await collect(engine, GenerationRequest(prepared.messages))
+    return prepared, brain.assess(t, prepared, text, score_logprobs(logprobs))
+
+
+async def test_order_question_is_answered_by_tools_in_chinese(brain: ShopBrain) -> None:
+    engine = StubEngine()
+    prepared, assessment = await answer(
+        brain, engine, turn("我的订单SO20261118-0107到哪了？", user="1001")
+    )
+    assert assessment is None and engine.requests == []  # no model needed
+    assert prepared.direct_reply is not None
+    assert "已发货" in prepared.direct_reply and "SF1418827364509" in prepared.direct_reply
+
+
+async def test_another_customers_screenshot_learns_nothing(
+    brain: ShopBrain, ocr: ScriptedOcr
+) -> None:
+    screenshot = ocr.script(
+        photo((10, 20, 30)), "订单详情\n订单编号：SO20261118-0107\n实付款：¥399.00"
+    )
+    anna = turn("帮我看看这个订单", user="1002", images=(screenshot,))
+    prepared, _ = await answer(brain, StubEngine(), anna)
+    unknown = ocr.script(photo((30, 20, 10)), "订单编号：SO20261111-7777")
+    prepared_unknown, _ = await answer(
+        brain, StubEngine(), turn("帮我看看这个订单", user="1002", images=(unknown,))
+    )
+    for p in (prepared, prepared_unknown):
+        assert p.handoff is not None and p.handoff.kind == "order_not_found"
+        assert p.direct_reply is None and p.messages == ()
+        assert not [f for f in p.facts if f.source.startswith("order:")]
+    # The owner gets the answer from the same screenshot.
+    li, _ = await answer(
+        brain, StubEngine(), turn("这个订单什么时候到", user="1001", images=(screenshot,))
+    )
+    assert li.direct_reply is not None and "2026-11-22" in li.direct_reply
+
+
+async def test_staff_role_on_the_customer_brain_still_sees_any_order(brain: ShopBrain) -> None:
+    prepared, _ = await answer(
+        brain, StubEngine(), turn("SO20261025-0318", user="U9", platform="slack", role=Role.STAFF)
+    )
+    assert prepared.direct_reply is not None and "JDV004417782301" in prepared.direct_reply
+
+
+async def test_price_tag_photo(brain: ShopBrain, ocr: ScriptedOcr) -> None:
+    tag = ocr.script(photo((200, 200, 200)), "防风夹克\nWindbreaker Jacket\nJK-3002\n¥299.00")
+    prepared, _ = await answer(
+        brain, StubEngine(), turn("Is this on sale?", user="1002", images=(tag,))
+    )
+    assert prepared.direct_reply is not None and "¥239.20 today" in prepared.direct_reply
+
+
+async def test_open_question_goes_to_the_model_and_a_grounded_answer_is_kept(
+    brain: ShopBrain,
+) -> None:
+    engine = StubEngine(lambda _r: "Yes, the leather backpack fits a 15-inch laptop.")
+    prepared, assessment = await answer(
+        brain, engine, turn("Will my 15-inch laptop fit in the leather backpack?", user="1006")
+    )
+    assert len(engine.requests) == 1 and engine.requests[0].messages == prepared.messages
+    assert assessment is not None and assessment.handoff is None
+
+
+async def test_model_inventing_a_price_is_handed_off(brain: ShopBrain) -> None:
+    engine = StubEngine(lambda _r: "The leather backpack fits a 15-inch laptop and is ¥399 today.")
+    _, assessment = await answer(
+        brain, engine, turn("Will my 15-inch laptop fit in the leather backpack?", user="1006")
+    )
+    assert assessment is not None and assessment.handoff is not None
+    assert assessment.handoff.kind == "low_confidence"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("我要投诉", "complaint"),
+        ("talk to a human", "explicit"),
+        ("Can I pay with bitcoin?", "no_knowledge"),
+        ("你们答非所问", "repeated_failure"),
+    ],
+)
+async def test_handoff_triggers(brain: ShopBrain, text: str, kind: str) -> None:
+    prepared, _ = await answer(brain, StubEngine(), turn(text))
+    assert prepared.handoff is not None and prepared.handoff.kind == kind
+    assert prepared.handoff.reasons
+
+
+async def test_thanks_and_greeting(brain: ShopBrain) -> None:
+    thanks, _ = await answer(brain, StubEngine(), turn("谢谢！"))
+    assert thanks.direct_reply == "不客气！还有什么可以帮您的吗？"
+    hello, _ = await answer(brain, StubEngine(), turn("hello"))
+    assert hello.direct_reply is not None and hello.direct_reply.startswith("Hello")
+
+
+def test_knowledge_dir_from_settings(tmp_path: Path) -> None:
+    settings = SimpleNamespace(bot=SimpleNamespace(knowledge_dir=str(tmp_path / "missing")))
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_brain(settings, ocr=ScriptedOcr())
+
+
+@pytest.mark.slow
+async def test_real_ocr_reads_a_committed_screenshot() -> None:
+    from core.images import normalise_image
+    from core.ocr import OcrReader
+
+    reader = OcrReader()
+    try:
+        brain = build_brain(clock=lambda: TODAY, ocr=reader)
+        shot = normalise_image(
+            (IMAGES / "order_0451_en.png").read_bytes()
+        )  # OCR reads "S020261116-0451"
+        owner, _ = await answer(
+            brain, StubEngine(), turn("When will it arrive?", user="1002", images=(shot,))
+        )
+        assert owner.direct_reply is not None and "SF1416650021987" in owner.direct_reply
+        stranger, _ = await answer(
+            brain, StubEngine(), turn("When will it arrive?", user="1001", images=(shot,))
+        )
+        assert stranger.handoff is not None and stranger.handoff.kind == "order_not_found"
+    finally:
+        await reader.close()
