@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from prometheus_client import Counter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -29,11 +30,10 @@ MAX_INLINE_WAIT_S = 30.0  # longer Retry-After values are rescheduled durably
 MAX_RATE_LIMITED_ATTEMPTS = 20  # a receiver answering 429 forever is dead-lettered eventually
 
 
-class Deliverer:
+class Deliverer(Protocol):
     """What the dispatcher needs from an adapter."""
 
-    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:  # pragma: no cover
-        raise NotImplementedError
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt: ...
 
 
 def _wait_for_retry_after(retry_state) -> float:  # type: ignore[no-untyped-def]

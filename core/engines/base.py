@@ -126,8 +126,15 @@ class Engine(Protocol):
             when False, the caller turns photos into OCR text first.
     """
 
-    model_id: str
-    supports_images: bool
+    @property
+    def model_id(self) -> str:
+        """Name reported by ``/v1/models``."""
+        ...
+
+    @property
+    def supports_images(self) -> bool:
+        """Whether ``generate`` accepts image parts."""
+        ...
 
     async def start(self) -> None:
         """Load the model / open connections. Idempotent."""

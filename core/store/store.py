@@ -190,7 +190,9 @@ class Store:
                 stored_at=now,
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     async def record_turn(self, turn: Turn) -> int:
         """Store a turn that needs no answer (a bot or staff message), outside the inbox."""
