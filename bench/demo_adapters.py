@@ -43,6 +43,7 @@ from config.telegram import TelegramSettings
 from config.webhook import WebhookSettings, WebhookSource
 from core.engines.base import GenerationRequest
 from core.engines.stub import StubEngine
+from core.runtime import AdapterFactory
 from core.store.schema import inbox, outbox
 from core.store.store import Store
 from tests.fakes.callback_receiver import CallbackReceiver
@@ -176,6 +177,8 @@ def _label(kind: str, images: int, text: str) -> str:
 
 
 class Driver(Protocol):
+    path: str  # kefu's route for this platform
+    url: str
     duplicates: int
 
     def add(self, conv: int, kinds: list[str], dup: str | None) -> list[ScriptedMessage]: ...
@@ -185,6 +188,8 @@ class Driver(Protocol):
 
 class TelegramDriver:
     """Private chats; updates are POSTed like Telegram does (per chat one at a time)."""
+
+    path = "/telegram/webhook"
 
     def __init__(self, tg: FakeTelegramServer, session: aiohttp.ClientSession) -> None:
         self.tg, self.session, self.url = tg, session, ""
@@ -236,6 +241,8 @@ class TelegramDriver:
 class SlackDriver:
     """DMs (each message in the first message's thread) and channel mentions (message plus
     app_mention events for one message, as Slack sends them); signed Events API posts."""
+
+    path = "/slack/events"
 
     def __init__(self, fake: FakeSlack, session: aiohttp.ClientSession) -> None:
         self.fake, self.session, self.url = fake, session, ""
@@ -300,6 +307,8 @@ class SlackDriver:
 
 class WebhookDriver:
     """Standard-Webhooks-signed POSTs (signed by the reference library); replies are callbacks."""
+
+    path = "/webhooks/shop"
 
     def __init__(self, receiver: CallbackReceiver, session: aiohttp.ClientSession) -> None:
         self.receiver, self.session, self.url = receiver, session, ""
@@ -411,71 +420,80 @@ def plan(conversations: int, drivers: dict[str, Driver]) -> list[ScriptedMessage
     return scripted
 
 
+def _factories(
+    tg: FakeTelegramServer, slack: FakeSlack, receiver: CallbackReceiver, folder: str,
+    album_debounce_s: float,
+) -> dict[str, AdapterFactory]:  # fmt: skip
+    """The three real adapters, pointed at the fakes, with short (demo) pacing intervals."""
+    telegram = TelegramSettings(
+        bot_token=SecretStr(tg.token), mode="webhook", webhook_secret=SecretStr(TG_SECRET),
+        webhook_url="https://kefu.example.com", base_url=tg.base_url, base_file_url=tg.file_url,
+        album_debounce_s=album_debounce_s, stream_edit_interval_s=0.2, typing_interval_s=1.0,
+        album_journal_path=str(Path(folder) / "albums.db"),
+    )  # fmt: skip
+    slack_settings = SlackSettings(
+        bot_token=SecretStr(slack.bot_token), signing_secret=SecretStr(SLACK_SECRET),
+        base_url=slack.api_url, stream_update_interval_s=0.2, http_timeout_s=5,
+    )  # fmt: skip
+    source = WebhookSource(secret=SecretStr(WEBHOOK_SECRET), callback_url=receiver.url)
+    webhook = WebhookSettings(sources={"shop": source}, callback_retry_schedule_s=[0, 0.2, 0.5])
+    return {
+        "telegram": lambda ctx: TelegramAdapter(ctx, telegram),
+        "slack": lambda ctx: SlackAdapter(ctx, slack_settings),
+        "webhook": lambda ctx: WebhookAdapter(ctx, webhook),
+    }
+
+
+async def _drive(
+    harness: KefuHarness, drivers: dict[str, Driver], scripted: list[ScriptedMessage],
+    album_debounce_s: float,
+) -> tuple[int, list[str]]:  # fmt: skip
+    """Send round after round (late duplicates last), each answered before the next."""
+    for driver in drivers.values():
+        driver.url = harness.base_url + driver.path
+    sent, problems = 0, []
+    last_round = max(m.round_no for m in scripted) + 1
+    for round_no in range(last_round + 1):
+        results = await asyncio.gather(*(d.send_round(round_no) for d in drivers.values()))
+        sent += sum(n for n, _ in results)
+        problems += [p for _, found in results for p in found]
+        await _settle(harness, sum(m.round_no <= round_no for m in scripted), timeout_s=30)
+    await asyncio.sleep(album_debounce_s * 2)  # a stray album turn from a duplicate shows now
+    await harness.wait_until_idle(timeout=30)
+    return sent, problems
+
+
 async def run_demo(
     conversations: int = 100, album_debounce_s: float = 0.3
-) -> tuple[DemoReport, list[ScriptedMessage], dict[str, list[str]]]:
-    """Run the whole demo; returns the report, the script and every conversation's replies."""
+) -> tuple[DemoReport, dict[str, list[str]]]:
+    """Run the whole demo; returns the report and every conversation's replies."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kefu-demo-") as folder:
         async with (FakeTelegramServer() as tg, FakeSlack() as slack,
                     CallbackReceiver(WEBHOOK_SECRET) as receiver,
                     aiohttp.ClientSession() as session):  # fmt: skip
-            tg_settings = TelegramSettings(
-                bot_token=SecretStr(tg.token), mode="webhook", webhook_secret=SecretStr(TG_SECRET),
-                webhook_url="https://kefu.example.com", base_url=tg.base_url,
-                base_file_url=tg.file_url, album_debounce_s=album_debounce_s,
-                stream_edit_interval_s=0.2, typing_interval_s=1.0,
-                album_journal_path=str(Path(folder) / "albums.db"),
-            )  # fmt: skip
-            slack_settings = SlackSettings(
-                bot_token=SecretStr(slack.bot_token), signing_secret=SecretStr(SLACK_SECRET),
-                base_url=slack.api_url, stream_update_interval_s=0.2, http_timeout_s=5,
-            )  # fmt: skip
-            source = WebhookSource(secret=SecretStr(WEBHOOK_SECRET), callback_url=receiver.url)
-            webhook_settings = WebhookSettings(sources={"shop": source},
-                                               callback_retry_schedule_s=[0, 0.2, 0.5])  # fmt: skip
-            factories = {
-                "telegram": lambda ctx: TelegramAdapter(ctx, tg_settings),
-                "slack": lambda ctx: SlackAdapter(ctx, slack_settings),
-                "webhook": lambda ctx: WebhookAdapter(ctx, webhook_settings),
-            }
-            telegram, slack_driver = TelegramDriver(tg, session), SlackDriver(slack, session)
             webhook = WebhookDriver(receiver, session)
-            drivers: dict[str, Driver] = {"telegram": telegram, "slack": slack_driver,
-                                          "webhook": webhook}  # fmt: skip
+            drivers: dict[str, Driver] = {"telegram": TelegramDriver(tg, session),
+                                          "slack": SlackDriver(slack, session), "webhook": webhook}  # fmt: skip
             scripted = plan(conversations, drivers)
+            factories = _factories(tg, slack, receiver, folder, album_debounce_s)
             async with KefuHarness(engine=StubEngine(demo_answer), adapters=factories) as harness:
-                base = harness.base_url
-                telegram.url = base + tg_settings.webhook_path
-                slack_driver.url = base + slack_settings.events_path
-                webhook.url = base + "/webhooks/shop"
-                sent, problems = 0, []
-                last_round = max(m.round_no for m in scripted) + 1  # late duplicates go last
-                for round_no in range(last_round + 1):
-                    results = await asyncio.gather(
-                        *(d.send_round(round_no) for d in drivers.values())
-                    )
-                    sent += sum(n for n, _ in results)
-                    problems += [p for _, found in results for p in found]
-                    due = sum(m.round_no <= round_no for m in scripted)
-                    await _settle(harness, due, timeout_s=30)
-                await asyncio.sleep(album_debounce_s * 2)  # a stray late album would show now
-                await harness.wait_until_idle(timeout=30)
+                sent, problems = await _drive(harness, drivers, scripted, album_debounce_s)
                 assert harness.store is not None
                 store = await check_store(harness.store)
             replies: dict[str, list[str]] = {}
             for driver in drivers.values():
                 replies |= driver.replies()
-            result = tally(scripted, replies)
-            problems += webhook.problems() + store.problems(len(scripted))
-            problems += [f"unexpected reply {u}" for u in result.unexpected]
-            problems += [f"out of order: {c}" for c in result.out_of_order]
-            problems += [f"{o.replies} replies to {o.message.conversation}: {o.message.label!r}"
-                         for o in result.outcomes if o.replies != 1]  # fmt: skip
-            duplicates = sum(d.duplicates for d in drivers.values())
-            report = DemoReport(conversations, result, store, sent, duplicates,
-                                time.monotonic() - started, problems)  # fmt: skip
-    return report, scripted, replies
+            problems += webhook.problems()
+    result = tally(scripted, replies)
+    problems += store.problems(len(scripted))
+    problems += [f"unexpected reply {u}" for u in result.unexpected]
+    problems += [f"out of order: {c}" for c in result.out_of_order]
+    problems += [f"{o.replies} replies to {o.message.conversation}: {o.message.label!r}"
+                 for o in result.outcomes if o.replies != 1]  # fmt: skip
+    repeats = sum(d.duplicates for d in drivers.values())
+    elapsed = time.monotonic() - started
+    return DemoReport(conversations, result, store, sent, repeats, elapsed, problems), replies
 
 
 def render(report: DemoReport) -> str:
@@ -506,7 +524,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conversations", type=int, default=100)
     args = parser.parse_args()
-    report, _, _ = asyncio.run(run_demo(args.conversations))
+    report, _ = asyncio.run(run_demo(args.conversations))
     print(render(report))
     return 0 if report.ok else 1
 
