@@ -125,19 +125,20 @@ def _path(prepared: Prepared) -> str:
     return "tool" if sources[0].startswith(TOOL_PREFIXES) else "quote"
 
 
-def _check(
-    case: Case, answer: str, prepared: Prepared, handed_off: bool
-) -> dict[str, tuple[str, ...]]:
+@dataclass(frozen=True)
+class Checks:
+    missing: tuple[str, ...]
+    forbidden: tuple[str, ...]
+    ungrounded: tuple[str, ...]
+
+
+def _check(case: Case, answer: str, prepared: Prepared, handed_off: bool) -> Checks:
     folded = fold(answer)
     missing = tuple(f for f in case.expect_facts if fold(f) not in folded)
     forbidden = tuple(f for f in case.forbid if fold(f) in folded)
     report = check_grounding(answer, Evidence(f.text for f in prepared.facts))
     ungrounded = tuple(f"{c.kind} {c.text}" for c in report.ungrounded if c.kind in CRITICAL)
-    return {
-        "missing": missing if not handed_off else case.expect_facts,
-        "forbidden": forbidden,
-        "ungrounded": ungrounded,
-    }
+    return Checks(case.expect_facts if handed_off else missing, forbidden, ungrounded)
 
 
 async def run_case(
@@ -149,48 +150,44 @@ async def run_case(
     prepared = await brain.prepare(turn, case.history_items())
     query = turn.text or prepared.ocr_text
     top3 = tuple(h.document.source for h in retriever.search(query, 3)) if query else ()
-    base = {"case": case, "top3": top3}
-    if prepared.handoff is not None:
+
+    def result(
+        outcome: str,
+        path: str,
+        answer: str,
+        reasons: tuple[str, ...],
+        confidence: float | None,
+        checks: Checks,
+    ) -> CaseResult:
         return CaseResult(
-            outcome="handoff",
-            path="handoff",
-            answer="",
-            reasons=(prepared.handoff.kind, *prepared.handoff.reasons),
-            missing=case.expect_facts,
-            seconds=time.perf_counter() - started,
-            **base,
-        )
+            case, outcome, path, answer, reasons, confidence, checks.missing, checks.forbidden,
+            checks.ungrounded, top3, time.perf_counter() - started,
+        )  # fmt: skip
+
+    if prepared.handoff is not None:
+        reasons = (prepared.handoff.kind, *prepared.handoff.reasons)
+        return result("handoff", "handoff", "", reasons, None, Checks(case.expect_facts, (), ()))
     if prepared.direct_reply is not None:
         checks = _check(case, prepared.direct_reply, prepared, False)
-        return CaseResult(
-            outcome="answer",
-            path=_path(prepared),
-            answer=prepared.direct_reply,
-            confidence=1.0,
-            seconds=time.perf_counter() - started,
-            **checks,
-            **base,
-        )
+        return result("answer", _path(prepared), prepared.direct_reply, (), 1.0, checks)
     request = GenerationRequest(prepared.messages, max_new_tokens=max_new_tokens, temperature=0.0)
     text, logprobs, _ = await collect(engine, request)
     answer = text.strip()
     assessment = brain.assess(turn, prepared, answer, score_logprobs(logprobs))
-    handed_off = assessment.handoff is not None
-    reasons = (
-        (assessment.handoff.kind, *assessment.handoff.reasons)
-        if assessment.handoff
-        else assessment.confidence.reasons
-    )
-    checks = _check(case, answer, prepared, handed_off)
-    return CaseResult(
-        outcome="handoff" if handed_off else "answer",
-        path="model-handoff" if handed_off else "model",
-        answer=answer,
-        reasons=tuple(reasons),
-        confidence=assessment.confidence.score,
-        seconds=time.perf_counter() - started,
-        **checks,
-        **base,
+    handoff = assessment.handoff
+    checks = _check(case, answer, prepared, handoff is not None)
+    if handoff is not None:
+        reasons = (handoff.kind, *handoff.reasons)
+        return result(
+            "handoff", "model-handoff", answer, reasons, assessment.confidence.score, checks
+        )
+    return result(
+        "answer",
+        "model",
+        answer,
+        assessment.confidence.reasons,
+        assessment.confidence.score,
+        checks,
     )
 
 

@@ -108,7 +108,7 @@ def _numbers(text: str) -> set[Decimal]:
 
 def _dates(text: str) -> list[tuple[str, int | None, int, int]]:
     """(as written, year or None, month, day) for every date in ``text``."""
-    out = [
+    out: list[tuple[str, int | None, int, int]] = [
         (m.group(0), int(m.group(1)), int(m.group(2)), int(m.group(3)))
         for m in DATE_ISO.finditer(text)
     ]

@@ -82,7 +82,7 @@ def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], source: Pat
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_walk(item, (*path, index), lines, source) for index, item in enumerate(node.value)]
-    if node.tag == NULL_TAG and node.style is None:
+    if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG and node.style is None:
         return None
     # Every other scalar stays the text the owner typed; pydantic converts it to the
     # declared type, so "0042" stays "0042" and "299.00" becomes an exact Decimal.
