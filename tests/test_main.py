@@ -1,0 +1,131 @@
+"""The CLI (main.py) end to end with the real embedded model: chat, core service, export.
+
+These start kefu as a user would, in a subprocess, on the embedded SmolLM2 (marked slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import openai
+import pytest
+
+import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "tests" / "data" / "order_screenshot.png"
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
+    env.update({
+        "KEFU_STORE__URL": f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}",
+        "KEFU_ENGINE__CACHE_DIR": str(ROOT / ".kefu" / "models"),
+        "KEFU_ENGINE__MAX_NEW_TOKENS": "48",
+        "KEFU_LOG_LEVEL": "WARNING",
+        **extra,
+    })
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_cli_help_and_bad_config_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit):
+        main.main(["--help"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("telegram:\n  bot_token: 123:abc\n", encoding="utf-8")
+    monkeypatch.setenv("KEFU_CONFIG", str(bad))
+    assert main.main(["export", "terminal|x|"]) == 2
+    assert "KEFU_TELEGRAM__BOT_TOKEN" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_chat_answers_a_text_and_a_photo_question(tmp_path: Path) -> None:
+    lines = "\n".join([
+        "Hello! Do you ship to Shanghai?",
+        f"/image {SCREENSHOT} What is the order number in this screenshot?",
+        f"/export {tmp_path / 'chat.json'}",
+        "/quit",
+    ]) + "\n"
+    result = subprocess.run(
+        [sys.executable, "main.py", "chat"], input=lines, capture_output=True, text=True,
+        cwd=ROOT, env=_env(tmp_path, KEFU_BOT__CUSTOMER="basic", KEFU_BOT__STAFF="basic"), timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    answers = [line for line in result.stdout.splitlines() if line.startswith(("bot>", "> bot>"))]
+    assert len(answers) >= 2, result.stdout
+    assert "ready" in result.stderr  # model loading progress is shown
+    exported = json.loads((tmp_path / "chat.json").read_text(encoding="utf-8"))
+    bot_turns = [t["text"] for t in exported["turns"] if t["role"] == "bot"]
+    assert len(bot_turns) == 2 and all(len(t.strip()) > 3 for t in bot_turns)
+    assert exported["decisions"][0]["confidence"] is not None
+    photo_turn = exported["turns"][2]
+    assert photo_turn["parts"][0]["type"] == "image"
+
+
+@pytest.fixture
+def core_server(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "main.py", "core", "--port", str(port)], cwd=ROOT,
+                               env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+
+    async def wait_ready() -> None:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(1200):
+                if process.poll() is not None:
+                    raise RuntimeError(process.stderr.read().decode() if process.stderr else "exited")
+                try:
+                    if (await session.get(f"{url}/readyz")).status == 200:
+                        return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+            raise TimeoutError("core service did not become ready")
+
+    try:
+        asyncio.run(wait_ready())
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+async def test_openai_client_gets_real_answers_to_text_and_photo(core_server: str) -> None:
+    client = openai.AsyncOpenAI(base_url=f"{core_server}/v1", api_key="unused", max_retries=0)
+    text = await client.chat.completions.create(
+        model="kefu", max_tokens=40, logprobs=True,
+        messages=[{"role": "user", "content": "What is the capital of France?"}])
+    assert "paris" in (text.choices[0].message.content or "").lower()
+    assert text.choices[0].logprobs is not None and text.choices[0].logprobs.content
+    image_uri = "data:image/png;base64," + base64.b64encode(SCREENSHOT.read_bytes()).decode()
+    stream = await client.chat.completions.create(
+        model="kefu", max_tokens=40, stream=True, logprobs=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What is the order number in this photo?"},
+            {"type": "image_url", "image_url": {"url": image_uri}}]}])
+    pieces, usage = [], None
+    async for chunk in stream:
+        if chunk.choices:
+            pieces.append(chunk.choices[0].delta.content or "")
+        usage = chunk.usage or usage
+    answer = "".join(pieces)
+    assert answer.strip()
+    # The OCR text of the screenshot (fenced, untrusted) is what made the prompt this long.
+    assert usage is not None and usage.prompt_tokens > 100
