@@ -104,6 +104,7 @@ class TransformersEngine:
         self.dtype: torch.dtype | None = None
         self.scheduler: BatchScheduler | None = None
         self._loaded: LoadedModel | None = None
+        self._prebuilt: tuple[Any, Any] | None = None
         self._start_lock = asyncio.Lock()
 
     @classmethod
@@ -111,6 +112,20 @@ class TransformersEngine:
         cls, settings: EngineSettings, progress: ProgressCallback | None = None
     ) -> TransformersEngine:
         return cls(settings, progress)
+
+    @classmethod
+    def from_model(
+        cls, model: Any, tokenizer: Any, settings: EngineSettings, *, model_id: str = "in-memory"
+    ) -> TransformersEngine:
+        """An engine serving an already-built model (benchmarks with random weights).
+
+        ``start()`` then only moves it to the configured device and dtype on the engine
+        thread; Qwen-VL models get the vision path as when loaded from a directory.
+        """
+        engine = cls(settings)
+        engine.model_id = model_id
+        engine._prebuilt = (model, tokenizer)
+        return engine
 
     async def start(self) -> None:
         """Load the model on the engine thread. Idempotent.
@@ -153,6 +168,19 @@ class TransformersEngine:
 
     def _load_weights(self, device: torch.device, dtype: torch.dtype) -> LoadedModel:
         settings = self.settings
+        if self._prebuilt is not None:
+            model, tokenizer = self._prebuilt
+            self._prebuilt = None
+            model = model.to(device=device, dtype=dtype).eval()
+            vision = None
+            if is_qwen_vl(model.config):
+                vision = QwenVisionPrompter(
+                    vision_spec(model.config),
+                    tokenizer,
+                    min_pixels=settings.min_pixels,
+                    max_pixels=settings.max_pixels,
+                )
+            return LoadedModel(model, tokenizer, self.model_id, vision)
         if settings.model == "embedded":
             result = load_embedded(settings.cache_dir, dtype=dtype, progress=self._progress)
             return LoadedModel(result.model.to(device), result.tokenizer, EMBEDDED_MODEL_ID, None)
