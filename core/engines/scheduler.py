@@ -21,10 +21,9 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import torch
@@ -35,84 +34,17 @@ from core.engines._decoding import (
     StopMatcher,
     make_generator,
     pick_tokens,
-    token_logprob,
 )
-from core.engines._kv import KVBatch, PrefixKV
+from core.engines._jobs import Item, Job, Output, PrefixCache, Row, deliver
+from core.engines._kv import KVBatch
 from core.engines._runner import ModelRunner, PreparedPrompt
-from core.engines.base import FinishReason, GenerationChunk, GenerationRequest, TokenLogprob, Usage
+from core.engines.base import FinishReason
 from core.errors import EngineError
 
+__all__ = ["BatchScheduler", "Job", "PrefixCache"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MIN_PREFIX_TOKENS = 8  # shorter shared prefixes are not worth a cache entry
-
-
-class Job:
-    """One request travelling between the event loop and the engine thread.
-
-    The event loop side reads :attr:`queue`; the engine thread feeds it with
-    ``loop.call_soon_threadsafe``. Items are :class:`GenerationChunk` or an exception.
-    """
-
-    def __init__(
-        self, request: GenerationRequest, prompt: PreparedPrompt, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self.request = request
-        self.prompt = prompt
-        self.loop = loop
-        # None is a wake-up from abort(); see TransformersEngine.generate
-        self.queue: asyncio.Queue[GenerationChunk | BaseException | None] = asyncio.Queue()
-        self.aborted = False  # set from any thread; the engine thread drops the row
-        self.completion_tokens = 0
-        self.finished = False
-
-    @property
-    def request_id(self) -> str:
-        return self.request.request_id
-
-    def abort_chunk(self) -> GenerationChunk:
-        usage = Usage(len(self.prompt.ids), self.completion_tokens)
-        return GenerationChunk(self.request_id, "", (), "abort", usage)
-
-
-@dataclass(slots=True)
-class _Row:
-    """Engine-thread state of one running request."""
-
-    job: Job
-    params: SamplingParams
-    detokenizer: IncrementalDetokenizer
-    stopper: StopMatcher
-    last_token: int = -1
-    pending: list[TokenLogprob] = field(default_factory=list)
-
-
-class PrefixCache:
-    """A small LRU of prompt-prefix KV, keyed by the prefix token ids."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[int, ...], PrefixKV] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple[int, ...]) -> PrefixKV | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-            self.hits += 1
-        else:
-            self.misses += 1
-        return entry
-
-    def put(self, key: tuple[int, ...], value: PrefixKV) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 class BatchScheduler:
@@ -148,7 +80,7 @@ class BatchScheduler:
         self._incoming: deque[Job] = deque()
         self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._jobs: dict[str, Job] = {}
-        self._rows: list[_Row] = []
+        self._rows: list[Row] = []
         self._batch: KVBatch | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._main, name="kefu-engine", daemon=True)
@@ -256,7 +188,7 @@ class BatchScheduler:
                     future.set_exception(exc)
 
     def _schedule_round(self) -> None:
-        out: list[tuple[Job, GenerationChunk | BaseException]] = []
+        out: Output = []
         try:
             self._drop_aborted(out)
             self._admit(out)
@@ -265,7 +197,7 @@ class BatchScheduler:
         except Exception as exc:
             log.exception("engine step failed; failing the running requests")
             self._fail_running(EngineError(f"inference failed: {exc}"), out)
-        self._deliver(out)
+        deliver(out)
 
     def _take_newcomers(self) -> list[Job]:
         room = self.max_batch_size - len(self._rows)
@@ -275,7 +207,7 @@ class BatchScheduler:
                 taken.append(self._incoming.popleft())
         return taken
 
-    def _admit(self, out: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
+    def _admit(self, out: Output) -> None:
         newcomers = []
         for job in self._take_newcomers():
             if job.aborted:
@@ -301,7 +233,7 @@ class BatchScheduler:
         self,
         key: tuple[int, ...],
         jobs: list[Job],
-        out: list[tuple[Job, GenerationChunk | BaseException]],
+        out: Output,
     ) -> None:
         runner = self._runner()
         prefix = None
@@ -321,22 +253,22 @@ class BatchScheduler:
             batch.select_rows(keep)
         self._join([rows[i] for i in keep], batch)
 
-    def _join(self, rows: list[_Row], batch: KVBatch) -> None:
+    def _join(self, rows: list[Row], batch: KVBatch) -> None:
         if not rows:
             return
         self._batch = batch if self._batch is None else KVBatch.merge(self._batch, batch)
         self._rows.extend(rows)
         self.max_rows_seen = max(self.max_rows_seen, len(self._rows))
 
-    def _new_row(self, job: Job) -> _Row:
+    def _new_row(self, job: Job) -> Row:
         request = job.request
         generator = None
         if request.temperature > 0:
             generator = make_generator(request.seed, self._runner().device)
         params = SamplingParams(request.temperature, request.top_p, request.top_logprobs, generator)
-        return _Row(job, params, IncrementalDetokenizer(self.tokenizer), StopMatcher(request.stop))
+        return Row(job, params, IncrementalDetokenizer(self.tokenizer), StopMatcher(request.stop))
 
-    def _decode_step(self, out: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
+    def _decode_step(self, out: Output) -> None:
         assert self._batch is not None
         logits = self._runner().decode(self._batch, [row.last_token for row in self._rows])
         self.steps += 1
@@ -349,11 +281,7 @@ class BatchScheduler:
                 self._batch = None
 
     def _advance(
-        self,
-        rows: list[_Row],
-        batch: KVBatch,
-        logits: torch.Tensor,
-        out: list[tuple[Job, GenerationChunk | BaseException]],
+        self, rows: list[Row], batch: KVBatch, logits: torch.Tensor, out: Output
     ) -> list[int]:
         """Pick each row's next token and stream it; return the indices of rows still going."""
         picked = pick_tokens(logits, [row.params for row in rows])
@@ -361,79 +289,34 @@ class BatchScheduler:
         positions = batch.next_pos.tolist()
         keep: list[int] = []
         for index, row in enumerate(rows):
-            reason = self._consume(
-                row, picked.tokens[index], picked.logprobs[index], picked.top[index], out
+            reason: FinishReason | None = row.consume(
+                picked.tokens[index],
+                picked.logprobs[index],
+                picked.top[index],
+                self.tokenizer,
+                self.eos_ids,
+                out,
             )
             if reason is None and positions[index] + 1 >= max_positions:
                 reason = "length"
             if reason is None:
                 keep.append(index)
             else:
-                self._finish_row(row, reason, out)
+                self._finish_job(row.job, out, row.final_chunk(reason))
         return keep
-
-    def _consume(
-        self,
-        row: _Row,
-        token: int,
-        logprob: float,
-        top: list[tuple[int, float]],
-        out: list[tuple[Job, GenerationChunk | BaseException]],
-    ) -> FinishReason | None:
-        job = row.job
-        if job.aborted:
-            return "abort"
-        job.completion_tokens += 1
-        row.last_token = token
-        if job.request.logprobs:
-            row.pending.append(token_logprob(self.tokenizer, token, logprob, top))
-        if token in self.eos_ids:
-            return "stop"
-        text = row.stopper.feed(row.detokenizer.push(token))
-        if row.stopper.stopped:
-            self._emit(row, text, out)
-            return "stop"
-        if text:
-            self._emit(row, text, out)
-        if job.completion_tokens >= job.request.max_new_tokens:
-            return "length"
-        return None
-
-    def _emit(
-        self, row: _Row, text: str, out: list[tuple[Job, GenerationChunk | BaseException]]
-    ) -> None:
-        out.append((row.job, GenerationChunk(row.job.request_id, text, tuple(row.pending))))
-        row.pending = []
-
-    def _finish_row(
-        self,
-        row: _Row,
-        reason: FinishReason,
-        out: list[tuple[Job, GenerationChunk | BaseException]],
-    ) -> None:
-        job = row.job
-        if reason == "abort":
-            self._finish_job(job, out, job.abort_chunk())
-            return
-        tail = ""
-        if reason != "stop" or not row.stopper.stopped:
-            tail = row.stopper.feed(row.detokenizer.flush()) + row.stopper.flush()
-        usage = Usage(len(job.prompt.ids), job.completion_tokens)
-        final = GenerationChunk(job.request_id, tail, tuple(row.pending), reason, usage)
-        self._finish_job(job, out, final)
 
     def _finish_job(
         self,
         job: Job,
-        out: list[tuple[Job, GenerationChunk | BaseException]],
-        item: GenerationChunk | BaseException,
+        out: Output,
+        item: Item,
     ) -> None:
         job.finished = True
         with self._cond:
             self._jobs.pop(job.request_id, None)
         out.append((job, item))
 
-    def _drop_aborted(self, out: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
+    def _drop_aborted(self, out: Output) -> None:
         keep = [i for i, row in enumerate(self._rows) if not row.job.aborted]
         if len(keep) == len(self._rows):
             return
@@ -446,16 +329,14 @@ class BatchScheduler:
         else:
             self._batch = None
 
-    def _fail_running(
-        self, error: EngineError, out: list[tuple[Job, GenerationChunk | BaseException]]
-    ) -> None:
+    def _fail_running(self, error: EngineError, out: Output) -> None:
         for row in self._rows:
             self._finish_job(row.job, out, error)
         self._rows = []
         self._batch = None
 
     def _fail_everything(self, error: EngineError) -> None:
-        out: list[tuple[Job, GenerationChunk | BaseException]] = []
+        out: Output = []
         self._fail_running(error, out)
         with self._cond:
             pending, self._incoming = list(self._incoming), deque()
@@ -465,28 +346,9 @@ class BatchScheduler:
         for _, future in calls:
             if future.set_running_or_notify_cancel():
                 future.set_exception(error)
-        self._deliver(out)
+        deliver(out)
 
     def _runner(self) -> ModelRunner:
         if self.runner is None:
             raise EngineError("engine is not started")
         return self.runner
-
-    @staticmethod
-    def _deliver(out: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
-        """Hand a step's output to the event loop(s) with one wake-up per loop."""
-        by_loop: dict[
-            asyncio.AbstractEventLoop, list[tuple[Job, GenerationChunk | BaseException]]
-        ] = {}
-        for job, item in out:
-            by_loop.setdefault(job.loop, []).append((job, item))
-        for loop, items in by_loop.items():
-            try:
-                loop.call_soon_threadsafe(_put_all, items)
-            except RuntimeError:  # loop closed: nobody is listening any more
-                log.debug("dropping %d chunk(s) for a closed event loop", len(items))
-
-
-def _put_all(items: list[tuple[Job, GenerationChunk | BaseException]]) -> None:
-    for job, item in items:
-        job.queue.put_nowait(item)
