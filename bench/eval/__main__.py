@@ -24,6 +24,7 @@ from bots.shop.brain import build_brain
 from core.engines.base import Engine
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+HOLDOUT_FILE = Path(__file__).with_name("holdout.yaml")
 
 
 def build_eval_engine(kind: str, max_batch_size: int) -> tuple[Engine, str]:
@@ -53,6 +54,10 @@ async def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--engine", choices=("settings", "stub"), default="settings")
     parser.add_argument("--cases", type=Path, default=CASES_FILE)
+    parser.add_argument(
+        "--holdout", type=Path, default=HOLDOUT_FILE, help="a second case set, reported separately"
+    )
+    parser.add_argument("--no-holdout", action="store_true")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--max-batch-size", type=int, default=16)
@@ -67,27 +72,32 @@ async def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     await engine.start()
     load_s = time.perf_counter() - started
+    holdout_cases = [] if args.no_holdout or args.only else list(load_cases(args.holdout).cases)
+    retriever = brain.holder.current.retriever
     try:
-        summary = await run_all(
-            cases, brain, engine, brain.holder.current.retriever, args.max_new_tokens
+        summary = await run_all(cases, brain, engine, retriever, args.max_new_tokens)
+        holdout = (
+            await run_all(holdout_cases, brain, engine, retriever, args.max_new_tokens)
+            if holdout_cases
+            else None
         )
     finally:
         await engine.close()
-    for result in summary.results:
-        print(case_line(result))
-    print()
-    for line in summary_lines(summary):
-        print(line)
+    for title, part in (("main", summary), ("held-out", holdout)):
+        if part is None:
+            continue
+        print(f"== {title} ==")
+        for result in part.results:
+            print(case_line(result))
+        print()
+        for line in summary_lines(part):
+            print(line)
+        print()
     print(f"engine load: {load_s:.1f} s")
     if not args.no_write and not args.only:
         command = "python -m bench.eval " + " ".join(sys.argv[1:] if argv is None else argv)
-        write_markdown(
-            summary,
-            args.out,
-            command.strip(),
-            description,
-            [f"Engine start-up (load) took {load_s:.1f} s, not included in the wall time."],
-        )
+        notes = [f"Engine start-up (load) took {load_s:.1f} s, not included in the wall time."]
+        write_markdown(summary, args.out, command.strip(), description, notes, holdout)
         print(f"wrote {args.out}")
     return 0
 

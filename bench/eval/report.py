@@ -70,24 +70,13 @@ def _status(value: float, target: float, higher_is_better: bool) -> str:
     return "met" if met else "MISSED"
 
 
-def write_markdown(
-    summary: Summary, path: Path, command: str, engine: str, extra_notes: list[str]
-) -> None:
-    s = summary
-    rows = [
-        "| metric | value | target | status |",
-        "|---|---|---|---|",
-        f"| resolution rate (answerable) | {s.resolution:.1%} | ≥ 60% | {_status(s.resolution, 0.60, True)} |",
-        f"| wrong-answer rate (all cases) | {s.wrong_rate:.1%} | ≤ 2% | {_status(s.wrong_rate, 0.02, False)} |",
-        f"| handoff recall (must-handoff) | {s.handoff_recall:.1%} | ≥ 95% | {_status(s.handoff_recall, 0.95, True)} |",
-        f"| handoff rate on answerable | {s.answerable_handoff_rate:.1%} | (lower is better) | |",
-        f"| retrieval recall@3 | {s.recall_at_3:.1%} ({s.recall_cases} cases) | | |",
-    ]
+def case_table(summary: Summary) -> list[str]:
+    """The per-case Markdown table."""
     table = [
         "| case | expected | outcome | path | ok | answer / reasons |",
         "|---|---|---|---|---|---|",
     ]
-    for r in s.results:
+    for r in summary.results:
         expected = "handoff" if r.case.must_handoff else ", ".join(r.case.expect_facts)
         detail = r.answer if r.outcome == "answer" else "; ".join(r.reasons)
         if r.path == "model-handoff":
@@ -96,6 +85,41 @@ def write_markdown(
         table.append(
             f"| {r.case.id} | {_short(expected, 40)} | {r.outcome} | {r.path} | {mark} | {_short(detail, 160)} |"
         )
+    return table
+
+
+def metrics_table(s: Summary) -> list[str]:
+    return [
+        "| metric | value | target | status |",
+        "|---|---|---|---|",
+        f"| resolution rate (answerable) | {s.resolution:.1%} | ≥ 60% | {_status(s.resolution, 0.60, True)} |",
+        f"| wrong-answer rate (all cases) | {s.wrong_rate:.1%} | ≤ 2% | {_status(s.wrong_rate, 0.02, False)} |",
+        f"| handoff recall (must-handoff) | {s.handoff_recall:.1%} | ≥ 95% | {_status(s.handoff_recall, 0.95, True)} |",
+        f"| handoff rate on answerable | {s.answerable_handoff_rate:.1%} | (lower is better) | |",
+        f"| retrieval recall@3 | {s.recall_at_3:.1%} ({s.recall_cases} cases) | | |",
+    ]
+
+
+DEFINITIONS = [
+    "Definitions: *resolved* = an answerable case answered (not handed off) containing every expected fact and no",
+    "forbidden one. *Wrong* = an answer that was sent (not handed off) and contains a forbidden fact or an ungrounded",
+    "price, date, order number or tracking number. *Handoff recall* = must-handoff cases handed off. Paths: *tool* =",
+    "templated answer from order/price/stock/promotion tools; *quote* = FAQ or policy text quoted; *fixed* =",
+    "greeting; *model* = the model's answer was sent; *model-handoff* = the model answered but the assessment",
+    "handed off; *handoff* = handed off before the model.",
+]
+
+
+def write_markdown(
+    summary: Summary,
+    path: Path,
+    command: str,
+    engine: str,
+    notes: list[str],
+    holdout: Summary | None = None,
+) -> None:
+    """Write RESULTS.md: how it was run, the metrics against the targets, every case."""
+    s = summary
     body = [
         "# Shop bot evaluation",
         "",
@@ -106,22 +130,28 @@ def write_markdown(
         "",
         "## Results",
         "",
-        *rows,
+        *metrics_table(s),
         "",
         *(f"- {line}" for line in summary_lines(s)),
         "",
-        "Definitions: *resolved* = an answerable case answered (not handed off) containing every expected fact and no",
-        "forbidden one. *Wrong* = an answer that was sent (not handed off) and contains a forbidden fact or an ungrounded",
-        "price, date, order number or tracking number. *Handoff recall* = must-handoff cases handed off. Paths: *tool* =",
-        "templated answer from order/price/stock/promotion tools; *quote* = FAQ or policy text quoted; *fixed* =",
-        "greeting; *model* = the model's answer was sent; *model-handoff* = the model answered but the assessment",
-        "handed off; *handoff* = handed off before the model.",
+        *DEFINITIONS,
         "",
-        *extra_notes,
-        "",
-        "## Cases",
-        "",
-        *table,
+        *notes,
         "",
     ]
+    if holdout is not None:
+        body += [
+            "## Held-out cases (bench/eval/holdout.yaml)",
+            "",
+            "Written after the main set had been used for tuning and never tuned on: a fairer view of",
+            "how the bot handles phrasings nobody prepared it for.",
+            "",
+            *metrics_table(holdout),
+            "",
+            *(f"- {line}" for line in summary_lines(holdout)),
+            "",
+        ]
+    body += ["## Cases", "", *case_table(s), ""]
+    if holdout is not None:
+        body += ["## Held-out cases, one by one", "", *case_table(holdout), ""]
     path.write_text("\n".join(body), encoding="utf-8")
