@@ -14,6 +14,8 @@ from core.bot import Assessment, BotBrain, HandoffDecision, Prepared
 from core.confidence import score_logprobs
 from core.engines.base import Engine, GenerationRequest, TokenLogprob
 from core.errors import EngineError
+from core.handoff.records import HandoffRecords
+from core.handoff.relay import HandoffRelay, draft_reason
 from core.ports import ReplyStream, StreamOpener
 from core.store.queue import Completion, Decision
 from core.store.store import Conversation, Store
@@ -44,7 +46,7 @@ def _plain_command(turn: Turn) -> Turn:
     """Button presses arrive as ``action:<id>:<value>`` on some platforms; use the value."""
     if turn.command and turn.command.startswith("action:"):
         value = turn.command.split(":", 2)[-1]
-        if value in ("human", "reset", "help", "start"):
+        if value in ("human", "reset", "help", "start") or value.startswith("handoff:"):
             return replace(turn, command=value)
     return turn
 
@@ -58,7 +60,6 @@ class Answerer:
         brains: Brain per sender role (customer → shop bot, staff → staff assistant).
         streams: Looks up the adapter that can stream a live preview for a platform.
         settings: History length, token budget, handoff wait.
-        on_handoff: Called after a handoff decision (opens the staff thread, issue #4).
     """
 
     def __init__(
@@ -74,32 +75,47 @@ class Answerer:
         self.brains = brains
         self.streams = streams
         self.settings = settings or AnswerSettings()
+        # The handoff service switches desk relays on when it is registered (bind()).
+        self.relay = HandoffRelay(HandoffRecords(store), desk_enabled=False)
 
     async def answer(self, turn: Turn, turn_id: int, conversation: Conversation) -> Completion:
         """Decide and generate the replies for ``turn``."""
         language = detect_language(turn.text)
         turn = _plain_command(turn)
+        staff = await self.relay.staff_turn(turn)
+        if staff is not None:
+            return staff  # staff in a handoff thread: relayed or a button, never a bot answer
         if turn.command in ("reset",):
             await self.store.reset_memory(conversation.id)
             return self._notice(turn, text("reset_done", language), "reset")
+        if conversation.state == "handoff" and turn.sender.role is Role.CUSTOMER:
+            # The bot stays quiet while staff own the conversation; the message goes to them.
+            relayed = await self.relay.customer_turn(turn, conversation, language)
+            if relayed is not None:
+                return relayed
+            # No active handoff behind the state (closed elsewhere): the bot is back.
+            completion = await self._answer_as_bot(turn, turn_id, conversation, language)
+            return replace(completion, new_state=completion.new_state or "bot")
+        return await self._answer_as_bot(turn, turn_id, conversation, language)
+
+    async def _answer_as_bot(self, turn: Turn, turn_id: int, conversation: Conversation,
+                             language: Language) -> Completion:
         if turn.command == "image_error":
             # The adapter already told the customer why the photo could not be read.
             return Completion(replies=(), decision=Decision("notice", reasons=("unreadable photo",)))
         if turn.command == "unsupported":
             return self._notice(turn, text("unsupported_content", language), "unsupported")
-        if conversation.state == "handoff" and turn.sender.role is Role.CUSTOMER:
-            # The bot stays quiet while staff own the conversation; the relay forwards it.
-            return Completion(replies=(), decision=Decision("relay", reasons=("in handoff",)))
         if turn.command == "human":
-            return self._handoff(turn, HandoffDecision(("explicit request",), "explicit"), language)
+            decision = HandoffDecision(("explicit request",), "explicit")
+            return self._handoff(turn, conversation, decision, language)
         brain = self.brains[turn.sender.role if turn.sender.role in self.brains else Role.CUSTOMER]
         history = await self.store.history(conversation.id, self.settings.history_rounds, turn_id)
         prepared = await brain.prepare(turn, history)
         if prepared.handoff is not None:
-            return self._handoff(turn, prepared.handoff, language)
+            return self._handoff(turn, conversation, prepared.handoff, language)
         if prepared.direct_reply is not None:
             return self._direct(turn, prepared)
-        return await self._generate(turn, brain, prepared, language)
+        return await self._generate(turn, conversation, brain, prepared, language)
 
     def _notice(self, turn: Turn, body: str, reason: str) -> Completion:
         reply = Reply(turn.key, body, ReplyKind.NOTICE, reply_to=turn.message_id)
@@ -117,17 +133,24 @@ class Answerer:
             failure_delta=-1,
         )
 
-    def _handoff(self, turn: Turn, decision: HandoffDecision, language: Language,
-                 confidence: Confidence | None = None, stream_ref: str | None = None) -> Completion:
+    def _handoff(self, turn: Turn, conversation: Conversation, decision: HandoffDecision,
+                 language: Language, confidence: Confidence | None = None,
+                 stream_ref: str | None = None, draft: str = "") -> Completion:
+        """Tell the customer and open a handoff row; the handoff service opens the staff side.
+
+        A generated answer that was not sent (low confidence) is kept in the decision log
+        as the draft staff see as a suggestion.
+        """
         body = text("handoff_notice", language).format(wait=self.settings.handoff_wait_minutes)
         reply = Reply(turn.key, body, ReplyKind.HANDOFF, reply_to=turn.message_id, confidence=confidence)
+        withheld = (draft_reason(draft),) if draft.strip() else ()
         return Completion(
             replies=(reply,),
             decision=Decision(
                 "handoff",
                 confidence.score if confidence else None,
                 _components(confidence) if confidence else (),
-                (f"handoff:{decision.kind}", *decision.reasons),
+                (f"handoff:{decision.kind}", *decision.reasons, *withheld),
                 self.engine.model_id,
             ),
             stream_refs={0: stream_ref} if stream_ref else {},
@@ -143,8 +166,8 @@ class Answerer:
     def _bot_turn(self, turn: Turn, body: str) -> Turn:
         return Turn(turn.key, BOT_SENDER, "", (TextPart(body),), reply_to=turn.message_id)
 
-    async def _generate(self, turn: Turn, brain: BotBrain, prepared: Prepared,
-                        language: Language) -> Completion:
+    async def _generate(self, turn: Turn, conversation: Conversation, brain: BotBrain,
+                        prepared: Prepared, language: Language) -> Completion:
         request = GenerationRequest(
             messages=prepared.messages,
             max_new_tokens=self.settings.max_new_tokens,
@@ -170,7 +193,8 @@ class Answerer:
         assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(logprobs))
         ref = stream.ref if stream else None
         if assessment.handoff is not None:
-            return self._handoff(turn, assessment.handoff, language, assessment.confidence, ref)
+            return self._handoff(turn, conversation, assessment.handoff, language,
+                                 assessment.confidence, ref, draft=body)
         confidence = assessment.confidence
         reply = Reply(turn.key, body, ReplyKind.ANSWER, reply_to=turn.message_id,
                       confidence=confidence, buttons=self._buttons(turn))

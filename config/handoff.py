@@ -1,0 +1,48 @@
+"""Handoff settings (section ``handoff`` of the YAML; the helpdesk secret from the environment)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class HandoffSettings(BaseModel):
+    """Where handed-off conversations go and how long customers wait.
+
+    Attributes:
+        enabled: Route handoffs to a staff desk (Slack thread or webhook helpdesk). When
+            off, the customer is still told and the bot still goes quiet, but no staff
+            thread is opened.
+        target: ``slack`` (a thread per handoff in the staff channel) or ``webhook``
+            (signed JSON POSTs to ``helpdesk_url``).
+        slack_channel: Staff channel id; defaults to ``slack.staff_channel``.
+        expected_wait_minutes: The wait the customer is told about.
+        take_timeout_minutes: After this long without anyone pressing "Take", the
+            customer is told (``handoff_timeout``) and staff are pinged again; repeated
+            every period while nobody takes it (the customer is told once).
+        transcript_turns: How many recent turns the staff thread shows.
+        summary_messages: How many recent customer messages the summary quotes.
+        ping_mention: Trusted Slack mrkdwn put in reminders (``<!here>``, ``<!subteam^S1>``,
+            ``<@U123>``); empty for no mention.
+        poll_interval_s: How often the service looks for handoffs nobody took.
+        helpdesk_url: Where ``webhook`` handoffs are POSTed.
+        helpdesk_secret: ``whsec_<base64>`` signing secret, from
+            ``KEFU_HANDOFF__HELPDESK_SECRET`` only.
+        helpdesk_timeout_s: Timeout of one helpdesk POST.
+        max_image_bytes_to_helpdesk: Photos larger than this are sent as a reference only.
+    """
+
+    enabled: bool = True
+    target: Literal["slack", "webhook"] = "slack"
+    slack_channel: str | None = None
+    expected_wait_minutes: int = Field(10, ge=1)
+    take_timeout_minutes: float = Field(15.0, gt=0)
+    transcript_turns: int = Field(10, ge=1, le=100)
+    summary_messages: int = Field(3, ge=1, le=20)
+    ping_mention: str = "<!here>"
+    poll_interval_s: float = Field(10.0, gt=0)
+    helpdesk_url: str | None = None
+    helpdesk_secret: SecretStr | None = None
+    helpdesk_timeout_s: float = Field(10.0, gt=0)
+    max_image_bytes_to_helpdesk: int = Field(5 * 1024 * 1024, ge=0)

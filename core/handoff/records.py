@@ -1,0 +1,312 @@
+"""Handoff rows in the store: lookups and idempotent state transitions.
+
+Every transition is one ``UPDATE … WHERE status IN (…)``: a double click or a retried
+Slack event finds the row already moved and changes nothing. A transition writes the
+handoff row, the customer conversation's state and a decision-log entry in one
+transaction, so the conversation never says "bot" while the handoff says "taken".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.store import codec
+from core.store.db import as_utc, utcnow
+from core.store.schema import conversations, decisions, handoffs, outbox, turns
+from core.store.store import Store
+from core.turn import ConversationKey, ImagePart, Reply, Role, Sender, Turn
+
+OPEN, TAKEN, RESOLVED, RETURNED = "open", "taken", "resolved", "returned"
+ACTIVE = (OPEN, TAKEN)
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffRecord:
+    """One handoff and the customer conversation it belongs to.
+
+    Attributes:
+        staff_ref: ``"C123|<thread_ts>"`` for Slack, ``"webhook|<id>"`` for a helpdesk;
+            None until the staff side is opened.
+    """
+
+    id: int
+    conversation_id: int
+    customer_key: ConversationKey
+    status: str
+    reason: str
+    target: str
+    staff_ref: str | None
+    taken_by: str | None
+    pinged_at: datetime | None
+    created_at: datetime
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    """One stored turn, as staff see it."""
+
+    turn_id: int
+    role: Role
+    sender: Sender
+    text: str
+    images: tuple[ImagePart, ...]
+    command: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A requested status change of a handoff.
+
+    Attributes:
+        to_status: New status.
+        from_statuses: Statuses it may move from; any other status leaves the row as is.
+        actor: Who did it (staff display name), kept in ``taken_by`` for a take.
+        conversation_state: New state of the customer conversation, if it changes.
+        decision: Kind written to the decision log of the customer conversation.
+        reasons: Reasons for the decision log.
+    """
+
+    to_status: str
+    from_statuses: tuple[str, ...]
+    actor: str
+    conversation_state: str | None
+    decision: str
+    reasons: tuple[str, ...] = ()
+
+
+def take(actor: str, reasons: tuple[str, ...] = ()) -> Transition:
+    return Transition(TAKEN, (OPEN,), actor, None, "take", (f"taken by {actor}", *reasons))
+
+
+def resolve(actor: str) -> Transition:
+    return Transition(RESOLVED, ACTIVE, actor, "bot", "resolve", (f"resolved by {actor}",))
+
+
+def return_to_bot(actor: str) -> Transition:
+    return Transition(RETURNED, ACTIVE, actor, "bot", "return", (f"returned to the bot by {actor}",))
+
+
+def _select() -> Any:
+    return select(handoffs, conversations.c.platform, conversations.c.chat_id,
+                  conversations.c.thread_id).join(
+        conversations, conversations.c.id == handoffs.c.conversation_id)  # fmt: skip
+
+
+def _record(row: Any) -> HandoffRecord:
+    return HandoffRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        customer_key=ConversationKey(row.platform, row.chat_id, row.thread_id),
+        status=row.status,
+        reason=row.reason,
+        target=row.target,
+        staff_ref=row.staff_ref,
+        taken_by=row.taken_by,
+        pinged_at=as_utc(row.pinged_at),
+        created_at=as_utc(row.created_at) or utcnow(),
+    )
+
+
+async def insert_replies(conn: AsyncConnection, conversation_id: int, replies: Sequence[Reply],
+                         now: datetime, turn_id: int | None = None) -> None:
+    """Queue ``replies`` in the outbox (images must already be stored)."""
+    for index, reply in enumerate(replies):
+        await conn.execute(outbox.insert().values(
+            conversation_id=conversation_id, turn_id=turn_id, seq=index + 1,
+            final=index == len(replies) - 1, platform=reply.key.platform,
+            payload=codec.reply_to_json(reply), stream_ref=None, status="pending", attempts=0,
+            next_attempt_at=now, created_at=now,
+        ))  # fmt: skip
+
+
+async def insert_decision(conn: AsyncConnection, conversation_id: int, kind: str,
+                          reasons: Sequence[str], now: datetime) -> None:
+    await conn.execute(decisions.insert().values(
+        conversation_id=conversation_id, turn_id=None, kind=kind, confidence=None,
+        components=[], reasons=list(reasons), model=None, created_at=now,
+    ))  # fmt: skip
+
+
+class HandoffRecords:
+    """Queries on the ``handoffs`` table (and the turns staff need to see).
+
+    Args:
+        store: The durable store.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _one(self, *where: Any) -> HandoffRecord | None:
+        query = _select().where(*where).order_by(handoffs.c.id.desc()).limit(1)
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        return _record(row) if row is not None else None
+
+    async def get(self, handoff_id: int) -> HandoffRecord | None:
+        return await self._one(handoffs.c.id == handoff_id)
+
+    async def latest(self, conversation_id: int) -> HandoffRecord | None:
+        """The newest handoff of a customer conversation, whatever its status."""
+        return await self._one(handoffs.c.conversation_id == conversation_id)
+
+    async def active(self, conversation_id: int) -> HandoffRecord | None:
+        """The newest open or taken handoff of a customer conversation."""
+        return await self._one(handoffs.c.conversation_id == conversation_id,
+                               handoffs.c.status.in_(ACTIVE))
+
+    async def by_staff_ref(self, staff_ref: str) -> HandoffRecord | None:
+        """The handoff whose staff thread is ``staff_ref`` (``"C123|<ts>"``)."""
+        return await self._one(handoffs.c.staff_ref == staff_ref)
+
+    async def active_staff_refs(self, target: str) -> list[str]:
+        """Staff threads of handoffs still open or taken (to re-join them after a restart)."""
+        query = select(handoffs.c.staff_ref).where(
+            handoffs.c.status.in_(ACTIVE), handoffs.c.target == target,
+            handoffs.c.staff_ref.is_not(None))  # fmt: skip
+        async with self.store.engine.connect() as conn:
+            return [r.staff_ref for r in await conn.execute(query)]
+
+    async def unopened(self) -> list[HandoffRecord]:
+        """Active handoffs whose staff side is not open yet (new, or a crash interrupted it)."""
+        query = _select().where(handoffs.c.status.in_(ACTIVE), handoffs.c.staff_ref.is_(None))
+        async with self.store.engine.connect() as conn:
+            return [_record(r) for r in await conn.execute(query.order_by(handoffs.c.id))]
+
+    async def trigger(self, record: HandoffRecord) -> tuple[int | None, tuple[str, ...]]:
+        """The turn that caused ``record`` and its decision's reasons (the draft is one).
+
+        The answer that opened the handoff wrote its decision in the same transaction,
+        so it is the conversation's last ``handoff`` decision not newer than the row.
+        """
+        query = (select(decisions.c.turn_id, decisions.c.reasons)
+                 .where(decisions.c.conversation_id == record.conversation_id,
+                        decisions.c.kind == "handoff", decisions.c.created_at <= record.created_at)
+                 .order_by(decisions.c.id.desc()).limit(1))  # fmt: skip
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        if row is None:
+            return None, ()
+        return row.turn_id, tuple(str(r) for r in row.reasons or ())
+
+    async def set_staff_ref(self, handoff_id: int, staff_ref: str, target: str) -> bool:
+        """Store where the staff side lives; only the first opener wins."""
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(
+                update(handoffs).where(handoffs.c.id == handoff_id, handoffs.c.staff_ref.is_(None))
+                .values(staff_ref=staff_ref, target=target, updated_at=utcnow()))  # fmt: skip
+        return result.rowcount == 1
+
+    async def apply(self, record: HandoffRecord, transition: Transition) -> bool:
+        """Move ``record`` as ``transition`` says; False (and nothing written) if it already moved."""
+        now = utcnow()
+        values: dict[str, Any] = {"status": transition.to_status, "updated_at": now}
+        if transition.to_status == TAKEN:
+            values["taken_by"] = transition.actor
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(
+                update(handoffs).where(handoffs.c.id == record.id,
+                                       handoffs.c.status.in_(transition.from_statuses))
+                .values(**values))  # fmt: skip
+            if result.rowcount != 1:
+                return False
+            if transition.conversation_state:
+                await conn.execute(
+                    update(conversations).where(conversations.c.id == record.conversation_id)
+                    .values(state=transition.conversation_state, failures=0, updated_at=now))  # fmt: skip
+            reasons = (*transition.reasons, f"handoff {record.id}")
+            await insert_decision(conn, record.conversation_id, transition.decision, reasons, now)
+        return True
+
+    # -- timeouts ------------------------------------------------------------------------
+
+    @staticmethod
+    def _due(cutoff: datetime) -> Any:
+        return and_(handoffs.c.status == OPEN, or_(
+            and_(handoffs.c.pinged_at.is_(None), handoffs.c.created_at <= cutoff),
+            handoffs.c.pinged_at <= cutoff))  # fmt: skip
+
+    async def due_for_ping(self, wait: timedelta, now: datetime | None = None) -> list[HandoffRecord]:
+        """Open handoffs nobody took within ``wait`` (since opening or the last ping)."""
+        cutoff = (now or utcnow()) - wait
+        query = _select().where(self._due(cutoff)).order_by(handoffs.c.id)
+        async with self.store.engine.connect() as conn:
+            return [_record(r) for r in await conn.execute(query)]
+
+    async def claim_ping(self, record: HandoffRecord, wait: timedelta, replies: Sequence[Reply],
+                         reasons: Sequence[str], now: datetime | None = None) -> bool:
+        """Mark one ping as sent and queue its messages atomically; False if not due any more."""
+        now = now or utcnow()
+        async with self.store.engine.begin() as conn:
+            result = await conn.execute(
+                update(handoffs).where(handoffs.c.id == record.id, self._due(now - wait))
+                .values(pinged_at=now, updated_at=now))  # fmt: skip
+            if result.rowcount != 1:
+                return False
+            await insert_replies(conn, record.conversation_id, replies, now)
+            await insert_decision(conn, record.conversation_id, "handoff_timeout",
+                                  (*reasons, f"handoff {record.id}"), now)
+        return True
+
+    # -- what staff see -----------------------------------------------------------------
+
+    async def transcript(self, conversation_id: int, up_to_turn: int | None,
+                         limit: int) -> list[TranscriptEntry]:
+        """The last ``limit`` turns of a conversation (up to and including ``up_to_turn``)."""
+        query = select(turns).where(turns.c.conversation_id == conversation_id)
+        if up_to_turn is not None:
+            query = query.where(turns.c.id <= up_to_turn)
+        async with self.store.engine.connect() as conn:
+            rows = list(reversed((await conn.execute(
+                query.order_by(turns.c.id.desc()).limit(limit))).all()))  # fmt: skip
+        hashes = {p["sha256"] for r in rows for p in r.parts if p["type"] == "image"}
+        images = await self.store.load_images(hashes)
+        return [
+            TranscriptEntry(
+                r.id, Role(r.role), Sender(r.sender_id, r.sender_name, Role(r.role)), r.text,
+                tuple(p for p in codec.parts_from_json(r.parts, images) if isinstance(p, ImagePart)),
+                r.command, as_utc(r.sent_at) or utcnow(),
+            )
+            for r in rows
+        ]
+
+    async def last_customer_turn(self, conversation_id: int) -> tuple[Sender, str] | None:
+        """The customer's identity and latest words (for names and the reply language)."""
+        query = (select(turns.c.sender_id, turns.c.sender_name, turns.c.text)
+                 .where(turns.c.conversation_id == conversation_id,
+                        turns.c.role == Role.CUSTOMER.value)
+                 .order_by(turns.c.id.desc()).limit(1))  # fmt: skip
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        if row is None:
+            return None
+        return Sender(row.sender_id, row.sender_name, Role.CUSTOMER), row.text
+
+    async def record_relayed(self, turn: Turn) -> bool:
+        """Remember a relayed staff message in the customer conversation, once per message id.
+
+        The customer's history then shows what staff said (memory, export), and a retried
+        relay does not add it twice.
+        """
+        async with self.store.engine.connect() as conn:
+            seen = (await conn.execute(
+                select(turns.c.id).join(conversations, conversations.c.id == turns.c.conversation_id)
+                .where(conversations.c.platform == turn.key.platform,
+                       conversations.c.chat_id == turn.key.chat_id,
+                       conversations.c.thread_id == turn.key.thread_id,
+                       turns.c.platform_message_id == turn.message_id).limit(1))).first()  # fmt: skip
+        if seen is not None:
+            return False
+        await self.store.record_turn(turn)
+        return True
