@@ -139,22 +139,46 @@ def load_embedded(
     """
     progress(LoadProgress("locate", 0.0, "locating the embedded model"))
     source = gguf if gguf is not None else locate_embedded_gguf()
-    target = Path(cache_dir) / gguf_cache_key(source)
+    base = Path(cache_dir) / gguf_cache_key(source)
+    # One cache per dtype: a bf16 start maps 270 MB of bf16 weights instead of reading
+    # 540 MB of fp32 and converting (which doubles the peak memory while loading).
+    target = (
+        base
+        if _dtype_name(dtype) == "float32"
+        else base.with_name(f"{base.name}-{_dtype_name(dtype)}")
+    )
     if _cache_complete(target):
         try:
             model, tokenizer = _load_from_cache(target, dtype, progress)
-            progress(LoadProgress("ready", 1.0, f"loaded from cache {target}"))
+            progress(LoadProgress("loaded", 0.9, f"loaded from cache {target}"))
             return EmbeddedLoad(model, tokenizer, target, from_cache=True)
         except Exception as exc:  # corrupt cache: rebuild it rather than refuse to start
             log.warning("embedded model cache %s is unusable (%s); rebuilding it", target, exc)
             shutil.rmtree(target, ignore_errors=True)
-    model, tokenizer = _load_from_gguf(source, progress)
+    model, tokenizer = _load_uncached(source, base, target, dtype, progress)
     progress(LoadProgress("cache_write", 0.8, f"writing cache {target}"))
     write_cache(model, tokenizer, target)
+    progress(LoadProgress("loaded", 0.9, "embedded model loaded"))
+    return EmbeddedLoad(model, tokenizer, target, from_cache=False)
+
+
+def _dtype_name(dtype: Any) -> str:
+    return "float32" if dtype is None else str(dtype).removeprefix("torch.")
+
+
+def _load_uncached(
+    source: Path, base: Path, target: Path, dtype: Any, progress: ProgressCallback
+) -> tuple[Any, Any]:
+    """Build the model for a missing cache: from the fp32 cache when there is one, else the GGUF."""
+    if target != base and _cache_complete(base):
+        try:
+            return _load_from_cache(base, dtype, progress)
+        except Exception as exc:
+            log.warning("embedded model cache %s is unusable (%s); using the GGUF", base, exc)
+    model, tokenizer = _load_from_gguf(source, progress)
     if dtype is not None:
         model = model.to(dtype)
-    progress(LoadProgress("ready", 1.0, "embedded model ready"))
-    return EmbeddedLoad(model, tokenizer, target, from_cache=False)
+    return model, tokenizer
 
 
 def _cache_complete(target: Path) -> bool:
@@ -223,8 +247,8 @@ def _write_checkpoint(model: Any, tokenizer: Any, directory: Path) -> None:
     state = _untied_state_dict(model)
     save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
     config = model.config.to_dict()
-    config.pop("quantization_config", None)  # the cache holds plain fp32 tensors
-    config["dtype"] = "float32"
+    config.pop("quantization_config", None)  # the cache holds plain dequantised tensors
+    config["dtype"] = _dtype_name(next(model.parameters()).dtype)
     (directory / "config.json").write_text(json.dumps(config, indent=2), "utf-8")
     tokenizer.save_pretrained(str(directory))
     marker = {"format": CACHE_FORMAT, "weights": WEIGHTS_FILE}

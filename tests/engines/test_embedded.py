@@ -77,7 +77,7 @@ def test_warm_start_loads_the_written_cache(tmp_path, tiny_llama, tiny_tokenizer
     stages: list[LoadProgress] = []
     result = load_embedded(cache_dir, gguf=gguf, progress=stages.append)
     assert result.from_cache and result.cache_path == target
-    assert [s.stage for s in stages] == ["locate", "cache_load", "ready"]
+    assert [s.stage for s in stages] == ["locate", "cache_load", "loaded"]
     for name, tensor in tiny_llama.state_dict().items():
         assert torch.equal(result.model.state_dict()[name], tensor), name
     assert result.tokenizer.chat_template == tiny_tokenizer.chat_template
@@ -95,9 +95,34 @@ def test_cold_start_writes_the_cache(tmp_path, monkeypatch, tiny_llama, tiny_tok
     monkeypatch.setattr(embedded, "_load_from_gguf", dequantise)
     first = load_embedded(tmp_path / "cache", gguf=gguf)
     assert not first.from_cache and calls == [gguf]
+    assert load_embedded(tmp_path / "cache", gguf=gguf).from_cache
+    # bf16 gets its own cache, built from the fp32 one without dequantising again
     second = load_embedded(tmp_path / "cache", gguf=gguf, dtype=torch.bfloat16)
-    assert second.from_cache and calls == [gguf]
-    assert next(second.model.parameters()).dtype == torch.bfloat16
+    assert not second.from_cache and calls == [gguf]
+    assert second.cache_path.name.endswith("-bfloat16")
+    third = load_embedded(tmp_path / "cache", gguf=gguf, dtype=torch.bfloat16)
+    assert third.from_cache and next(third.model.parameters()).dtype == torch.bfloat16
+    config = json.loads((third.cache_path / "config.json").read_text())
+    assert config["dtype"] == "bfloat16"
+
+
+def test_cold_bfloat16_start_converts_the_gguf_once(
+    tmp_path, monkeypatch, tiny_llama, tiny_tokenizer
+):
+    import copy
+
+    calls = []
+
+    def dequantise(source, progress):
+        calls.append(source)
+        return copy.deepcopy(tiny_llama), tiny_tokenizer
+
+    monkeypatch.setattr(embedded, "_load_from_gguf", dequantise)
+    gguf = fake_gguf(tmp_path)
+    first = load_embedded(tmp_path / "cache", gguf=gguf, dtype=torch.bfloat16)
+    assert len(calls) == 1 and next(first.model.parameters()).dtype == torch.bfloat16
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.cache_path.name]
+    assert load_embedded(tmp_path / "cache", gguf=gguf, dtype=torch.bfloat16).from_cache
 
 
 def test_a_killed_write_leaves_no_cache_behind(tmp_path, monkeypatch, tiny_llama, tiny_tokenizer):
