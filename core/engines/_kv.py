@@ -29,6 +29,8 @@ class BufferLayer(CacheLayerMixin):
     is_sliding = False
     is_compileable = False
     is_croppable = False
+    keys: torch.Tensor
+    values: torch.Tensor
 
     def __init__(self, keys: torch.Tensor, values: torch.Tensor, length: int) -> None:
         super().__init__()

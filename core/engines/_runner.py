@@ -205,7 +205,8 @@ class ModelRunner:
         grids = [p.vision.image_grid_thw for p in prompts if p.vision is not None]
         if not grids:
             return (ranks + offsets[:, None])[None].expand(3, -1, -1)
-        token_types = (ids == self.shape.image_token_id).int()
+        assert self.shape.image_token_id is not None  # mrope models always have one
+        token_types = torch.eq(ids, self.shape.image_token_id).int()
         positions, _ = self.model.model.get_rope_index(
             ids,
             mm_token_type_ids=token_types,

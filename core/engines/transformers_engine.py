@@ -300,7 +300,7 @@ def _load_causal_lm(path: Path, dtype: torch.dtype, device: torch.device) -> tup
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             str(path), dtype=dtype, attn_implementation="sdpa"
         )
     except Exception as exc:

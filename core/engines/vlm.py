@@ -151,7 +151,7 @@ def load_qwen_vl(path: Path, *, dtype: torch.dtype, device: torch.device) -> tup
         from transformers import AutoModelForImageTextToText, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForImageTextToText.from_pretrained(
+        model: Any = AutoModelForImageTextToText.from_pretrained(
             str(path), dtype=dtype, attn_implementation="sdpa"
         )
     except Exception as exc:
