@@ -22,6 +22,9 @@ MAX_QUOTE_CHARS = 300
 TAKE, RESOLVE, RETURN = "take", "resolve", "return"
 BUTTON_LABELS = {TAKE: "Take", RESOLVE: "Resolve", RETURN: "Return to bot"}
 DRAFT_HEADER = "Bot's draft answer (a suggestion, NOT sent to the customer):"
+# Damage wordings the handoff policy does not need (it already hands these over as
+# complaints) but the summary should still name.
+EXTRA_DAMAGE = ("坏的", "坏掉", "裂了", "开胶", "broke", "cracked")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,7 @@ def detect_topics(text: str) -> tuple[str, ...]:
     intents = detect_intents(text)
     found = [
         ("complaint", any(normalise(p) in lowered for p in COMPLAINT_PHRASES)),
-        ("damaged item", any(normalise(p) in lowered for p in DAMAGE_PHRASES)),
+        ("damaged item", any(normalise(p) in lowered for p in (*DAMAGE_PHRASES, *EXTRA_DAMAGE))),
         ("refund/return", intents.order_action),
         ("order status", intents.order_status),
         ("price", intents.price),
@@ -102,7 +105,7 @@ def parent_text(record: HandoffRecord, summary: HandoffSummary) -> str:
         lines.append(f"Photos: {summary.photos} (re-uploaded below)")
     if summary.recent:
         lines.append("Latest messages:")
-        lines.extend(f"> {message}" for message in summary.recent)
+        lines.extend(f"• {message}" for message in summary.recent)
     lines.append("Reply in this thread to answer the customer.")
     return "\n".join(lines)
 
@@ -131,7 +134,7 @@ def _speaker(entry: TranscriptEntry) -> str:
 
 def transcript_text(entries: Sequence[TranscriptEntry]) -> str:
     """The recent turns, one line each, oldest first."""
-    lines = [f"Transcript (last {len(entries)} turns):"]
+    lines = [f"Transcript (last {len(entries)} turns, times in UTC):"]
     for entry in entries:
         body = entry.text or (f"/{entry.command}" if entry.command else "")
         photos = f" [{len(entry.images)} photo(s)]" if entry.images else ""

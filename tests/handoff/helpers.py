@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.answer import Answerer
+from core.bot import Assessment, HistoryItem, Prepared
 from core.handoff.records import HandoffRecord, HandoffRecords
+from core.knowledge.policy import HandoffPolicy
+from core.prompt_brain import PromptBrain
 from core.store.queue import Completion, Decision, InboxQueue
 from core.store.store import Store
-from core.turn import ConversationKey, Reply, ReplyKind, Turn
+from core.turn import Confidence, ConversationKey, Reply, ReplyKind, Turn
 from tests.conftest import make_turn
+
+
+class PolicyBrain:
+    """The generic prompt brain plus the real handoff policy of core.knowledge (complaints,
+    damage reports, explicit requests before answering; low confidence after)."""
+
+    name = "policy-test"
+
+    def __init__(self) -> None:
+        self.inner = PromptBrain()
+        self.policy = HandoffPolicy()
+
+    async def prepare(self, turn: Turn, history: Sequence[HistoryItem]) -> Prepared:
+        decision = self.policy.before_answer(turn.text, turn.command, history, turn.key.as_str())
+        if decision is not None:
+            return Prepared((), handoff=decision)
+        return await self.inner.prepare(turn, history)
+
+    def assess(self, turn: Turn, prepared: Prepared, answer: str, confidence: Confidence) -> Assessment:
+        return Assessment(confidence, self.policy.after_answer(confidence, turn.key.as_str()))
 
 
 async def answer_next(store: Store, answerer: Answerer, turn: Turn) -> Completion:
