@@ -255,7 +255,8 @@ class TransformersEngine:
             return
         job = self.scheduler.abort(request_id)
         if job is not None and not job.finished:
-            job.queue.put_nowait(None)  # wake the consumer; it sees job.aborted
+            # wake the consumer (it sees job.aborted); thread-safe if it runs on another loop
+            job.loop.call_soon_threadsafe(job.queue.put_nowait, None)
 
     async def check_health(self) -> HealthStatus:
         scheduler = self.scheduler
