@@ -42,7 +42,7 @@ COMPLAINT_PHRASES = (
 )  # fmt: skip
 DAMAGE_PHRASES = (
     "破了", "破损", "坏了", "损坏", "开线", "断了", "掉色", "脱胶", "有洞", "有个洞", "破洞", "一个洞", "瑕疵", "次品",
-    "发错", "少发", "漏发", "质量问题",
+    "发错", "少发", "漏发", "质量问题", "开胶", "脱线",
     "damaged", "broken", "torn", "defective", "ripped", "faulty", "wrong item", "missing item", "has a hole",
     "fell apart", "came apart", "quality problem",
 )  # fmt: skip

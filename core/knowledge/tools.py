@@ -93,7 +93,8 @@ class ShopTools:
         )
         if numbers:
             return await self._orders(list(dict.fromkeys(numbers)), request)
-        if request.intents.order_status:
+        if request.intents.order_status and not request.intents.order_action:
+            # "Where is my order?" -> the asker's orders; "Can I cancel my order?" is a policy question.
             return await self._my_orders(request)
         intents = request.intents
         products = (
