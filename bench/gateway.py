@@ -210,8 +210,12 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-async def serve_kefu(store_url: str) -> None:
-    """The kefu side: store, webhook adapter, worker, dispatcher, StubEngine, HTTP server."""
+async def serve_kefu(store_url: str, ingest_only: bool = False) -> None:
+    """The kefu side: store, webhook adapter, worker, dispatcher, StubEngine, HTTP server.
+
+    With ``ingest_only`` the worker and dispatcher are stopped right after the start, so
+    only the ack path runs (a diagnostic: the turns are answered by a later normal run).
+    """
     from adapters.webhook.adapter import WebhookAdapter
     from config.webhook import WebhookSettings, WebhookSource
     from core.engines.stub import StubEngine
@@ -227,6 +231,9 @@ async def serve_kefu(store_url: str) -> None:
     runtime = Runtime(store, StubEngine(), {Role.CUSTOMER: brain, Role.STAFF: brain},
                       {"webhook": lambda ctx: WebhookAdapter(ctx, settings)}, RuntimeOptions())  # fmt: skip
     await runtime.start()
+    if ingest_only:
+        await runtime.worker.stop()
+        await runtime.dispatcher.stop()
     print(json.dumps({"port": int(runtime.base_url.rsplit(":", 1)[1])}), flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -408,9 +415,10 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--markdown", type=Path, help="also write the results here")
     parser.add_argument("--serve-kefu", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ingest-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_kefu:
-        asyncio.run(serve_kefu(args.store_url))
+        asyncio.run(serve_kefu(args.store_url, args.ingest_only))
         return 0
     database = None
     with tempfile.TemporaryDirectory(prefix="kefu-gateway-") as folder:

@@ -25,6 +25,7 @@ from core.engines.base import Engine
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HOLDOUT_FILE = Path(__file__).with_name("holdout.yaml")
+NOTES_FILE = Path(__file__).with_name("notes.md")  # analysis appended to RESULTS.md
 
 
 def build_eval_engine(kind: str, max_batch_size: int) -> tuple[Engine, str]:
@@ -97,6 +98,8 @@ async def main(argv: list[str] | None = None) -> int:
     if not args.no_write and not args.only:
         command = "python -m bench.eval " + " ".join(sys.argv[1:] if argv is None else argv)
         notes = [f"Engine start-up (load) took {load_s:.1f} s, not included in the wall time."]
+        if NOTES_FILE.exists():
+            notes += ["", NOTES_FILE.read_text(encoding="utf-8").strip()]
         write_markdown(summary, args.out, command.strip(), description, notes, holdout)
         print(f"wrote {args.out}")
     return 0
