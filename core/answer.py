@@ -98,11 +98,14 @@ class Answerer:
             return replace(completion, new_state=completion.new_state or "bot")
         return await self._answer_as_bot(turn, turn_id, conversation, language)
 
-    async def _answer_as_bot(self, turn: Turn, turn_id: int, conversation: Conversation,
-                             language: Language) -> Completion:
+    async def _answer_as_bot(
+        self, turn: Turn, turn_id: int, conversation: Conversation, language: Language
+    ) -> Completion:
         if turn.command == "image_error":
             # The adapter already told the customer why the photo could not be read.
-            return Completion(replies=(), decision=Decision("notice", reasons=("unreadable photo",)))
+            return Completion(
+                replies=(), decision=Decision("notice", reasons=("unreadable photo",))
+            )
         if turn.command == "unsupported":
             return self._notice(turn, text("unsupported_content", language), "unsupported")
         if turn.command == "human":
@@ -123,9 +126,14 @@ class Answerer:
 
     def _direct(self, turn: Turn, prepared: Prepared) -> Completion:
         assert prepared.direct_reply is not None
-        reply = Reply(turn.key, prepared.direct_reply, ReplyKind.ANSWER, reply_to=turn.message_id,
-                      confidence=Confidence(1.0, reasons=("answered by tools",)),
-                      buttons=self._buttons(turn))
+        reply = Reply(
+            turn.key,
+            prepared.direct_reply,
+            ReplyKind.ANSWER,
+            reply_to=turn.message_id,
+            confidence=Confidence(1.0, reasons=("answered by tools",)),
+            buttons=self._buttons(turn),
+        )
         return Completion(
             replies=(reply,),
             decision=Decision("direct", 1.0, reasons=("answered by tools",)),
@@ -133,16 +141,25 @@ class Answerer:
             failure_delta=-1,
         )
 
-    def _handoff(self, turn: Turn, conversation: Conversation, decision: HandoffDecision,
-                 language: Language, confidence: Confidence | None = None,
-                 stream_ref: str | None = None, draft: str = "") -> Completion:
+    def _handoff(
+        self,
+        turn: Turn,
+        conversation: Conversation,
+        decision: HandoffDecision,
+        language: Language,
+        confidence: Confidence | None = None,
+        stream_ref: str | None = None,
+        draft: str = "",
+    ) -> Completion:
         """Tell the customer and open a handoff row; the handoff service opens the staff side.
 
         A generated answer that was not sent (low confidence) is kept in the decision log
         as the draft staff see as a suggestion.
         """
         body = text("handoff_notice", language).format(wait=self.settings.handoff_wait_minutes)
-        reply = Reply(turn.key, body, ReplyKind.HANDOFF, reply_to=turn.message_id, confidence=confidence)
+        reply = Reply(
+            turn.key, body, ReplyKind.HANDOFF, reply_to=turn.message_id, confidence=confidence
+        )
         withheld = (draft_reason(draft),) if draft.strip() else ()
         return Completion(
             replies=(reply,),
@@ -166,8 +183,14 @@ class Answerer:
     def _bot_turn(self, turn: Turn, body: str) -> Turn:
         return Turn(turn.key, BOT_SENDER, "", (TextPart(body),), reply_to=turn.message_id)
 
-    async def _generate(self, turn: Turn, conversation: Conversation, brain: BotBrain,
-                        prepared: Prepared, language: Language) -> Completion:
+    async def _generate(
+        self,
+        turn: Turn,
+        conversation: Conversation,
+        brain: BotBrain,
+        prepared: Prepared,
+        language: Language,
+    ) -> Completion:
         request = GenerationRequest(
             messages=prepared.messages,
             max_new_tokens=self.settings.max_new_tokens,
@@ -179,35 +202,61 @@ class Answerer:
             body, logprobs = await self._run(request, stream)
         except EngineError as exc:
             log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
-            reply = Reply(turn.key, text(exc.user_message_key, language), ReplyKind.ERROR,
-                          reply_to=turn.message_id)
-            return Completion(
-                replies=(reply,),
-                decision=Decision("error", reasons=(f"{exc.code}: {exc}",), model=self.engine.model_id),
-                stream_refs={0: stream.ref} if stream and stream.ref else {},
-                failure_delta=1,
-            )
+            return self._engine_failed(turn, exc, language, stream.ref if stream else None)
         finally:
             if stream is not None:
                 await stream.close()
         assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(logprobs))
         ref = stream.ref if stream else None
         if assessment.handoff is not None:
-            return self._handoff(turn, conversation, assessment.handoff, language,
-                                 assessment.confidence, ref, draft=body)
-        confidence = assessment.confidence
-        reply = Reply(turn.key, body, ReplyKind.ANSWER, reply_to=turn.message_id,
-                      confidence=confidence, buttons=self._buttons(turn))
+            return self._handoff(
+                turn, conversation, assessment.handoff, language, assessment.confidence, ref,
+                draft=body,
+            )  # fmt: skip
+        return self._answered(turn, body, assessment.confidence, ref)
+
+    def _engine_failed(
+        self, turn: Turn, exc: EngineError, language: Language, ref: str | None
+    ) -> Completion:
+        reply = Reply(
+            turn.key,
+            text(exc.user_message_key, language),
+            ReplyKind.ERROR,
+            reply_to=turn.message_id,
+        )
         return Completion(
             replies=(reply,),
-            decision=Decision("answer", confidence.score, _components(confidence),
-                              confidence.reasons, self.engine.model_id),
+            decision=Decision("error", reasons=(f"{exc.code}: {exc}",), model=self.engine.model_id),
+            stream_refs={0: ref} if ref else {},
+            failure_delta=1,
+        )
+
+    def _answered(
+        self, turn: Turn, body: str, confidence: Confidence, ref: str | None
+    ) -> Completion:
+        reply = Reply(
+            turn.key,
+            body,
+            ReplyKind.ANSWER,
+            reply_to=turn.message_id,
+            confidence=confidence,
+            buttons=self._buttons(turn),
+        )
+        decision = Decision(
+            "answer", confidence.score, _components(confidence), confidence.reasons,
+            self.engine.model_id,
+        )  # fmt: skip
+        return Completion(
+            replies=(reply,),
+            decision=decision,
             stream_refs={0: ref} if ref else {},
             bot_turns=(self._bot_turn(turn, body),),
             failure_delta=-1,
         )
 
-    async def _run(self, request: GenerationRequest, stream: ReplyStream | None) -> tuple[str, list[TokenLogprob]]:
+    async def _run(
+        self, request: GenerationRequest, stream: ReplyStream | None
+    ) -> tuple[str, list[TokenLogprob]]:
         pieces: list[str] = []
         logprobs: list[TokenLogprob] = []
         async for chunk in self.engine.generate(request):

@@ -61,11 +61,20 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.close()
 
 
-def answerer(store: Store, engine: StubEngine | None = None, desk: bool = True,
-             opener: FakeOpener | None = None) -> Answerer:
+def answerer(
+    store: Store,
+    engine: StubEngine | None = None,
+    desk: bool = True,
+    opener: FakeOpener | None = None,
+) -> Answerer:
     brain = PolicyBrain()
-    built = Answerer(store, engine or StubEngine(), {Role.CUSTOMER: brain, Role.STAFF: PromptBrain()},
-                     (lambda _p: opener) if opener else (lambda _p: None), AnswerSettings(handoff_wait_minutes=7))
+    built = Answerer(
+        store,
+        engine or StubEngine(),
+        {Role.CUSTOMER: brain, Role.STAFF: PromptBrain()},
+        (lambda _p: opener) if opener else (lambda _p: None),
+        AnswerSettings(handoff_wait_minutes=7),
+    )
     built.relay.desk_enabled = desk
     return built
 
@@ -75,8 +84,13 @@ def tg(text_: str, command: str | None = None, chat: str = "42", **kw: object) -
 
 
 def staff(text_: str, command: str | None = None, key: ConversationKey = THREAD) -> Turn:
-    return Turn(key, Sender("UALICE", "alice", Role.STAFF), f"m-{text_}-{command}",
-                (TextPart(text_),), command=command)
+    return Turn(
+        key,
+        Sender("UALICE", "alice", Role.STAFF),
+        f"m-{text_}-{command}",
+        (TextPart(text_),),
+        command=command,
+    )
 
 
 async def hand_over(store: Store, a: Answerer, staff_ref: str | None = STAFF_REF) -> int:
@@ -108,7 +122,9 @@ async def test_reset_clears_the_memory(store: Store) -> None:
     assert await store.history(conversation.id, 5) == []
 
 
-async def test_unreadable_photo_is_silent_and_unsupported_content_gets_a_notice(store: Store) -> None:
+async def test_unreadable_photo_is_silent_and_unsupported_content_gets_a_notice(
+    store: Store,
+) -> None:
     a = answerer(store)
     silent = await answer_next(store, a, tg("", command="image_error", chat="a"))
     assert silent.replies == () and silent.decision.reasons == ("unreadable photo",)
@@ -128,7 +144,9 @@ async def test_a_question_is_answered_by_the_model_with_the_person_button(store:
 async def test_human_command_and_button_hand_over(store: Store) -> None:
     a = answerer(store)
     by_command = await answer_next(store, a, tg("/human", command="human", chat="x"))
-    by_button = await answer_next(store, a, tg("转人工", command="action:kefu_btn_0:human", chat="y"))
+    by_button = await answer_next(
+        store, a, tg("转人工", command="action:kefu_btn_0:human", chat="y")
+    )
     for completion in (by_command, by_button):
         assert completion.new_state == "handoff" and completion.handoff_reason
         assert completion.decision.reasons[0] == "handoff:explicit"
@@ -149,7 +167,9 @@ async def test_a_complaint_hands_over_before_the_model(store: Store) -> None:
 async def test_low_confidence_hands_over_keeping_the_draft_and_the_stream(store: Store) -> None:
     opener = FakeOpener()
     engine = StubEngine(lambda _r: "maybe size 42 fits", logprob=-4.0)
-    completion = await answer_next(store, answerer(store, engine, opener=opener), tg("does 42 fit me"))
+    completion = await answer_next(
+        store, answerer(store, engine, opener=opener), tg("does 42 fit me")
+    )
     [notice] = completion.replies
     assert notice.kind is ReplyKind.HANDOFF and completion.new_state == "handoff"
     assert completion.decision.reasons[0] == "handoff:low_confidence"
@@ -163,15 +183,21 @@ async def test_a_streamed_answer_keeps_its_draft_ref(store: Store) -> None:
     opener = FakeOpener()
     completion = await answer_next(store, answerer(store, opener=opener), tg("hello there friend"))
     assert completion.stream_refs == {0: "draft-1"} and completion.decision.kind == "answer"
-    assert opener.streams[0].updates == ["Echo:", "Echo: hello", "Echo: hello there",
-                                         "Echo: hello there friend"]
+    assert opener.streams[0].updates == [
+        "Echo:",
+        "Echo: hello",
+        "Echo: hello there",
+        "Echo: hello there friend",
+    ]
     assert opener.streams[0].closed
 
 
 async def test_engine_errors_give_the_fallback_and_keep_the_stream_ref(store: Store) -> None:
     opener = FakeOpener()
     engine = StubEngine(fail_with=EngineError("model crashed"))
-    completion = await answer_next(store, answerer(store, engine, opener=opener), tg("你好，在吗？请问"))
+    completion = await answer_next(
+        store, answerer(store, engine, opener=opener), tg("你好，在吗？请问")
+    )
     [reply] = completion.replies
     assert reply.kind is ReplyKind.ERROR and reply.text == text("engine_unavailable", "zh")
     assert completion.failure_delta == 1 and completion.stream_refs == {0: "draft-1"}
@@ -191,7 +217,9 @@ async def test_customer_messages_during_a_handoff_go_to_the_desk(store: Store) -
     assert completion.decision.kind == "relay" and engine.requests == []
 
 
-async def test_without_a_desk_the_bot_is_just_silent_and_human_again_is_acknowledged(store: Store) -> None:
+async def test_without_a_desk_the_bot_is_just_silent_and_human_again_is_acknowledged(
+    store: Store,
+) -> None:
     a = answerer(store, desk=False)
     await hand_over(store, a, staff_ref=None)
     silent = await answer_next(store, a, tg("hello?"))
@@ -230,15 +258,29 @@ async def test_a_staff_reply_in_the_thread_is_relayed_and_takes_the_handoff(stor
 async def test_buttons_take_once_and_return_to_the_bot(store: Store) -> None:
     a = answerer(store)
     handoff_id = await hand_over(store, a)
-    take = await answer_next(store, a, staff("Take", f"action:kefu_btn_0:handoff:take:{handoff_id}"))
+    take = await answer_next(
+        store, a, staff("Take", f"action:kefu_btn_0:handoff:take:{handoff_id}")
+    )
     assert [r.text for r in take.replies] == ["alice took this."]
-    again = await answer_next(store, a, staff("Take", f"action:kefu_btn_0:handoff:take:{handoff_id}x"))
+    again = await answer_next(
+        store, a, staff("Take", f"action:kefu_btn_0:handoff:take:{handoff_id}x")
+    )
     assert again.replies == () and again.decision.kind == "ignored"  # not this handoff's button
-    double = await answer_next(store, a, Turn(THREAD, Sender("UBOB", "bob", Role.STAFF), "click-2",
-                                              (TextPart("Take"),),
-                                              command=f"action:kefu_btn_0:handoff:take:{handoff_id}"))
+    double = await answer_next(
+        store,
+        a,
+        Turn(
+            THREAD,
+            Sender("UBOB", "bob", Role.STAFF),
+            "click-2",
+            (TextPart("Take"),),
+            command=f"action:kefu_btn_0:handoff:take:{handoff_id}",
+        ),
+    )
     assert double.replies == () and "already taken" in double.decision.reasons[0]
-    back = await answer_next(store, a, staff("Return", f"action:kefu_btn_2:handoff:return:{handoff_id}"))
+    back = await answer_next(
+        store, a, staff("Return", f"action:kefu_btn_2:handoff:return:{handoff_id}")
+    )
     thread_note, customer_note = back.replies
     assert thread_note.key == THREAD and "returned this to the bot" in thread_note.text
     assert customer_note.key == ConversationKey("telegram", "42")
@@ -252,7 +294,9 @@ async def test_buttons_take_once_and_return_to_the_bot(store: Store) -> None:
 async def test_resolve_tells_the_customer_the_bot_is_back(store: Store) -> None:
     a = answerer(store)
     handoff_id = await hand_over(store, a)
-    done = await answer_next(store, a, staff("Resolve", f"action:kefu_btn_1:handoff:resolve:{handoff_id}"))
+    done = await answer_next(
+        store, a, staff("Resolve", f"action:kefu_btn_1:handoff:resolve:{handoff_id}")
+    )
     assert done.decision.kind == "resolve" and "resolved this" in done.replies[0].text
     assert done.replies[1].text == text("handoff_returned", "zh")
     record = await HandoffRecords(store).get(handoff_id)

@@ -74,7 +74,9 @@ class StaffDesk(Protocol):
         """Add the transcript, photos and draft to a started staff side."""
         ...
 
-    async def relay(self, record: HandoffRecord, message: RelayedMessage, progress: Progress) -> None:
+    async def relay(
+        self, record: HandoffRecord, message: RelayedMessage, progress: Progress
+    ) -> None:
         """Put a customer message in front of staff."""
         ...
 

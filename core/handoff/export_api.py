@@ -52,8 +52,9 @@ class ExportRoute:
 
     async def handle(self, request: web.Request) -> web.Response:
         if not self.api_key:
-            return _error(403, "Conversation export needs KEFU_SERVICE__API_KEY to be set.",
-                          "export_disabled")
+            return _error(
+                403, "Conversation export needs KEFU_SERVICE__API_KEY to be set.", "export_disabled"
+            )
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), self.api_key.encode()):
             return _error(401, "Invalid API key.", "invalid_api_key")

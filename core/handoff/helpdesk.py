@@ -41,8 +41,9 @@ class WebhookDesk:
 
     target = "webhook"
 
-    def __init__(self, url: str, secret: str, timeout_s: float = 10.0,
-                 max_image_bytes: int = 5 * 1024 * 1024) -> None:
+    def __init__(
+        self, url: str, secret: str, timeout_s: float = 10.0, max_image_bytes: int = 5 * 1024 * 1024
+    ) -> None:
         self.url = url
         self._key = parse_secret(secret)
         self._sender = CallbackSender(timeout_s)
@@ -79,12 +80,17 @@ class WebhookDesk:
     async def details(self, brief: HandoffBrief, staff_ref: str, progress: Progress) -> None:
         """Nothing more: ``handoff.opened`` carried everything."""
 
-    async def relay(self, record: HandoffRecord, message: RelayedMessage, progress: Progress) -> None:
+    async def relay(
+        self, record: HandoffRecord, message: RelayedMessage, progress: Progress
+    ) -> None:
         event = {
             "type": "handoff.message",
             "handoff": _handoff_json(record),
             "customer": _customer_json(record, message.customer),
-            "message": {"text": message.text, "images": [self._image_json(i) for i in message.images]},
+            "message": {
+                "text": message.text,
+                "images": [self._image_json(i) for i in message.images],
+            },
         }
         await self._post(f"handoff_msg_{progress.delivery_id}", event, progress)
 

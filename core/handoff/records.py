@@ -94,7 +94,9 @@ def resolve(actor: str) -> Transition:
 
 
 def return_to_bot(actor: str) -> Transition:
-    return Transition(RETURNED, ACTIVE, actor, "bot", "return", (f"returned to the bot by {actor}",))
+    return Transition(
+        RETURNED, ACTIVE, actor, "bot", "return", (f"returned to the bot by {actor}",)
+    )
 
 
 def _select() -> Any:
@@ -118,8 +120,13 @@ def _record(row: Any) -> HandoffRecord:
     )
 
 
-async def insert_replies(conn: AsyncConnection, conversation_id: int, replies: Sequence[Reply],
-                         now: datetime, turn_id: int | None = None) -> None:
+async def insert_replies(
+    conn: AsyncConnection,
+    conversation_id: int,
+    replies: Sequence[Reply],
+    now: datetime,
+    turn_id: int | None = None,
+) -> None:
     """Queue ``replies`` in the outbox (images must already be stored)."""
     for index, reply in enumerate(replies):
         await conn.execute(outbox.insert().values(
@@ -130,8 +137,9 @@ async def insert_replies(conn: AsyncConnection, conversation_id: int, replies: S
         ))  # fmt: skip
 
 
-async def insert_decision(conn: AsyncConnection, conversation_id: int, kind: str,
-                          reasons: Sequence[str], now: datetime) -> None:
+async def insert_decision(
+    conn: AsyncConnection, conversation_id: int, kind: str, reasons: Sequence[str], now: datetime
+) -> None:
     await conn.execute(decisions.insert().values(
         conversation_id=conversation_id, turn_id=None, kind=kind, confidence=None,
         components=[], reasons=list(reasons), model=None, created_at=now,
@@ -163,8 +171,9 @@ class HandoffRecords:
 
     async def active(self, conversation_id: int) -> HandoffRecord | None:
         """The newest open or taken handoff of a customer conversation."""
-        return await self._one(handoffs.c.conversation_id == conversation_id,
-                               handoffs.c.status.in_(ACTIVE))
+        return await self._one(
+            handoffs.c.conversation_id == conversation_id, handoffs.c.status.in_(ACTIVE)
+        )
 
     async def by_staff_ref(self, staff_ref: str) -> HandoffRecord | None:
         """The handoff whose staff thread is ``staff_ref`` (``"C123|<ts>"``)."""
@@ -237,15 +246,23 @@ class HandoffRecords:
             and_(handoffs.c.pinged_at.is_(None), handoffs.c.created_at <= cutoff),
             handoffs.c.pinged_at <= cutoff))  # fmt: skip
 
-    async def due_for_ping(self, wait: timedelta, now: datetime | None = None) -> list[HandoffRecord]:
+    async def due_for_ping(
+        self, wait: timedelta, now: datetime | None = None
+    ) -> list[HandoffRecord]:
         """Open handoffs nobody took within ``wait`` (since opening or the last ping)."""
         cutoff = (now or utcnow()) - wait
         query = _select().where(self._due(cutoff)).order_by(handoffs.c.id)
         async with self.store.engine.connect() as conn:
             return [_record(r) for r in await conn.execute(query)]
 
-    async def claim_ping(self, record: HandoffRecord, wait: timedelta, replies: Sequence[Reply],
-                         reasons: Sequence[str], now: datetime | None = None) -> bool:
+    async def claim_ping(
+        self,
+        record: HandoffRecord,
+        wait: timedelta,
+        replies: Sequence[Reply],
+        reasons: Sequence[str],
+        now: datetime | None = None,
+    ) -> bool:
         """Mark one ping as sent and queue its messages atomically; False if not due any more."""
         now = now or utcnow()
         async with self.store.engine.begin() as conn:
@@ -255,14 +272,20 @@ class HandoffRecords:
             if result.rowcount != 1:
                 return False
             await insert_replies(conn, record.conversation_id, replies, now)
-            await insert_decision(conn, record.conversation_id, "handoff_timeout",
-                                  (*reasons, f"handoff {record.id}"), now)
+            await insert_decision(
+                conn,
+                record.conversation_id,
+                "handoff_timeout",
+                (*reasons, f"handoff {record.id}"),
+                now,
+            )
         return True
 
     # -- what staff see -----------------------------------------------------------------
 
-    async def transcript(self, conversation_id: int, up_to_turn: int | None,
-                         limit: int) -> list[TranscriptEntry]:
+    async def transcript(
+        self, conversation_id: int, up_to_turn: int | None, limit: int
+    ) -> list[TranscriptEntry]:
         """The last ``limit`` turns of a conversation (up to and including ``up_to_turn``)."""
         query = select(turns).where(turns.c.conversation_id == conversation_id)
         if up_to_turn is not None:
@@ -274,9 +297,15 @@ class HandoffRecords:
         images = await self.store.load_images(hashes)
         return [
             TranscriptEntry(
-                r.id, Role(r.role), Sender(r.sender_id, r.sender_name, Role(r.role)), r.text,
-                tuple(p for p in codec.parts_from_json(r.parts, images) if isinstance(p, ImagePart)),
-                r.command, as_utc(r.sent_at) or utcnow(),
+                r.id,
+                Role(r.role),
+                Sender(r.sender_id, r.sender_name, Role(r.role)),
+                r.text,
+                tuple(
+                    p for p in codec.parts_from_json(r.parts, images) if isinstance(p, ImagePart)
+                ),
+                r.command,
+                as_utc(r.sent_at) or utcnow(),
             )
             for r in rows
         ]

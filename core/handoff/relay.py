@@ -53,29 +53,47 @@ class HandoffRelay:
         self.records = records
         self.desk_enabled = desk_enabled
 
-    async def customer_turn(self, turn: Turn, conversation: Conversation,
-                            language: Language) -> Completion | None:
+    async def customer_turn(
+        self, turn: Turn, conversation: Conversation, language: Language
+    ) -> Completion | None:
         """A customer turn while the conversation is with staff; None if no handoff is active."""
         record = await self.records.active(conversation.id)
         if record is None:
             return None
         where = f"handoff {record.id}"
         if turn.command == "human":
-            reply = Reply(turn.key, text("handoff_already", language), ReplyKind.NOTICE,
-                          reply_to=turn.message_id)
+            reply = Reply(
+                turn.key,
+                text("handoff_already", language),
+                ReplyKind.NOTICE,
+                reply_to=turn.message_id,
+            )
             return Completion((reply,), Decision("notice", reasons=("already with staff", where)))
         if not self.desk_enabled:
             return Completion((), Decision("relay", reasons=("in handoff; no staff desk", where)))
         if not turn.text.strip() and not turn.images:
-            return Completion((), Decision("relay", reasons=("in handoff; nothing to relay", where)))
-        reply = Reply(desk_key(conversation.id), turn.text, ReplyKind.RELAY,
-                      reply_to=turn.message_id, images=turn.images)
-        return Completion((reply,), Decision(
-            "relay", reasons=("in handoff: customer message relayed to staff", where)))
+            return Completion(
+                (), Decision("relay", reasons=("in handoff; nothing to relay", where))
+            )
+        reply = Reply(
+            desk_key(conversation.id),
+            turn.text,
+            ReplyKind.RELAY,
+            reply_to=turn.message_id,
+            images=turn.images,
+        )
+        return Completion(
+            (reply,),
+            Decision("relay", reasons=("in handoff: customer message relayed to staff", where)),
+        )
 
     async def staff_turn(self, turn: Turn) -> Completion | None:
         """A staff turn in a handoff's Slack thread; None when the thread is not a handoff's."""
-        if turn.sender.role is not Role.STAFF or turn.key.platform != "slack" or not turn.key.thread_id:
+        if (
+            turn.sender.role is not Role.STAFF
+            or turn.key.platform != "slack"
+            or not turn.key.thread_id
+        ):
             return None
         record = await self.records.by_staff_ref(staff_ref_of(turn.key))
         if record is None:
@@ -83,40 +101,61 @@ class HandoffRelay:
         if turn.command:
             button = texts.parse_button(turn.command)
             if button is None or button[1] != record.id:
-                return Completion((), Decision("ignored", reasons=(
-                    f"command {turn.command!r} in the thread of handoff {record.id}",)))
+                return Completion(
+                    (),
+                    Decision(
+                        "ignored",
+                        reasons=(f"command {turn.command!r} in the thread of handoff {record.id}",),
+                    ),
+                )
             return await self._button(record, turn, button[0])
         return await self._staff_message(record, turn)
 
     async def _button(self, record: HandoffRecord, turn: Turn, verb: str) -> Completion:
         name = _name(turn)
-        transition = {texts.TAKE: take, texts.RESOLVE: resolve, texts.RETURN: return_to_bot}[verb](name)
+        transition = {texts.TAKE: take, texts.RESOLVE: resolve, texts.RETURN: return_to_bot}[verb](
+            name
+        )
         if not await self.records.apply(record, transition):
             current = await self.records.get(record.id)
             status = current.status if current else record.status
-            return Completion((), Decision(transition.decision, reasons=(
-                f"no change: handoff {record.id} is already {status}", f"pressed by {name}")))
+            return Completion(
+                (),
+                Decision(
+                    transition.decision,
+                    reasons=(
+                        f"no change: handoff {record.id} is already {status}",
+                        f"pressed by {name}",
+                    ),
+                ),
+            )
         notice = texts.taken_text(name) if verb == texts.TAKE else texts.closed_text(verb, name)
         replies = [Reply(turn.key, notice, ReplyKind.NOTICE)]
         if verb != texts.TAKE:
             language = await self._customer_language(record)
-            replies.append(Reply(record.customer_key, text("handoff_returned", language), ReplyKind.NOTICE))
-        return Completion(tuple(replies), Decision(
-            transition.decision, reasons=(*transition.reasons, f"handoff {record.id}")))
+            replies.append(
+                Reply(record.customer_key, text("handoff_returned", language), ReplyKind.NOTICE)
+            )
+        return Completion(
+            tuple(replies),
+            Decision(transition.decision, reasons=(*transition.reasons, f"handoff {record.id}")),
+        )
 
     async def _staff_message(self, record: HandoffRecord, turn: Turn) -> Completion:
         where = f"handoff {record.id}"
         if not record.active:
             notice = Reply(turn.key, texts.not_relayed_text(record.status), ReplyKind.NOTICE)
-            return Completion((notice,), Decision("relay", reasons=(
-                f"not relayed: {where} is {record.status}",)))
+            return Completion(
+                (notice,), Decision("relay", reasons=(f"not relayed: {where} is {record.status}",))
+            )
         if not turn.text.strip() and not turn.images:
             return Completion((), Decision("relay", reasons=("nothing to relay", where)))
         name = _name(turn)
         replies = [Reply(record.customer_key, turn.text, ReplyKind.RELAY, images=turn.images)]
         reasons = [f"staff {name} → customer on {record.customer_key.platform}", where]
         if record.status == "open" and await self.records.apply(
-                record, take(name, ("replied in the thread",))):
+            record, take(name, ("replied in the thread",))
+        ):
             replies.append(Reply(turn.key, texts.taken_text(name), ReplyKind.NOTICE))
             reasons.append(f"taken by {name} (first reply)")
         await self.records.record_relayed(Turn(

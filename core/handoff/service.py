@@ -66,7 +66,9 @@ class HandoffService:
         slack_channel: Staff channel when ``settings.slack_channel`` is unset (``slack.staff_channel``).
     """
 
-    def __init__(self, store: Store, settings: HandoffSettings, *, slack_channel: str | None = None) -> None:
+    def __init__(
+        self, store: Store, settings: HandoffSettings, *, slack_channel: str | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
         self.records = HandoffRecords(store)
@@ -107,11 +109,16 @@ class HandoffService:
         if self.settings.target == "webhook":
             secret = self.settings.helpdesk_secret
             if not self.settings.helpdesk_url or secret is None or not secret.get_secret_value():
-                raise ConfigError("handoff: the webhook target needs handoff.helpdesk_url and "
-                                  "KEFU_HANDOFF__HELPDESK_SECRET")
-            self._webhook = WebhookDesk(self.settings.helpdesk_url, secret.get_secret_value(),
-                                        self.settings.helpdesk_timeout_s,
-                                        self.settings.max_image_bytes_to_helpdesk)
+                raise ConfigError(
+                    "handoff: the webhook target needs handoff.helpdesk_url and "
+                    "KEFU_HANDOFF__HELPDESK_SECRET"
+                )
+            self._webhook = WebhookDesk(
+                self.settings.helpdesk_url,
+                secret.get_secret_value(),
+                self.settings.helpdesk_timeout_s,
+                self.settings.max_image_bytes_to_helpdesk,
+            )
 
     def wake(self) -> None:
         self._wake.set()
@@ -197,11 +204,14 @@ class HandoffService:
     async def brief(self, record: HandoffRecord) -> HandoffBrief:
         """What staff see: the transcript up to the handoff's turn, the summary, the draft."""
         trigger_turn, reasons = await self.records.trigger(record)
-        transcript = await self.records.transcript(record.conversation_id, trigger_turn,
-                                                   self.settings.transcript_turns)
+        transcript = await self.records.transcript(
+            record.conversation_id, trigger_turn, self.settings.transcript_turns
+        )
         customer = await self._customer(record)
         summary = texts.summarise(record, customer, transcript, self.settings.summary_messages)
-        draft = next((r.removeprefix(DRAFT_REASON) for r in reasons if r.startswith(DRAFT_REASON)), "")
+        draft = next(
+            (r.removeprefix(DRAFT_REASON) for r in reasons if r.startswith(DRAFT_REASON)), ""
+        )
         return HandoffBrief(record, summary, tuple(transcript), draft)
 
     async def _customer(self, record: HandoffRecord) -> Sender:
@@ -251,14 +261,24 @@ class HandoffService:
         pinged = 0
         for record in await self.records.due_for_ping(timeout, now):
             waited = round((now - record.created_at).total_seconds() / 60, 1)
-            replies = [Reply(desk_key(record.conversation_id), texts.reminder_text(record, waited),
-                             ReplyKind.NOTICE)]
-            reasons = [f"not taken within {self.settings.take_timeout_minutes:g} min", "staff pinged"]
+            replies = [
+                Reply(
+                    desk_key(record.conversation_id),
+                    texts.reminder_text(record, waited),
+                    ReplyKind.NOTICE,
+                )
+            ]
+            reasons = [
+                f"not taken within {self.settings.take_timeout_minutes:g} min",
+                "staff pinged",
+            ]
             if record.pinged_at is None:  # the customer hears about the wait once
                 last = await self.records.last_customer_turn(record.conversation_id)
                 language = detect_language(last[1]) if last else "en"
-                replies.insert(0, Reply(record.customer_key, text("handoff_timeout", language),
-                                        ReplyKind.NOTICE))
+                replies.insert(
+                    0,
+                    Reply(record.customer_key, text("handoff_timeout", language), ReplyKind.NOTICE),
+                )
                 reasons.append("customer told")
             if await self.records.claim_ping(record, timeout, replies, reasons, now):
                 pinged += 1

@@ -29,12 +29,19 @@ Step = Callable[[], Awaitable[str]]
 class SlackPoster(Protocol):
     """What the desk needs from the Slack adapter (:class:`adapters.slack.adapter.SlackAdapter`)."""
 
-    async def post_message(self, channel: str, text: str, thread_ts: str | None = None,
-                           blocks: list[dict[str, Any]] | None = None, *,
-                           raw_mrkdwn: bool = False) -> str: ...
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        raw_mrkdwn: bool = False,
+    ) -> str: ...
 
-    async def upload_image(self, channel: str, thread_ts: str | None, image: ImagePart,
-                           title: str = "image") -> str: ...
+    async def upload_image(
+        self, channel: str, thread_ts: str | None, image: ImagePart, title: str = "image"
+    ) -> str: ...
 
 
 def split_ref(staff_ref: str) -> tuple[str, str]:
@@ -51,7 +58,7 @@ def split_ref(staff_ref: str) -> tuple[str, str]:
 
 async def run_steps(steps: Sequence[Step], progress: Progress) -> None:
     """Run the steps not done yet, recording each as soon as it succeeds."""
-    for step in steps[progress.steps_done:]:
+    for step in steps[progress.steps_done :]:
         progress.platform_ids.append(await step())
         progress.steps_done += 1
 
@@ -76,23 +83,30 @@ class SlackDesk:
         """Post the thread's first message with the buttons; returns ``"C123|<ts>"``."""
         body = escape_mrkdwn(texts.parent_text(brief.record, brief.summary))[:PARENT_CHARS]
         outgoing = with_buttons(body, texts.buttons(brief.record.id))
-        ts = await self.poster.post_message(self.channel, outgoing.text, blocks=list(outgoing.blocks),
-                                            raw_mrkdwn=True)
+        ts = await self.poster.post_message(
+            self.channel, outgoing.text, blocks=list(outgoing.blocks), raw_mrkdwn=True
+        )
         return f"{self.channel}|{ts}"
 
     async def details(self, brief: HandoffBrief, staff_ref: str, progress: Progress) -> None:
         """Transcript, the customer's photos, then the withheld draft, into the thread."""
         channel, thread_ts = split_ref(staff_ref)
-        steps: list[Step] = [self._text(channel, thread_ts, piece)
-                             for piece in self._pieces(texts.transcript_text(brief.transcript))]
+        steps: list[Step] = [
+            self._text(channel, thread_ts, piece)
+            for piece in self._pieces(texts.transcript_text(brief.transcript))
+        ]
         photos = [i for e in brief.transcript if e.role is Role.CUSTOMER for i in e.images]
         steps += [self._upload(channel, thread_ts, image) for image in photos]
         if brief.draft:
-            steps += [self._text(channel, thread_ts, piece)
-                      for piece in self._pieces(texts.draft_text(brief.draft))]
+            steps += [
+                self._text(channel, thread_ts, piece)
+                for piece in self._pieces(texts.draft_text(brief.draft))
+            ]
         await run_steps(steps, progress)
 
-    async def relay(self, record: HandoffRecord, message: RelayedMessage, progress: Progress) -> None:
+    async def relay(
+        self, record: HandoffRecord, message: RelayedMessage, progress: Progress
+    ) -> None:
         """A customer message and its photos, into the handoff's thread."""
         channel, thread_ts = split_ref(record.staff_ref or "")
         body = texts.relay_text(message.customer, message.text, len(message.images))
@@ -121,7 +135,8 @@ class SlackDesk:
 
     def _upload(self, channel: str, thread_ts: str, image: ImagePart) -> Step:
         async def upload() -> str:
-            return await self.poster.upload_image(channel, thread_ts, image,
-                                                  title=image.caption or "customer photo")
+            return await self.poster.upload_image(
+                channel, thread_ts, image, title=image.caption or "customer photo"
+            )
 
         return upload

@@ -68,8 +68,9 @@ def detect_topics(text: str) -> tuple[str, ...]:
     return tuple(name for name, hit in found if hit)
 
 
-def summarise(record: HandoffRecord, customer: Sender, entries: Sequence[TranscriptEntry],
-              recent_count: int) -> HandoffSummary:
+def summarise(
+    record: HandoffRecord, customer: Sender, entries: Sequence[TranscriptEntry], recent_count: int
+) -> HandoffSummary:
     """Summarise a handoff from its transcript (deterministic)."""
     said = [e for e in entries if e.role is Role.CUSTOMER]
     words = "\n".join(e.text for e in said)

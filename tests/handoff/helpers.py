@@ -31,7 +31,9 @@ class PolicyBrain:
             return Prepared((), handoff=decision)
         return await self.inner.prepare(turn, history)
 
-    def assess(self, turn: Turn, prepared: Prepared, answer: str, confidence: Confidence) -> Assessment:
+    def assess(
+        self, turn: Turn, prepared: Prepared, answer: str, confidence: Confidence
+    ) -> Assessment:
         return Assessment(confidence, self.policy.after_answer(confidence, turn.key.as_str()))
 
 
@@ -55,13 +57,22 @@ async def commit(store: Store, turn: Turn, completion: Completion) -> int:
     return claim.turn_id
 
 
-async def open_handoff(store: Store, chat: str = "c1", text: str = "我要投诉，鞋子坏了",
-                       platform: str = "telegram", reasons: tuple[str, ...] = ()) -> HandoffRecord:
+async def open_handoff(
+    store: Store,
+    chat: str = "c1",
+    text: str = "我要投诉，鞋子坏了",
+    platform: str = "telegram",
+    reasons: tuple[str, ...] = (),
+) -> HandoffRecord:
     """A customer turn whose committed answer hands the conversation over."""
     turn = make_turn(text, chat=chat, platform=platform)
     notice = Reply(turn.key, "a person will reply", ReplyKind.HANDOFF)
-    completion = Completion((notice,), Decision("handoff", reasons=("handoff:complaint", *reasons)),
-                            new_state="handoff", handoff_reason="complaint wording")
+    completion = Completion(
+        (notice,),
+        Decision("handoff", reasons=("handoff:complaint", *reasons)),
+        new_state="handoff",
+        handoff_reason="complaint wording",
+    )
     await commit(store, turn, completion)
     record = await HandoffRecords(store).latest((await store.conversation(turn.key)).id)
     assert record is not None

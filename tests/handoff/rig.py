@@ -43,8 +43,9 @@ API_KEY = "export-key-for-tests"
 class HandoffHarness(KefuHarness):
     """KefuHarness plus ``HandoffService`` and the export route, wired like ``main.py``."""
 
-    def __init__(self, handoff: HandoffSettings, slack_channel: str | None = STAFF_CHANNEL,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, handoff: HandoffSettings, slack_channel: str | None = STAFF_CHANNEL, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.handoff_settings = handoff
         self.slack_channel = slack_channel
@@ -55,11 +56,15 @@ class HandoffHarness(KefuHarness):
             self._tmp = tempfile.TemporaryDirectory(prefix="kefu-handoff-")
             self._store_url = f"sqlite+aiosqlite:///{Path(self._tmp.name) / 'kefu.db'}"
         self.store = await Store.open(self._store_url)
-        self.handoff = HandoffService(self.store, self.handoff_settings, slack_channel=self.slack_channel)
+        self.handoff = HandoffService(
+            self.store, self.handoff_settings, slack_channel=self.slack_channel
+        )
         app = web.Application(client_max_size=64 * 1024 * 1024)
         add_export_route(app, self.store, API_KEY)
         adapters = {**self._adapters, "handoff": self.handoff.adapter_factory}
-        self.runtime = Runtime(self.store, self.engine, self._brains, adapters, self._options, web_app=app)
+        self.runtime = Runtime(
+            self.store, self.engine, self._brains, adapters, self._options, web_app=app
+        )
         self.handoff.bind(self.runtime)
         await self.runtime.start()
         return self
@@ -83,7 +88,9 @@ class Rig:
     async def customer(self, update: dict[str, Any]) -> int:
         """Deliver a Telegram update to kefu's webhook, as Telegram does."""
         url = f"{self.harness.base_url}/telegram/webhook"
-        async with self.session.post(url, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET}) as r:
+        async with self.session.post(
+            url, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET}
+        ) as r:
             return r.status
 
     async def idle(self) -> None:
@@ -107,15 +114,23 @@ class Rig:
 
 
 @asynccontextmanager
-async def running_kefu(handoff: HandoffSettings | None = None, store_url: str | None = None,
-                       engine: StubEngine | None = None) -> AsyncIterator[Rig]:
+async def running_kefu(
+    handoff: HandoffSettings | None = None,
+    store_url: str | None = None,
+    engine: StubEngine | None = None,
+) -> AsyncIterator[Rig]:
     """Fake Telegram + fake Slack + kefu (Telegram webhook mode, Slack Events API)."""
     settings = handoff or HandoffSettings(poll_interval_s=0.1)
     engine = engine or StubEngine()
     with tempfile.TemporaryDirectory(prefix="kefu-handoff-tg-") as folder:
-        async with FakeTelegramServer() as tg, FakeSlack() as slack, aiohttp.ClientSession() as session:
-            tg_config = webhook_settings(tg, album_journal_path=str(Path(folder) / "albums.db"),
-                                         stream_edit_interval_s=0.2)
+        async with (
+            FakeTelegramServer() as tg,
+            FakeSlack() as slack,
+            aiohttp.ClientSession() as session,
+        ):
+            tg_config = webhook_settings(
+                tg, album_journal_path=str(Path(folder) / "albums.db"), stream_edit_interval_s=0.2
+            )
             slack_config = slack_settings(slack, staff_channel=STAFF_CHANNEL)
 
             def telegram(context: AdapterContext) -> TelegramAdapter:
@@ -124,9 +139,13 @@ async def running_kefu(handoff: HandoffSettings | None = None, store_url: str | 
             def slack_adapter(context: AdapterContext) -> SlackAdapter:
                 return SlackAdapter(context, slack_config)
 
-            harness = HandoffHarness(settings, engine=engine, store_url=store_url,
-                                     adapters={"telegram": telegram, "slack": slack_adapter},
-                                     brains={Role.CUSTOMER: PolicyBrain(), Role.STAFF: PromptBrain()})
+            harness = HandoffHarness(
+                settings,
+                engine=engine,
+                store_url=store_url,
+                adapters={"telegram": telegram, "slack": slack_adapter},
+                brains={Role.CUSTOMER: PolicyBrain(), Role.STAFF: PromptBrain()},
+            )
             async with harness:
                 staff = SlackEventSender(f"{harness.base_url}/slack/events", SIGNING_SECRET)
                 yield Rig(harness, tg, slack, engine, session, staff)

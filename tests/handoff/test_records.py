@@ -19,8 +19,11 @@ from tests.handoff.helpers import commit, open_handoff
 
 async def decision_kinds(store: Store, conversation_id: int) -> list[str]:
     async with store.engine.connect() as conn:
-        rows = await conn.execute(select(decisions.c.kind).where(
-            decisions.c.conversation_id == conversation_id).order_by(decisions.c.id))
+        rows = await conn.execute(
+            select(decisions.c.kind)
+            .where(decisions.c.conversation_id == conversation_id)
+            .order_by(decisions.c.id)
+        )
         return [r.kind for r in rows]
 
 
@@ -105,7 +108,10 @@ async def test_a_taken_handoff_is_never_pinged(store: Store) -> None:
     record = await open_handoff(store)
     records = HandoffRecords(store)
     await records.apply(record, take("alice"))
-    assert await records.due_for_ping(timedelta(minutes=1), record.created_at + timedelta(hours=1)) == []
+    assert (
+        await records.due_for_ping(timedelta(minutes=1), record.created_at + timedelta(hours=1))
+        == []
+    )
 
 
 async def test_transcript_stops_at_the_trigger_and_carries_photos(store: Store) -> None:
