@@ -253,6 +253,8 @@ async def test_a_staff_reply_in_the_thread_is_relayed_and_takes_the_handoff(stor
     assert engine.requests == []  # staff in a handoff thread never get a bot answer
     second = await answer_next(store, a, staff("Tracking number follows."))
     assert [r.kind for r in second.replies] == [ReplyKind.RELAY]  # taken once only
+    note = await answer_next(store, a, staff("// refund approved by Bob, do not mention it"))
+    assert note.replies == () and note.decision.kind == "note"  # internal notes stay internal
 
 
 async def test_buttons_take_once_and_return_to_the_bot(store: Store) -> None:

@@ -150,6 +150,9 @@ class HandoffRelay:
             )
         if not turn.text.strip() and not turn.images:
             return Completion((), Decision("relay", reasons=("nothing to relay", where)))
+        if turn.text.lstrip().startswith(texts.NOTE_PREFIX):
+            # Staff talking among themselves in the thread: never shown to the customer.
+            return Completion((), Decision("note", reasons=("internal staff note", where)))
         name = _name(turn)
         replies = [Reply(record.customer_key, turn.text, ReplyKind.RELAY, images=turn.images)]
         reasons = [f"staff {name} → customer on {record.customer_key.platform}", where]

@@ -37,6 +37,7 @@ from core.errors import (
     KefuError,
     PermanentDeliveryError,
     PlatformError,
+    RateLimitedError,
     UnsupportedContentError,
 )
 from core.handoff import summary as texts
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+MAX_OPEN_BACKOFF_S = 300.0
 
 
 class HandoffService:
@@ -79,6 +81,7 @@ class HandoffService:
         self._progress: dict[int, Progress] = {}  # per outbox id, for retries
         self._details_pending: dict[int, Progress] = {}  # thread started, details not all posted
         self._locks: dict[int, asyncio.Lock] = {}
+        self._open_retry: dict[int, tuple[int, float]] = {}  # failures, next try (loop time)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -162,13 +165,29 @@ class HandoffService:
         for handoff_id in list(self._details_pending):
             if handoff_id not in pending and (record := await self.records.get(handoff_id)):
                 pending[handoff_id] = record
+        now = asyncio.get_running_loop().time()
         for record in pending.values():
+            if self._open_retry.get(record.id, (0, 0.0))[1] > now:
+                continue  # backing off after a failure
             try:
                 await self.ensure_open(record)
                 opened += 1
+                self._open_retry.pop(record.id, None)
             except PlatformError as exc:
-                log.warning("handoff %s: staff side not opened yet: %s", record.id, exc)
+                self._back_off(record.id, exc, now)
         return opened
+
+    def _back_off(self, handoff_id: int, exc: PlatformError, now: float) -> None:
+        failures = self._open_retry.get(handoff_id, (0, 0.0))[0] + 1
+        if isinstance(exc, RateLimitedError):
+            delay = exc.retry_after
+        else:
+            delay = min(MAX_OPEN_BACKOFF_S, 2.0**failures)
+        self._open_retry[handoff_id] = (failures, now + delay)
+        log.warning(
+            "handoff %s: staff side not opened (attempt %s), retrying in %.1fs: %s",
+            handoff_id, failures, delay, exc,
+        )  # fmt: skip
 
     def _desk(self, target: str) -> StaffDesk:
         if target == "webhook":

@@ -21,6 +21,7 @@ from core.turn import Button, Role, Sender
 MAX_QUOTE_CHARS = 300
 TAKE, RESOLVE, RETURN = "take", "resolve", "return"
 BUTTON_LABELS = {TAKE: "Take", RESOLVE: "Resolve", RETURN: "Return to bot"}
+NOTE_PREFIX = "//"  # staff messages starting with it stay in the thread (internal notes)
 DRAFT_HEADER = "Bot's draft answer (a suggestion, NOT sent to the customer):"
 # Damage wordings the handoff policy does not need (it already hands these over as
 # complaints) but the summary should still name.
@@ -107,7 +108,10 @@ def parent_text(record: HandoffRecord, summary: HandoffSummary) -> str:
     if summary.recent:
         lines.append("Latest messages:")
         lines.extend(f"• {message}" for message in summary.recent)
-    lines.append("Reply in this thread to answer the customer.")
+    lines.append(
+        "Reply in this thread to answer the customer "
+        f"(start a message with {NOTE_PREFIX} for an internal note)."
+    )
     return "\n".join(lines)
 
 

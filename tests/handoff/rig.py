@@ -21,12 +21,14 @@ from aiohttp import web
 from adapters.base import AdapterContext
 from adapters.slack.adapter import SlackAdapter
 from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter
+from adapters.webhook.adapter import WebhookAdapter
 from config.handoff import HandoffSettings
+from config.webhook import WebhookSettings
 from core.engines.stub import StubEngine
 from core.handoff.export_api import add_export_route
 from core.handoff.service import HandoffService
 from core.prompt_brain import PromptBrain
-from core.runtime import Runtime
+from core.runtime import AdapterFactory, Runtime
 from core.store.store import Store
 from core.turn import Role
 from tests.adapters.slack.conftest import SIGNING_SECRET, slack_settings
@@ -118,8 +120,10 @@ async def running_kefu(
     handoff: HandoffSettings | None = None,
     store_url: str | None = None,
     engine: StubEngine | None = None,
+    webhook: WebhookSettings | None = None,
 ) -> AsyncIterator[Rig]:
-    """Fake Telegram + fake Slack + kefu (Telegram webhook mode, Slack Events API)."""
+    """Fake Telegram + fake Slack + kefu (Telegram webhook mode, Slack Events API), and the
+    generic webhook adapter when ``webhook`` settings are given."""
     settings = handoff or HandoffSettings(poll_interval_s=0.1)
     engine = engine or StubEngine()
     with tempfile.TemporaryDirectory(prefix="kefu-handoff-tg-") as folder:
@@ -139,11 +143,14 @@ async def running_kefu(
             def slack_adapter(context: AdapterContext) -> SlackAdapter:
                 return SlackAdapter(context, slack_config)
 
+            adapters: dict[str, AdapterFactory] = {"telegram": telegram, "slack": slack_adapter}
+            if webhook is not None:
+                adapters["webhook"] = lambda context: WebhookAdapter(context, webhook)
             harness = HandoffHarness(
                 settings,
                 engine=engine,
                 store_url=store_url,
-                adapters={"telegram": telegram, "slack": slack_adapter},
+                adapters=adapters,
                 brains={Role.CUSTOMER: PolicyBrain(), Role.STAFF: PromptBrain()},
             )
             async with harness:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 
@@ -150,3 +151,16 @@ async def test_the_desk_rejects_what_it_cannot_deliver(tmp_path: object) -> None
             adapter.to_turn(None)  # type: ignore[arg-type]
     finally:
         await store.close()
+
+
+async def test_a_thread_that_cannot_be_opened_is_retried_with_backoff() -> None:
+    settings = HandoffSettings(poll_interval_s=0.05)
+    async with running_kefu(settings) as rig:
+        rig.slack.fail("chat.postMessage", "channel_not_found", times=1000)
+        assert await rig.customer(rig.tg.updates.command("/human")) == 200
+        await eventually(lambda: len(rig.slack.calls_to("chat.postMessage")) == 1)
+        await asyncio.sleep(1.0)  # 20 polls; the next try is due only after 2 s
+        assert len(rig.slack.calls_to("chat.postMessage")) == 1
+        assert rig.harness.handoff is not None
+        [record] = await rig.harness.handoff.records.unopened()  # still waiting for a thread
+        assert record.staff_ref is None
