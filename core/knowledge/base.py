@@ -6,6 +6,7 @@ and validated completely, so a reload with a broken file keeps serving the old k
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,3 +81,7 @@ class KnowledgeHolder:
             len(fresh.knowledge.faq),
         )
         return fresh
+
+    async def reload_async(self) -> KnowledgeBase:
+        """:meth:`reload` on a worker thread (parsing and indexing take about a second)."""
+        return await asyncio.to_thread(self.reload)

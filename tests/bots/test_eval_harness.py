@@ -113,3 +113,26 @@ def test_fold_ignores_width_case_and_spaces() -> None:
 def test_font_lookup_fails_with_the_install_hint(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="apt-get install -y fonts-noto-cjk"):
         find_cjk_font(candidates=(str(tmp_path / "none.ttc"),), roots=(tmp_path,))
+
+
+@pytest.mark.slow
+async def test_real_engine_smoke(case_file) -> None:  # type: ignore[no-untyped-def]
+    """Three cases through the real embedded model (tool, model, handoff paths): nothing wrong is sent."""
+    from bench.eval.__main__ import build_eval_engine
+
+    ids = {"price-en-promo", "open-laptop-bag-en", "handoff-unknown-bitcoin"}
+    cases = [c for c in case_file.cases if c.id in ids]
+    brain = build_brain(clock=lambda: case_file.date, ocr=ScriptedOcr())
+    engine, _ = build_eval_engine("settings", max_batch_size=4)
+    await engine.start()
+    try:
+        summary = await run_all(
+            cases, brain, engine, brain.holder.current.retriever, max_new_tokens=48
+        )
+    finally:
+        await engine.close()
+    by_id = {r.case.id: r for r in summary.results}
+    assert by_id["price-en-promo"].resolved and by_id["price-en-promo"].path == "tool"
+    assert by_id["open-laptop-bag-en"].path in ("model", "model-handoff")
+    assert by_id["handoff-unknown-bitcoin"].handed_off
+    assert summary.wrong_rate == 0.0

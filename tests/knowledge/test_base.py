@@ -35,3 +35,10 @@ def test_reload_swaps_on_success_and_keeps_the_old_on_failure(
 def test_invalid_folder_refuses_to_start(mini_folder: Callable[..., Path]) -> None:
     with pytest.raises(ConfigError, match=r"faq\.yaml:2"):
         KnowledgeHolder(mini_folder(faq_yaml="faq:\n  - id: x\n"))
+
+
+async def test_reload_async_runs_off_the_loop(mini_folder: Callable[..., Path]) -> None:
+    holder = KnowledgeHolder(mini_folder())
+    first = holder.current
+    fresh = await holder.reload_async()
+    assert fresh is holder.current and fresh is not first
