@@ -1,7 +1,14 @@
 """Answer one turn: commands, handoff state, the brain's prompt, the engine, confidence.
 
-:class:`Answerer` produces a :class:`~core.store.queue.Completion`; it writes nothing
-itself, so the worker can commit the whole outcome in one transaction.
+:class:`Answerer` produces a :class:`~core.store.queue.Completion` that the worker commits
+in one transaction (replies, decision, new state, a new handoff row). The only writes it
+makes itself are idempotent: a memory reset, and handoff transitions (Take / Resolve /
+Return, ``UPDATE … WHERE status``) with the staff words remembered in the customer's
+history (see :mod:`core.handoff.relay`).
+
+Handoff paths: a customer in a handed-over conversation is relayed to the staff desk and
+never answered by the bot; staff writing in a handoff's Slack thread are relayed to the
+customer (or press its buttons) and never answered by the bot either.
 """
 
 from __future__ import annotations

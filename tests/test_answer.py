@@ -12,7 +12,7 @@ from core.answer import Answerer, AnswerSettings
 from core.bot import HistoryItem
 from core.engines.stub import StubEngine
 from core.errors import EngineError
-from core.handoff.records import HandoffRecords
+from core.handoff.records import HandoffRecords, return_to_bot
 from core.images import ImageLimits, normalise_image
 from core.prompt_brain import PromptBrain
 from core.store.store import Store
@@ -312,3 +312,21 @@ async def test_staff_elsewhere_in_slack_get_the_assistant(store: Store) -> None:
     other = ConversationKey("slack", "D123", "1700000099.000100")
     completion = await answer_next(store, a, staff("stock of SKU-9?", key=other))
     assert completion.replies[0].text == "Echo: stock of SKU-9?" and len(engine.requests) == 1
+
+
+async def test_a_click_retried_after_a_crash_still_tells_everyone(store: Store) -> None:
+    a = answerer(store)
+    handoff_id = await hand_over(store, a)
+    click = staff("Return", f"action:kefu_btn_2:handoff:return:{handoff_id}")
+    records = HandoffRecords(store)
+    record = await records.get(handoff_id)
+    assert record is not None
+    # The first attempt moved the handoff, then the worker died before committing its answer.
+    assert await records.apply(record, return_to_bot("alice", (f"click slack:{click.message_id}",)))
+    retried = await answer_next(store, a, click)
+    assert [r.key for r in retried.replies] == [THREAD, ConversationKey("telegram", "42")]
+    other = Turn(
+        THREAD, Sender("UBOB", "bob", Role.STAFF), "another-click", (TextPart("Return"),),
+        command=click.command,
+    )  # fmt: skip
+    assert (await answer_next(store, a, other)).replies == ()  # a different click: no repeat

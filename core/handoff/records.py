@@ -89,13 +89,13 @@ def take(actor: str, reasons: tuple[str, ...] = ()) -> Transition:
     return Transition(TAKEN, (OPEN,), actor, None, "take", (f"taken by {actor}", *reasons))
 
 
-def resolve(actor: str) -> Transition:
-    return Transition(RESOLVED, ACTIVE, actor, "bot", "resolve", (f"resolved by {actor}",))
+def resolve(actor: str, reasons: tuple[str, ...] = ()) -> Transition:
+    return Transition(RESOLVED, ACTIVE, actor, "bot", "resolve", (f"resolved by {actor}", *reasons))
 
 
-def return_to_bot(actor: str) -> Transition:
+def return_to_bot(actor: str, reasons: tuple[str, ...] = ()) -> Transition:
     return Transition(
-        RETURNED, ACTIVE, actor, "bot", "return", (f"returned to the bot by {actor}",)
+        RETURNED, ACTIVE, actor, "bot", "return", (f"returned to the bot by {actor}", *reasons)
     )
 
 
@@ -237,6 +237,18 @@ class HandoffRecords:
             reasons = (*transition.reasons, f"handoff {record.id}")
             await insert_decision(conn, record.conversation_id, transition.decision, reasons, now)
         return True
+
+    async def logged(self, conversation_id: int, kind: str, reason: str) -> bool:
+        """Whether a ``kind`` decision with ``reason`` is in the conversation's log.
+
+        A click whose transition committed but whose answer did not (a crash in between)
+        is recognised by its own marker when the worker retries it.
+        """
+        query = (select(decisions.c.reasons)
+                 .where(decisions.c.conversation_id == conversation_id, decisions.c.kind == kind)
+                 .order_by(decisions.c.id.desc()).limit(50))  # fmt: skip
+        async with self.store.engine.connect() as conn:
+            return any(reason in (r.reasons or ()) for r in await conn.execute(query))
 
     # -- timeouts ------------------------------------------------------------------------
 

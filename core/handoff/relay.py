@@ -113,22 +113,18 @@ class HandoffRelay:
 
     async def _button(self, record: HandoffRecord, turn: Turn, verb: str) -> Completion:
         name = _name(turn)
-        transition = {texts.TAKE: take, texts.RESOLVE: resolve, texts.RETURN: return_to_bot}[verb](
-            name
-        )
-        if not await self.records.apply(record, transition):
+        marker = f"click {turn.key.platform}:{turn.message_id}"
+        factory = {texts.TAKE: take, texts.RESOLVE: resolve, texts.RETURN: return_to_bot}[verb]
+        transition = factory(name, (marker,))
+        applied = await self.records.apply(record, transition)
+        if not applied and not await self.records.logged(
+            record.conversation_id, transition.decision, marker
+        ):
             current = await self.records.get(record.id)
             status = current.status if current else record.status
-            return Completion(
-                (),
-                Decision(
-                    transition.decision,
-                    reasons=(
-                        f"no change: handoff {record.id} is already {status}",
-                        f"pressed by {name}",
-                    ),
-                ),
-            )
+            reasons = (f"no change: handoff {record.id} is already {status}", f"pressed by {name}")
+            return Completion((), Decision(transition.decision, reasons=reasons))
+        # Applied now, or by this same click before a crash: say so (again) either way.
         notice = texts.taken_text(name) if verb == texts.TAKE else texts.closed_text(verb, name)
         replies = [Reply(turn.key, notice, ReplyKind.NOTICE)]
         if verb != texts.TAKE:
