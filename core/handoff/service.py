@@ -76,6 +76,7 @@ class HandoffService:
         self.records = HandoffRecords(store)
         self.channel = settings.slack_channel or slack_channel
         self._adapters: Mapping[str, Any] = {}
+        self._bound = False
         self._wake_dispatcher: Callable[[], None] = lambda: None
         self._webhook: WebhookDesk | None = None
         self._progress: dict[int, Progress] = {}  # per outbox id, for retries
@@ -94,6 +95,7 @@ class HandoffService:
     def bind(self, runtime: Runtime) -> None:
         """Use the runtime's adapters and dispatcher; relay customers' messages from now on."""
         self._adapters = runtime.adapters
+        self._bound = True
         self._wake_dispatcher = runtime.dispatcher.wake
         runtime.answerer.relay.desk_enabled = True
         previous = runtime.worker.on_completed
@@ -109,6 +111,9 @@ class HandoffService:
         """Raises ConfigError when the chosen target lacks its settings."""
         if self.settings.target == "slack" and not self.channel:
             raise ConfigError("handoff: set handoff.slack_channel or slack.staff_channel")
+        if self.settings.target == "slack" and self._bound and "slack" not in self._adapters:
+            raise ConfigError("handoff: the slack target needs the Slack adapter "
+                              "(KEFU_SLACK__BOT_TOKEN)")  # fmt: skip
         if self.settings.target == "webhook":
             secret = self.settings.helpdesk_secret
             if not self.settings.helpdesk_url or secret is None or not secret.get_secret_value():

@@ -20,7 +20,7 @@ from core.store.store import Store
 from core.turn import ConversationKey, Reply, ReplyKind
 from tests.adapters.telegram.conftest import host_photo
 from tests.fakes.callback_receiver import CallbackReceiver
-from tests.handoff.rig import STAFF_CHANNEL, eventually, running_kefu
+from tests.handoff.rig import STAFF_CHANNEL, HandoffHarness, eventually, running_kefu
 
 SECRET = "whsec_" + base64.b64encode(b"helpdesk-secret-key-0123456789").decode()
 
@@ -164,3 +164,14 @@ async def test_a_thread_that_cannot_be_opened_is_retried_with_backoff() -> None:
         assert rig.harness.handoff is not None
         [record] = await rig.harness.handoff.records.unopened()  # still waiting for a thread
         assert record.staff_ref is None
+
+
+async def test_the_slack_target_without_a_slack_adapter_refuses_to_start() -> None:
+    harness = HandoffHarness(HandoffSettings(), adapters={})
+    with pytest.raises(ConfigError, match="Slack adapter"):
+        await harness.__aenter__()
+    assert harness.runtime is not None and harness.store is not None
+    await harness.runtime.engine.close()
+    await harness.store.close()
+    if harness._tmp is not None:
+        harness._tmp.cleanup()
