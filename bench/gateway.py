@@ -1,7 +1,8 @@
 """Gateway benchmark: webhook ack latency and msg/s of a whole kefu against a bare handler.
 
     python -m bench.gateway [--postgres | --store-url URL] [--requests 3000] [--senders 200]
-                            [--rates 50,100,250,500] [--ingest-only] [--markdown PATH]
+                            [--rates 50,100,250,500] [--ingest-only] [--client raw|aiohttp]
+                            [--markdown PATH]
 
 kefu runs in its own process: webhook adapter, worker, dispatcher, instant StubEngine and a
 durable store (SQLite in a temporary directory by default; ``--postgres`` creates and drops
@@ -9,7 +10,8 @@ a database on 127.0.0.1:5432). The bare reference (bench/_gateway_bare.py: parse
 answer 202) runs in another. This process is the load generator: every request is built and
 signed (reference ``standardwebhooks`` library) before the clock starts, then sent over
 ``--senders`` keep-alive connections by a minimal HTTP/1.1 client on raw asyncio transports,
-which costs far less per request than aiohttp's client and so distorts less on 2 cores.
+which costs far less per request than aiohttp's client and so distorts less on 2 cores
+(``--client aiohttp`` uses an aiohttp session with a pool of ``--senders`` instead).
 
 Phases, against both servers: a warm-up; paced load at each ``--rates`` value (latency from
 send to the response while the server keeps up; kefu's inbox is drained after each); then a
