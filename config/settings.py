@@ -104,6 +104,7 @@ class BotSettings(BaseModel):
     customer: str = "shop"
     staff: str = "staff"
     history_rounds: int = 5
+    knowledge_dir: str | None = None  # a shop's own knowledge folder; None = the demo shop
 
 
 class Settings(BaseSettings):
