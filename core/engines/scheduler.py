@@ -50,9 +50,10 @@ MIN_PREFIX_TOKENS = 8  # shorter shared prefixes are not worth a cache entry
 class BatchScheduler:
     """Owns the engine thread and the running batch.
 
+    The model, tokenizer and end-of-sequence ids arrive later through :meth:`attach`,
+    which runs on the engine thread once the model is loaded there.
+
     Args:
-        tokenizer: For incremental detokenisation and logprob token strings.
-        eos_ids: Token ids that end a request.
         max_batch_size: Most rows decoded together.
         max_wait_ms: How long an idle engine waits for companions before prefilling.
         prefix_cache_size: Entries in the prefix-KV LRU (0 disables it).

@@ -210,3 +210,18 @@ def test_system_prefix_is_marked_shareable(tiny_tokenizer):
     )
     assert tiny_tokenizer.decode(prompt.prefix) == system_only
     assert prompt.suffix and prompt.prefix_len > 0
+
+
+async def test_from_model_serves_an_in_memory_model(tiny_llama, tiny_tokenizer):
+    model = copy.deepcopy(tiny_llama)
+    engine = TransformersEngine.from_model(
+        model, tiny_tokenizer, EngineSettings(threads=1), model_id="mem"
+    )
+    await engine.start()
+    try:
+        assert engine.model_id == "mem" and not engine.supports_images
+        request = ask("Hi there", max_new_tokens=5)
+        text, _, _ = await collect(engine, request)
+        assert text == greedy_reference(tiny_llama, tiny_tokenizer, request, 5)
+    finally:
+        await engine.close()
