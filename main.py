@@ -104,7 +104,8 @@ def runtime_options(settings: Settings, *, serve_http: bool = True):  # type: ig
         poll_interval_s=settings.worker.poll_interval_s,
         delivery_schedule_s=tuple(settings.worker.delivery_retry_schedule_s),
         answer=AnswerSettings(history_rounds=settings.bot.history_rounds,
-                              max_new_tokens=settings.engine.max_new_tokens),
+                              max_new_tokens=settings.engine.max_new_tokens,
+                              handoff_wait_minutes=settings.handoff.expected_wait_minutes),
         serve_http=serve_http,
     )
 
@@ -124,12 +125,24 @@ async def serve(settings: Settings) -> None:
     from core.service import add_service_routes
     from core.store.store import Store
 
+    from core.handoff.export_api import add_export_route
+    from core.handoff.service import HandoffService
+
     store = await Store.open(settings.store.url)
     engine = build_engine(settings)
     app = web.Application(client_max_size=settings.service.max_body_bytes)
-    add_service_routes(app, engine, service_options(settings))
-    runtime = Runtime(store, engine, build_brains(settings), build_adapter_factories(settings),
-                      runtime_options(settings), web_app=app)
+    options = service_options(settings)
+    add_service_routes(app, engine, options)
+    add_export_route(app, store, options.api_key)
+    factories = build_adapter_factories(settings)
+    handoff = None
+    if settings.handoff.enabled and (settings.handoff.target == "webhook" or "slack" in factories):
+        handoff = HandoffService(store, settings.handoff, slack_channel=settings.slack.staff_channel)
+        factories["handoff"] = handoff.adapter_factory
+    runtime = Runtime(store, engine, build_brains(settings), factories, runtime_options(settings),
+                      web_app=app)
+    if handoff is not None:
+        handoff.bind(runtime)
     await runtime.start()
     _progress(f"serving on {runtime.base_url} (adapters: {', '.join(runtime.adapters) or 'none'})")
     try:

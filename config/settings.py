@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from config.handoff import HandoffSettings
 from config.slack import SlackSettings
 from config.telegram import TelegramSettings
 from config.webhook import WebhookSettings
@@ -125,6 +126,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     webhook: WebhookSettings = WebhookSettings()
+    handoff: HandoffSettings = HandoffSettings()
 
     @classmethod
     def settings_customise_sources(

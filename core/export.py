@@ -57,7 +57,8 @@ async def export_conversation(store: Store, key: ConversationKey) -> dict[str, A
             ],
             "handoffs": [
                 {"id": h.id, "status": h.status, "reason": h.reason, "target": h.target,
-                 "taken_by": h.taken_by, "created_at": _iso(h.created_at)}
+                 "staff_ref": h.staff_ref, "taken_by": h.taken_by, "pinged_at": _iso(h.pinged_at),
+                 "created_at": _iso(h.created_at), "updated_at": _iso(h.updated_at)}
                 for h in handoff_rows
             ],
             "replies": [

@@ -129,3 +129,41 @@ async def test_openai_client_gets_real_answers_to_text_and_photo(core_server: st
     assert answer.strip()
     # The OCR text of the screenshot (fenced, untrusted) is what made the prompt this long.
     assert usage is not None and usage.prompt_tokens > 100
+
+
+@pytest.mark.slow
+async def test_serve_answers_a_signed_webhook_with_the_shop_bot(tmp_path: Path) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    secret = "whsec_" + base64.b64encode(b"kefu-serve-test-secret-0123456789").decode()
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "main.py", "serve", cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(tmp_path, KEFU_SERVICE__PORT=str(port), KEFU_WEBHOOK__SOURCES__DEMO__SECRET=secret),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(1200):
+                try:
+                    if (await session.get(f"{url}/readyz")).status == 200:
+                        break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            body = json.dumps({"conversation_id": "c-1", "user": {"id": "cust-1", "name": "Li"},
+                               "text": "How much is the canvas tote bag?"})
+            headers = {"webhook-id": "msg_serve_1", "webhook-timestamp": str(int(__import__("time").time()))}
+            headers["webhook-signature"] = Webhook(secret).sign(
+                headers["webhook-id"], __import__("datetime").datetime.fromtimestamp(
+                    int(headers["webhook-timestamp"]), tz=__import__("datetime").UTC), body)
+            response = await session.post(f"{url}/webhooks/demo?wait=true", data=body,
+                                          headers={**headers, "Content-Type": "application/json"})
+            result = await response.json()
+            assert response.status == 200, result
+            texts = " ".join(r["text"] for r in result["replies"])
+            assert "¥129.00" in texts  # the shop's price tool, not the model, states prices
+            assert (await session.get(f"{url}/openapi.json")).status == 200
+    finally:
+        process.terminate()
+        await process.wait()
