@@ -1,9 +1,9 @@
 """kefu's command line and only composition root.
 
-    python main.py serve     # everything configured: core service + adapters + worker
-    python main.py core      # the OpenAI-compatible inference service alone
-    python main.py chat      # talk to the bot in the terminal (/image PATH, /reset, /export)
-    python main.py export KEY [--out FILE]   # a conversation as JSON
+python main.py serve     # everything configured: core service + adapters + worker
+python main.py core      # the OpenAI-compatible inference service alone
+python main.py chat      # talk to the bot in the terminal (/image PATH, /reset, /export)
+python main.py export KEY [--out FILE]   # a conversation as JSON
 """
 
 from __future__ import annotations
@@ -44,8 +44,12 @@ def shared_ocr(settings: Settings):  # type: ignore[no-untyped-def]
 def build_engine(settings: Settings):  # type: ignore[no-untyped-def]
     from core.engines.factory import build_engine as factory
 
-    return factory(settings.engine, ocr=shared_ocr(settings), progress=_progress,
-                   max_chars_per_image=settings.ocr.max_chars_per_image)
+    return factory(
+        settings.engine,
+        ocr=shared_ocr(settings),
+        progress=_progress,
+        max_chars_per_image=settings.ocr.max_chars_per_image,
+    )
 
 
 def build_brains(settings: Settings):  # type: ignore[no-untyped-def]
@@ -57,8 +61,9 @@ def build_brains(settings: Settings):  # type: ignore[no-untyped-def]
 def image_limits(settings: Settings):  # type: ignore[no-untyped-def]
     from core.images import ImageLimits
 
-    return ImageLimits(settings.images.max_bytes, settings.images.max_pixels,
-                       settings.images.target_pixels)
+    return ImageLimits(
+        settings.images.max_bytes, settings.images.max_pixels, settings.images.target_pixels
+    )
 
 
 def build_adapter_factories(settings: Settings) -> dict:  # type: ignore[type-arg]
@@ -103,9 +108,11 @@ def runtime_options(settings: Settings, *, serve_http: bool = True):  # type: ig
         lease_s=settings.worker.lease_s,
         poll_interval_s=settings.worker.poll_interval_s,
         delivery_schedule_s=tuple(settings.worker.delivery_retry_schedule_s),
-        answer=AnswerSettings(history_rounds=settings.bot.history_rounds,
-                              max_new_tokens=settings.engine.max_new_tokens,
-                              handoff_wait_minutes=settings.handoff.expected_wait_minutes),
+        answer=AnswerSettings(
+            history_rounds=settings.bot.history_rounds,
+            max_new_tokens=settings.engine.max_new_tokens,
+            handoff_wait_minutes=settings.handoff.expected_wait_minutes,
+        ),
         serve_http=serve_http,
     )
 
@@ -121,12 +128,11 @@ async def _wait_for_signal() -> None:
 
 async def serve(settings: Settings) -> None:
     """Run the core service, every configured adapter, the worker and the dispatcher."""
+    from core.handoff.export_api import add_export_route
+    from core.handoff.service import HandoffService
     from core.runtime import Runtime
     from core.service import add_service_routes
     from core.store.store import Store
-
-    from core.handoff.export_api import add_export_route
-    from core.handoff.service import HandoffService
 
     store = await Store.open(settings.store.url)
     engine = build_engine(settings)
@@ -137,10 +143,13 @@ async def serve(settings: Settings) -> None:
     factories = build_adapter_factories(settings)
     handoff = None
     if settings.handoff.enabled and (settings.handoff.target == "webhook" or "slack" in factories):
-        handoff = HandoffService(store, settings.handoff, slack_channel=settings.slack.staff_channel)
+        handoff = HandoffService(
+            store, settings.handoff, slack_channel=settings.slack.staff_channel
+        )
         factories["handoff"] = handoff.adapter_factory
-    runtime = Runtime(store, engine, build_brains(settings), factories, runtime_options(settings),
-                      web_app=app)
+    runtime = Runtime(
+        store, engine, build_brains(settings), factories, runtime_options(settings), web_app=app
+    )
     if handoff is not None:
         handoff.bind(runtime)
     await runtime.start()
@@ -170,8 +179,9 @@ async def core_service(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kefu", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="kefu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run everything configured")
     core_parser = sub.add_parser("core", help="run the OpenAI-compatible inference service alone")
@@ -184,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
         if args.command == "serve":
             asyncio.run(serve(settings))
         elif args.command == "core":
@@ -194,8 +206,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "chat":
             from adapters.terminal.chat import run_chat
 
-            asyncio.run(run_chat(settings, build_engine(settings), build_brains(settings),
-                                 runtime_options(settings, serve_http=False), args.chat_id))
+            asyncio.run(
+                run_chat(
+                    settings,
+                    build_engine(settings),
+                    build_brains(settings),
+                    runtime_options(settings, serve_http=False),
+                    args.chat_id,
+                )
+            )
         elif args.command == "export":
             from core.export import export_conversation_from_url
 

@@ -75,7 +75,7 @@ class Adapter(ABC, Generic[RawT, PlatformT]):
     async def initialize(self) -> None:
         """Connect and register inbound routes. Must not start receiving yet."""
 
-    async def start(self) -> None:  # noqa: B027 - optional hook
+    async def start(self) -> None:
         """Begin receiving (polling, socket mode). Webhook-only adapters need nothing."""
 
     @abstractmethod

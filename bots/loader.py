@@ -27,7 +27,9 @@ def load_brain(name: str, settings: Any, ocr: Any = None) -> BotBrain:
         module = importlib.import_module(f"bots.{name}.brain")
     except ModuleNotFoundError as exc:
         raise ConfigError(f"no bot named '{name}' (expected bots/{name}/brain.py): {exc}") from exc
-    brain: BotBrain = module.build_brain(settings, ocr=ocr) if ocr is not None else module.build_brain(settings)
+    brain: BotBrain = (
+        module.build_brain(settings, ocr=ocr) if ocr is not None else module.build_brain(settings)
+    )
     return brain
 
 

@@ -58,7 +58,12 @@ def _emit(model: BaseModel, path: list[str], indent: int, out: list[str]) -> Non
 
 def render() -> str:
     lines: list[str] = [HEADER.rstrip()]
-    _emit(Settings.model_construct(**{k: f.default for k, f in Settings.model_fields.items()}), [], 0, lines)
+    _emit(
+        Settings.model_construct(**{k: f.default for k, f in Settings.model_fields.items()}),
+        [],
+        0,
+        lines,
+    )
     return "\n".join(lines) + "\n"
 
 

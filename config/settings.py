@@ -141,8 +141,10 @@ class Settings(BaseSettings):
 
 
 def _is_secret_key(lowered: str) -> bool:
-    return lowered == "token" or lowered.endswith("_token") or any(
-        marker in lowered for marker in SECRET_MARKERS
+    return (
+        lowered == "token"
+        or lowered.endswith("_token")
+        or any(marker in lowered for marker in SECRET_MARKERS)
     )
 
 

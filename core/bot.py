@@ -37,7 +37,9 @@ class HandoffDecision:
     """Why a conversation goes to a person. ``reasons`` are logged in the decision log."""
 
     reasons: tuple[str, ...]
-    kind: str = "policy"  # "explicit", "complaint", "low_confidence", "no_knowledge", "repeated_failure"
+    kind: str = (
+        "policy"  # "explicit", "complaint", "low_confidence", "no_knowledge", "repeated_failure"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,8 @@ class BotBrain(Protocol):
         """Build the prompt for ``turn`` (retrieval, tools, OCR) or decide without the model."""
         ...
 
-    def assess(self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence) -> Assessment:
+    def assess(
+        self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
+    ) -> Assessment:
         """Score the answer (grounding, rules) and decide whether to hand off."""
         ...

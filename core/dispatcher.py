@@ -60,9 +60,16 @@ class Dispatcher:
         inline_attempts: In-process attempts per durable attempt.
     """
 
-    def __init__(self, store: Store, adapters: Mapping[str, Deliverer],
-                 schedule_s: Sequence[float] = (1, 5, 30, 120), inline_attempts: int = 3,
-                 concurrency: int = 32, poll_interval_s: float = 0.5, lease_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Deliverer],
+        schedule_s: Sequence[float] = (1, 5, 30, 120),
+        inline_attempts: int = 3,
+        concurrency: int = 32,
+        poll_interval_s: float = 0.5,
+        lease_s: float = 15.0,
+    ) -> None:
         self.queue = OutboxQueue(store, lease_s)
         self.lease_s = lease_s
         self.adapters = adapters
@@ -80,7 +87,9 @@ class Dispatcher:
         while not self._stopping:
             rows = await self.queue.claim(self.concurrency, list(self.adapters))
             if rows:
-                await asyncio.gather(*(self._deliver_conversation(group) for group in _by_conversation(rows)))
+                await asyncio.gather(
+                    *(self._deliver_conversation(group) for group in _by_conversation(rows))
+                )
                 continue
             self._wake.clear()
             timeout = await self._idle_wait()
@@ -114,8 +123,9 @@ class Dispatcher:
         """Deliver one row; True when it is delivered."""
         adapter = self.adapters[row.platform.split(":")[0]]
         reply = await self.queue.reply_of(row)
-        message = OutboundMessage(row.id, reply, row.turn_id, row.seq, row.final,
-                                  row.stream_ref, row.attempts + 1)
+        message = OutboundMessage(
+            row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1
+        )
         keeper = asyncio.create_task(self._keep_lease(row))
         try:
             receipt = await self._attempt(adapter, message, self._inline_attempts_for(adapter))
@@ -125,12 +135,14 @@ class Dispatcher:
             return False
         except RateLimitedError as exc:
             if row.attempts >= MAX_RATE_LIMITED_ATTEMPTS:
-                await self.queue.dead(row, f"still rate limited after {row.attempts} attempts: {exc}")
+                await self.queue.dead(
+                    row, f"still rate limited after {row.attempts} attempts: {exc}"
+                )
                 DELIVERIES.labels(row.platform, "dead").inc()
                 return False
             await self.queue.retry_later(row, exc.retry_after, f"rate limited: {exc}")
             return False
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the row and retried
+        except Exception as exc:
             return await self._reschedule(row, f"{type(exc).__name__}: {exc}")
         finally:
             keeper.cancel()
@@ -145,7 +157,9 @@ class Dispatcher:
             await asyncio.sleep(self.lease_s / 3)
             await self.queue.renew(row)
 
-    async def _attempt(self, adapter: Deliverer, message: OutboundMessage, attempts: int) -> DeliveryReceipt:
+    async def _attempt(
+        self, adapter: Deliverer, message: OutboundMessage, attempts: int
+    ) -> DeliveryReceipt:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=_wait_for_retry_after,
@@ -159,7 +173,9 @@ class Dispatcher:
     async def _reschedule(self, row: OutboxRow, error: str) -> bool:
         schedule = self._schedule_for(row.platform)
         if row.attempts >= len(schedule):
-            log.error("outbox %s dead-lettered after %s attempts: %s", row.id, row.attempts + 1, error)
+            log.error(
+                "outbox %s dead-lettered after %s attempts: %s", row.id, row.attempts + 1, error
+            )
             await self.queue.dead(row, error)
             DELIVERIES.labels(row.platform, "dead").inc()
         else:

@@ -80,9 +80,7 @@ def _decode(data: bytes, limits: ImageLimits) -> Image.Image:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     image = ImageOps.exif_transpose(image) or image
-    if image.mode in ("RGBA", "LA", "P") and (
-        image.mode != "P" or "transparency" in image.info
-    ):
+    if image.mode in ("RGBA", "LA", "P") and (image.mode != "P" or "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))

@@ -108,9 +108,15 @@ def confidence_json(confidence: Confidence) -> dict[str, Any]:
     }
 
 
-def completion_json(completion_id: str, model: str, text: str, finish_reason: str,
-                    logprobs: list[TokenLogprob] | None, usage: Usage | None,
-                    confidence: Confidence) -> dict[str, Any]:
+def completion_json(
+    completion_id: str,
+    model: str,
+    text: str,
+    finish_reason: str,
+    logprobs: list[TokenLogprob] | None,
+    usage: Usage | None,
+    confidence: Confidence,
+) -> dict[str, Any]:
     """A non-streamed ``chat.completion`` object, plus kefu's ``confidence`` extension."""
     return {
         "id": completion_id,
@@ -130,8 +136,14 @@ def completion_json(completion_id: str, model: str, text: str, finish_reason: st
     }
 
 
-def chunk_json(completion_id: str, model: str, chunk: GenerationChunk | None, *, role: bool = False,
-               with_logprobs: bool = False) -> dict[str, Any]:
+def chunk_json(
+    completion_id: str,
+    model: str,
+    chunk: GenerationChunk | None,
+    *,
+    role: bool = False,
+    with_logprobs: bool = False,
+) -> dict[str, Any]:
     """One ``chat.completion.chunk``; ``chunk=None`` with ``role`` emits the opening delta."""
     delta: dict[str, Any] = {"role": "assistant", "content": ""} if role else {}
     choice: dict[str, Any] = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
@@ -150,8 +162,9 @@ def chunk_json(completion_id: str, model: str, chunk: GenerationChunk | None, *,
     }
 
 
-def usage_chunk_json(completion_id: str, model: str, usage: Usage | None,
-                     confidence: Confidence) -> dict[str, Any]:
+def usage_chunk_json(
+    completion_id: str, model: str, usage: Usage | None, confidence: Confidence
+) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion.chunk",

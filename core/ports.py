@@ -80,4 +80,6 @@ class ReplyStream(Protocol):
 
 
 class StreamOpener(Protocol):
-    async def open_stream(self, key: ConversationKey, reply_to: str | None) -> ReplyStream | None: ...
+    async def open_stream(
+        self, key: ConversationKey, reply_to: str | None
+    ) -> ReplyStream | None: ...

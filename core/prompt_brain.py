@@ -47,6 +47,7 @@ class PromptBrain:
         messages.append(ChatMessage("user", turn.parts))
         return Prepared(messages=tuple(messages))
 
-    def assess(self, turn: Turn, prepared: Prepared, answer: str,
-               logprob_confidence: Confidence) -> Assessment:
+    def assess(
+        self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
+    ) -> Assessment:
         return Assessment(confidence=logprob_confidence)

@@ -52,25 +52,41 @@ class Runtime:
         web_app: An application to serve (the core service routes may already be on it).
     """
 
-    def __init__(self, store: Store, engine: Engine, brains: Mapping[Role, BotBrain],
-                 adapter_factories: Mapping[str, AdapterFactory], options: RuntimeOptions | None = None,
-                 web_app: web.Application | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        brains: Mapping[Role, BotBrain],
+        adapter_factories: Mapping[str, AdapterFactory],
+        options: RuntimeOptions | None = None,
+        web_app: web.Application | None = None,
+    ) -> None:
         self.store = store
         self.engine = engine
         self.options = options or RuntimeOptions()
         self.web = web_app or web.Application(client_max_size=64 * 1024 * 1024)
         self.adapters: dict[str, Adapter] = {}  # type: ignore[type-arg]
         for name, factory in adapter_factories.items():
-            context = AdapterContext(inbox=store, web=self.web,
-                                     retry_schedule=self.options.delivery_schedule_s)
+            context = AdapterContext(
+                inbox=store, web=self.web, retry_schedule=self.options.delivery_schedule_s
+            )
             self.adapters[name] = factory(context)
         self.answerer = Answerer(store, engine, brains, self._stream_opener, self.options.answer)
-        self.dispatcher = Dispatcher(store, self.adapters, self.options.delivery_schedule_s,
-                                     poll_interval_s=self.options.poll_interval_s,
-                                     lease_s=self.options.delivery_lease_s)
-        self.worker = Worker(store, self.answerer, concurrency=self.options.worker_concurrency,
-                             lease_s=self.options.lease_s, poll_interval_s=self.options.poll_interval_s,
-                             on_completed=self.dispatcher.wake)
+        self.dispatcher = Dispatcher(
+            store,
+            self.adapters,
+            self.options.delivery_schedule_s,
+            poll_interval_s=self.options.poll_interval_s,
+            lease_s=self.options.delivery_lease_s,
+        )
+        self.worker = Worker(
+            store,
+            self.answerer,
+            concurrency=self.options.worker_concurrency,
+            lease_s=self.options.lease_s,
+            poll_interval_s=self.options.poll_interval_s,
+            on_completed=self.dispatcher.wake,
+        )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.base_url = ""
@@ -95,8 +111,10 @@ class Runtime:
             self.base_url = f"http://{self.options.host}:{port}"
         for adapter in self.adapters.values():
             await adapter.start()
-        self._tasks = [asyncio.create_task(self.worker.run(), name="kefu-worker"),
-                       asyncio.create_task(self.dispatcher.run(), name="kefu-dispatcher")]
+        self._tasks = [
+            asyncio.create_task(self.worker.run(), name="kefu-worker"),
+            asyncio.create_task(self.dispatcher.run(), name="kefu-dispatcher"),
+        ]
 
     async def stop(self) -> None:
         """Stop receiving, finish in-flight answers, stop delivery, close everything."""

@@ -15,7 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from core import openai_schema as wire
 from core.confidence import score_logprobs
 from core.engines.base import ChatMessage, Engine, GenerationChunk, GenerationRequest, TokenLogprob
-from core.errors import FetchError, InvalidInputError, KefuError
+from core.errors import InvalidInputError, KefuError
 from core.fetch import FetchPolicy, SafeFetcher
 from core.images import ImageLimits, normalise_image
 from core.turn import Part, TextPart
@@ -53,16 +53,20 @@ class ServiceOptions:
     allow_remote_images: bool = False
     max_remote_image_bytes: int = 10 * 1024 * 1024
     default_max_tokens: int = 256
-    image_limits: ImageLimits = ImageLimits()
+    image_limits: ImageLimits = field(default_factory=ImageLimits)
     fetch_policy: FetchPolicy | None = None
 
 
-def _error(status: int, message: str, kind: str, code: str, param: str | None = None) -> web.Response:
+def _error(
+    status: int, message: str, kind: str, code: str, param: str | None = None
+) -> web.Response:
     return web.json_response(wire.error_body(message, kind, code, param), status=status)
 
 
 @web.middleware
-async def _errors_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def _errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     if not request.path.startswith(("/v1/", "/healthz", "/readyz", "/metrics")):
         return await handler(request)  # adapters' routes keep their own error shapes
     try:
@@ -70,7 +74,9 @@ async def _errors_middleware(request: web.Request, handler: Callable[[web.Reques
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = _error(exc.status, exc.reason, "invalid_request_error", exc.reason.lower().replace(" ", "_"))
+        response = _error(
+            exc.status, exc.reason, "invalid_request_error", exc.reason.lower().replace(" ", "_")
+        )
     except InvalidInputError as exc:
         # OpenAI clients expect 400 for any bad input (image errors included).
         response = _error(400, str(exc), "invalid_request_error", exc.code)
@@ -110,8 +116,9 @@ class CoreService:
     async def readyz(self, _request: web.Request) -> web.Response:
         health = await self.engine.check_health()
         status = 200 if health.ok else 503
-        return web.json_response({"ready": health.ok, "model": health.model, "detail": health.detail},
-                                 status=status)
+        return web.json_response(
+            {"ready": health.ok, "model": health.model, "detail": health.detail}, status=status
+        )
 
     async def metrics(self, _request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -124,10 +131,14 @@ class CoreService:
         except ValidationError as exc:
             first = exc.errors()[0]
             param = ".".join(str(p) for p in first.get("loc", ()))
-            return _error(400, f"{param}: {first['msg']}", "invalid_request_error", "invalid_request", param)
+            return _error(
+                400, f"{param}: {first['msg']}", "invalid_request_error", "invalid_request", param
+            )
         generation = GenerationRequest(
             messages=await self._messages(body),
-            max_new_tokens=body.max_completion_tokens or body.max_tokens or self.options.default_max_tokens,
+            max_new_tokens=body.max_completion_tokens
+            or body.max_tokens
+            or self.options.default_max_tokens,
             temperature=body.temperature,
             top_p=body.top_p,
             stop=body.stop_strings(),
@@ -148,7 +159,9 @@ class CoreService:
             messages.append(ChatMessage(role, parts))
         return tuple(messages)
 
-    async def _parts(self, content: str | list[wire.ContentPart] | None, param: str) -> tuple[Part, ...]:
+    async def _parts(
+        self, content: str | list[wire.ContentPart] | None, param: str
+    ) -> tuple[Part, ...]:
         if content is None or isinstance(content, str):
             return (TextPart(content or ""),)
         parts: list[Part] = []
@@ -158,7 +171,11 @@ class CoreService:
             elif part.image_url is None:
                 raise InvalidInputError(f"{param}.{index}.image_url is required")
             else:
-                parts.append(normalise_image(await self._image_bytes(part.image_url.url), self.options.image_limits))
+                parts.append(
+                    normalise_image(
+                        await self._image_bytes(part.image_url.url), self.options.image_limits
+                    )
+                )
         return tuple(parts)
 
     async def _image_bytes(self, url: str) -> bytes:
@@ -172,11 +189,15 @@ class CoreService:
                 raise InvalidInputError(f"image data URI is not valid base64: {exc}") from exc
         if url.startswith(("http://", "https://")):
             if not self.options.allow_remote_images:
-                raise InvalidInputError("remote image URLs are disabled on this server; send a data: URI")
+                raise InvalidInputError(
+                    "remote image URLs are disabled on this server; send a data: URI"
+                )
             return (await self.fetcher.fetch(url)).data
         raise InvalidInputError("image_url must be a data: URI or an http(s) URL")
 
-    async def _complete(self, body: wire.ChatCompletionRequest, generation: GenerationRequest) -> web.Response:
+    async def _complete(
+        self, body: wire.ChatCompletionRequest, generation: GenerationRequest
+    ) -> web.Response:
         pieces: list[str] = []
         logprobs: list[TokenLogprob] = []
         last: GenerationChunk | None = None
@@ -186,14 +207,22 @@ class CoreService:
             last = chunk
         assert last is not None
         result = wire.completion_json(
-            generation.request_id, self.engine.model_id, "".join(pieces), last.finish_reason or "stop",
-            logprobs if body.logprobs else None, last.usage, score_logprobs(logprobs),
+            generation.request_id,
+            self.engine.model_id,
+            "".join(pieces),
+            last.finish_reason or "stop",
+            logprobs if body.logprobs else None,
+            last.usage,
+            score_logprobs(logprobs),
         )
         return web.json_response(result)
 
-    async def _stream(self, request: web.Request, body: wire.ChatCompletionRequest,
-                      generation: GenerationRequest) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    async def _stream(
+        self, request: web.Request, body: wire.ChatCompletionRequest, generation: GenerationRequest
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
         model = self.engine.model_id
         logprobs: list[TokenLogprob] = []
@@ -203,11 +232,19 @@ class CoreService:
             async for chunk in self.engine.generate(generation):
                 logprobs.extend(chunk.logprobs)
                 usage = chunk.usage or usage
-                await _sse(response, wire.chunk_json(generation.request_id, model, chunk,
-                                                     with_logprobs=body.logprobs))
+                await _sse(
+                    response,
+                    wire.chunk_json(
+                        generation.request_id, model, chunk, with_logprobs=body.logprobs
+                    ),
+                )
             if body.stream_options and body.stream_options.include_usage:
-                await _sse(response, wire.usage_chunk_json(generation.request_id, model, usage,
-                                                           score_logprobs(logprobs)))
+                await _sse(
+                    response,
+                    wire.usage_chunk_json(
+                        generation.request_id, model, usage, score_logprobs(logprobs)
+                    ),
+                )
             await response.write(b"data: [DONE]\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
             # The client went away: free the batch slot at once.
@@ -225,7 +262,9 @@ async def _sse(response: web.StreamResponse, payload: dict[str, object]) -> None
     await response.write(f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode())
 
 
-def add_service_routes(app: web.Application, engine: Engine, options: ServiceOptions | None = None) -> CoreService:
+def add_service_routes(
+    app: web.Application, engine: Engine, options: ServiceOptions | None = None
+) -> CoreService:
     """Mount the OpenAI-compatible routes on ``app`` and return the handler object."""
     service = CoreService(engine, options or ServiceOptions())
     app.middlewares.append(_errors_middleware)
@@ -247,4 +286,3 @@ def build_service_app(engine: Engine, options: ServiceOptions | None = None) -> 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     add_service_routes(app, engine, options)
     return app
-

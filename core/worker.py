@@ -108,14 +108,17 @@ class Worker:
     async def _answer_and_commit(self, claim: Claim) -> None:
         turn = await self.store.load_turn(claim.turn_id)
         if claim.attempts > MAX_ATTEMPTS:
-            completion = self._fallback(turn.key, turn.text, turn.message_id,
-                                        f"gave up after {claim.attempts - 1} attempts")
+            completion = self._fallback(
+                turn.key, turn.text, turn.message_id, f"gave up after {claim.attempts - 1} attempts"
+            )
         else:
             conversation = await self.store.conversation(turn.key)
             try:
                 completion = await self.answerer.answer(turn, claim.turn_id, conversation)
             except KefuError as exc:
-                completion = self._fallback(turn.key, turn.text, turn.message_id, f"{exc.code}: {exc}")
+                completion = self._fallback(
+                    turn.key, turn.text, turn.message_id, f"{exc.code}: {exc}"
+                )
         await self.queue.complete(claim, turn.key, completion)
         TURNS_ANSWERED.labels(completion.decision.kind).inc()
 

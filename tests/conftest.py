@@ -16,18 +16,32 @@ from core.turn import ConversationKey, ImagePart, Role, Sender, TextPart, Turn
 PG_ADMIN_DSN = os.environ.get("KEFU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def png_bytes(size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+def png_bytes(
+    size: tuple[int, int] = (64, 48), colour: tuple[int, int, int] = (200, 30, 30)
+) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, "PNG")
     return buffer.getvalue()
 
 
-def make_turn(text: str = "hello", *, chat: str = "c1", message_id: str | None = None,
-              platform: str = "test", images: tuple[ImagePart, ...] = (), role: Role = Role.CUSTOMER,
-              command: str | None = None) -> Turn:
+def make_turn(
+    text: str = "hello",
+    *,
+    chat: str = "c1",
+    message_id: str | None = None,
+    platform: str = "test",
+    images: tuple[ImagePart, ...] = (),
+    role: Role = Role.CUSTOMER,
+    command: str | None = None,
+) -> Turn:
     parts = (*images, TextPart(text)) if text else images
-    return Turn(ConversationKey(platform, chat), Sender("u-" + chat, "User " + chat, role),
-                message_id or uuid.uuid4().hex, parts, command=command)
+    return Turn(
+        ConversationKey(platform, chat),
+        Sender("u-" + chat, "User " + chat, role),
+        message_id or uuid.uuid4().hex,
+        parts,
+        command=command,
+    )
 
 
 async def _create_pg_database() -> str | None:
@@ -35,7 +49,7 @@ async def _create_pg_database() -> str | None:
         import asyncpg
 
         conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-    except (OSError, ImportError, Exception):  # noqa: BLE001 - reported as a skip reason below
+    except (OSError, ImportError, Exception):
         return None
     name = f"kefu_test_{uuid.uuid4().hex[:10]}"
     await conn.execute(f'CREATE DATABASE "{name}"')

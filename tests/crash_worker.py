@@ -45,23 +45,39 @@ class FileSinkAdapter(Adapter[Turn, str]):
         return [reply.text]
 
     async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
-        line = json.dumps({"outbox_id": message.outbox_id, "turn_id": message.turn_id,
-                           "text": message.reply.text, "pid": os.getpid()})
+        line = json.dumps(
+            {
+                "outbox_id": message.outbox_id,
+                "turn_id": message.turn_id,
+                "text": message.reply.text,
+                "pid": os.getpid(),
+            }
+        )
+        await asyncio.to_thread(self._append, line)
+        return DeliveryReceipt((str(message.outbox_id),))
+
+    def _append(self, line: str) -> None:
         with open(self.path, "a", encoding="utf-8") as sink:
             sink.write(line + "\n")
             sink.flush()
             os.fsync(sink.fileno())
-        return DeliveryReceipt((str(message.outbox_id),))
 
 
 async def main(url: str, log_path: str) -> None:
     store = await Store.open(url)
     brain = PromptBrain()
     runtime = Runtime(
-        store, StubEngine(token_delay_s=0.01), {Role.CUSTOMER: brain, Role.STAFF: brain},
+        store,
+        StubEngine(token_delay_s=0.01),
+        {Role.CUSTOMER: brain, Role.STAFF: brain},
         {"sink": lambda ctx: FileSinkAdapter(ctx, log_path)},
-        RuntimeOptions(serve_http=False, worker_concurrency=8, lease_s=1.0, delivery_lease_s=1.0,
-                       poll_interval_s=0.05),
+        RuntimeOptions(
+            serve_http=False,
+            worker_concurrency=8,
+            lease_s=1.0,
+            delivery_lease_s=1.0,
+            poll_interval_s=0.05,
+        ),
     )
     await runtime.start()
     print("ready", flush=True)

@@ -35,19 +35,28 @@ class KefuHarness:
         delivery_schedule_s: Durable retry schedule (short by default, for tests).
     """
 
-    def __init__(self, engine: Engine | None = None, adapters: Mapping[str, AdapterFactory] | None = None,
-                 brains: Mapping[Role, BotBrain] | None = None, store_url: str | None = None,
-                 delivery_schedule_s: tuple[float, ...] = (0.2, 0.5, 1.0),
-                 answer: AnswerSettings | None = None, worker_concurrency: int = 16) -> None:
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        adapters: Mapping[str, AdapterFactory] | None = None,
+        brains: Mapping[Role, BotBrain] | None = None,
+        store_url: str | None = None,
+        delivery_schedule_s: tuple[float, ...] = (0.2, 0.5, 1.0),
+        answer: AnswerSettings | None = None,
+        worker_concurrency: int = 16,
+    ) -> None:
         self.engine = engine or StubEngine()
         self._adapters = dict(adapters or {})
         brain = PromptBrain()
         self._brains = dict(brains or {Role.CUSTOMER: brain, Role.STAFF: brain})
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._store_url = store_url
-        self._options = RuntimeOptions(poll_interval_s=0.05, delivery_schedule_s=delivery_schedule_s,
-                                       answer=answer or AnswerSettings(),
-                                       worker_concurrency=worker_concurrency)
+        self._options = RuntimeOptions(
+            poll_interval_s=0.05,
+            delivery_schedule_s=delivery_schedule_s,
+            answer=answer or AnswerSettings(),
+            worker_concurrency=worker_concurrency,
+        )
         self.runtime: Runtime | None = None
         self.store: Store | None = None
 

@@ -21,8 +21,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 async def _start_worker(url: str, log: Path) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.crash_worker", url, str(log), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        sys.executable,
+        "-m",
+        "tests.crash_worker",
+        url,
+        str(log),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert process.stdout is not None
     assert (await asyncio.wait_for(process.stdout.readline(), 60)).strip() == b"ready"
@@ -38,8 +44,10 @@ def _deliveries(log: Path) -> list[dict[str, object]]:
 async def kill_and_recover(url: str, log: Path, messages: int = 50) -> dict[str, object]:
     """Run the scenario; returns what happened (also used by bench/crash_recovery.py)."""
     store = await Store.open(url)
-    turn_ids = [(await store.put(make_turn(f"question {i}", chat=f"c{i % 10}", platform="sink"))).turn_id
-                for i in range(messages)]
+    turn_ids = [
+        (await store.put(make_turn(f"question {i}", chat=f"c{i % 10}", platform="sink"))).turn_id
+        for i in range(messages)
+    ]
     first = await _start_worker(url, log)
     async with asyncio.timeout(60):
         while len(_deliveries(log)) < messages // 5:
@@ -55,8 +63,13 @@ async def kill_and_recover(url: str, log: Path, messages: int = 50) -> dict[str,
     second.send_signal(signal.SIGTERM)
     await second.wait()
     async with store.engine.connect() as conn:
-        rows_per_turn = dict((await conn.execute(
-            select(outbox.c.turn_id, func.count()).group_by(outbox.c.turn_id))).all())
+        rows_per_turn = dict(
+            (
+                await conn.execute(
+                    select(outbox.c.turn_id, func.count()).group_by(outbox.c.turn_id)
+                )
+            ).all()
+        )
     counts = await store.counts()
     await store.close()
     deliveries = _deliveries(log)
@@ -79,7 +92,9 @@ async def kill_and_recover(url: str, log: Path, messages: int = 50) -> dict[str,
     }
 
 
-async def test_kill_9_then_restart_answers_every_message_exactly_once(store_url: str, tmp_path: Path) -> None:
+async def test_kill_9_then_restart_answers_every_message_exactly_once(
+    store_url: str, tmp_path: Path
+) -> None:
     result = await kill_and_recover(store_url, tmp_path / "deliveries.jsonl")
     assert result["all_turns"] and result["turns_answered"] == 50
     assert result["max_deliveries_per_turn"] == 1  # one answer per turn

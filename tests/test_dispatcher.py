@@ -17,7 +17,9 @@ from tests.conftest import make_turn
 class ScriptedAdapter:
     """Fails according to a script, then succeeds; records every attempt."""
 
-    def __init__(self, failures: list[Exception], retry_schedule: tuple[float, ...] | None = None) -> None:
+    def __init__(
+        self, failures: list[Exception], retry_schedule: tuple[float, ...] | None = None
+    ) -> None:
         self.failures = failures
         self.attempts: list[tuple[float, str]] = []
         self.sent: list[str] = []
@@ -65,7 +67,9 @@ async def test_long_retry_after_is_rescheduled_durably(store: Store) -> None:
     adapter = ScriptedAdapter([RateLimitedError("slow down", retry_after=3600)])
     await _answered(store, "hello")
     dispatcher = Dispatcher(store, {"fake": adapter}, poll_interval_s=0.02)
-    await _run_until(dispatcher, store, lambda c: len(adapter.attempts) == 1 and c.get("outbox.pending") == 1)
+    await _run_until(
+        dispatcher, store, lambda c: len(adapter.attempts) == 1 and c.get("outbox.pending") == 1
+    )
     assert adapter.sent == []
 
 
@@ -88,8 +92,9 @@ async def test_failing_delivery_is_dead_lettered_after_the_schedule(store: Store
 async def test_default_schedule_retries_inline_too(store: Store) -> None:
     adapter = ScriptedAdapter([PlatformError("down")] * 100)
     await _answered(store, "hello")
-    dispatcher = Dispatcher(store, {"fake": adapter}, schedule_s=(0.05,), inline_attempts=2,
-                            poll_interval_s=0.02)
+    dispatcher = Dispatcher(
+        store, {"fake": adapter}, schedule_s=(0.05,), inline_attempts=2, poll_interval_s=0.02
+    )
     await _run_until(dispatcher, store, lambda c: c.get("outbox.dead") == 1)
     assert len(adapter.attempts) == 4  # 2 durable attempts x 2 inline
 

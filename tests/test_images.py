@@ -46,7 +46,9 @@ def test_exif_orientation_is_applied_and_gps_is_stripped() -> None:
 
 
 def test_large_images_are_downscaled_to_the_pixel_budget() -> None:
-    part = normalise_image(_encode(Image.new("RGB", (4000, 3000)), "PNG"), ImageLimits(target_pixels=1_000_000))
+    part = normalise_image(
+        _encode(Image.new("RGB", (4000, 3000)), "PNG"), ImageLimits(target_pixels=1_000_000)
+    )
     assert part.width * part.height <= 1_000_000
     assert abs(part.width / part.height - 4 / 3) < 0.01
 

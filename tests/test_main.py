@@ -27,13 +27,15 @@ SCREENSHOT = ROOT / "tests" / "data" / "order_screenshot.png"
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEFU_")}
-    env.update({
-        "KEFU_STORE__URL": f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}",
-        "KEFU_ENGINE__CACHE_DIR": str(ROOT / ".kefu" / "models"),
-        "KEFU_ENGINE__MAX_NEW_TOKENS": "48",
-        "KEFU_LOG_LEVEL": "WARNING",
-        **extra,
-    })
+    env.update(
+        {
+            "KEFU_STORE__URL": f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}",
+            "KEFU_ENGINE__CACHE_DIR": str(ROOT / ".kefu" / "models"),
+            "KEFU_ENGINE__MAX_NEW_TOKENS": "48",
+            "KEFU_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+    )
     return env
 
 
@@ -43,8 +45,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_cli_help_and_bad_config_exit_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_help_and_bad_config_exit_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(SystemExit):
         main.main(["--help"])
     bad = tmp_path / "bad.yaml"
@@ -56,15 +59,25 @@ def test_cli_help_and_bad_config_exit_cleanly(tmp_path: Path, capsys: pytest.Cap
 
 @pytest.mark.slow
 def test_chat_answers_a_text_and_a_photo_question(tmp_path: Path) -> None:
-    lines = "\n".join([
-        "Hello! Do you ship to Shanghai?",
-        f"/image {SCREENSHOT} What is the order number in this screenshot?",
-        f"/export {tmp_path / 'chat.json'}",
-        "/quit",
-    ]) + "\n"
+    lines = (
+        "\n".join(
+            [
+                "Hello! Do you ship to Shanghai?",
+                f"/image {SCREENSHOT} What is the order number in this screenshot?",
+                f"/export {tmp_path / 'chat.json'}",
+                "/quit",
+            ]
+        )
+        + "\n"
+    )
     result = subprocess.run(
-        [sys.executable, "main.py", "chat"], input=lines, capture_output=True, text=True,
-        cwd=ROOT, env=_env(tmp_path, KEFU_BOT__CUSTOMER="basic", KEFU_BOT__STAFF="basic"), timeout=240,
+        [sys.executable, "main.py", "chat"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_env(tmp_path, KEFU_BOT__CUSTOMER="basic", KEFU_BOT__STAFF="basic"),
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     answers = [line for line in result.stdout.splitlines() if line.startswith(("bot>", "> bot>"))]
@@ -81,15 +94,22 @@ def test_chat_answers_a_text_and_a_photo_question(tmp_path: Path) -> None:
 @pytest.fixture
 def core_server(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "main.py", "core", "--port", str(port)], cwd=ROOT,
-                               env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "main.py", "core", "--port", str(port)],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
 
     async def wait_ready() -> None:
         async with aiohttp.ClientSession() as session:
             for _ in range(1200):
                 if process.poll() is not None:
-                    raise RuntimeError(process.stderr.read().decode() if process.stderr else "exited")
+                    raise RuntimeError(
+                        process.stderr.read().decode() if process.stderr else "exited"
+                    )
                 try:
                     if (await session.get(f"{url}/readyz")).status == 200:
                         return
@@ -110,16 +130,30 @@ def core_server(tmp_path: Path) -> Iterator[str]:
 async def test_openai_client_gets_real_answers_to_text_and_photo(core_server: str) -> None:
     client = openai.AsyncOpenAI(base_url=f"{core_server}/v1", api_key="unused", max_retries=0)
     text = await client.chat.completions.create(
-        model="kefu", max_tokens=40, logprobs=True,
-        messages=[{"role": "user", "content": "What is the capital of France?"}])
+        model="kefu",
+        max_tokens=40,
+        logprobs=True,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+    )
     assert "paris" in (text.choices[0].message.content or "").lower()
     assert text.choices[0].logprobs is not None and text.choices[0].logprobs.content
     image_uri = "data:image/png;base64," + base64.b64encode(SCREENSHOT.read_bytes()).decode()
     stream = await client.chat.completions.create(
-        model="kefu", max_tokens=40, stream=True, logprobs=True, stream_options={"include_usage": True},
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What is the order number in this photo?"},
-            {"type": "image_url", "image_url": {"url": image_uri}}]}])
+        model="kefu",
+        max_tokens=40,
+        stream=True,
+        logprobs=True,
+        stream_options={"include_usage": True},
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is the order number in this photo?"},
+                    {"type": "image_url", "image_url": {"url": image_uri}},
+                ],
+            }
+        ],
+    )
     pieces, usage = [], None
     async for chunk in stream:
         if chunk.choices:
@@ -138,9 +172,15 @@ async def test_serve_answers_a_signed_webhook_with_the_shop_bot(tmp_path: Path) 
     secret = "whsec_" + base64.b64encode(b"kefu-serve-test-secret-0123456789").decode()
     port = _free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "main.py", "serve", cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "main.py",
+        "serve",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(tmp_path, KEFU_SERVICE__PORT=str(port), KEFU_WEBHOOK__SOURCES__DEMO__SECRET=secret),
+        env=_env(
+            tmp_path, KEFU_SERVICE__PORT=str(port), KEFU_WEBHOOK__SOURCES__DEMO__SECRET=secret
+        ),
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -151,14 +191,29 @@ async def test_serve_answers_a_signed_webhook_with_the_shop_bot(tmp_path: Path) 
                         break
                 except aiohttp.ClientError:
                     await asyncio.sleep(0.1)
-            body = json.dumps({"conversation_id": "c-1", "user": {"id": "cust-1", "name": "Li"},
-                               "text": "How much is the canvas tote bag?"})
-            headers = {"webhook-id": "msg_serve_1", "webhook-timestamp": str(int(__import__("time").time()))}
+            body = json.dumps(
+                {
+                    "conversation_id": "c-1",
+                    "user": {"id": "cust-1", "name": "Li"},
+                    "text": "How much is the canvas tote bag?",
+                }
+            )
+            headers = {
+                "webhook-id": "msg_serve_1",
+                "webhook-timestamp": str(int(__import__("time").time())),
+            }
             headers["webhook-signature"] = Webhook(secret).sign(
-                headers["webhook-id"], __import__("datetime").datetime.fromtimestamp(
-                    int(headers["webhook-timestamp"]), tz=__import__("datetime").UTC), body)
-            response = await session.post(f"{url}/webhooks/demo?wait=true", data=body,
-                                          headers={**headers, "Content-Type": "application/json"})
+                headers["webhook-id"],
+                __import__("datetime").datetime.fromtimestamp(
+                    int(headers["webhook-timestamp"]), tz=__import__("datetime").UTC
+                ),
+                body,
+            )
+            response = await session.post(
+                f"{url}/webhooks/demo?wait=true",
+                data=body,
+                headers={**headers, "Content-Type": "application/json"},
+            )
             result = await response.json()
             assert response.status == 200, result
             texts = " ".join(r["text"] for r in result["replies"])

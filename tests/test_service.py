@@ -39,8 +39,11 @@ def _client(url: str, key: str = "sk-test") -> openai.AsyncOpenAI:
 async def test_openai_client_completion_with_logprobs(service) -> None:  # type: ignore[no-untyped-def]
     url, _ = service
     result = await _client(url).chat.completions.create(
-        model="kefu", messages=[{"role": "user", "content": "Do you ship to Shanghai?"}],
-        logprobs=True, top_logprobs=2, max_tokens=50,
+        model="kefu",
+        messages=[{"role": "user", "content": "Do you ship to Shanghai?"}],
+        logprobs=True,
+        top_logprobs=2,
+        max_tokens=50,
     )
     assert result.choices[0].message.content == "Echo: Do you ship to Shanghai?"
     assert result.choices[0].finish_reason == "stop"
@@ -53,8 +56,11 @@ async def test_openai_client_completion_with_logprobs(service) -> None:  # type:
 async def test_openai_client_streaming(service) -> None:  # type: ignore[no-untyped-def]
     url, _ = service
     stream = await _client(url).chat.completions.create(
-        model="kefu", messages=[{"role": "user", "content": "hello there"}], stream=True,
-        logprobs=True, stream_options={"include_usage": True},
+        model="kefu",
+        messages=[{"role": "user", "content": "hello there"}],
+        stream=True,
+        logprobs=True,
+        stream_options={"include_usage": True},
     )
     pieces, logprobs, usage = [], 0, None
     async for chunk in stream:
@@ -71,10 +77,15 @@ async def test_image_url_data_uri_reaches_the_engine(service) -> None:  # type: 
     data_uri = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
     result = await _client(url).chat.completions.create(
         model="kefu",
-        messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "image_url", "image_url": {"url": data_uri}},
-        ]}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": data_uri}},
+                ],
+            }
+        ],
     )
     assert result.choices[0].message.content == "Echo: What is this? [1 image(s)]"
     assert engine.requests[-1].messages[-1].images[0].width == 64
@@ -84,14 +95,40 @@ async def test_bad_requests_get_openai_error_shape(service) -> None:  # type: ig
     url, _ = service
     client = _client(url)
     with pytest.raises(openai.AuthenticationError):
-        await _client(url, key="wrong").chat.completions.create(model="kefu", messages=[{"role": "user", "content": "x"}])
+        await _client(url, key="wrong").chat.completions.create(
+            model="kefu", messages=[{"role": "user", "content": "x"}]
+        )
     with pytest.raises(openai.BadRequestError) as corrupt:
-        await client.chat.completions.create(model="kefu", messages=[{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}}]}])
+        await client.chat.completions.create(
+            model="kefu",
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "image_url",
+                            "image_url": {
+                                "url": "data:image/png;base64,"
+                                + base64.b64encode(b"not a png").decode()
+                            },
+                        }
+                    ],
+                }
+            ],
+        )
     assert corrupt.value.body["code"] in ("unsupported_image_format", "invalid_image")  # type: ignore[index]
     with pytest.raises(openai.BadRequestError, match="remote image URLs are disabled"):
-        await client.chat.completions.create(model="kefu", messages=[{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "http://169.254.169.254/latest"}}]}])
+        await client.chat.completions.create(
+            model="kefu",
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "http://169.254.169.254/latest"}}
+                    ],
+                }
+            ],
+        )
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model="kefu", messages=[])
     async with aiohttp.ClientSession(headers={"Authorization": "Bearer sk-test"}) as session:
@@ -117,4 +154,6 @@ async def test_engine_error_maps_to_503(service) -> None:  # type: ignore[no-unt
     url, engine = service
     engine.fail_with = EngineError("model crashed")
     with pytest.raises(openai.InternalServerError):
-        await _client(url).chat.completions.create(model="kefu", messages=[{"role": "user", "content": "x"}])
+        await _client(url).chat.completions.create(
+            model="kefu", messages=[{"role": "user", "content": "x"}]
+        )

@@ -36,7 +36,9 @@ def test_secret_in_yaml_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         load_settings()
 
 
-def test_token_counts_are_not_mistaken_for_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_counts_are_not_mistaken_for_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "kefu.yaml"
     path.write_text("engine:\n  max_new_tokens: 64\n", encoding="utf-8")
     monkeypatch.setenv("KEFU_CONFIG", str(path))
@@ -55,6 +57,8 @@ def test_sample_config_is_current_and_loads(monkeypatch: pytest.MonkeyPatch) -> 
     from config.make_sample import render
 
     sample = Path(__file__).resolve().parent.parent / "config" / "sample.yaml"
-    assert sample.read_text(encoding="utf-8") == render(), "run: python -m config.make_sample > config/sample.yaml"
+    assert sample.read_text(encoding="utf-8") == render(), (
+        "run: python -m config.make_sample > config/sample.yaml"
+    )
     monkeypatch.setenv("KEFU_CONFIG", str(sample))
     assert load_settings().engine.model == "embedded"

@@ -25,8 +25,9 @@ def _terminal(out: io.StringIO, holder: dict[str, TerminalAdapter]):  # type: ig
 async def test_every_turn_is_answered_once_in_conversation_order(store_url: str) -> None:
     out, holder = io.StringIO(), {}
     engine = StubEngine(token_delay_s=0.001)
-    async with KefuHarness(engine=engine, adapters={"terminal": _terminal(out, holder)},
-                           store_url=store_url) as kefu:
+    async with KefuHarness(
+        engine=engine, adapters={"terminal": _terminal(out, holder)}, store_url=store_url
+    ) as kefu:
         assert kefu.store is not None
         for chat in ("a", "b", "c"):
             for index in range(4):
@@ -54,12 +55,16 @@ async def test_one_answer_in_flight_per_conversation(tmp_path) -> None:  # type:
             active[chat] -= 1
 
     out, holder = io.StringIO(), {}
-    async with KefuHarness(engine=Tracking(), adapters={"terminal": _terminal(out, holder)}) as kefu:
+    async with KefuHarness(
+        engine=Tracking(), adapters={"terminal": _terminal(out, holder)}
+    ) as kefu:
         assert kefu.store is not None
-        await asyncio.gather(*(kefu.store.put(make_turn(f"x-{i}", chat="x", platform="terminal"))
-                               for i in range(5)))
-        await asyncio.gather(*(kefu.store.put(make_turn(f"y-{i}", chat="y", platform="terminal"))
-                               for i in range(5)))
+        await asyncio.gather(
+            *(kefu.store.put(make_turn(f"x-{i}", chat="x", platform="terminal")) for i in range(5))
+        )
+        await asyncio.gather(
+            *(kefu.store.put(make_turn(f"y-{i}", chat="y", platform="terminal")) for i in range(5))
+        )
         await kefu.wait_until_idle(20)
     assert peak == {"x": 1, "y": 1}
 

@@ -55,7 +55,7 @@ class _LiveStream:
     ref: str | None = field(default_factory=lambda: f"draft-{uuid.uuid4().hex[:8]}")
 
     async def update(self, text_so_far: str) -> None:
-        self.out.write(text_so_far[len(self.text):])
+        self.out.write(text_so_far[len(self.text) :])
         self.out.flush()
         self.text = text_so_far
 
@@ -73,10 +73,17 @@ class TerminalAdapter(Adapter[TerminalLine, str]):
     """
 
     name: ClassVar[str] = "terminal"
-    capabilities: ClassVar[Capabilities] = Capabilities(streaming=True, images=True, max_message_chars=100_000)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        streaming=True, images=True, max_message_chars=100_000
+    )
 
-    def __init__(self, context: AdapterContext, out: TextIO | None = None, chat_id: str = "local",
-                 image_limits: ImageLimits | None = None) -> None:
+    def __init__(
+        self,
+        context: AdapterContext,
+        out: TextIO | None = None,
+        chat_id: str = "local",
+        image_limits: ImageLimits | None = None,
+    ) -> None:
         super().__init__(context)
         self.out = out or sys.stdout
         self.key = ConversationKey("terminal", chat_id)
@@ -108,7 +115,9 @@ class TerminalAdapter(Adapter[TerminalLine, str]):
         if reply.confidence is not None:
             lines.append(f"   [confidence {reply.confidence.score:.2f}]")
         if reply.buttons:
-            lines.append("   [" + " | ".join(f"{b.label}: /{b.action}" for b in reply.buttons) + "]")
+            lines.append(
+                "   [" + " | ".join(f"{b.label}: /{b.action}" for b in reply.buttons) + "]"
+            )
         return ["\n".join(lines)]
 
     async def send(self, line: str) -> int:
@@ -128,7 +137,7 @@ class TerminalAdapter(Adapter[TerminalLine, str]):
         streamed = self._streams.pop(message.stream_ref, None) if message.stream_ref else None
         shown = streamed.text.strip() if streamed is not None else ""
         if streamed is not None and shown and text.startswith(shown):
-            self.out.write(text[len(shown):] + "\n")  # finish the line already on screen
+            self.out.write(text[len(shown) :] + "\n")  # finish the line already on screen
         else:
             prefix = "\n" if streamed is not None else ""
             self.out.write(f"{prefix}bot> {text}\n")

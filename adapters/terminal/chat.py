@@ -15,8 +15,10 @@ from core.export import export_conversation
 from core.runtime import Runtime, RuntimeOptions
 from core.store.store import Store
 
-HELP = "Type a question. /image PATH [question] sends a photo, /reset clears memory, " \
-       "/human asks for a person, /export [FILE] saves the conversation as JSON, /quit leaves."
+HELP = (
+    "Type a question. /image PATH [question] sends a photo, /reset clears memory, "
+    "/human asks for a person, /export [FILE] saves the conversation as JSON, /quit leaves."
+)
 
 
 async def _read_line(prompt: str) -> str | None:
@@ -31,21 +33,32 @@ async def _read_line(prompt: str) -> str | None:
     return await loop.run_in_executor(None, read)
 
 
-async def chat_turn(adapter: TerminalAdapter, store: Store, line: str, timeout: float = 300.0) -> None:
+async def chat_turn(
+    adapter: TerminalAdapter, store: Store, line: str, timeout: float = 300.0
+) -> None:
     """Send one line and wait until it is answered and every reply printed."""
     turn_id = await adapter.send(line)
     async with asyncio.timeout(timeout):
         while not await store.turn_settled(turn_id):
             await asyncio.sleep(0.05)
     if adapter.replies.empty():
-        print("(no reply: the conversation is with a person now; the bot stays quiet)",
-              file=adapter.out, flush=True)
+        print(
+            "(no reply: the conversation is with a person now; the bot stays quiet)",
+            file=adapter.out,
+            flush=True,
+        )
     while not adapter.replies.empty():
         adapter.replies.get_nowait()
 
 
-async def run_chat(settings: Any, engine: Any, brains: Mapping[Any, Any], options: RuntimeOptions,
-                   chat_id: str = "local", out: TextIO | None = None) -> None:
+async def run_chat(
+    settings: Any,
+    engine: Any,
+    brains: Mapping[Any, Any],
+    options: RuntimeOptions,
+    chat_id: str = "local",
+    out: TextIO | None = None,
+) -> None:
     """Talk to the configured bot through the full pipeline (store, worker, outbox)."""
     out = out or sys.stdout
     store = await Store.open(settings.store.url)
@@ -82,7 +95,7 @@ async def _export(store: Store, adapter: TerminalAdapter, line: str, out: TextIO
     data = await export_conversation(store, adapter.key)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if target:
-        Path(target).write_text(text, encoding="utf-8")
+        await asyncio.to_thread(Path(target).write_text, text, encoding="utf-8")
         print(f"exported {len(data['turns'])} turns to {target}", file=out, flush=True)
     else:
         print(text, file=out, flush=True)

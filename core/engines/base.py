@@ -154,7 +154,9 @@ class Engine(Protocol):
         """Release the model / connections."""
 
 
-async def collect(engine: Engine, request: GenerationRequest) -> tuple[str, list[TokenLogprob], GenerationChunk]:
+async def collect(
+    engine: Engine, request: GenerationRequest
+) -> tuple[str, list[TokenLogprob], GenerationChunk]:
     """Run ``request`` to completion; return full text, all logprobs and the final chunk."""
     pieces: list[str] = []
     logprobs: list[TokenLogprob] = []

@@ -17,8 +17,11 @@ from core.ocr import OcrReader
 
 def build_ocr_reader(settings: OcrSettings | None = None) -> OcrReader:
     settings = settings or OcrSettings()
-    return OcrReader(cache_size=settings.cache_size, min_confidence=settings.min_confidence,
-                     threads=settings.threads)
+    return OcrReader(
+        cache_size=settings.cache_size,
+        min_confidence=settings.min_confidence,
+        threads=settings.threads,
+    )
 
 
 def local_model_sees_images(model: str) -> bool:
@@ -33,9 +36,13 @@ def local_model_sees_images(model: str) -> bool:
     return is_qwen_vl(SimpleNamespace(model_type=config.get("model_type", "")))
 
 
-def build_engine(settings: EngineSettings, *, ocr: OcrReader | None = None,
-                 progress: Callable[[str], None] | None = None,
-                 max_chars_per_image: int = 1500) -> Engine:
+def build_engine(
+    settings: EngineSettings,
+    *,
+    ocr: OcrReader | None = None,
+    progress: Callable[[str], None] | None = None,
+    max_chars_per_image: int = 1500,
+) -> Engine:
     """The engine ``settings`` describe.
 
     Args:

@@ -72,9 +72,7 @@ class StubEngine:
                 return
             piece = word if index == 0 else " " + word
             emitted += 1
-            yield GenerationChunk(
-                request.request_id, piece, (TokenLogprob(piece, self._logprob),)
-            )
+            yield GenerationChunk(request.request_id, piece, (TokenLogprob(piece, self._logprob),))
             if self._delay:
                 await asyncio.sleep(self._delay)
         reason = "length" if len(words) > request.max_new_tokens else "stop"
@@ -83,7 +81,11 @@ class StubEngine:
     def _final(self, request: GenerationRequest, emitted: int, reason: str) -> GenerationChunk:
         prompt_tokens = sum(len(m.content_text.split()) for m in request.messages)
         return GenerationChunk(
-            request.request_id, "", (), reason, Usage(prompt_tokens, emitted)  # type: ignore[arg-type]
+            request.request_id,
+            "",
+            (),
+            reason,
+            Usage(prompt_tokens, emitted),  # type: ignore[arg-type]
         )
 
     async def abort(self, request_id: str) -> None:

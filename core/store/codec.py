@@ -72,9 +72,7 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
         "reply_to": reply.reply_to,
         "confidence": confidence_to_json(reply.confidence),
         "buttons": [{"label": b.label, "action": b.action} for b in reply.buttons],
-        "images": [
-            {"sha256": i.sha256, "caption": i.caption} for i in reply.images
-        ],
+        "images": [{"sha256": i.sha256, "caption": i.caption} for i in reply.images],
     }
 
 

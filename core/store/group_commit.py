@@ -101,7 +101,9 @@ class GroupCommitter:
                     fresh.append(batch[index])
             conversation_ids = await self._conversations(conn, {t.key for t in fresh})
             turn_ids = await self._insert(conn, fresh, conversation_ids)
-        new_ids = {(t.key.platform, t.message_id): tid for t, tid in zip(fresh, turn_ids, strict=True)}
+        new_ids = {
+            (t.key.platform, t.message_id): tid for t, tid in zip(fresh, turn_ids, strict=True)
+        }
         results = []
         for index, key in enumerate(keys):
             if key in existing:
@@ -110,22 +112,52 @@ class GroupCommitter:
                 results.append(IngestResult(new_ids[key], duplicate=owners[key] != index))
         return results
 
-    async def _conversations(self, conn: AsyncConnection, keys: set[ConversationKey]) -> dict[ConversationKey, int]:
+    async def _conversations(
+        self, conn: AsyncConnection, keys: set[ConversationKey]
+    ) -> dict[ConversationKey, int]:
         now = utcnow()
         for key in keys:
-            await conn.execute(insert_ignore(
-                self.store.engine, conversations, platform=key.platform, chat_id=key.chat_id,
-                thread_id=key.thread_id, state="bot", failures=0, created_at=now, updated_at=now))
+            await conn.execute(
+                insert_ignore(
+                    self.store.engine,
+                    conversations,
+                    platform=key.platform,
+                    chat_id=key.chat_id,
+                    thread_id=key.thread_id,
+                    state="bot",
+                    failures=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         if not keys:
             return {}
-        condition = or_(*(and_(conversations.c.platform == k.platform, conversations.c.chat_id == k.chat_id,
-                               conversations.c.thread_id == k.thread_id) for k in keys))
-        rows = await conn.execute(select(conversations.c.id, conversations.c.platform,
-                                         conversations.c.chat_id, conversations.c.thread_id).where(condition))
+        condition = or_(
+            *(
+                and_(
+                    conversations.c.platform == k.platform,
+                    conversations.c.chat_id == k.chat_id,
+                    conversations.c.thread_id == k.thread_id,
+                )
+                for k in keys
+            )
+        )
+        rows = await conn.execute(
+            select(
+                conversations.c.id,
+                conversations.c.platform,
+                conversations.c.chat_id,
+                conversations.c.thread_id,
+            ).where(condition)
+        )
         return {ConversationKey(r.platform, r.chat_id, r.thread_id): int(r.id) for r in rows}
 
-    async def _insert(self, conn: AsyncConnection, fresh: Sequence[Turn],
-                      conversation_ids: dict[ConversationKey, int]) -> list[int]:
+    async def _insert(
+        self,
+        conn: AsyncConnection,
+        fresh: Sequence[Turn],
+        conversation_ids: dict[ConversationKey, int],
+    ) -> list[int]:
         if not fresh:
             return []
         now = utcnow()
@@ -134,34 +166,63 @@ class GroupCommitter:
             for image in turn.images:
                 if image.sha256 not in seen_images:
                     seen_images.add(image.sha256)
-                    await conn.execute(insert_ignore(
-                        self.store.engine, images, sha256=image.sha256, mime=image.mime,
-                        width=image.width, height=image.height, data=image.data, created_at=now))
+                    await conn.execute(
+                        insert_ignore(
+                            self.store.engine,
+                            images,
+                            sha256=image.sha256,
+                            mime=image.mime,
+                            width=image.width,
+                            height=image.height,
+                            data=image.data,
+                            created_at=now,
+                        )
+                    )
         rows = [_turn_row(t, conversation_ids[t.key], now) for t in fresh]
-        result = await conn.execute(turns.insert().returning(turns.c.id, sort_by_parameter_order=True), rows)
+        result = await conn.execute(
+            turns.insert().returning(turns.c.id, sort_by_parameter_order=True), rows
+        )
         turn_ids = [int(r[0]) for r in result.all()]
-        await conn.execute(inbox.insert(), [
-            {"platform": t.key.platform, "platform_message_id": t.message_id,
-             "conversation_id": conversation_ids[t.key], "turn_id": turn_id, "status": "pending",
-             "attempts": 0, "created_at": now}
-            for t, turn_id in zip(fresh, turn_ids, strict=True)
-        ])
+        await conn.execute(
+            inbox.insert(),
+            [
+                {
+                    "platform": t.key.platform,
+                    "platform_message_id": t.message_id,
+                    "conversation_id": conversation_ids[t.key],
+                    "turn_id": turn_id,
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for t, turn_id in zip(fresh, turn_ids, strict=True)
+            ],
+        )
         return turn_ids
 
 
-async def _existing(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+async def _existing(
+    conn: AsyncConnection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
     rows = await conn.execute(
-        select(inbox.c.platform, inbox.c.platform_message_id, inbox.c.turn_id)
-        .where(tuple_(inbox.c.platform, inbox.c.platform_message_id).in_(list(keys)))
+        select(inbox.c.platform, inbox.c.platform_message_id, inbox.c.turn_id).where(
+            tuple_(inbox.c.platform, inbox.c.platform_message_id).in_(list(keys))
+        )
     )
     return {(r.platform, r.platform_message_id): int(r.turn_id) for r in rows}
 
 
 def _turn_row(turn: Turn, conversation_id: int, now: Any) -> dict[str, Any]:
     return {
-        "conversation_id": conversation_id, "role": turn.sender.role.value,
-        "sender_id": turn.sender.user_id, "sender_name": turn.sender.display_name,
-        "platform_message_id": turn.message_id, "text": turn.text,
-        "parts": codec.parts_to_json(turn.parts), "reply_to": turn.reply_to,
-        "command": turn.command, "sent_at": turn.timestamp, "stored_at": now,
+        "conversation_id": conversation_id,
+        "role": turn.sender.role.value,
+        "sender_id": turn.sender.user_id,
+        "sender_name": turn.sender.display_name,
+        "platform_message_id": turn.message_id,
+        "text": turn.text,
+        "parts": codec.parts_to_json(turn.parts),
+        "reply_to": turn.reply_to,
+        "command": turn.command,
+        "sent_at": turn.timestamp,
+        "stored_at": now,
     }

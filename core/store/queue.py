@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from core.store import codec
 from core.store.db import as_utc, utcnow
-from core.store.schema import conversations, decisions, handoffs, inbox, outbox, turns
+from core.store.schema import conversations, decisions, handoffs, inbox, outbox
 from core.store.store import Store
 from core.turn import ConversationKey, Reply, Turn
 
@@ -123,13 +123,18 @@ class InboxQueue:
         async with self.store.engine.begin() as conn:
             result = await conn.execute(
                 update(inbox)
-                .where(inbox.c.id == claim.inbox_id, inbox.c.lease_owner == self.owner,
-                       inbox.c.status == "processing")
+                .where(
+                    inbox.c.id == claim.inbox_id,
+                    inbox.c.lease_owner == self.owner,
+                    inbox.c.status == "processing",
+                )
                 .values(lease_until=utcnow() + self.lease)
             )
         return result.rowcount == 1
 
-    async def complete(self, claim: Claim, key: ConversationKey, completion: Completion) -> list[int]:
+    async def complete(
+        self, claim: Claim, key: ConversationKey, completion: Completion
+    ) -> list[int]:
         """Write the answer and finish the inbox item atomically; returns the outbox ids.
 
         Raises:
@@ -139,8 +144,11 @@ class InboxQueue:
         async with self.store.engine.begin() as conn:
             done = await conn.execute(
                 update(inbox)
-                .where(inbox.c.id == claim.inbox_id, inbox.c.lease_owner == self.owner,
-                       inbox.c.status == "processing")
+                .where(
+                    inbox.c.id == claim.inbox_id,
+                    inbox.c.lease_owner == self.owner,
+                    inbox.c.status == "processing",
+                )
                 .values(status="done", done_at=now, lease_until=None, error=None)
             )
             if done.rowcount != 1:
@@ -148,7 +156,9 @@ class InboxQueue:
             for bot_turn in completion.bot_turns:
                 await self.store._insert_turn(conn, claim.conversation_id, bot_turn)
             outbox_ids = await _insert_replies(conn, claim, key, completion, now)
-            await _insert_decision(conn, claim.conversation_id, claim.turn_id, completion.decision, now)
+            await _insert_decision(
+                conn, claim.conversation_id, claim.turn_id, completion.decision, now
+            )
             await _update_conversation(conn, claim.conversation_id, completion, now)
         return outbox_ids
 
@@ -169,8 +179,9 @@ class InboxQueue:
             return len(rows.all())
 
 
-async def _insert_replies(conn: Any, claim: Claim, key: ConversationKey, completion: Completion,
-                          now: datetime) -> list[int]:
+async def _insert_replies(
+    conn: Any, claim: Claim, key: ConversationKey, completion: Completion, now: datetime
+) -> list[int]:
     ids: list[int] = []
     total = len(completion.replies)
     for index, reply in enumerate(completion.replies):
@@ -193,8 +204,9 @@ async def _insert_replies(conn: Any, claim: Claim, key: ConversationKey, complet
     return ids
 
 
-async def _insert_decision(conn: Any, conversation_id: int, turn_id: int | None, decision: Decision,
-                           now: datetime) -> None:
+async def _insert_decision(
+    conn: Any, conversation_id: int, turn_id: int | None, decision: Decision, now: datetime
+) -> None:
     await conn.execute(
         decisions.insert().values(
             conversation_id=conversation_id,
@@ -209,8 +221,9 @@ async def _insert_decision(conn: Any, conversation_id: int, turn_id: int | None,
     )
 
 
-async def _update_conversation(conn: Any, conversation_id: int, completion: Completion,
-                               now: datetime) -> None:
+async def _update_conversation(
+    conn: Any, conversation_id: int, completion: Completion, now: datetime
+) -> None:
     values: dict[str, Any] = {"updated_at": now}
     if completion.new_state:
         values["state"] = completion.new_state
@@ -218,12 +231,18 @@ async def _update_conversation(conn: Any, conversation_id: int, completion: Comp
         values["failures"] = conversations.c.failures + completion.failure_delta
     elif completion.failure_delta < 0:
         values["failures"] = 0
-    await conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(**values))
+    await conn.execute(
+        update(conversations).where(conversations.c.id == conversation_id).values(**values)
+    )
     if completion.handoff_reason:
         await conn.execute(
             handoffs.insert().values(
-                conversation_id=conversation_id, status="open", reason=completion.handoff_reason,
-                target="slack", created_at=now, updated_at=now,
+                conversation_id=conversation_id,
+                status="open",
+                reason=completion.handoff_reason,
+                target="slack",
+                created_at=now,
+                updated_at=now,
             )
         )
 
@@ -267,20 +286,32 @@ class OutboxQueue:
                 if platforms is not None and row.platform.split(":")[0] not in platforms:
                     continue
                 result = await conn.execute(
-                    update(outbox).where(outbox.c.id == row.id, ready)
+                    update(outbox)
+                    .where(outbox.c.id == row.id, ready)
                     .values(status="sending", lease_until=now + self.lease)
                 )
                 if result.rowcount == 1:
-                    claimed.append(OutboxRow(row.id, row.conversation_id, row.turn_id, row.seq,
-                                             row.final, row.platform, row.payload, row.stream_ref,
-                                             row.attempts))
+                    claimed.append(
+                        OutboxRow(
+                            row.id,
+                            row.conversation_id,
+                            row.turn_id,
+                            row.seq,
+                            row.final,
+                            row.platform,
+                            row.payload,
+                            row.stream_ref,
+                            row.attempts,
+                        )
+                    )
         return claimed
 
     async def renew(self, row: OutboxRow) -> None:
         """Extend the delivery lease while a (slow, rate-limited) delivery is under way."""
         async with self.store.engine.begin() as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id == row.id, outbox.c.status == "sending")
+                update(outbox)
+                .where(outbox.c.id == row.id, outbox.c.status == "sending")
                 .values(lease_until=utcnow() + self.lease)
             )
 
@@ -291,39 +322,60 @@ class OutboxQueue:
     async def delivered(self, row: OutboxRow, platform_ids: Sequence[str]) -> None:
         async with self.store.engine.begin() as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id == row.id).values(
-                    status="delivered", delivered_at=utcnow(), attempts=row.attempts + 1,
-                    platform_message_ids=list(platform_ids), lease_until=None, last_error=None,
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .values(
+                    status="delivered",
+                    delivered_at=utcnow(),
+                    attempts=row.attempts + 1,
+                    platform_message_ids=list(platform_ids),
+                    lease_until=None,
+                    last_error=None,
                 )
             )
 
-    async def retry_later(self, row: OutboxRow, delay_s: float, error: str, count_attempt: bool = True) -> None:
+    async def retry_later(
+        self, row: OutboxRow, delay_s: float, error: str, count_attempt: bool = True
+    ) -> None:
         async with self.store.engine.begin() as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id == row.id).values(
-                    status="pending", next_attempt_at=utcnow() + timedelta(seconds=delay_s),
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .values(
+                    status="pending",
+                    next_attempt_at=utcnow() + timedelta(seconds=delay_s),
                     attempts=row.attempts + (1 if count_attempt else 0),
-                    last_error=error[:2000], lease_until=None,
+                    last_error=error[:2000],
+                    lease_until=None,
                 )
             )
 
     async def dead(self, row: OutboxRow, error: str) -> None:
         async with self.store.engine.begin() as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id == row.id).values(
-                    status="dead", attempts=row.attempts + 1, last_error=error[:2000], lease_until=None,
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .values(
+                    status="dead",
+                    attempts=row.attempts + 1,
+                    last_error=error[:2000],
+                    lease_until=None,
                 )
             )
 
     async def undelivered_count(self) -> int:
         async with self.store.engine.connect() as conn:
-            rows = await conn.execute(select(outbox.c.id).where(outbox.c.status.in_(("pending", "sending"))))
+            rows = await conn.execute(
+                select(outbox.c.id).where(outbox.c.status.in_(("pending", "sending")))
+            )
             return len(rows.all())
 
     async def next_due(self) -> datetime | None:
         async with self.store.engine.connect() as conn:
             row = await conn.execute(
-                select(outbox.c.next_attempt_at).where(outbox.c.status == "pending")
-                .order_by(outbox.c.next_attempt_at).limit(1)
+                select(outbox.c.next_attempt_at)
+                .where(outbox.c.status == "pending")
+                .order_by(outbox.c.next_attempt_at)
+                .limit(1)
             )
             return as_utc(row.scalar_one_or_none())

@@ -77,7 +77,9 @@ inbox = Table(
     Column("platform_message_id", String(255), nullable=False),
     Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
     Column("turn_id", Id, ForeignKey("turns.id"), nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),  # pending|processing|done|failed
+    Column(
+        "status", String(16), nullable=False, default="pending"
+    ),  # pending|processing|done|failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", DateTime(timezone=True), nullable=True),
@@ -100,7 +102,9 @@ outbox = Table(
     Column("platform", String(64), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("stream_ref", String(255), nullable=True),
-    Column("status", String(16), nullable=False, default="pending"),  # pending|sending|delivered|dead
+    Column(
+        "status", String(16), nullable=False, default="pending"
+    ),  # pending|sending|delivered|dead
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("lease_until", DateTime(timezone=True), nullable=True),

@@ -19,8 +19,8 @@ from core.bot import HistoryItem
 from core.errors import NotFoundError, StoreError
 from core.ports import IngestResult
 from core.store import codec
-from core.store.group_commit import GroupCommitter
 from core.store.db import as_utc, create_engine, insert_ignore, migrate, utcnow
+from core.store.group_commit import GroupCommitter
 from core.store.schema import conversations, decisions, handoffs, images, inbox, outbox, turns
 from core.turn import ConversationKey, ImagePart, Role, Sender, Turn
 
@@ -221,8 +221,12 @@ class Store:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(turns, conversations.c.platform, conversations.c.chat_id,
-                           conversations.c.thread_id)
+                    select(
+                        turns,
+                        conversations.c.platform,
+                        conversations.c.chat_id,
+                        conversations.c.thread_id,
+                    )
                     .join(conversations, conversations.c.id == turns.c.conversation_id)
                     .where(turns.c.id == turn_id)
                 )
@@ -245,16 +249,22 @@ class Store:
         async with self.engine.begin() as conn:
             conversation_id = await self._conversation_id(conn, key)
             row = (
-                await conn.execute(select(conversations).where(conversations.c.id == conversation_id))
+                await conn.execute(
+                    select(conversations).where(conversations.c.id == conversation_id)
+                )
             ).one()
         return Conversation(row.id, key, row.state, row.failures, as_utc(row.memory_reset_at))
 
-    async def history(self, conversation_id: int, rounds: int, before_turn: int | None = None) -> list[HistoryItem]:
+    async def history(
+        self, conversation_id: int, rounds: int, before_turn: int | None = None
+    ) -> list[HistoryItem]:
         """The last ``rounds`` customer/bot rounds (2 × rounds messages) since the last reset."""
         async with self.engine.connect() as conn:
             reset = (
                 await conn.execute(
-                    select(conversations.c.memory_reset_at).where(conversations.c.id == conversation_id)
+                    select(conversations.c.memory_reset_at).where(
+                        conversations.c.id == conversation_id
+                    )
                 )
             ).scalar_one_or_none()
             query = select(turns.c.role, turns.c.text).where(
@@ -288,9 +298,13 @@ class Store:
         out: dict[str, int] = {}
         async with self.engine.connect() as conn:
             for table in (conversations, turns, decisions, handoffs):
-                out[table.name] = int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+                out[table.name] = int(
+                    (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+                )
             for table in (inbox, outbox):
-                rows = await conn.execute(select(table.c.status, func.count()).group_by(table.c.status))
+                rows = await conn.execute(
+                    select(table.c.status, func.count()).group_by(table.c.status)
+                )
                 for status, count in rows:
                     out[f"{table.name}.{status}"] = int(count)
         return out
@@ -304,11 +318,16 @@ class Store:
     async def turn_settled(self, turn_id: int) -> bool:
         """True once the turn is answered and every reply to it is delivered or dead."""
         async with self.engine.connect() as conn:
-            status = (await conn.execute(select(inbox.c.status).where(inbox.c.turn_id == turn_id))).scalar_one_or_none()
-            open_replies = (await conn.execute(
-                select(func.count()).select_from(outbox)
-                .where(outbox.c.turn_id == turn_id, outbox.c.status.in_(("pending", "sending")))
-            )).scalar_one()
+            status = (
+                await conn.execute(select(inbox.c.status).where(inbox.c.turn_id == turn_id))
+            ).scalar_one_or_none()
+            open_replies = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.turn_id == turn_id, outbox.c.status.in_(("pending", "sending")))
+                )
+            ).scalar_one()
         return status in ("done", "failed") and open_replies == 0
 
     async def delivered_outbox(self) -> list[dict[str, Any]]:

@@ -35,11 +35,15 @@ async def test_chat_streams_answers_and_reads_photos() -> None:
         holder["t"] = TerminalAdapter(context, out=out)
         return holder["t"]
 
-    async with KefuHarness(engine=StubEngine(token_delay_s=0.001), adapters={"terminal": make}) as kefu:
+    async with KefuHarness(
+        engine=StubEngine(token_delay_s=0.001), adapters={"terminal": make}
+    ) as kefu:
         assert kefu.store is not None
         adapter = holder["t"]
         await chat_turn(adapter, kefu.store, "Do you ship to Shanghai?")
-        await chat_turn(adapter, kefu.store, f"/image {DATA / 'order_screenshot.png'} When will this ship?")
+        await chat_turn(
+            adapter, kefu.store, f"/image {DATA / 'order_screenshot.png'} When will this ship?"
+        )
         with pytest.raises(ImageError):
             await chat_turn(adapter, kefu.store, f"/image {DATA / 'missing.png'} hm")
         await chat_turn(adapter, kefu.store, "/human")
@@ -50,7 +54,9 @@ async def test_chat_streams_answers_and_reads_photos() -> None:
     assert "Echo: When will this ship? [1 image(s)]" in text
     assert "conversation is with a person now" in text
     assert [t["text"] for t in exported["turns"] if t["role"] == "customer"][:2] == [
-        "Do you ship to Shanghai?", "When will this ship?"]
+        "Do you ship to Shanghai?",
+        "When will this ship?",
+    ]
     assert exported["handoffs"][0]["status"] == "open"
     assert {d["kind"] for d in exported["decisions"]} >= {"answer", "handoff"}
     json.dumps(exported)  # JSON-ready

@@ -74,7 +74,7 @@ class HandoffHarness(KefuHarness):
 
 async def eventually(predicate: Callable[[], bool], within_s: float = 10.0) -> None:
     async with asyncio.timeout(within_s):
-        while not predicate():  # noqa: ASYNC110 - polls state owned by other tasks
+        while not predicate():
             await asyncio.sleep(0.02)
 
 

@@ -13,7 +13,9 @@ from tests.conftest import make_turn
 
 
 def _completion(key: ConversationKey, text: str = "ok") -> Completion:
-    return Completion(replies=(Reply(key, text),), decision=Decision("answer", 0.9, reasons=("test",)))
+    return Completion(
+        replies=(Reply(key, text),), decision=Decision("answer", 0.9, reasons=("test",))
+    )
 
 
 async def test_claim_hands_out_only_the_oldest_turn_per_conversation(store: Store) -> None:
@@ -33,7 +35,9 @@ async def test_turns_of_a_conversation_complete_in_order(store: Store) -> None:
     for _ in range(3):
         (claim,) = await queue.claim(10)
         seen.append(claim.turn_id)
-        await queue.complete(claim, ConversationKey("test", "A"), _completion(ConversationKey("test", "A")))
+        await queue.complete(
+            claim, ConversationKey("test", "A"), _completion(ConversationKey("test", "A"))
+        )
     assert seen == ids
 
 
@@ -47,8 +51,12 @@ async def test_expired_lease_is_reclaimed_and_the_old_owner_cannot_commit(store:
     (claim,) = await rescuer.claim(1)
     assert claim.attempts == 2
     with pytest.raises(LeaseLost):
-        await crashed.complete(stale, ConversationKey("test", "A"), _completion(ConversationKey("test", "A")))
-    await rescuer.complete(claim, ConversationKey("test", "A"), _completion(ConversationKey("test", "A")))
+        await crashed.complete(
+            stale, ConversationKey("test", "A"), _completion(ConversationKey("test", "A"))
+        )
+    await rescuer.complete(
+        claim, ConversationKey("test", "A"), _completion(ConversationKey("test", "A"))
+    )
     counts = await store.counts()
     assert counts["inbox.done"] == 1 and counts["outbox.pending"] == 1 and counts["decisions"] == 1
 
@@ -61,7 +69,8 @@ async def test_complete_writes_outbox_decision_and_state_atomically(store: Store
     completion = Completion(
         replies=(Reply(key, "part 1"), Reply(key, "part 2")),
         decision=Decision("handoff", 0.2, reasons=("low confidence",)),
-        new_state="handoff", handoff_reason="low confidence",
+        new_state="handoff",
+        handoff_reason="low confidence",
     )
     ids = await queue.complete(claim, key, completion)
     assert len(ids) == 2

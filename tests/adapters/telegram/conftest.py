@@ -192,7 +192,7 @@ async def polling_adapter(
 async def eventually(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
     """Wait until ``predicate()`` holds (polling every 20 ms)."""
     async with asyncio.timeout(within_s):
-        while not predicate():  # noqa: ASYNC110 - polls state owned by other tasks
+        while not predicate():
             await asyncio.sleep(0.02)
 
 

@@ -138,6 +138,6 @@ async def test_a_client_leaving_an_sse_stream_releases_it(serve: ServeFactory) -
     await served.adapter.deliver(outbound(3, turn_id))  # nobody to write to: no error
     async with asyncio.timeout(5):
         # The handler notices the departure on its next write, then releases the stream.
-        while await served.adapter.open_stream(KEY, "wh_gone") is not None:  # noqa: ASYNC110
+        while await served.adapter.open_stream(KEY, "wh_gone") is not None:
             await asyncio.sleep(0.01)
     assert [r.turn_id for r in served.adapter.book.replies(turn_id)] == [turn_id]
