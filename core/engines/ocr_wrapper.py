@@ -142,7 +142,7 @@ class OcrTextEngine:
             yield GenerationChunk(request.request_id, "", (), "abort")
             return
         # aclosing: a consumer that stops early must stop the inner engine now, not at GC.
-        async with aclosing(self.inner.generate(text_request)) as chunks:
+        async with aclosing(self.inner.generate(text_request)) as chunks:  # type: ignore[type-var]  # async generators have aclose()
             async for chunk in chunks:
                 yield chunk
 

@@ -132,7 +132,7 @@ class OpenAIEngine:
                 yield GenerationChunk(request.request_id, "", (), "abort")
                 return
             await self._check_status(response)
-            async with aclosing(self._stream(request, response, state)) as chunks:
+            async with aclosing(self._stream(request, response, state)) as chunks:  # type: ignore[type-var]  # async generators have aclose()
                 async for chunk in chunks:
                     yield chunk
             completed = True
@@ -196,7 +196,7 @@ class OpenAIEngine:
         finish: FinishReason | None = None
         usage: Usage | None = None
         ended = False
-        async with aclosing(self._events(response, state)) as events:
+        async with aclosing(self._events(response, state)) as events:  # type: ignore[type-var]  # async generators have aclose()
             async for data in events:
                 if data.strip() == "[DONE]":
                     ended = True

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 from core.engines.base import (
+    FinishReason,
     GenerationChunk,
     GenerationRequest,
     HealthStatus,
@@ -75,17 +76,19 @@ class StubEngine:
             yield GenerationChunk(request.request_id, piece, (TokenLogprob(piece, self._logprob),))
             if self._delay:
                 await asyncio.sleep(self._delay)
-        reason = "length" if len(words) > request.max_new_tokens else "stop"
+        reason: FinishReason = "length" if len(words) > request.max_new_tokens else "stop"
         yield self._final(request, emitted, reason)
 
-    def _final(self, request: GenerationRequest, emitted: int, reason: str) -> GenerationChunk:
+    def _final(
+        self, request: GenerationRequest, emitted: int, reason: FinishReason
+    ) -> GenerationChunk:
         prompt_tokens = sum(len(m.content_text.split()) for m in request.messages)
         return GenerationChunk(
             request.request_id,
             "",
             (),
             reason,
-            Usage(prompt_tokens, emitted),  # type: ignore[arg-type]
+            Usage(prompt_tokens, emitted),
         )
 
     async def abort(self, request_id: str) -> None:
