@@ -67,6 +67,18 @@ def default_threads(setting: int | None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def limit_kernel_cache(entries: int = 8) -> None:
+    """Keep oneDNN's primitive cache small (unless the operator set it).
+
+    bf16 CPU matmuls go through oneDNN, which caches one primitive (with its scratch
+    memory) per shape, 1024 by default. Decode shapes change every step as the cache
+    grows, so the cache filled up and resident memory crept up by ~20 MB per 16-chat
+    round; with 8 entries it stays flat and the speed is the same. oneDNN reads the
+    variable when it first creates a primitive, so this must run before any bf16 matmul.
+    """
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(entries))
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedModel:
     """What the engine thread produced at start-up."""
@@ -136,6 +148,7 @@ class TransformersEngine:
         async with self._start_lock:
             if self._loaded is not None:
                 return
+            limit_kernel_cache()
             scheduler = BatchScheduler(
                 max_batch_size=self.settings.max_batch_size,
                 max_wait_ms=self.settings.max_wait_ms,

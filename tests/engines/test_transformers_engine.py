@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 
 import pytest
 import torch
@@ -101,7 +102,7 @@ async def test_consumer_leaving_early_frees_its_slot(engine):
         break
     await stream.aclose()
     async with asyncio.timeout(10):
-        while engine.scheduler.running:  # noqa: ASYNC110 - the engine thread frees the row
+        while engine.scheduler.running:
             await asyncio.sleep(0.005)
     _, _, final = await collect(engine, ask("Hi", max_new_tokens=3))
     assert final.finish_reason == "length"
@@ -111,7 +112,7 @@ async def test_abort_ends_the_stream_at_once(engine):
     request = ask("Tell me everything about shipping.", max_new_tokens=300)
     consumer = asyncio.create_task(collect(engine, request))
     async with asyncio.timeout(10):
-        while engine.scheduler.steps < 3:  # noqa: ASYNC110 - counter of the engine thread
+        while engine.scheduler.steps < 3:
             await asyncio.sleep(0.002)
     await engine.abort(request.request_id)
     _, _, final = await asyncio.wait_for(consumer, 5)
@@ -225,3 +226,14 @@ async def test_from_model_serves_an_in_memory_model(tiny_llama, tiny_tokenizer):
         assert text == greedy_reference(tiny_llama, tiny_tokenizer, request, 5)
     finally:
         await engine.close()
+
+
+def test_kernel_cache_limit_respects_the_operator(monkeypatch):
+    from core.engines.transformers_engine import limit_kernel_cache
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    limit_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "8"
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
+    limit_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"
