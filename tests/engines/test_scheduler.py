@@ -87,15 +87,16 @@ async def drain(job: Job) -> tuple[str, list[GenerationChunk]]:
 
 async def wait_for(predicate) -> None:
     async with asyncio.timeout(30):
-        while not predicate():  # noqa: ASYNC110 - polls counters the engine thread updates
+        while not predicate():
             await asyncio.sleep(0.002)
 
 
 async def test_concurrent_batch_matches_sequential_generate(scheduler, tiny_llama, tiny_tokenizer):
-    requests = [GenerationRequest(messages(q), max_new_tokens=16) for q in QUESTIONS]
+    questions = [*QUESTIONS, "Do you ship to Norway?", "红色的鞋子多少钱？"]  # > PREFILL_ROWS
+    requests = [GenerationRequest(messages(q), max_new_tokens=16) for q in questions]
     jobs = [submit(scheduler, tiny_tokenizer, r) for r in requests]
     results = await asyncio.gather(*(drain(j) for j in jobs))
-    assert scheduler.max_rows_seen == len(QUESTIONS)  # all decoded in one batch
+    assert scheduler.max_rows_seen == len(questions)  # all decoded in one batch
     for job, (text, chunks) in zip(jobs, results, strict=True):
         expected = reference(tiny_llama, job.prompt, 16)
         assert text == decoded(tiny_tokenizer, expected)
