@@ -128,13 +128,13 @@ async def test_abort_frees_a_vision_row(vl_engine):
     request = ask_about(photo(RED), max_new_tokens=400)
     consumer = asyncio.create_task(collect(vl_engine, request))
     async with asyncio.timeout(20):
-        while vl_engine.scheduler.steps < 2:  # noqa: ASYNC110 - counter of the engine thread
+        while vl_engine.scheduler.steps < 2:
             await asyncio.sleep(0.002)
     await vl_engine.abort(request.request_id)
     _, _, final = await asyncio.wait_for(consumer, 5)
     assert final.finish_reason == "abort"
     async with asyncio.timeout(10):
-        while vl_engine.scheduler.running:  # noqa: ASYNC110
+        while vl_engine.scheduler.running:
             await asyncio.sleep(0.005)
 
 
