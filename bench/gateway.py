@@ -338,7 +338,7 @@ async def drain(url: str, timeout_s: float = 120) -> tuple[float, int]:
     started = time.monotonic()
     try:
         backlog, _ = await _open_counts(engine)
-        while any(await _open_counts(engine)) and time.monotonic() - started < timeout_s:  # noqa: ASYNC110 - another process writes
+        while any(await _open_counts(engine)) and time.monotonic() - started < timeout_s:
             await asyncio.sleep(0.1)
     finally:
         await engine.dispose()
