@@ -369,20 +369,12 @@ class WebhookDriver:
 
 async def check_store(store: Store) -> StoreCheck:
     """Inbox and outbox as the store sees them: one delivered reply row per inbox turn."""
+    per_turn_query = select(outbox.c.turn_id, func.count()).group_by(outbox.c.turn_id)
+    status_query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
     async with store.engine.connect() as conn:
         rows = (await conn.execute(select(inbox.c.turn_id, inbox.c.status))).all()
-        per_turn = dict(
-            (
-                await conn.execute(
-                    select(outbox.c.turn_id, func.count()).group_by(outbox.c.turn_id)
-                )
-            ).all()
-        )
-        statuses = dict(
-            (
-                await conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
-            ).all()
-        )
+        per_turn: dict[int | None, int] = {t: n for t, n in await conn.execute(per_turn_query)}
+        statuses: dict[str, int] = {s: n for s, n in await conn.execute(status_query)}
     turn_ids = {r.turn_id for r in rows}
     return StoreCheck(
         inbox_turns=len(rows),
