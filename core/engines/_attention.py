@@ -99,23 +99,31 @@ def _merge_prefix(
     values: torch.Tensor,
     scale: float,
 ) -> None:
-    """Add the shared prefix's softmax part to ``output`` for ``slot.rows`` (in place)."""
+    """Add the shared prefix's softmax part to ``output`` for ``slot.rows`` (in place).
+
+    A row belongs to one slot at most, so its log-sum-exp is not needed afterwards.
+    """
     rows = slot.rows
     kv_heads, group, dim = query.shape[1:]
     count = rows.shape[0]
+    every_row = count == query.shape[0]  # the usual case: one bot, one system prompt
+    picked = query if every_row else query.index_select(0, rows)
     # all queries of all sharing rows, per kv head: one [rows*group, D] x [D, P] GEMM
-    stacked = query.index_select(0, rows).permute(1, 0, 2, 3).reshape(kv_heads, count * group, dim)
+    stacked = picked.permute(1, 0, 2, 3).reshape(kv_heads, count * group, dim)
     scores = torch.bmm(stacked, keys.transpose(1, 2)).float() * scale
     prefix_lse = torch.logsumexp(scores, dim=-1, keepdim=True)
     weights = torch.exp(scores - prefix_lse).to(values.dtype)
     prefix_out = torch.bmm(weights, values).float()  # [KV, rows*G, D]
     prefix_out = prefix_out.reshape(kv_heads, count, group, dim).permute(1, 0, 2, 3)
     prefix_lse = prefix_lse.reshape(kv_heads, count, group, 1).permute(1, 0, 2, 3)
-    own_out, own_lse = output.index_select(0, rows), lse.index_select(0, rows)
-    total = torch.logaddexp(own_lse, prefix_lse)
-    merged = own_out * torch.exp(own_lse - total) + prefix_out * torch.exp(prefix_lse - total)
-    output.index_copy_(0, rows, merged)
-    lse.index_copy_(0, rows, total)
+    own_out = output if every_row else output.index_select(0, rows)
+    own_lse = lse if every_row else lse.index_select(0, rows)
+    # softmax over [prefix | own] = lerp of the two parts by the share of the own part
+    merged = torch.lerp(prefix_out, own_out, torch.sigmoid(own_lse - prefix_lse))
+    if every_row:
+        output.copy_(merged)
+    else:
+        output.index_copy_(0, rows, merged)
 
 
 def register() -> str:
