@@ -47,11 +47,16 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def _upgrade(connection: Connection) -> None:
+def migration_config(connection: Connection) -> Config:
+    """Alembic configuration that runs on ``connection``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(migration_config(connection), "head")
 
 
 async def migrate(engine: AsyncEngine) -> None:

@@ -80,9 +80,13 @@ class InboxQueue:
         self.lease = timedelta(seconds=lease_s)
 
     def _claimable(self, now: datetime) -> Any:
-        return or_(
-            inbox.c.status == "pending",
-            and_(inbox.c.status == "processing", inbox.c.lease_until < now),
+        # The literal IN term lets SQLite and PostgreSQL use the partial "open" indexes.
+        return and_(
+            inbox.c.status.in_(("pending", "processing")),
+            or_(
+                inbox.c.status == "pending",
+                and_(inbox.c.status == "processing", inbox.c.lease_until < now),
+            ),
         )
 
     async def claim(self, limit: int) -> list[Claim]:
@@ -275,9 +279,12 @@ class OutboxQueue:
             older.c.id < outbox.c.id,
             older.c.status.in_(("pending", "sending")),
         )
-        ready = or_(
-            and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-            and_(outbox.c.status == "sending", outbox.c.lease_until < now),
+        ready = and_(
+            outbox.c.status.in_(("pending", "sending")),
+            or_(
+                and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
+                and_(outbox.c.status == "sending", outbox.c.lease_until < now),
+            ),
         )
         query = select(outbox).where(ready, ~blocked).order_by(outbox.c.id).limit(limit)
         claimed: list[OutboxRow] = []

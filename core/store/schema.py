@@ -18,9 +18,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
+
+INBOX_OPEN = text("status IN ('pending', 'processing')")
+OUTBOX_OPEN = text("status IN ('pending', 'sending')")
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -89,6 +93,15 @@ inbox = Table(
     UniqueConstraint("platform", "platform_message_id", name="uq_inbox_platform_message"),
     Index("ix_inbox_status", "status", "id"),
     Index("ix_inbox_conversation", "conversation_id", "id"),
+    # Claims only look at open rows; partial indexes keep them fast however long the history.
+    Index(
+        "ix_inbox_open",
+        "conversation_id",
+        "id",
+        postgresql_where=INBOX_OPEN,
+        sqlite_where=INBOX_OPEN,
+    ),
+    Index("ix_inbox_open_id", "id", postgresql_where=INBOX_OPEN, sqlite_where=INBOX_OPEN),
 )
 
 outbox = Table(
@@ -114,6 +127,14 @@ outbox = Table(
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_status", "status", "next_attempt_at"),
     Index("ix_outbox_conversation", "conversation_id", "id"),
+    Index(
+        "ix_outbox_open",
+        "conversation_id",
+        "id",
+        postgresql_where=OUTBOX_OPEN,
+        sqlite_where=OUTBOX_OPEN,
+    ),
+    Index("ix_outbox_open_id", "id", postgresql_where=OUTBOX_OPEN, sqlite_where=OUTBOX_OPEN),
 )
 
 decisions = Table(

@@ -246,13 +246,18 @@ class Store:
         )
 
     async def conversation(self, key: ConversationKey) -> Conversation:
-        async with self.engine.begin() as conn:
-            conversation_id = await self._conversation_id(conn, key)
-            row = (
-                await conn.execute(
-                    select(conversations).where(conversations.c.id == conversation_id)
-                )
-            ).one()
+        """The conversation for ``key``, created when new (a read in the common case)."""
+        by_key = select(conversations).where(
+            conversations.c.platform == key.platform,
+            conversations.c.chat_id == key.chat_id,
+            conversations.c.thread_id == key.thread_id,
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(by_key)).one_or_none()
+        if row is None:
+            async with self.engine.begin() as conn:
+                await self._conversation_id(conn, key)
+                row = (await conn.execute(by_key)).one()
         return Conversation(row.id, key, row.state, row.failures, as_utc(row.memory_reset_at))
 
     async def history(
