@@ -76,7 +76,9 @@ async def test_open_unreachable_database_raises_store_error() -> None:
         await Store.open("postgresql+asyncpg://nobody@127.0.0.1:1/none")
 
 
-async def test_a_database_at_the_first_revision_upgrades_to_head_with_open_row_indexes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_database_at_the_first_revision_upgrades_to_head_with_open_row_indexes(
+    tmp_path,
+) -> None:  # type: ignore[no-untyped-def]
     from alembic import command
     from sqlalchemy import inspect
 
@@ -89,6 +91,8 @@ async def test_a_database_at_the_first_revision_upgrades_to_head_with_open_row_i
     await engine.dispose()
     store = await Store.open(url)
     async with store.engine.connect() as conn:
-        names = await conn.run_sync(lambda sync: {i["name"] for i in inspect(sync).get_indexes("inbox")})
+        names = await conn.run_sync(
+            lambda sync: {i["name"] for i in inspect(sync).get_indexes("inbox")}
+        )
     await store.close()
     assert {"ix_inbox_open", "ix_inbox_open_id"} <= names
