@@ -8,6 +8,12 @@ python main.py export KEY [--out FILE]   # a conversation as JSON
 
 from __future__ import annotations
 
+import os
+
+# Spinning OpenMP threads stall torch when another process holds a core (measured 3-10x
+# slower on a shared 2-core host); passive waiting costs nothing when the machine is quiet.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import asyncio
 import contextlib
