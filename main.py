@@ -103,7 +103,7 @@ def service_options(settings: Settings):  # type: ignore[no-untyped-def]
     )
 
 
-def runtime_options(settings: Settings, *, serve_http: bool = True):  # type: ignore[no-untyped-def]
+def runtime_options(settings: Settings, *, serve_http: bool = True, role: str = "all"):  # type: ignore[no-untyped-def]
     from core.answer import AnswerSettings
     from core.runtime import RuntimeOptions
 
@@ -120,6 +120,7 @@ def runtime_options(settings: Settings, *, serve_http: bool = True):  # type: ig
             handoff_wait_minutes=settings.handoff.expected_wait_minutes,
         ),
         serve_http=serve_http,
+        role=role,
     )
 
 
@@ -132,8 +133,18 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
-async def serve(settings: Settings) -> None:
-    """Run the core service, every configured adapter, the worker and the dispatcher."""
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "role": "ingest"})
+
+
+async def serve(settings: Settings, role: str = "all") -> None:
+    """Run the core service, every configured adapter, the worker and the dispatcher.
+
+    Args:
+        settings: kefu settings.
+        role: ``all`` in one process, or ``ingest`` / ``worker`` to run receiving and
+            answering as separate processes against the same store.
+    """
     from core.handoff.export_api import add_export_route
     from core.handoff.service import HandoffService
     from core.runtime import Runtime
@@ -144,7 +155,10 @@ async def serve(settings: Settings) -> None:
     engine = build_engine(settings)
     app = web.Application(client_max_size=settings.service.max_body_bytes)
     options = service_options(settings)
-    add_service_routes(app, engine, options)
+    if role == "ingest":
+        app.router.add_get("/healthz", _healthz)  # no model here: the worker has it
+    else:
+        add_service_routes(app, engine, options)
     add_export_route(app, store, options.api_key)
     factories = build_adapter_factories(settings)
     handoff = None
@@ -154,7 +168,12 @@ async def serve(settings: Settings) -> None:
         )
         factories["handoff"] = handoff.adapter_factory
     runtime = Runtime(
-        store, engine, build_brains(settings), factories, runtime_options(settings), web_app=app
+        store,
+        engine,
+        build_brains(settings),
+        factories,
+        runtime_options(settings, role=role),
+        web_app=app,
     )
     if handoff is not None:
         handoff.bind(runtime)
@@ -189,7 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="kefu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run everything configured")
+    serve_parser = sub.add_parser("serve", help="run everything configured")
+    serve_parser.add_argument(
+        "--role",
+        choices=("all", "ingest", "worker"),
+        default="all",
+        help="all in one process (default), or receiving (ingest) and answering (worker) "
+        "as separate processes on the same store",
+    )
     core_parser = sub.add_parser("core", help="run the OpenAI-compatible inference service alone")
     core_parser.add_argument("--port", type=int)
     chat_parser = sub.add_parser("chat", help="talk to the bot in this terminal")
@@ -204,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         if args.command == "serve":
-            asyncio.run(serve(settings))
+            asyncio.run(serve(settings, args.role))
         elif args.command == "core":
             if args.port:
                 settings.service.port = args.port

@@ -67,6 +67,9 @@ class Adapter(ABC, Generic[RawT, PlatformT]):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    # True when start() begins receiving platform traffic (ingest role); False for adapters
+    # whose start() runs background delivery work (worker role), such as the handoff desk.
+    receives: ClassVar[bool] = True
 
     def __init__(self, context: AdapterContext) -> None:
         self.context = context

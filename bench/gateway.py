@@ -262,7 +262,7 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-async def serve_kefu(store_url: str, ingest_only: bool = False) -> None:
+async def serve_kefu(store_url: str, ingest_only: bool = False, role: str = "all") -> None:
     """The kefu side: store, webhook adapter, worker, dispatcher, StubEngine, HTTP server.
 
     With ``ingest_only`` the worker and dispatcher stop right after the start, so only the
@@ -282,12 +282,14 @@ async def serve_kefu(store_url: str, ingest_only: bool = False) -> None:
     settings = WebhookSettings(sources=sources, allow_image_urls=False)
     brain = PromptBrain()
     runtime = Runtime(store, StubEngine(), {Role.CUSTOMER: brain, Role.STAFF: brain},
-                      {"webhook": lambda ctx: WebhookAdapter(ctx, settings)}, RuntimeOptions())  # fmt: skip
+                      {"webhook": lambda ctx: WebhookAdapter(ctx, settings)},
+                      RuntimeOptions(role=role, poll_interval_s=0.05))  # type: ignore[arg-type]  # fmt: skip
     await runtime.start()
     if ingest_only:
         await runtime.worker.stop()
         await runtime.dispatcher.stop()
-    print(json.dumps({"port": int(runtime.base_url.rsplit(":", 1)[1])}), flush=True)
+    port = int(runtime.base_url.rsplit(":", 1)[1]) if runtime.base_url else 0
+    print(json.dumps({"port": port}), flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -411,6 +413,20 @@ async def benchmark(args: argparse.Namespace, store_url: str) -> Results:
         phases = await load(bare, args, args.bare_requests, None)
     serve = ["bench.gateway", "--serve-kefu", "--store-url", store_url]
     serve += ["--ingest-only"] if args.ingest_only else []
+    worker: Server | None = None
+    if args.split:  # `serve --role ingest` + `serve --role worker`: answering in its own process
+        serve += ["--role", "ingest"]
+        worker = Server("kefu-worker", [*serve[:-2], "--role", "worker"]).__enter__()
+    try:
+        return await _run_kefu(args, store_url, serve, phases)
+    finally:
+        if worker is not None:
+            worker.__exit__()
+
+
+async def _run_kefu(
+    args: argparse.Namespace, store_url: str, serve: list[str], phases: list[Phase]
+) -> Results:
     with Server("kefu", serve) as kefu:
         phases += await load(kefu, args, args.requests, None if args.ingest_only else store_url)
         drain_s, backlog = (0.0, 0) if args.ingest_only else await drain(store_url)
@@ -434,6 +450,7 @@ def render(args: argparse.Namespace, store: str, results: Results, load_before: 
     flat = {p.server: p for p in phases if p.name == "flat out"}
     ratio = flat["kefu"].msg_per_s / flat["bare"].msg_per_s
     mode = "ack path only (worker and dispatcher stopped)" if args.ingest_only else "whole kefu"
+    mode += ", ingest and worker as separate processes" if args.split else ""
     lines = [
         f"### {store} store, {mode}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
         f"Command: `{shlex.join(['python', '-m', 'bench.gateway', *sys.argv[1:]])}`  ",
@@ -501,13 +518,19 @@ def _arguments() -> argparse.Namespace:
                         help="stop kefu's worker and dispatcher: measure the ack path alone")  # fmt: skip
     parser.add_argument("--markdown", type=Path, help="also write the results to this file")
     parser.add_argument("--serve-kefu", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--role", default="all", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="run kefu as an ingest process plus a worker process (serve --role)",
+    )
     return parser.parse_args()
 
 
 def main() -> int:
     args = _arguments()
     if args.serve_kefu:
-        asyncio.run(serve_kefu(args.store_url, args.ingest_only))
+        asyncio.run(serve_kefu(args.store_url, args.ingest_only, args.role))
         return 0
     load_before = os.getloadavg()[0]
     database = f"kefu_bench_{uuid.uuid4().hex[:8]}" if args.postgres else None

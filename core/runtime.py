@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from aiohttp import web
 
@@ -38,6 +39,10 @@ class RuntimeOptions:
     delivery_schedule_s: tuple[float, ...] = (1, 5, 30, 120)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     serve_http: bool = True
+    # "all" runs everything in one process. "ingest" receives platform traffic and stores
+    # turns (no model, no worker), so acks never wait behind answering; "worker" answers
+    # and delivers (no HTTP server, no receiving). Run one of each against the same store.
+    role: Literal["all", "ingest", "worker"] = "all"
 
 
 class Runtime:
@@ -99,10 +104,12 @@ class Runtime:
 
     async def start(self) -> None:
         """Load the engine, initialise adapters, serve HTTP, start receiving and working."""
-        await self.engine.start()
+        role = self.options.role
+        if role != "ingest":
+            await self.engine.start()
         for adapter in self.adapters.values():
             await adapter.initialize()
-        if self.options.serve_http:
+        if self.options.serve_http and role != "worker":
             self._runner = web.AppRunner(self.web, handle_signals=False, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.options.host, self.options.port)
@@ -110,18 +117,21 @@ class Runtime:
             port = self._runner.addresses[0][1]
             self.base_url = f"http://{self.options.host}:{port}"
         for adapter in self.adapters.values():
-            await adapter.start()
-        self._tasks = [
-            asyncio.create_task(self.worker.run(), name="kefu-worker"),
-            asyncio.create_task(self.dispatcher.run(), name="kefu-dispatcher"),
-        ]
+            if role == "all" or (role == "ingest") == adapter.receives:
+                await adapter.start()
+        if role != "ingest":
+            self._tasks = [
+                asyncio.create_task(self.worker.run(), name="kefu-worker"),
+                asyncio.create_task(self.dispatcher.run(), name="kefu-dispatcher"),
+            ]
 
     async def stop(self) -> None:
         """Stop receiving, finish in-flight answers, stop delivery, close everything."""
         for adapter in self.adapters.values():
             await adapter.shutdown()
-        await self.worker.stop()
-        await self.dispatcher.stop()
+        if self._tasks:
+            await self.worker.stop()
+            await self.dispatcher.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

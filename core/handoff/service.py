@@ -318,6 +318,7 @@ class HandoffAdapter(Adapter[Turn, Reply]):
     """
 
     name: ClassVar[str] = "handoff"
+    receives: ClassVar[bool] = False  # its start() runs the desk loop: worker role
     capabilities: ClassVar[Capabilities] = Capabilities(images=True)
 
     def __init__(self, context: AdapterContext, service: HandoffService) -> None:
