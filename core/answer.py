@@ -203,7 +203,7 @@ class Answerer:
             max_new_tokens=self.settings.max_new_tokens,
             temperature=self.settings.temperature,
         )
-        opener = self.streams(turn.key.platform)
+        opener = self.streams(turn.key.platform) if prepared.stream_preview else None
         stream = await opener.open_stream(turn.key, turn.message_id) if opener else None
         try:
             body, logprobs = await self._run(request, stream)

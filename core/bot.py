@@ -52,6 +52,9 @@ class Prepared:
         handoff: Set when the turn must go to a person without asking the model.
         direct_reply: Set when the bot answers with a fixed text (commands) without the model.
         ocr_text: OCR text of the turn's photos, when the brain read them.
+        stream_preview: Whether the customer may watch the model's answer being written.
+            Brains turn it off when answers are often withheld after assessment, so a
+            customer never glimpses an answer that is then replaced by a handoff.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -59,6 +62,7 @@ class Prepared:
     handoff: HandoffDecision | None = None
     direct_reply: str | None = None
     ocr_text: str = ""
+    stream_preview: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -330,3 +330,20 @@ async def test_a_click_retried_after_a_crash_still_tells_everyone(store: Store) 
         command=click.command,
     )  # fmt: skip
     assert (await answer_next(store, a, other)).replies == ()  # a different click: no repeat
+
+
+async def test_a_brain_can_withhold_the_live_preview(store: Store) -> None:
+    from dataclasses import replace
+
+    class NoPreviewBrain(PolicyBrain):
+        async def prepare(self, turn, history):  # type: ignore[no-untyped-def]
+            return replace(await super().prepare(turn, history), stream_preview=False)
+
+    opener = FakeOpener()
+    built = answerer(
+        store, StubEngine(lambda _r: "maybe size 42 fits", logprob=-4.0), opener=opener
+    )
+    built.brains = {role: NoPreviewBrain() for role in built.brains}
+    completion = await answer_next(store, built, tg("does 42 fit me"))
+    assert opener.streams == []  # nothing was shown while the model wrote
+    assert completion.stream_refs == {} and completion.replies[0].kind is ReplyKind.HANDOFF

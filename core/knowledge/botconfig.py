@@ -106,6 +106,7 @@ class BotConfig(_Section):
     persona: LocalizedIn
     history_rounds: int = Field(3, ge=0, le=20)
     max_facts: int = Field(4, ge=1, le=12)
+    stream_previews: bool = True  # show the model's answer live while it is written
     retrieval: RetrievalConfig = RetrievalConfig()
     direct_answers: DirectAnswerConfig = DirectAnswerConfig()
     confidence: ConfidenceConfig = ConfidenceConfig()

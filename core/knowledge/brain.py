@@ -194,7 +194,7 @@ class KnowledgeBrain:
             : self.config.max_facts
         ]
         messages = self._messages(turn, facts, history, language)
-        return Prepared(messages, (*facts, *evidence))
+        return Prepared(messages, (*facts, *evidence), stream_preview=self.config.stream_previews)
 
     def _direct_quote(self, hits: Sequence[Hit]) -> Hit | None:
         rule = self.config.direct_answers

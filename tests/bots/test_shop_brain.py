@@ -157,3 +157,9 @@ async def test_real_ocr_reads_a_committed_screenshot() -> None:
         assert stranger.handoff is not None and stranger.handoff.kind == "order_not_found"
     finally:
         await reader.close()
+
+
+async def test_model_answers_are_not_previewed_live_for_the_shop(brain: ShopBrain) -> None:
+    prepared = await brain.prepare(turn("What is your return policy?"), [])
+    assert prepared.messages and prepared.direct_reply is None  # the model writes this one
+    assert prepared.stream_preview is False
