@@ -203,10 +203,12 @@ class Answerer:
             max_new_tokens=self.settings.max_new_tokens,
             temperature=self.settings.temperature,
         )
-        opener = self.streams(turn.key.platform) if prepared.stream_preview else None
+        opener = self.streams(turn.key.platform)
+        # The stream is opened either way (platforms show "typing" while it is open); its
+        # text is only updated when the brain allows a live preview.
         stream = await opener.open_stream(turn.key, turn.message_id) if opener else None
         try:
-            body, logprobs = await self._run(request, stream)
+            body, logprobs = await self._run(request, stream if prepared.stream_preview else None)
         except EngineError as exc:
             log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
             return self._engine_failed(turn, exc, language, stream.ref if stream else None)

@@ -345,5 +345,6 @@ async def test_a_brain_can_withhold_the_live_preview(store: Store) -> None:
     )
     built.brains = {role: NoPreviewBrain() for role in built.brains}
     completion = await answer_next(store, built, tg("does 42 fit me"))
-    assert opener.streams == []  # nothing was shown while the model wrote
-    assert completion.stream_refs == {} and completion.replies[0].kind is ReplyKind.HANDOFF
+    [stream] = opener.streams  # opened (the platform shows "typing") ...
+    assert stream.updates == [] and stream.closed  # ... but no text was shown
+    assert completion.replies[0].kind is ReplyKind.HANDOFF
