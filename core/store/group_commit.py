@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.errors import StoreError
 from core.ports import IngestResult
-from core.store import codec
-from core.store.db import insert_ignore, utcnow
-from core.store.schema import conversations, images, inbox, turns
+from core.store.db import utcnow
+from core.store.rows import ensure_conversation, ensure_images, turn_row
+from core.store.schema import conversations, inbox, turns
 from core.turn import ConversationKey, Turn
 
 
@@ -117,19 +117,7 @@ class GroupCommitter:
     ) -> dict[ConversationKey, int]:
         now = utcnow()
         for key in keys:
-            await conn.execute(
-                insert_ignore(
-                    self.store.engine,
-                    conversations,
-                    platform=key.platform,
-                    chat_id=key.chat_id,
-                    thread_id=key.thread_id,
-                    state="bot",
-                    failures=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            await ensure_conversation(conn, self.store.engine, key, now)
         if not keys:
             return {}
         condition = or_(
@@ -161,24 +149,8 @@ class GroupCommitter:
         if not fresh:
             return []
         now = utcnow()
-        seen_images: set[str] = set()
-        for turn in fresh:
-            for image in turn.images:
-                if image.sha256 not in seen_images:
-                    seen_images.add(image.sha256)
-                    await conn.execute(
-                        insert_ignore(
-                            self.store.engine,
-                            images,
-                            sha256=image.sha256,
-                            mime=image.mime,
-                            width=image.width,
-                            height=image.height,
-                            data=image.data,
-                            created_at=now,
-                        )
-                    )
-        rows = [_turn_row(t, conversation_ids[t.key], now) for t in fresh]
+        await ensure_images(conn, self.store.engine, [i for t in fresh for i in t.images], now)
+        rows = [turn_row(t, conversation_ids[t.key], now) for t in fresh]
         result = await conn.execute(
             turns.insert().returning(turns.c.id, sort_by_parameter_order=True), rows
         )
@@ -210,19 +182,3 @@ async def _existing(
         )
     )
     return {(r.platform, r.platform_message_id): int(r.turn_id) for r in rows}
-
-
-def _turn_row(turn: Turn, conversation_id: int, now: Any) -> dict[str, Any]:
-    return {
-        "conversation_id": conversation_id,
-        "role": turn.sender.role.value,
-        "sender_id": turn.sender.user_id,
-        "sender_name": turn.sender.display_name,
-        "platform_message_id": turn.message_id,
-        "text": turn.text,
-        "parts": codec.parts_to_json(turn.parts),
-        "reply_to": turn.reply_to,
-        "command": turn.command,
-        "sent_at": turn.timestamp,
-        "stored_at": now,
-    }

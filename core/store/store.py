@@ -19,8 +19,9 @@ from core.bot import HistoryItem
 from core.errors import NotFoundError, StoreError
 from core.ports import IngestResult
 from core.store import codec
-from core.store.db import as_utc, create_engine, insert_ignore, migrate, utcnow
+from core.store.db import as_utc, create_engine, migrate, utcnow
 from core.store.group_commit import GroupCommitter
+from core.store.rows import ensure_conversation, ensure_images, turn_row
 from core.store.schema import conversations, decisions, handoffs, images, inbox, outbox, turns
 from core.turn import ConversationKey, ImagePart, Role, Sender, Turn
 
@@ -137,20 +138,7 @@ class Store:
         return int(found) if found is not None else None
 
     async def _conversation_id(self, conn: AsyncConnection, key: ConversationKey) -> int:
-        now = utcnow()
-        await conn.execute(
-            insert_ignore(
-                self.engine,
-                conversations,
-                platform=key.platform,
-                chat_id=key.chat_id,
-                thread_id=key.thread_id,
-                state="bot",
-                failures=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        await ensure_conversation(conn, self.engine, key, utcnow())
         row = await conn.execute(
             select(conversations.c.id).where(
                 conversations.c.platform == key.platform,
@@ -162,34 +150,8 @@ class Store:
 
     async def _insert_turn(self, conn: AsyncConnection, conversation_id: int, turn: Turn) -> int:
         now = utcnow()
-        for image in turn.images:
-            await conn.execute(
-                insert_ignore(
-                    self.engine,
-                    images,
-                    sha256=image.sha256,
-                    mime=image.mime,
-                    width=image.width,
-                    height=image.height,
-                    data=image.data,
-                    created_at=now,
-                )
-            )
-        result = await conn.execute(
-            turns.insert().values(
-                conversation_id=conversation_id,
-                role=turn.sender.role.value,
-                sender_id=turn.sender.user_id,
-                sender_name=turn.sender.display_name,
-                platform_message_id=turn.message_id,
-                text=turn.text,
-                parts=codec.parts_to_json(turn.parts),
-                reply_to=turn.reply_to,
-                command=turn.command,
-                sent_at=turn.timestamp,
-                stored_at=now,
-            )
-        )
+        await ensure_images(conn, self.engine, list(turn.images), now)
+        result = await conn.execute(turns.insert().values(**turn_row(turn, conversation_id, now)))
         key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
