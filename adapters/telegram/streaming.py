@@ -64,10 +64,15 @@ class ChatPacer:
         self._next[chat] = max(self._next.get(chat, 0.0), self._clock() + seconds)
 
     async def wait(self, chat: str) -> None:
-        """Take the next slot and sleep until it is due."""
+        """Take the next slot and sleep until it is due.
+
+        The following slot is counted from when this one is really used: a busy event loop
+        that wakes us late must not let the next call follow sooner than the interval.
+        """
         delay = self.reserve(chat)
         if delay > 0:
             await asyncio.sleep(delay)
+        self._next[chat] = max(self._next.get(chat, 0.0), self._clock() + self.interval_s)
 
 
 class TelegramReplyStream:

@@ -133,3 +133,21 @@ async def test_blocked_chat_stops_streaming_quietly(tg: FakeTelegramServer, bot:
     await stream.close()
     assert len(tg.calls_of("sendMessage")) == 1  # gave up after the 403
     assert stream.ref is None
+
+
+async def test_a_late_wake_up_does_not_shorten_the_next_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from adapters.telegram import streaming
+
+    now = [0.0]
+
+    async def late_sleep(delay: float) -> None:
+        now[0] += delay + 0.4  # a busy event loop wakes us 0.4 s late
+
+    monkeypatch.setattr(streaming.asyncio, "sleep", late_sleep)
+    pacer = streaming.ChatPacer(1.0, clock=lambda: now[0])
+    await pacer.wait("c")  # used at 0.0
+    now[0] = 0.5
+    await pacer.wait("c")  # due at 1.0, really used at 1.4
+    assert pacer.peek("c") == pytest.approx(1.0)  # the next waits a full interval from 1.4
