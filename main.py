@@ -163,8 +163,13 @@ async def serve(settings: Settings, role: str = "all") -> None:
     factories = build_adapter_factories(settings)
     handoff = None
     if settings.handoff.enabled and (settings.handoff.target == "webhook" or "slack" in factories):
+        from adapters.handoff_desks import build_desks
+
         handoff = HandoffService(
-            store, settings.handoff, slack_channel=settings.slack.staff_channel
+            store,
+            settings.handoff,
+            slack_channel=settings.slack.staff_channel,
+            desks=build_desks(settings.handoff),
         )
         factories["handoff"] = handoff.adapter_factory
     runtime = Runtime(

@@ -7,9 +7,11 @@ The handoff service decides *when* (opening, relaying, reminding); a desk decide
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from core.errors import PermanentDeliveryError
 from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.handoff.summary import HandoffSummary
 from core.turn import ImagePart, Sender
@@ -83,3 +85,19 @@ class StaffDesk(Protocol):
     async def remind(self, record: HandoffRecord, text: str, progress: Progress) -> None:
         """Ping staff again about a handoff nobody took."""
         ...
+
+
+DeskFactory = Callable[[Mapping[str, Any], "str | None"], StaffDesk]
+"""Builds a desk from the runtime's adapters and the staff channel (set by main.py)."""
+
+
+def split_ref(staff_ref: str) -> tuple[str, str]:
+    """``"C123|1700000000.000100"`` → ``("C123", "1700000000.000100")``.
+
+    Raises:
+        PermanentDeliveryError: the ref is not a Slack thread reference.
+    """
+    channel, sep, thread_ts = staff_ref.partition("|")
+    if not sep or not channel or not thread_ts:
+        raise PermanentDeliveryError(f"not a Slack staff thread: {staff_ref!r}")
+    return channel, thread_ts

@@ -15,7 +15,7 @@ Durability comes from the store, not from this process:
 
 Wiring (``main.py``)::
 
-    handoff = HandoffService(store, settings.handoff, slack_channel=settings.slack.staff_channel)
+    handoff = HandoffService(store, settings.handoff, slack_channel=..., desks=build_desks(...))
     runtime = Runtime(..., {**factories, "handoff": handoff.adapter_factory}, ...)
     handoff.bind(runtime)
 """
@@ -41,11 +41,16 @@ from core.errors import (
     UnsupportedContentError,
 )
 from core.handoff import summary as texts
-from core.handoff.desk import HandoffBrief, Progress, RelayedMessage, StaffDesk
-from core.handoff.helpdesk import WebhookDesk
+from core.handoff.desk import (
+    DeskFactory,
+    HandoffBrief,
+    Progress,
+    RelayedMessage,
+    StaffDesk,
+    split_ref,
+)
 from core.handoff.records import HandoffRecord, HandoffRecords
 from core.handoff.relay import DRAFT_REASON, desk_key
-from core.handoff.slack_desk import SlackDesk, split_ref
 from core.ports import DeliveryReceipt, OutboundMessage
 from core.store.db import utcnow
 from core.store.store import Store
@@ -69,16 +74,23 @@ class HandoffService:
     """
 
     def __init__(
-        self, store: Store, settings: HandoffSettings, *, slack_channel: str | None = None
+        self,
+        store: Store,
+        settings: HandoffSettings,
+        *,
+        slack_channel: str | None = None,
+        desks: Mapping[str, DeskFactory] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        # Desks are platform code (adapters/); the composition root hands them in.
+        self._desk_factories: Mapping[str, DeskFactory] = desks or {}
+        self._desks: dict[str, StaffDesk] = {}
         self.records = HandoffRecords(store)
         self.channel = settings.slack_channel or slack_channel
         self._adapters: Mapping[str, Any] = {}
         self._bound = False
         self._wake_dispatcher: Callable[[], None] = lambda: None
-        self._webhook: WebhookDesk | None = None
         self._progress: dict[int, Progress] = {}  # per outbox id, for retries
         self._details_pending: dict[int, Progress] = {}  # thread started, details not all posted
         self._locks: dict[int, asyncio.Lock] = {}
@@ -121,12 +133,10 @@ class HandoffService:
                     "handoff: the webhook target needs handoff.helpdesk_url and "
                     "KEFU_HANDOFF__HELPDESK_SECRET"
                 )
-            self._webhook = WebhookDesk(
-                self.settings.helpdesk_url,
-                secret.get_secret_value(),
-                self.settings.helpdesk_timeout_s,
-                self.settings.max_image_bytes_to_helpdesk,
-            )
+        if self.settings.target not in self._desk_factories:
+            raise ConfigError(f"handoff: no staff desk for target '{self.settings.target}'")
+        if self.settings.target == "webhook":
+            self._desk("webhook")  # a bad helpdesk secret must stop the start, not a handoff
 
     def wake(self) -> None:
         self._wake.set()
@@ -146,8 +156,10 @@ class HandoffService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._webhook is not None:
-            await self._webhook.close()
+        for desk in self._desks.values():
+            close = getattr(desk, "close", None)
+            if close is not None:
+                await close()
 
     async def run(self) -> None:
         """Open new staff threads and send reminders until stopped."""
@@ -195,14 +207,14 @@ class HandoffService:
         )  # fmt: skip
 
     def _desk(self, target: str) -> StaffDesk:
-        if target == "webhook":
-            if self._webhook is None:
-                raise PermanentDeliveryError("handoff webhook desk is not configured")
-            return self._webhook
-        slack = self._adapters.get("slack")
-        if slack is None or not self.channel:
-            raise PlatformError("handoff: the Slack adapter or staff channel is not available")
-        return SlackDesk(slack, self.channel, self.settings.ping_mention)
+        if target not in self._desks:
+            factory = self._desk_factories.get(target)
+            if factory is None:
+                raise PermanentDeliveryError(f"handoff desk '{target}' is not configured")
+            if target == "slack" and ("slack" not in self._adapters or not self.channel):
+                raise PlatformError("handoff: the Slack adapter or staff channel is not available")
+            self._desks[target] = factory(self._adapters, self.channel)
+        return self._desks[target]
 
     async def ensure_open(self, record: HandoffRecord) -> HandoffRecord:
         """Open (or finish opening) the staff side of ``record``; returns it with ``staff_ref``."""

@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from adapters.base import AdapterContext
+from adapters.handoff_desks import build_desks
 from adapters.slack.adapter import SlackAdapter
 from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter
 from adapters.webhook.adapter import WebhookAdapter
@@ -59,7 +60,10 @@ class HandoffHarness(KefuHarness):
             self._store_url = f"sqlite+aiosqlite:///{Path(self._tmp.name) / 'kefu.db'}"
         self.store = await Store.open(self._store_url)
         self.handoff = HandoffService(
-            self.store, self.handoff_settings, slack_channel=self.slack_channel
+            self.store,
+            self.handoff_settings,
+            slack_channel=self.slack_channel,
+            desks=build_desks(self.handoff_settings),
         )
         app = web.Application(client_max_size=64 * 1024 * 1024)
         add_export_route(app, self.store, API_KEY)

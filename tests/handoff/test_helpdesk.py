@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.webhook.helpdesk import WebhookDesk
 from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
 from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
-from core.handoff.helpdesk import WebhookDesk
 from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.handoff.summary import summarise
 from core.images import ImageLimits, normalise_image

@@ -11,6 +11,7 @@ from PIL import Image
 from pydantic import SecretStr
 
 from adapters.base import AdapterContext
+from adapters.handoff_desks import build_desks
 from config.handoff import HandoffSettings
 from core.engines.stub import StubEngine
 from core.errors import ConfigError, PermanentDeliveryError, UnsupportedContentError
@@ -125,9 +126,10 @@ async def test_misconfigured_targets_refuse_to_start(tmp_path: object) -> None:
                 "C1",
             ),
         ):
-            adapter = HandoffService(store, settings, slack_channel=channel).adapter_factory(
-                AdapterContext(inbox=store)
-            )
+            desks = build_desks(settings)
+            adapter = HandoffService(
+                store, settings, slack_channel=channel, desks=desks
+            ).adapter_factory(AdapterContext(inbox=store))
             with pytest.raises(ConfigError):
                 await adapter.initialize()
     finally:
@@ -138,7 +140,10 @@ async def test_the_desk_rejects_what_it_cannot_deliver(tmp_path: object) -> None
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/kefu.db")
     try:
         adapter = HandoffService(
-            store, HandoffSettings(), slack_channel=STAFF_CHANNEL
+            store,
+            HandoffSettings(),
+            slack_channel=STAFF_CHANNEL,
+            desks=build_desks(HandoffSettings()),
         ).adapter_factory(AdapterContext(inbox=store))
         assert isinstance(adapter, HandoffAdapter)
         for chat in ("not-a-number", "999"):

@@ -9,10 +9,10 @@ import pytest
 
 from adapters.base import AdapterContext
 from adapters.slack.adapter import SlackAdapter
+from adapters.slack.desk import PIECE_CHARS, SlackDesk
 from core.errors import PermanentDeliveryError
-from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
+from core.handoff.desk import HandoffBrief, Progress, RelayedMessage, split_ref
 from core.handoff.records import HandoffRecord, TranscriptEntry
-from core.handoff.slack_desk import PIECE_CHARS, SlackDesk, split_ref
 from core.handoff.summary import summarise
 from core.turn import ConversationKey, Role, Sender
 from tests.adapters.slack.conftest import MemoryInbox, slack_settings

@@ -14,9 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from adapters.slack.formatting import escape_mrkdwn, split_escaped, with_buttons
-from core.errors import PermanentDeliveryError
 from core.handoff import summary as texts
-from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
+from core.handoff.desk import HandoffBrief, Progress, RelayedMessage, split_ref
 from core.handoff.records import HandoffRecord
 from core.turn import ImagePart, Role
 
@@ -42,18 +41,6 @@ class SlackPoster(Protocol):
     async def upload_image(
         self, channel: str, thread_ts: str | None, image: ImagePart, title: str = "image"
     ) -> str: ...
-
-
-def split_ref(staff_ref: str) -> tuple[str, str]:
-    """``"C123|1700000000.000100"`` → ``("C123", "1700000000.000100")``.
-
-    Raises:
-        PermanentDeliveryError: the ref is not a Slack thread reference.
-    """
-    channel, sep, thread_ts = staff_ref.partition("|")
-    if not sep or not channel or not thread_ts:
-        raise PermanentDeliveryError(f"not a Slack staff thread: {staff_ref!r}")
-    return channel, thread_ts
 
 
 async def run_steps(steps: Sequence[Step], progress: Progress) -> None:
