@@ -132,9 +132,3 @@ class Worker:
             await asyncio.sleep(self.lease_s / 3)
             if not await self.queue.renew(claim):
                 return
-
-    async def drain(self, timeout: float) -> None:
-        """Wait until the inbox has no open item (tests, demos, the kill -9 check)."""
-        async with asyncio.timeout(timeout):
-            while await self.queue.pending_count() or self._tasks:
-                await asyncio.sleep(0.05)

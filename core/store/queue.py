@@ -122,17 +122,19 @@ class InboxQueue:
                     claims.append(Claim(row.id, row.turn_id, row.conversation_id, row.attempts + 1))
         return claims
 
+    def _owned(self, claim: Claim) -> Any:
+        """The item is still in progress under this worker's lease."""
+        return and_(
+            inbox.c.id == claim.inbox_id,
+            inbox.c.lease_owner == self.owner,
+            inbox.c.status == "processing",
+        )
+
     async def renew(self, claim: Claim) -> bool:
         """Extend the lease; False when it was lost."""
         async with self.store.engine.begin() as conn:
             result = await conn.execute(
-                update(inbox)
-                .where(
-                    inbox.c.id == claim.inbox_id,
-                    inbox.c.lease_owner == self.owner,
-                    inbox.c.status == "processing",
-                )
-                .values(lease_until=utcnow() + self.lease)
+                update(inbox).where(self._owned(claim)).values(lease_until=utcnow() + self.lease)
             )
         return result.rowcount == 1
 
@@ -148,11 +150,7 @@ class InboxQueue:
         async with self.store.engine.begin() as conn:
             done = await conn.execute(
                 update(inbox)
-                .where(
-                    inbox.c.id == claim.inbox_id,
-                    inbox.c.lease_owner == self.owner,
-                    inbox.c.status == "processing",
-                )
+                .where(self._owned(claim))
                 .values(status="done", done_at=now, lease_until=None, error=None)
             )
             if done.rowcount != 1:
@@ -165,15 +163,6 @@ class InboxQueue:
             )
             await _update_conversation(conn, claim.conversation_id, completion, now)
         return outbox_ids
-
-    async def fail(self, claim: Claim, error: str) -> None:
-        """Give up on an item (poison message) without answering it."""
-        async with self.store.engine.begin() as conn:
-            await conn.execute(
-                update(inbox)
-                .where(inbox.c.id == claim.inbox_id, inbox.c.lease_owner == self.owner)
-                .values(status="failed", error=error[:2000], done_at=utcnow(), lease_until=None)
-            )
 
     async def pending_count(self) -> int:
         async with self.store.engine.connect() as conn:
