@@ -145,6 +145,7 @@ async def serve(settings: Settings, role: str = "all") -> None:
         role: ``all`` in one process, or ``ingest`` / ``worker`` to run receiving and
             answering as separate processes against the same store.
     """
+    from core.heap import settle_heap
     from core.handoff.export_api import add_export_route
     from core.handoff.service import HandoffService
     from core.runtime import Runtime
@@ -183,6 +184,7 @@ async def serve(settings: Settings, role: str = "all") -> None:
     if handoff is not None:
         handoff.bind(runtime)
     await runtime.start()
+    settle_heap()
     _progress(f"serving on {runtime.base_url} (adapters: {', '.join(runtime.adapters) or 'none'})")
     try:
         await _wait_for_signal()

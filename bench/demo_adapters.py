@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import aiohttp
 from PIL import Image
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from standardwebhooks.webhooks import Webhook
 
 from adapters.slack.adapter import SlackAdapter
@@ -371,10 +371,12 @@ async def check_store(store: Store) -> StoreCheck:
     """Inbox and outbox as the store sees them: one delivered reply row per inbox turn."""
     per_turn_query = select(outbox.c.turn_id, func.count()).group_by(outbox.c.turn_id)
     status_query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
-    async with store.engine.connect() as conn:
-        rows = (await conn.execute(select(inbox.c.turn_id, inbox.c.status))).all()
-        per_turn: dict[int | None, int] = {t: n for t, n in await conn.execute(per_turn_query)}
-        statuses: dict[str, int] = {s: n for s, n in await conn.execute(status_query)}
+    def read(conn: Connection) -> tuple[list[Any], dict[int | None, int], dict[str, int]]:
+        return (conn.execute(select(inbox.c.turn_id, inbox.c.status)).all(),
+                {t: n for t, n in conn.execute(per_turn_query)},
+                {s: n for s, n in conn.execute(status_query)})  # fmt: skip
+
+    rows, per_turn, statuses = await store.db.read(read)
     turn_ids = {r.turn_id for r in rows}
     return StoreCheck(
         inbox_turns=len(rows),

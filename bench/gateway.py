@@ -272,6 +272,7 @@ async def serve_kefu(store_url: str, ingest_only: bool = False, role: str = "all
     from adapters.webhook.adapter import WebhookAdapter
     from config.webhook import WebhookSettings, WebhookSource
     from core.engines.stub import StubEngine
+    from core.heap import settle_heap
     from core.prompt_brain import PromptBrain
     from core.runtime import Runtime, RuntimeOptions
     from core.store.store import Store
@@ -288,6 +289,7 @@ async def serve_kefu(store_url: str, ingest_only: bool = False, role: str = "all
     if ingest_only:
         await runtime.worker.stop()
         await runtime.dispatcher.stop()
+    settle_heap()  # as main.py does once kefu is started
     port = int(runtime.base_url.rsplit(":", 1)[1]) if runtime.base_url else 0
     print(json.dumps({"port": port}), flush=True)
     stop = asyncio.Event()

@@ -20,7 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
 from core.ports import DeliveryReceipt, OutboundMessage
-from core.store.queue import OutboxQueue, OutboxRow
+from core.store.outbox import OutboxQueue, OutboxRow
 from core.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,14 +84,17 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self) -> None:
+        platforms = list(self.adapters)
         while not self._stopping:
-            rows = await self.queue.claim(self.concurrency, list(self.adapters))
+            # Cleared before the claim: a wake-up that arrives during it is not lost.
+            self._wake.clear()
+            rows = await self.queue.claim(self.concurrency, platforms)
             if rows:
                 await asyncio.gather(
                     *(self._deliver_conversation(group) for group in _by_conversation(rows))
                 )
-                continue
-            self._wake.clear()
+                if len(rows) == self.concurrency or self._wake.is_set():
+                    continue
             timeout = await self._idle_wait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -105,6 +108,10 @@ class Dispatcher:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+    async def close(self) -> None:
+        """Finish the bookkeeping writes already submitted (after :meth:`run` has ended)."""
+        await self.queue.close()
 
     async def _deliver_conversation(self, rows: list[OutboxRow]) -> None:
         for row in rows:

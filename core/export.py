@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from core.errors import NotFoundError
 from core.store.schema import conversations, decisions, handoffs, outbox, turns
@@ -22,9 +22,13 @@ async def export_conversation(store: Store, key: ConversationKey) -> dict[str, A
     Raises:
         NotFoundError: no such conversation.
     """
-    async with store.engine.connect() as conn:
+    return await store.db.read(lambda conn: _export(conn, key))
+
+
+def _export(conn: Connection, key: ConversationKey) -> dict[str, Any]:
+    if True:
         conv = (
-            await conn.execute(
+            conn.execute(
                 select(conversations).where(
                     conversations.c.platform == key.platform,
                     conversations.c.chat_id == key.chat_id,
@@ -34,16 +38,16 @@ async def export_conversation(store: Store, key: ConversationKey) -> dict[str, A
         ).one_or_none()
         if conv is None:
             raise NotFoundError(f"no conversation {key.as_str()}")
-        turn_rows = await conn.execute(
+        turn_rows = conn.execute(
             select(turns).where(turns.c.conversation_id == conv.id).order_by(turns.c.id)
         )
-        decision_rows = await conn.execute(
+        decision_rows = conn.execute(
             select(decisions).where(decisions.c.conversation_id == conv.id).order_by(decisions.c.id)
         )
-        handoff_rows = await conn.execute(
+        handoff_rows = conn.execute(
             select(handoffs).where(handoffs.c.conversation_id == conv.id).order_by(handoffs.c.id)
         )
-        outbox_rows = await conn.execute(
+        outbox_rows = conn.execute(
             select(outbox).where(outbox.c.conversation_id == conv.id).order_by(outbox.c.id)
         )
         return {

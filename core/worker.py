@@ -69,15 +69,17 @@ class Worker:
         """Claim and answer turns until :meth:`stop`."""
         while not self._stopping:
             free = self.concurrency - len(self._tasks)
+            # Cleared before the claim: a wake-up that arrives during it is not lost.
+            self._wake.clear()
             claims = await self.queue.claim(free) if free > 0 else []
             for claim in claims:
                 task = asyncio.create_task(self._process(claim))
                 self._tasks.add(task)
                 task.add_done_callback(self._task_done)
-            if not claims:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+            if claims and len(claims) == free:
+                continue  # full batch: there may be more waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -89,6 +91,7 @@ class Worker:
         self._wake.set()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.queue.close()
 
     async def _process(self, claim: Claim) -> None:
         keeper = asyncio.create_task(self._keep_lease(claim))
@@ -106,15 +109,14 @@ class Worker:
             self.on_completed()
 
     async def _answer_and_commit(self, claim: Claim) -> None:
-        turn = await self.store.load_turn(claim.turn_id)
+        turn = claim.turn
         if claim.attempts > MAX_ATTEMPTS:
             completion = self._fallback(
                 turn.key, turn.text, turn.message_id, f"gave up after {claim.attempts - 1} attempts"
             )
         else:
-            conversation = await self.store.conversation(turn.key)
             try:
-                completion = await self.answerer.answer(turn, claim.turn_id, conversation)
+                completion = await self.answerer.answer(turn, claim.turn_id, claim.conversation)
             except KefuError as exc:
                 completion = self._fallback(
                     turn.key, turn.text, turn.message_id, f"{exc.code}: {exc}"

@@ -62,14 +62,8 @@ async def kill_and_recover(url: str, log: Path, messages: int = 50) -> dict[str,
     await asyncio.sleep(0.5)  # let any wrongful duplicate show up
     second.send_signal(signal.SIGTERM)
     await second.wait()
-    async with store.engine.connect() as conn:
-        rows_per_turn = dict(
-            (
-                await conn.execute(
-                    select(outbox.c.turn_id, func.count()).group_by(outbox.c.turn_id)
-                )
-            ).all()
-        )
+    per_turn = select(outbox.c.turn_id, func.count()).group_by(outbox.c.turn_id)
+    rows_per_turn = dict(await store.db.read(lambda conn: conn.execute(per_turn).all()))
     counts = await store.counts()
     await store.close()
     deliveries = _deliveries(log)

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, and_, or_, select, update
 
 from core.store import codec
 from core.store.db import as_utc, utcnow
@@ -120,8 +119,8 @@ def _record(row: Any) -> HandoffRecord:
     )
 
 
-async def insert_replies(
-    conn: AsyncConnection,
+def insert_replies(
+    conn: Connection,
     conversation_id: int,
     replies: Sequence[Reply],
     now: datetime,
@@ -129,7 +128,7 @@ async def insert_replies(
 ) -> None:
     """Queue ``replies`` in the outbox (images must already be stored)."""
     for index, reply in enumerate(replies):
-        await conn.execute(outbox.insert().values(
+        conn.execute(outbox.insert().values(
             conversation_id=conversation_id, turn_id=turn_id, seq=index + 1,
             final=index == len(replies) - 1, platform=reply.key.platform,
             payload=codec.reply_to_json(reply), stream_ref=None, status="pending", attempts=0,
@@ -137,10 +136,10 @@ async def insert_replies(
         ))  # fmt: skip
 
 
-async def insert_decision(
-    conn: AsyncConnection, conversation_id: int, kind: str, reasons: Sequence[str], now: datetime
+def insert_decision(
+    conn: Connection, conversation_id: int, kind: str, reasons: Sequence[str], now: datetime
 ) -> None:
-    await conn.execute(decisions.insert().values(
+    conn.execute(decisions.insert().values(
         conversation_id=conversation_id, turn_id=None, kind=kind, confidence=None,
         components=[], reasons=list(reasons), model=None, created_at=now,
     ))  # fmt: skip
@@ -158,8 +157,7 @@ class HandoffRecords:
 
     async def _one(self, *where: Any) -> HandoffRecord | None:
         query = _select().where(*where).order_by(handoffs.c.id.desc()).limit(1)
-        async with self.store.engine.connect() as conn:
-            row = (await conn.execute(query)).one_or_none()
+        row = await self.store.db.read(lambda conn: conn.execute(query).one_or_none())
         return _record(row) if row is not None else None
 
     async def get(self, handoff_id: int) -> HandoffRecord | None:
@@ -184,14 +182,13 @@ class HandoffRecords:
         query = select(handoffs.c.staff_ref).where(
             handoffs.c.status.in_(ACTIVE), handoffs.c.target == target,
             handoffs.c.staff_ref.is_not(None))  # fmt: skip
-        async with self.store.engine.connect() as conn:
-            return [r.staff_ref for r in await conn.execute(query)]
+        return await self.store.db.read(lambda conn: [r.staff_ref for r in conn.execute(query)])
 
     async def unopened(self) -> list[HandoffRecord]:
         """Active handoffs whose staff side is not open yet (new, or a crash interrupted it)."""
         query = _select().where(handoffs.c.status.in_(ACTIVE), handoffs.c.staff_ref.is_(None))
-        async with self.store.engine.connect() as conn:
-            return [_record(r) for r in await conn.execute(query.order_by(handoffs.c.id))]
+        ordered = query.order_by(handoffs.c.id)
+        return await self.store.db.read(lambda conn: [_record(r) for r in conn.execute(ordered)])
 
     async def trigger(self, record: HandoffRecord) -> tuple[int | None, tuple[str, ...]]:
         """The turn that caused ``record`` and its decision's reasons (the draft is one).
@@ -203,19 +200,17 @@ class HandoffRecords:
                  .where(decisions.c.conversation_id == record.conversation_id,
                         decisions.c.kind == "handoff", decisions.c.created_at <= record.created_at)
                  .order_by(decisions.c.id.desc()).limit(1))  # fmt: skip
-        async with self.store.engine.connect() as conn:
-            row = (await conn.execute(query)).one_or_none()
+        row = await self.store.db.read(lambda conn: conn.execute(query).one_or_none())
         if row is None:
             return None, ()
         return row.turn_id, tuple(str(r) for r in row.reasons or ())
 
     async def set_staff_ref(self, handoff_id: int, staff_ref: str, target: str) -> bool:
         """Store where the staff side lives; only the first opener wins."""
-        async with self.store.engine.begin() as conn:
-            result = await conn.execute(
-                update(handoffs).where(handoffs.c.id == handoff_id, handoffs.c.staff_ref.is_(None))
-                .values(staff_ref=staff_ref, target=target, updated_at=utcnow()))  # fmt: skip
-        return result.rowcount == 1
+        statement = (update(handoffs)
+                     .where(handoffs.c.id == handoff_id, handoffs.c.staff_ref.is_(None))
+                     .values(staff_ref=staff_ref, target=target, updated_at=utcnow()))  # fmt: skip
+        return bool(await self.store.db.write(lambda conn: conn.execute(statement).rowcount == 1))
 
     async def apply(self, record: HandoffRecord, transition: Transition) -> bool:
         """Move ``record`` as ``transition`` says; False (and nothing written) if it already moved."""
@@ -223,20 +218,23 @@ class HandoffRecords:
         values: dict[str, Any] = {"status": transition.to_status, "updated_at": now}
         if transition.to_status == TAKEN:
             values["taken_by"] = transition.actor
-        async with self.store.engine.begin() as conn:
-            result = await conn.execute(
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
                 update(handoffs).where(handoffs.c.id == record.id,
                                        handoffs.c.status.in_(transition.from_statuses))
                 .values(**values))  # fmt: skip
             if result.rowcount != 1:
                 return False
             if transition.conversation_state:
-                await conn.execute(
+                conn.execute(
                     update(conversations).where(conversations.c.id == record.conversation_id)
                     .values(state=transition.conversation_state, failures=0, updated_at=now))  # fmt: skip
             reasons = (*transition.reasons, f"handoff {record.id}")
-            await insert_decision(conn, record.conversation_id, transition.decision, reasons, now)
-        return True
+            insert_decision(conn, record.conversation_id, transition.decision, reasons, now)
+            return True
+
+        return await self.store.db.write(work)
 
     async def logged(self, conversation_id: int, kind: str, reason: str) -> bool:
         """Whether a ``kind`` decision with ``reason`` is in the conversation's log.
@@ -247,8 +245,9 @@ class HandoffRecords:
         query = (select(decisions.c.reasons)
                  .where(decisions.c.conversation_id == conversation_id, decisions.c.kind == kind)
                  .order_by(decisions.c.id.desc()).limit(50))  # fmt: skip
-        async with self.store.engine.connect() as conn:
-            return any(reason in (r.reasons or ()) for r in await conn.execute(query))
+        return await self.store.db.read(
+            lambda conn: any(reason in (r.reasons or ()) for r in conn.execute(query))
+        )
 
     # -- timeouts ------------------------------------------------------------------------
 
@@ -264,8 +263,7 @@ class HandoffRecords:
         """Open handoffs nobody took within ``wait`` (since opening or the last ping)."""
         cutoff = (now or utcnow()) - wait
         query = _select().where(self._due(cutoff)).order_by(handoffs.c.id)
-        async with self.store.engine.connect() as conn:
-            return [_record(r) for r in await conn.execute(query)]
+        return await self.store.db.read(lambda conn: [_record(r) for r in conn.execute(query)])
 
     async def claim_ping(
         self,
@@ -276,22 +274,20 @@ class HandoffRecords:
         now: datetime | None = None,
     ) -> bool:
         """Mark one ping as sent and queue its messages atomically; False if not due any more."""
-        now = now or utcnow()
-        async with self.store.engine.begin() as conn:
-            result = await conn.execute(
-                update(handoffs).where(handoffs.c.id == record.id, self._due(now - wait))
-                .values(pinged_at=now, updated_at=now))  # fmt: skip
+        at = now or utcnow()
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
+                update(handoffs).where(handoffs.c.id == record.id, self._due(at - wait))
+                .values(pinged_at=at, updated_at=at))  # fmt: skip
             if result.rowcount != 1:
                 return False
-            await insert_replies(conn, record.conversation_id, replies, now)
-            await insert_decision(
-                conn,
-                record.conversation_id,
-                "handoff_timeout",
-                (*reasons, f"handoff {record.id}"),
-                now,
-            )
-        return True
+            insert_replies(conn, record.conversation_id, replies, at)
+            reasons_with_id = (*reasons, f"handoff {record.id}")
+            insert_decision(conn, record.conversation_id, "handoff_timeout", reasons_with_id, at)
+            return True
+
+        return await self.store.db.write(work)
 
     # -- what staff see -----------------------------------------------------------------
 
@@ -302,9 +298,8 @@ class HandoffRecords:
         query = select(turns).where(turns.c.conversation_id == conversation_id)
         if up_to_turn is not None:
             query = query.where(turns.c.id <= up_to_turn)
-        async with self.store.engine.connect() as conn:
-            rows = list(reversed((await conn.execute(
-                query.order_by(turns.c.id.desc()).limit(limit))).all()))  # fmt: skip
+        newest = query.order_by(turns.c.id.desc()).limit(limit)
+        rows = list(reversed(await self.store.db.read(lambda conn: conn.execute(newest).all())))
         hashes = {p["sha256"] for r in rows for p in r.parts if p["type"] == "image"}
         images = await self.store.load_images(hashes)
         return [
@@ -328,8 +323,7 @@ class HandoffRecords:
                  .where(turns.c.conversation_id == conversation_id,
                         turns.c.role == Role.CUSTOMER.value)
                  .order_by(turns.c.id.desc()).limit(1))  # fmt: skip
-        async with self.store.engine.connect() as conn:
-            row = (await conn.execute(query)).one_or_none()
+        row = await self.store.db.read(lambda conn: conn.execute(query).one_or_none())
         if row is None:
             return None
         return Sender(row.sender_id, row.sender_name, Role.CUSTOMER), row.text
@@ -340,13 +334,12 @@ class HandoffRecords:
         The customer's history then shows what staff said (memory, export), and a retried
         relay does not add it twice.
         """
-        async with self.store.engine.connect() as conn:
-            seen = (await conn.execute(
-                select(turns.c.id).join(conversations, conversations.c.id == turns.c.conversation_id)
-                .where(conversations.c.platform == turn.key.platform,
-                       conversations.c.chat_id == turn.key.chat_id,
-                       conversations.c.thread_id == turn.key.thread_id,
-                       turns.c.platform_message_id == turn.message_id).limit(1))).first()  # fmt: skip
+        query = (select(turns.c.id).join(conversations, conversations.c.id == turns.c.conversation_id)
+                 .where(conversations.c.platform == turn.key.platform,
+                        conversations.c.chat_id == turn.key.chat_id,
+                        conversations.c.thread_id == turn.key.thread_id,
+                        turns.c.platform_message_id == turn.message_id).limit(1))  # fmt: skip
+        seen = await self.store.db.read(lambda conn: conn.execute(query).first())
         if seen is not None:
             return False
         await self.store.record_turn(turn)

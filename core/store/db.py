@@ -1,19 +1,40 @@
-"""Engine creation, migrations and small dialect helpers shared by the store modules."""
+"""The database handle: whole transactions as plain functions, run where they cost least.
+
+Every store operation is a synchronous function of a SQLAlchemy :class:`Connection` that
+runs as one unit:
+
+* **SQLite** (the default, no service needed): on one dedicated thread that owns the only
+  connection. One thread hop per transaction instead of several per statement (an
+  aiosqlite statement costs ~300 µs of CPU here, a whole small transaction on the thread
+  ~150 µs), and no lock contention inside the process. Write transactions start with
+  ``BEGIN IMMEDIATE`` so that another process (``serve --role worker``) waits for the lock
+  instead of failing on upgrade, and every commit is synced to disk (``synchronous=FULL``):
+  an acknowledged turn survives a power cut, and group commit spreads the sync over a batch.
+* **PostgreSQL**: on the event loop through asyncpg (``run_sync``), one pooled connection
+  per transaction.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Table, event
+from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+T = TypeVar("T")
+Work = Callable[[Connection], T]
 
 
 def utcnow() -> datetime:
@@ -27,24 +48,126 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _sqlite_path(url: str) -> str:
+    return url.split(":///", 1)[-1] if ":///" in url else ""
+
+
+def _create_sqlite_engine(url: str) -> Engine:
+    path = _sqlite_path(url)
+    memory = path in ("", ":memory:")
+    if not memory:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_sync_engine(
+        f"sqlite:///{path}" if not memory else "sqlite://",
+        connect_args={"timeout": 30, "check_same_thread": False},
+        poolclass=StaticPool,  # one connection, used by the one database thread
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.info.pop("kefu_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
 def create_engine(url: str) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL and a busy timeout so workers can share it."""
+    """An async engine for ``url`` (PostgreSQL; tools that read a store from outside)."""
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
+        return create_async_engine(
+            "sqlite+aiosqlite:///" + _sqlite_path(url), connect_args={"timeout": 30}
+        )
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Database:
+    """Runs store transactions for one database URL.
+
+    Args:
+        url: ``sqlite:///path`` (or ``sqlite+aiosqlite:///path``) or
+            ``postgresql+asyncpg://…``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self._sync: Engine | None = None
+        self._async: AsyncEngine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._conn: Connection | None = None
+        if self.dialect == "sqlite":
+            self._sync = _create_sqlite_engine(url)
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="kefu-sqlite")
+        else:
+            self._async = create_async_engine(
+                url, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
+
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in one transaction and commit it; roll back if it raises."""
+        if self._async is not None:
+            async with self._async.begin() as conn:
+                return await conn.run_sync(work)
+        return await self._on_thread(self._sqlite_write, work)
+
+    async def read(self, work: Work[T]) -> T:
+        """Run ``work`` on a connection and roll back whatever it did."""
+        if self._async is not None:
+            async with self._async.connect() as conn:
+                return await conn.run_sync(work)
+        return await self._on_thread(self._sqlite_read, work)
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        await self.write(_upgrade)
+
+    async def dispose(self) -> None:
+        if self._async is not None:
+            await self._async.dispose()
+        if self._sync is not None and self._thread is not None:
+            await self._on_thread(self._close_connection)
+            self._thread.shutdown(wait=True)
+
+    async def _on_thread(self, function: Callable[..., T], *args: Any) -> T:
+        assert self._thread is not None
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+
+    def _connection(self) -> Connection:
+        # One connection, kept open on the database thread: checking a connection out and
+        # back in for every transaction costs as much CPU as the transaction itself.
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            assert self._sync is not None
+            self._conn = self._sync.connect()
+        return self._conn
+
+    def _sqlite_write(self, work: Work[T]) -> T:
+        conn = self._connection()
+        conn.info["kefu_write"] = True
+        with conn.begin():
+            return work(conn)
+
+    def _sqlite_read(self, work: Work[T]) -> T:
+        conn = self._connection()
+        try:
+            return work(conn)
+        finally:
+            conn.rollback()
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._sync is not None:
+            self._sync.dispose()
 
 
 def migration_config(connection: Connection) -> Config:
@@ -60,13 +183,17 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema of an async engine's database to the newest Alembic revision."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
 
 
-def insert_ignore(engine: AsyncEngine, table: Table, **values: Any) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING for SQLite and PostgreSQL."""
-    if engine.dialect.name == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+def insert_ignore(dialect: str, table: Table, **values: Any) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING for SQLite and PostgreSQL.
+
+    Without ``values`` the statement takes its rows as execute parameters (executemany).
+    """
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    if values:
+        insert = insert.values(**values)
+    return insert.on_conflict_do_nothing()

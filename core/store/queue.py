@@ -1,4 +1,4 @@
-"""Claiming inbox work, completing it atomically, and the outbox's delivery bookkeeping."""
+"""Claiming inbox work and completing it atomically (the outbox side is :mod:`core.store.outbox`)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from core.store import codec
-from core.store.db import as_utc, utcnow
+from core.store.batching import WriteBatcher
+from core.store.db import utcnow
+from core.store.rows import insert_turns
 from core.store.schema import conversations, decisions, handoffs, inbox, outbox
-from core.store.store import Store
+from core.store.store import Conversation, Store, read_conversations, read_turns
 from core.turn import ConversationKey, Reply, Turn
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """An inbox item this worker holds a lease on."""
+    """An inbox item this worker holds a lease on, with its turn and conversation."""
 
     inbox_id: int
     turn_id: int
     conversation_id: int
     attempts: int
+    turn: Turn
+    conversation: Conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class LeaseLost(Exception):
 class InboxQueue:
     """The worker's view of the inbox.
 
+    Answers that finish together are committed together (:class:`WriteBatcher`).
+
     Args:
         store: The store.
         owner: Unique worker id, written into leases.
@@ -78,49 +84,41 @@ class InboxQueue:
         self.store = store
         self.owner = owner
         self.lease = timedelta(seconds=lease_s)
-
-    def _claimable(self, now: datetime) -> Any:
-        # The literal IN term lets SQLite and PostgreSQL use the partial "open" indexes.
-        return and_(
-            inbox.c.status.in_(("pending", "processing")),
-            or_(
-                inbox.c.status == "pending",
-                and_(inbox.c.status == "processing", inbox.c.lease_until < now),
-            ),
+        self._completions: WriteBatcher[_Finished, list[int]] = WriteBatcher(
+            store.db, self._write_completions, "kefu-inbox-completions"
         )
 
     async def claim(self, limit: int) -> list[Claim]:
-        """Claim up to ``limit`` items: only the oldest unfinished item of each conversation."""
+        """Claim up to ``limit`` items: only the oldest unfinished item of each conversation.
+
+        Each claim carries its turn and conversation, read in the claiming transaction.
+        Candidates are found with a read, so an idle poll takes no write lock; the claiming
+        update checks again that each item is still claimable.
+        """
         now = utcnow()
-        older = aliased(inbox)
-        blocked = exists().where(
-            older.c.conversation_id == inbox.c.conversation_id,
-            older.c.id < inbox.c.id,
-            older.c.status.in_(("pending", "processing")),
+        candidates = await self.store.db.read(
+            lambda conn: conn.execute(_CANDIDATES, {"now": now, "limit": limit}).scalars().all()
         )
-        query = (
-            select(inbox.c.id, inbox.c.turn_id, inbox.c.conversation_id, inbox.c.attempts)
-            .where(self._claimable(now), ~blocked)
-            .order_by(inbox.c.id)
-            .limit(limit)
-        )
-        claims: list[Claim] = []
-        async with self.store.engine.begin() as conn:
-            candidates = (await conn.execute(query)).all()
-            for row in candidates:
-                result = await conn.execute(
-                    update(inbox)
-                    .where(inbox.c.id == row.id, self._claimable(now))
-                    .values(
-                        status="processing",
-                        lease_owner=self.owner,
-                        lease_until=now + self.lease,
-                        attempts=inbox.c.attempts + 1,
-                    )
-                )
-                if result.rowcount == 1:
-                    claims.append(Claim(row.id, row.turn_id, row.conversation_id, row.attempts + 1))
-        return claims
+        if not candidates:
+            return []
+        return await self.store.db.write(lambda conn: self._take(conn, list(candidates), now))
+
+    def _take(self, conn: Connection, candidates: list[int], now: datetime) -> list[Claim]:
+        parameters = {"ids": candidates, "now": now, "owner": self.owner, "until": now + self.lease}
+        claimed = conn.execute(_TAKE, parameters).all()
+        turns = read_turns(conn, [r.turn_id for r in claimed])
+        states = read_conversations(conn, {r.conversation_id for r in claimed})
+        return [
+            Claim(
+                row.id,
+                row.turn_id,
+                row.conversation_id,
+                row.attempts,
+                turns[row.turn_id],
+                states[row.conversation_id],
+            )
+            for row in sorted(claimed, key=lambda r: r.id)
+        ]
 
     def _owned(self, claim: Claim) -> Any:
         """The item is still in progress under this worker's lease."""
@@ -132,11 +130,10 @@ class InboxQueue:
 
     async def renew(self, claim: Claim) -> bool:
         """Extend the lease; False when it was lost."""
-        async with self.store.engine.begin() as conn:
-            result = await conn.execute(
-                update(inbox).where(self._owned(claim)).values(lease_until=utcnow() + self.lease)
-            )
-        return result.rowcount == 1
+        statement = (
+            update(inbox).where(self._owned(claim)).values(lease_until=utcnow() + self.lease)
+        )
+        return bool(await self.store.db.write(lambda conn: conn.execute(statement).rowcount == 1))
 
     async def complete(
         self, claim: Claim, key: ConversationKey, completion: Completion
@@ -145,233 +142,167 @@ class InboxQueue:
 
         Raises:
             LeaseLost: another worker owns the item now; nothing was written.
+            StoreError: the transaction failed; nothing was written.
         """
+        return await self._completions.submit(_Finished(claim, key, completion))
+
+    async def close(self) -> None:
+        await self._completions.close()
+
+    def _write_completions(
+        self, conn: Connection, batch: Sequence[_Finished]
+    ) -> list[list[int] | Exception]:
         now = utcnow()
-        async with self.store.engine.begin() as conn:
-            done = await conn.execute(
-                update(inbox)
-                .where(self._owned(claim))
-                .values(status="done", done_at=now, lease_until=None, error=None)
-            )
-            if done.rowcount != 1:
-                raise LeaseLost(f"inbox item {claim.inbox_id} is no longer ours")
-            for bot_turn in completion.bot_turns:
-                await self.store._insert_turn(conn, claim.conversation_id, bot_turn)
-            outbox_ids = await _insert_replies(conn, claim, key, completion, now)
-            await _insert_decision(
-                conn, claim.conversation_id, claim.turn_id, completion.decision, now
-            )
-            await _update_conversation(conn, claim.conversation_id, completion, now)
-        return outbox_ids
+        ids = [f.claim.inbox_id for f in batch]
+        done = set(conn.execute(_DONE, {"ids": ids, "owner": self.owner, "at": now}).scalars())
+        kept = [f for f in batch if f.claim.inbox_id in done]
+        dialect = self.store.db.dialect
+        insert_turns(conn, dialect, [(f.claim.conversation_id, t) for f in kept for t in f.completion.bot_turns], now)  # fmt: skip
+        outbox_ids = _insert_replies(conn, kept, now)
+        _insert_decisions(conn, kept, now)
+        _update_conversations(conn, kept, now)
+        return [
+            outbox_ids.get(f.claim.inbox_id, [])
+            if f.claim.inbox_id in done
+            else LeaseLost(f"inbox item {f.claim.inbox_id} is no longer ours")
+            for f in batch
+        ]
 
     async def pending_count(self) -> int:
-        async with self.store.engine.connect() as conn:
-            rows = await conn.execute(
-                select(inbox.c.id).where(inbox.c.status.in_(("pending", "processing")))
-            )
-            return len(rows.all())
+        query = select(func.count()).where(inbox.c.status.in_(("pending", "processing")))
+        return int(await self.store.db.read(lambda conn: conn.execute(query).scalar_one()))
 
 
-async def _insert_replies(
-    conn: Any, claim: Claim, key: ConversationKey, completion: Completion, now: datetime
-) -> list[int]:
-    ids: list[int] = []
-    total = len(completion.replies)
-    for index, reply in enumerate(completion.replies):
-        result = await conn.execute(
-            outbox.insert().values(
-                conversation_id=claim.conversation_id,
-                turn_id=claim.turn_id,
-                seq=index + 1,
-                final=index == total - 1,
-                platform=reply.key.platform,
-                payload=codec.reply_to_json(reply),
-                stream_ref=completion.stream_refs.get(index),
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-        ids.append(int(result.inserted_primary_key[0]))
-    return ids
-
-
-async def _insert_decision(
-    conn: Any, conversation_id: int, turn_id: int | None, decision: Decision, now: datetime
-) -> None:
-    await conn.execute(
-        decisions.insert().values(
-            conversation_id=conversation_id,
-            turn_id=turn_id,
-            kind=decision.kind,
-            confidence=decision.confidence,
-            components=list(decision.components),
-            reasons=list(decision.reasons),
-            model=decision.model,
-            created_at=now,
-        )
+def _claimable(now: Any) -> Any:
+    # The literal IN term lets SQLite and PostgreSQL use the partial "open" indexes.
+    return and_(
+        inbox.c.status.in_(("pending", "processing")),
+        or_(
+            inbox.c.status == "pending",
+            and_(inbox.c.status == "processing", inbox.c.lease_until < now),
+        ),
     )
 
 
-async def _update_conversation(
-    conn: Any, conversation_id: int, completion: Completion, now: datetime
-) -> None:
-    values: dict[str, Any] = {"updated_at": now}
-    if completion.new_state:
-        values["state"] = completion.new_state
-    if completion.failure_delta > 0:
-        values["failures"] = conversations.c.failures + completion.failure_delta
-    elif completion.failure_delta < 0:
-        values["failures"] = 0
-    await conn.execute(
-        update(conversations).where(conversations.c.id == conversation_id).values(**values)
+_OLDER = aliased(inbox)
+# Built once: a statement object reused with new parameters skips SQLAlchemy's per-call
+# construction and cache-key work, which is most of the CPU a small query costs.
+_CANDIDATES = (
+    select(inbox.c.id)
+    .where(
+        _claimable(bindparam("now")),
+        ~exists().where(
+            _OLDER.c.conversation_id == inbox.c.conversation_id,
+            _OLDER.c.id < inbox.c.id,
+            _OLDER.c.status.in_(("pending", "processing")),
+        ),
     )
-    if completion.handoff_reason:
-        await conn.execute(
-            handoffs.insert().values(
-                conversation_id=conversation_id,
-                status="open",
-                reason=completion.handoff_reason,
-                target="slack",
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    .order_by(inbox.c.id)
+    .limit(bindparam("limit"))
+)
+_DONE = (
+    update(inbox)
+    .where(
+        inbox.c.id.in_(bindparam("ids", expanding=True)),
+        inbox.c.lease_owner == bindparam("owner"),
+        inbox.c.status == "processing",
+    )
+    .values(status="done", done_at=bindparam("at", type_=inbox.c.done_at.type),
+            lease_until=None, error=None)
+    .returning(inbox.c.id)
+)  # fmt: skip
+_TAKE = (
+    update(inbox)
+    .where(inbox.c.id.in_(bindparam("ids", expanding=True)), _claimable(bindparam("now")))
+    .values(
+        status="processing",
+        lease_owner=bindparam("owner"),
+        lease_until=bindparam("until", type_=inbox.c.lease_until.type),
+        attempts=inbox.c.attempts + 1,
+    )
+    .returning(inbox.c.id, inbox.c.turn_id, inbox.c.conversation_id, inbox.c.attempts)
+)
+
+
+_OUTBOX_INSERT = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
+_DECISION_INSERT = decisions.insert()
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    conversation_id: int
-    turn_id: int | None
-    seq: int
-    final: bool
-    platform: str
-    payload: dict[str, Any]
-    stream_ref: str | None
-    attempts: int
+class _Finished:
+    claim: Claim
+    key: ConversationKey
+    completion: Completion
 
 
-class OutboxQueue:
-    """The dispatcher's view of the outbox; delivery is in order per conversation."""
+def _insert_replies(
+    conn: Connection, batch: Sequence[_Finished], now: datetime
+) -> dict[int, list[int]]:
+    """Outbox rows for every reply of the batch, in one statement; outbox ids per inbox id."""
+    rows, owners = [], []
+    for finished in batch:
+        replies = finished.completion.replies
+        for index, reply in enumerate(replies):
+            owners.append(finished.claim.inbox_id)
+            rows.append({
+                "conversation_id": finished.claim.conversation_id,
+                "turn_id": finished.claim.turn_id, "seq": index + 1,
+                "final": index == len(replies) - 1, "platform": reply.key.platform,
+                "payload": codec.reply_to_json(reply),
+                "stream_ref": finished.completion.stream_refs.get(index), "status": "pending",
+                "attempts": 0, "next_attempt_at": now, "created_at": now,
+            })  # fmt: skip
+    ids: dict[int, list[int]] = {}
+    if rows:
+        result = conn.execute(_OUTBOX_INSERT, rows)
+        for owner, outbox_id in zip(owners, result.scalars(), strict=True):
+            ids.setdefault(owner, []).append(int(outbox_id))
+    return ids
 
-    def __init__(self, store: Store, lease_s: float = 120.0) -> None:
-        self.store = store
-        self.lease = timedelta(seconds=lease_s)
 
-    async def claim(self, limit: int, platforms: Sequence[str] | None = None) -> list[OutboxRow]:
-        now = utcnow()
-        older = aliased(outbox)
-        blocked = exists().where(
-            older.c.conversation_id == outbox.c.conversation_id,
-            older.c.id < outbox.c.id,
-            older.c.status.in_(("pending", "sending")),
-        )
-        ready = and_(
-            outbox.c.status.in_(("pending", "sending")),
-            or_(
-                and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-                and_(outbox.c.status == "sending", outbox.c.lease_until < now),
-            ),
-        )
-        query = select(outbox).where(ready, ~blocked).order_by(outbox.c.id).limit(limit)
-        claimed: list[OutboxRow] = []
-        async with self.store.engine.begin() as conn:
-            for row in (await conn.execute(query)).all():
-                if platforms is not None and row.platform.split(":")[0] not in platforms:
-                    continue
-                result = await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == row.id, ready)
-                    .values(status="sending", lease_until=now + self.lease)
-                )
-                if result.rowcount == 1:
-                    claimed.append(
-                        OutboxRow(
-                            row.id,
-                            row.conversation_id,
-                            row.turn_id,
-                            row.seq,
-                            row.final,
-                            row.platform,
-                            row.payload,
-                            row.stream_ref,
-                            row.attempts,
-                        )
-                    )
-        return claimed
+def _insert_decisions(conn: Connection, batch: Sequence[_Finished], now: datetime) -> None:
+    if not batch:
+        return
+    conn.execute(_DECISION_INSERT, [
+        {"conversation_id": f.claim.conversation_id, "turn_id": f.claim.turn_id,
+         "kind": f.completion.decision.kind, "confidence": f.completion.decision.confidence,
+         "components": list(f.completion.decision.components),
+         "reasons": list(f.completion.decision.reasons), "model": f.completion.decision.model,
+         "created_at": now}
+        for f in batch
+    ])  # fmt: skip
 
-    async def renew(self, row: OutboxRow) -> None:
-        """Extend the delivery lease while a (slow, rate-limited) delivery is under way."""
-        async with self.store.engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row.id, outbox.c.status == "sending")
-                .values(lease_until=utcnow() + self.lease)
-            )
 
-    async def reply_of(self, row: OutboxRow) -> Reply:
-        hashes = {i["sha256"] for i in row.payload.get("images", [])}
-        return codec.reply_from_json(row.payload, await self.store.load_images(hashes))
+_CONVERSATION_UPDATE = (
+    update(conversations)
+    .where(conversations.c.id == bindparam("conversation"))
+    .values(
+        updated_at=bindparam("at", type_=conversations.c.updated_at.type),
+        state=func.coalesce(bindparam("new_state", type_=conversations.c.state.type),
+                            conversations.c.state),
+        failures=case(
+            (bindparam("delta") > 0, conversations.c.failures + bindparam("delta")),
+            (bindparam("delta") < 0, 0),
+            else_=conversations.c.failures,
+        ),
+    )
+)  # fmt: skip
 
-    async def delivered(self, row: OutboxRow, platform_ids: Sequence[str]) -> None:
-        async with self.store.engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row.id)
-                .values(
-                    status="delivered",
-                    delivered_at=utcnow(),
-                    attempts=row.attempts + 1,
-                    platform_message_ids=list(platform_ids),
-                    lease_until=None,
-                    last_error=None,
-                )
-            )
 
-    async def retry_later(
-        self, row: OutboxRow, delay_s: float, error: str, count_attempt: bool = True
-    ) -> None:
-        async with self.store.engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row.id)
-                .values(
-                    status="pending",
-                    next_attempt_at=utcnow() + timedelta(seconds=delay_s),
-                    attempts=row.attempts + (1 if count_attempt else 0),
-                    last_error=error[:2000],
-                    lease_until=None,
-                )
-            )
-
-    async def dead(self, row: OutboxRow, error: str) -> None:
-        async with self.store.engine.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row.id)
-                .values(
-                    status="dead",
-                    attempts=row.attempts + 1,
-                    last_error=error[:2000],
-                    lease_until=None,
-                )
-            )
-
-    async def undelivered_count(self) -> int:
-        async with self.store.engine.connect() as conn:
-            rows = await conn.execute(
-                select(outbox.c.id).where(outbox.c.status.in_(("pending", "sending")))
-            )
-            return len(rows.all())
-
-    async def next_due(self) -> datetime | None:
-        async with self.store.engine.connect() as conn:
-            row = await conn.execute(
-                select(outbox.c.next_attempt_at)
-                .where(outbox.c.status == "pending")
-                .order_by(outbox.c.next_attempt_at)
-                .limit(1)
-            )
-            return as_utc(row.scalar_one_or_none())
+def _update_conversations(conn: Connection, batch: Sequence[_Finished], now: datetime) -> None:
+    """Conversation state and failure counters, and the handoffs the answers opened."""
+    if not batch:
+        return
+    conn.execute(_CONVERSATION_UPDATE, [
+        {"conversation": f.claim.conversation_id, "at": now,
+         "new_state": f.completion.new_state, "delta": f.completion.failure_delta}
+        for f in batch
+    ])  # fmt: skip
+    opened = [f for f in batch if f.completion.handoff_reason]
+    if opened:
+        conn.execute(handoffs.insert(), [
+            {"conversation_id": f.claim.conversation_id, "status": "open",
+             "reason": f.completion.handoff_reason, "target": "slack",
+             "created_at": now, "updated_at": now}
+            for f in opened
+        ])  # fmt: skip

@@ -18,13 +18,12 @@ from tests.handoff.helpers import commit, open_handoff
 
 
 async def decision_kinds(store: Store, conversation_id: int) -> list[str]:
-    async with store.engine.connect() as conn:
-        rows = await conn.execute(
-            select(decisions.c.kind)
-            .where(decisions.c.conversation_id == conversation_id)
-            .order_by(decisions.c.id)
-        )
-        return [r.kind for r in rows]
+    query = (
+        select(decisions.c.kind)
+        .where(decisions.c.conversation_id == conversation_id)
+        .order_by(decisions.c.id)
+    )
+    return await store.db.read(lambda conn: [r.kind for r in conn.execute(query)])
 
 
 async def test_a_new_handoff_is_active_unopened_and_knows_its_trigger(store: Store) -> None:
@@ -98,8 +97,8 @@ async def test_a_ping_is_claimed_once_per_period_with_its_messages(store: Store)
     assert not await records.claim_ping(due, wait, [notice], ["not taken"], later)  # once
     assert await records.due_for_ping(wait, later + timedelta(seconds=30)) == []
     assert len(await records.due_for_ping(wait, later + timedelta(minutes=1))) == 1  # next period
-    async with store.engine.connect() as conn:
-        rows = (await conn.execute(select(outbox).where(outbox.c.turn_id.is_(None)))).all()
+    query = select(outbox).where(outbox.c.turn_id.is_(None))
+    rows = await store.db.read(lambda conn: conn.execute(query).all())
     assert [(r.platform, r.payload["text"]) for r in rows] == [("telegram", "sorry for the wait")]
     assert "handoff_timeout" in await decision_kinds(store, record.conversation_id)
 

@@ -45,12 +45,12 @@ async def test_images_round_trip_and_are_stored_once_by_hash(store: Store) -> No
     assert loaded.images[0].data == image.data
     assert loaded.images[0].caption == "my parcel"
     assert loaded.text == "my parcel\ndamaged"
-    async with store.engine.connect() as conn:
-        from sqlalchemy import func, select
+    from sqlalchemy import func, select
 
-        from core.store.schema import images
+    from core.store.schema import images
 
-        assert (await conn.execute(select(func.count()).select_from(images))).scalar_one() == 1
+    count = select(func.count()).select_from(images)
+    assert await store.db.read(lambda conn: conn.execute(count).scalar_one()) == 1
 
 
 async def test_load_unknown_turn_raises_not_found(store: Store) -> None:
@@ -90,9 +90,6 @@ async def test_a_database_at_the_first_revision_upgrades_to_head_with_open_row_i
         await conn.run_sync(lambda sync: command.upgrade(migration_config(sync), "0001"))
     await engine.dispose()
     store = await Store.open(url)
-    async with store.engine.connect() as conn:
-        names = await conn.run_sync(
-            lambda sync: {i["name"] for i in inspect(sync).get_indexes("inbox")}
-        )
+    names = await store.db.read(lambda conn: {i["name"] for i in inspect(conn).get_indexes("inbox")})
     await store.close()
     assert {"ix_inbox_open", "ix_inbox_open_id"} <= names

@@ -1,4 +1,4 @@
-"""Group commit: concurrent puts share transactions without losing or doubling a turn."""
+"""Inbox writes: concurrent puts share transactions without losing or doubling a turn."""
 
 from __future__ import annotations
 

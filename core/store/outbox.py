@@ -1,0 +1,183 @@
+"""The dispatcher's view of the outbox: claims in order per conversation, and bookkeeping.
+
+Deliveries that finish together are marked delivered in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from core.store import codec
+from core.store.batching import WriteBatcher
+from core.store.db import as_utc, utcnow
+from core.store.schema import outbox
+from core.store.store import Store
+from core.turn import Reply
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    conversation_id: int
+    turn_id: int | None
+    seq: int
+    final: bool
+    platform: str
+    payload: dict[str, Any]
+    stream_ref: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivered:
+    row: OutboxRow
+    platform_ids: tuple[str, ...]
+
+
+class OutboxQueue:
+    """Claims and bookkeeping for the outbox; delivery is in order per conversation.
+
+    Args:
+        store: The store.
+        lease_s: How long a claimed row stays with this dispatcher without renewal.
+    """
+
+    def __init__(self, store: Store, lease_s: float = 120.0) -> None:
+        self.store = store
+        self.lease = timedelta(seconds=lease_s)
+        self._delivered: WriteBatcher[_Delivered, None] = WriteBatcher(
+            store.db, _mark_delivered, "kefu-outbox-delivered"
+        )
+
+    async def claim(self, limit: int, platforms: Sequence[str] | None = None) -> list[OutboxRow]:
+        """Claim up to ``limit`` due rows, only each conversation's oldest open ones.
+
+        Candidates are found with a read, so an idle poll takes no write lock; the claiming
+        update checks again that each row is still ready.
+        """
+        now = utcnow()
+        found = await self.store.db.read(
+            lambda conn: conn.execute(_CANDIDATES, {"now": now, "limit": limit}).all()
+        )
+        ids = [r.id for r in found if platforms is None or r.platform.split(":")[0] in platforms]
+        if not ids:
+            return []
+        parameters = {"ids": ids, "now": now, "until": now + self.lease}
+        rows = await self.store.db.write(lambda conn: conn.execute(_TAKE, parameters).all())
+        return sorted((OutboxRow(*row) for row in rows), key=lambda r: r.id)
+
+    async def renew(self, row: OutboxRow) -> None:
+        """Extend the delivery lease while a (slow, rate-limited) delivery is under way."""
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == row.id, outbox.c.status == "sending")
+            .values(lease_until=utcnow() + self.lease)
+        )
+        await self.store.db.write(lambda conn: conn.execute(statement))
+
+    async def reply_of(self, row: OutboxRow) -> Reply:
+        hashes = {i["sha256"] for i in row.payload.get("images", [])}
+        return codec.reply_from_json(row.payload, await self.store.load_images(hashes))
+
+    async def delivered(self, row: OutboxRow, platform_ids: Sequence[str]) -> None:
+        """Mark ``row`` delivered (batched with the other deliveries that finish now)."""
+        await self._delivered.submit(_Delivered(row, tuple(platform_ids)))
+
+    async def retry_later(
+        self, row: OutboxRow, delay_s: float, error: str, count_attempt: bool = True
+    ) -> None:
+        await self._set(
+            row,
+            status="pending",
+            next_attempt_at=utcnow() + timedelta(seconds=delay_s),
+            attempts=row.attempts + (1 if count_attempt else 0),
+            last_error=error[:2000],
+            lease_until=None,
+        )
+
+    async def dead(self, row: OutboxRow, error: str) -> None:
+        await self._set(
+            row, status="dead", attempts=row.attempts + 1, last_error=error[:2000], lease_until=None
+        )
+
+    async def _set(self, row: OutboxRow, **values: Any) -> None:
+        statement = update(outbox).where(outbox.c.id == row.id).values(**values)
+        await self.store.db.write(lambda conn: conn.execute(statement))
+
+    async def close(self) -> None:
+        await self._delivered.close()
+
+    async def undelivered_count(self) -> int:
+        query = select(func.count()).where(outbox.c.status.in_(("pending", "sending")))
+        return int(await self.store.db.read(lambda conn: conn.execute(query).scalar_one()))
+
+    async def next_due(self) -> datetime | None:
+        query = (
+            select(outbox.c.next_attempt_at)
+            .where(outbox.c.status == "pending")
+            .order_by(outbox.c.next_attempt_at)
+            .limit(1)
+        )
+        return as_utc(
+            await self.store.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
+        )
+
+
+def _ready(now: Any) -> Any:
+    return and_(
+        outbox.c.status.in_(("pending", "sending")),
+        or_(
+            and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
+            and_(outbox.c.status == "sending", outbox.c.lease_until < now),
+        ),
+    )
+
+
+_OLDER = aliased(outbox)
+# Built once: reusing a statement object skips SQLAlchemy's construction and cache-key work.
+_CANDIDATES = (
+    select(outbox.c.id, outbox.c.platform)
+    .where(
+        _ready(bindparam("now")),
+        ~exists().where(
+            _OLDER.c.conversation_id == outbox.c.conversation_id,
+            _OLDER.c.id < outbox.c.id,
+            _OLDER.c.status.in_(("pending", "sending")),
+        ),
+    )
+    .order_by(outbox.c.id)
+    .limit(bindparam("limit"))
+)
+_TAKE = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)), _ready(bindparam("now")))
+    .values(status="sending", lease_until=bindparam("until", type_=outbox.c.lease_until.type))
+    .returning(*(outbox.c[f.name] for f in fields(OutboxRow)))
+)
+_DELIVERED = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"))
+    .values(
+        status="delivered",
+        delivered_at=bindparam("at", type_=outbox.c.delivered_at.type),
+        attempts=bindparam("attempt"),
+        platform_message_ids=bindparam("ids", type_=outbox.c.platform_message_ids.type),
+        lease_until=None,
+        last_error=None,
+    )
+)
+
+
+def _mark_delivered(conn: Connection, batch: Sequence[_Delivered]) -> list[None]:
+    now = utcnow()
+    conn.execute(_DELIVERED, [
+        {"row_id": d.row.id, "at": now, "attempt": d.row.attempts + 1, "ids": list(d.platform_ids)}
+        for d in batch
+    ])  # fmt: skip
+    return [None] * len(batch)
