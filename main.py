@@ -145,9 +145,9 @@ async def serve(settings: Settings, role: str = "all") -> None:
         role: ``all`` in one process, or ``ingest`` / ``worker`` to run receiving and
             answering as separate processes against the same store.
     """
-    from core.heap import settle_heap
     from core.handoff.export_api import add_export_route
     from core.handoff.service import HandoffService
+    from core.heap import settle_heap
     from core.runtime import Runtime
     from core.service import add_service_routes
     from core.store.store import Store

@@ -371,6 +371,7 @@ async def check_store(store: Store) -> StoreCheck:
     """Inbox and outbox as the store sees them: one delivered reply row per inbox turn."""
     per_turn_query = select(outbox.c.turn_id, func.count()).group_by(outbox.c.turn_id)
     status_query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+
     def read(conn: Connection) -> tuple[list[Any], dict[int | None, int], dict[str, int]]:
         return (conn.execute(select(inbox.c.turn_id, inbox.c.status)).all(),
                 {t: n for t, n in conn.execute(per_turn_query)},

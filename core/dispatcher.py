@@ -58,6 +58,8 @@ class Dispatcher:
         schedule_s: Durable retry delays after the in-process attempts fail; an adapter's
             own ``retry_schedule`` attribute overrides it.
         inline_attempts: In-process attempts per durable attempt.
+        linger_s: Pause after a wake-up before claiming, so that replies finishing
+            together are claimed in one go.
     """
 
     def __init__(
@@ -69,9 +71,11 @@ class Dispatcher:
         concurrency: int = 32,
         poll_interval_s: float = 0.5,
         lease_s: float = 15.0,
+        linger_s: float = 0.01,
     ) -> None:
         self.queue = OutboxQueue(store, lease_s)
         self.lease_s = lease_s
+        self.linger_s = linger_s
         self.adapters = adapters
         self.schedule_s = tuple(schedule_s)
         self.inline_attempts = inline_attempts
@@ -98,6 +102,8 @@ class Dispatcher:
             timeout = await self._idle_wait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+            if self.linger_s and not self._stopping:
+                await asyncio.sleep(self.linger_s)  # replies finishing together go out together
 
     async def _idle_wait(self) -> float:
         due = await self.queue.next_due()

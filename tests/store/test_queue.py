@@ -1,4 +1,4 @@
-"""Inbox claims (ordering, one in flight per conversation, leases) and outbox bookkeeping."""
+"""Inbox claims (ordering, one in flight per conversation, leases) and batched completions."""
 
 from __future__ import annotations
 
@@ -87,16 +87,30 @@ async def test_complete_writes_outbox_decision_and_state_atomically(store: Store
     assert (await outbox.reply_of(second)).text == "part 2"
 
 
-async def test_outbox_retry_later_and_dead_letter(store: Store) -> None:
-    key = ConversationKey("test", "A")
-    await store.put(make_turn("q", chat="A"))
-    queue = InboxQueue(store, "w1")
-    (claim,) = await queue.claim(1)
-    await queue.complete(claim, key, _completion(key))
-    outbox = OutboxQueue(store)
-    (row,) = await outbox.claim(1)
-    await outbox.retry_later(row, 60, "boom")
-    assert await outbox.claim(1) == []  # not due yet
-    assert await outbox.next_due() is not None
-    await outbox.dead(row, "gave up")
-    assert (await store.counts())["outbox.dead"] == 1
+async def test_a_claim_carries_its_turn_and_conversation(store: Store) -> None:
+    await store.put(make_turn("where is my parcel?", chat="A", message_id="m1"))
+    (claim,) = await InboxQueue(store, "w1").claim(5)
+    assert claim.turn.text == "where is my parcel?" and claim.turn.message_id == "m1"
+    assert claim.conversation.id == claim.conversation_id
+    assert claim.conversation.key == claim.turn.key and claim.conversation.state == "bot"
+
+
+async def test_answers_finishing_together_commit_together_and_a_lost_lease_only_fails_its_own(
+    store: Store,
+) -> None:
+    for chat in "ABCD":
+        await store.put(make_turn("q", chat=chat))
+    queue, thief = InboxQueue(store, "w1", lease_s=0.05), InboxQueue(store, "w2")
+    claims = await queue.claim(4)
+    await asyncio.sleep(0.1)
+    (stolen,) = await thief.claim(1)  # A's lease expired and w2 took it
+    results = await asyncio.gather(
+        *(queue.complete(c, c.turn.key, _completion(c.turn.key)) for c in claims),
+        return_exceptions=True,
+    )
+    lost = [r for r in results if isinstance(r, LeaseLost)]
+    assert len(lost) == 1 and str(stolen.inbox_id) in str(lost[0])
+    assert sum(isinstance(r, list) and len(r) == 1 for r in results) == 3
+    counts = await store.counts()
+    assert counts["inbox.done"] == 3 and counts["outbox.pending"] == 3 and counts["decisions"] == 3
+    await queue.close()

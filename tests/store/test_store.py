@@ -90,6 +90,8 @@ async def test_a_database_at_the_first_revision_upgrades_to_head_with_open_row_i
         await conn.run_sync(lambda sync: command.upgrade(migration_config(sync), "0001"))
     await engine.dispose()
     store = await Store.open(url)
-    names = await store.db.read(lambda conn: {i["name"] for i in inspect(conn).get_indexes("inbox")})
+    names = await store.db.read(
+        lambda conn: {i["name"] for i in inspect(conn).get_indexes("inbox")}
+    )
     await store.close()
     assert {"ix_inbox_open", "ix_inbox_open_id"} <= names

@@ -1,0 +1,109 @@
+"""WriteBatcher: concurrent submissions share a transaction; failures reach the right callers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from core.errors import StoreError
+from core.store.batching import WriteBatcher
+from core.store.store import Store
+
+
+async def test_concurrent_submissions_share_transactions_and_keep_their_results(
+    store: Store,
+) -> None:
+    batches: list[int] = []
+
+    def double(conn: Connection, items: Sequence[int]) -> list[int]:
+        conn.execute(text("SELECT 1"))
+        batches.append(len(items))
+        return [item * 2 for item in items]
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, double, "test")
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(100)))
+    await batcher.close()
+    assert results == [i * 2 for i in range(100)]
+    assert sum(batches) == 100 and len(batches) < 100  # most items shared a transaction
+
+
+async def test_an_item_that_fails_alone_fails_only_its_caller(store: Store) -> None:
+    def odd_fail(_conn: Connection, items: Sequence[int]) -> list[int | Exception]:
+        return [ValueError(f"odd {i}") if i % 2 else i for i in items]
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, odd_fail, "test")
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(6)), return_exceptions=True)
+    await batcher.close()
+    assert results[0::2] == [0, 2, 4]
+    assert [str(r) for r in results[1::2]] == ["odd 1", "odd 3", "odd 5"]
+
+
+async def test_a_failed_transaction_is_a_store_error_for_everyone_and_writes_nothing(
+    store: Store,
+) -> None:
+    def write_then_fail(conn: Connection, items: Sequence[int]) -> list[int]:
+        conn.execute(text("UPDATE conversations SET failures = 99"))
+        raise OperationalError("UPDATE", {}, Exception("disk I/O error"))
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, write_then_fail, "test")
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(3)), return_exceptions=True)
+    await batcher.close()
+    assert all(isinstance(r, StoreError) for r in results)
+
+
+async def test_a_unique_key_race_falls_back_to_one_by_one(store: Store) -> None:
+    def racing(_conn: Connection, items: Sequence[int]) -> list[int]:
+        raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+
+    async def alone(item: int) -> int:
+        if item == 2:
+            raise StoreError("still conflicting")
+        return item + 100
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, racing, "test", one_by_one=alone)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(4)), return_exceptions=True)
+    await batcher.close()
+    assert results[:2] == [100, 101] and results[3] == 103
+    assert isinstance(results[2], StoreError)
+
+
+async def test_after_runs_once_per_batch(store: Store) -> None:
+    calls: list[int] = []
+    batcher: WriteBatcher[int, int] = WriteBatcher(
+        store.db, lambda _c, items: list(items), "test", after=lambda: calls.append(1)
+    )
+    await asyncio.gather(*(batcher.submit(i) for i in range(20)))
+    await batcher.close()
+    assert 1 <= len(calls) < 20
+
+
+async def test_close_finishes_submitted_writes_first(store: Store) -> None:
+    def slow(_conn: Connection, items: Sequence[int]) -> list[int]:
+        import time
+
+        time.sleep(0.2)  # on the database thread, not the event loop
+        return list(items)
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, slow, "test")
+    pending = asyncio.ensure_future(batcher.submit(7))
+    await asyncio.sleep(0.01)
+    await batcher.close()
+    assert await pending == 7
+
+
+@pytest.mark.parametrize("count", [1, 300])
+async def test_batches_never_exceed_max_batch(store: Store, count: int) -> None:
+    sizes: list[int] = []
+
+    def record(_conn: Connection, items: Sequence[int]) -> list[int]:
+        sizes.append(len(items))
+        return list(items)
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, record, "test", max_batch=64)
+    await asyncio.gather(*(batcher.submit(i) for i in range(count)))
+    await batcher.close()
+    assert sum(sizes) == count and max(sizes) <= 64

@@ -1,0 +1,118 @@
+"""Database: transactions as functions, on one SQLite thread or through asyncpg."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, func, select, text, update
+
+from core.store.db import Database
+from core.store.schema import conversations
+from core.store.store import Store
+from core.turn import ConversationKey
+from tests.conftest import make_turn
+
+
+def _failures(conn: Connection) -> int:
+    return int(conn.execute(select(func.sum(conversations.c.failures))).scalar_one() or 0)
+
+
+async def test_a_write_commits_and_a_failing_write_rolls_back(store: Store) -> None:
+    await store.put(make_turn("hi", chat="A"))
+    await store.db.write(lambda conn: conn.execute(update(conversations).values(failures=2)))
+
+    def fail(conn: Connection) -> None:
+        conn.execute(update(conversations).values(failures=9))
+        raise RuntimeError("half way")
+
+    with pytest.raises(RuntimeError):
+        await store.db.write(fail)
+    assert await store.db.read(_failures) == 2
+
+
+async def test_a_read_keeps_nothing_it_did(store: Store) -> None:
+    await store.put(make_turn("hi", chat="A"))
+
+    def sneaky(conn: Connection) -> int:
+        conn.execute(update(conversations).values(failures=5))
+        return _failures(conn)
+
+    assert await store.db.read(sneaky) == 5
+    assert await store.db.read(_failures) == 0
+
+
+async def test_sqlite_work_runs_on_the_database_thread_with_durable_commits(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'kefu.db'}")
+    try:
+        name = await db.read(lambda _conn: threading.current_thread().name)
+        synchronous = await db.read(lambda c: c.exec_driver_sql("PRAGMA synchronous").scalar())
+        journal = await db.read(lambda c: c.exec_driver_sql("PRAGMA journal_mode").scalar())
+    finally:
+        await db.dispose()
+    assert name.startswith("kefu-sqlite") and name != threading.current_thread().name
+    assert synchronous == 2 and journal == "wal"  # FULL: every commit reaches the disk
+
+
+async def test_a_second_process_waits_for_the_write_lock_instead_of_failing(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'kefu.db'}"
+    first, second = await Store.open(url), await Store.open(url)
+    await first.put(make_turn("hi", chat="A"))
+    order: list[str] = []
+
+    def hold_lock(conn: Connection) -> None:
+        conn.execute(update(conversations).values(failures=1))
+        order.append("first holds the lock")
+        time.sleep(0.3)  # another process's long transaction
+
+    def then_write(conn: Connection) -> None:
+        order.append("second writes")
+        conn.execute(update(conversations).values(failures=conversations.c.failures + 1))
+
+    try:
+        holder = asyncio.ensure_future(first.db.write(hold_lock))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await second.db.write(then_write)
+        waited = time.monotonic() - started
+        await holder
+        assert order == ["first holds the lock", "second writes"]
+        assert waited >= 0.1  # BEGIN IMMEDIATE waited; no "database is locked" on upgrade
+        assert await first.db.read(_failures) == 2
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_event_loop_keeps_running_while_sqlite_works(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'kefu.db'}")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.ensure_future(tick())
+    await db.read(lambda conn: time.sleep(0.2))
+    ticker.cancel()
+    await db.dispose()
+    assert ticks >= 10
+
+
+async def test_conversation_rows_are_created_once(store: Store) -> None:
+    key = ConversationKey("test", "A")
+    first = await store.conversation(key)
+    second = await store.conversation(key)
+    assert first.id == second.id
+    count = select(func.count()).select_from(conversations)
+    assert await store.db.read(lambda conn: conn.execute(count).scalar_one()) == 1
+    assert await store.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one()) == 1
