@@ -14,10 +14,10 @@ customer (or press its buttons) and never answered by the bot either.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from core.bot import Assessment, BotBrain, HandoffDecision, Prepared
+from core.bot import Assessment, BotBrain, HandoffDecision, HistoryItem, Prepared
 from core.confidence import score_logprobs
 from core.engines.base import Engine, GenerationRequest, TokenLogprob
 from core.errors import EngineError
@@ -85,8 +85,21 @@ class Answerer:
         # The handoff service switches desk relays on when it is registered (bind()).
         self.relay = HandoffRelay(HandoffRecords(store), desk_enabled=False)
 
-    async def answer(self, turn: Turn, turn_id: int, conversation: Conversation) -> Completion:
-        """Decide and generate the replies for ``turn``."""
+    async def answer(
+        self,
+        turn: Turn,
+        turn_id: int,
+        conversation: Conversation,
+        history: Sequence[HistoryItem] | None = None,
+    ) -> Completion:
+        """Decide and generate the replies for ``turn``.
+
+        Args:
+            turn: The customer's or staff member's turn.
+            turn_id: Its stored id.
+            conversation: Its conversation's state.
+            history: The conversation's recent rounds, when the caller already read them.
+        """
         language = detect_language(turn.text)
         turn = _plain_command(turn)
         staff = await self.relay.staff_turn(turn)
@@ -101,12 +114,17 @@ class Answerer:
             if relayed is not None:
                 return relayed
             # No active handoff behind the state (closed elsewhere): the bot is back.
-            completion = await self._answer_as_bot(turn, turn_id, conversation, language)
+            completion = await self._answer_as_bot(turn, turn_id, conversation, language, history)
             return replace(completion, new_state=completion.new_state or "bot")
-        return await self._answer_as_bot(turn, turn_id, conversation, language)
+        return await self._answer_as_bot(turn, turn_id, conversation, language, history)
 
     async def _answer_as_bot(
-        self, turn: Turn, turn_id: int, conversation: Conversation, language: Language
+        self,
+        turn: Turn,
+        turn_id: int,
+        conversation: Conversation,
+        language: Language,
+        history: Sequence[HistoryItem] | None,
     ) -> Completion:
         if turn.command == "image_error":
             # The adapter already told the customer why the photo could not be read.
@@ -119,7 +137,9 @@ class Answerer:
             decision = HandoffDecision(("explicit request",), "explicit")
             return self._handoff(turn, conversation, decision, language)
         brain = self.brains[turn.sender.role if turn.sender.role in self.brains else Role.CUSTOMER]
-        history = await self.store.history(conversation.id, self.settings.history_rounds, turn_id)
+        if history is None:
+            rounds = self.settings.history_rounds
+            history = await self.store.history(conversation.id, rounds, turn_id)
         prepared = await brain.prepare(turn, history)
         if prepared.handoff is not None:
             return self._handoff(turn, conversation, prepared.handoff, language)

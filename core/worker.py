@@ -55,7 +55,12 @@ class Worker:
     ) -> None:
         self.store = store
         self.answerer = answerer
-        self.queue = InboxQueue(store, f"worker-{uuid.uuid4().hex[:12]}", lease_s)
+        self.queue = InboxQueue(
+            store,
+            f"worker-{uuid.uuid4().hex[:12]}",
+            lease_s,
+            history_rounds=answerer.settings.history_rounds,
+        )
         self.concurrency = concurrency
         self.lease_s = lease_s
         self.poll_interval_s = poll_interval_s
@@ -124,7 +129,9 @@ class Worker:
             )
         else:
             try:
-                completion = await self.answerer.answer(turn, claim.turn_id, claim.conversation)
+                completion = await self.answerer.answer(
+                    turn, claim.turn_id, claim.conversation, claim.history
+                )
             except KefuError as exc:
                 completion = self._fallback(
                     turn.key, turn.text, turn.message_id, f"{exc.code}: {exc}"

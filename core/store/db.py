@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy import ColumnElement, Connection, Engine, Table, event, literal_column
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -109,7 +109,7 @@ class Database:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="kefu-sqlite")
         else:
             self._async = create_async_engine(
-                url, pool_size=10, max_overflow=10, pool_pre_ping=True
+                url, pool_size=20, max_overflow=10, pool_pre_ping=True
             )
 
     async def write(self, work: Work[T]) -> T:
@@ -186,6 +186,18 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema of an async engine's database to the newest Alembic revision."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+def is_in(column: ColumnElement[str], *values: str) -> ColumnElement[bool]:
+    """``column IN ('a', 'b')`` with the values written into the SQL, not bound.
+
+    A prepared statement's generic plan can only use a partial index (``WHERE status IN
+    ('pending', 'processing')``) when the query names the same constants.
+    """
+    literals: list[ColumnElement[str]] = [
+        literal_column("'" + value.replace("'", "''") + "'") for value in values
+    ]
+    return column.in_(literals)
 
 
 def insert_ignore(dialect: str, table: Table, **values: Any) -> Insert:

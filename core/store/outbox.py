@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from core.store import codec
 from core.store.batching import WriteBatcher
-from core.store.db import as_utc, utcnow
+from core.store.db import as_utc, is_in, utcnow
 from core.store.schema import outbox
 from core.store.store import Store
 from core.turn import Reply
@@ -131,10 +131,10 @@ class OutboxQueue:
 
 def _ready(now: Any) -> Any:
     return and_(
-        outbox.c.status.in_(("pending", "sending")),
+        is_in(outbox.c.status, "pending", "sending"),
         or_(
-            and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-            and_(outbox.c.status == "sending", outbox.c.lease_until < now),
+            and_(is_in(outbox.c.status, "pending"), outbox.c.next_attempt_at <= now),
+            and_(is_in(outbox.c.status, "sending"), outbox.c.lease_until < now),
         ),
     )
 
@@ -148,7 +148,7 @@ _CANDIDATES = (
         ~exists().where(
             _OLDER.c.conversation_id == outbox.c.conversation_id,
             _OLDER.c.id < outbox.c.id,
-            _OLDER.c.status.in_(("pending", "sending")),
+            is_in(_OLDER.c.status, "pending", "sending"),
         ),
     )
     .order_by(outbox.c.id)

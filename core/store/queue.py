@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
+from core.bot import HistoryItem
 from core.store import codec
 from core.store.batching import WriteBatcher
-from core.store.db import utcnow
+from core.store.db import is_in, utcnow
 from core.store.rows import insert_turns
 from core.store.schema import conversations, decisions, handoffs, inbox, outbox
-from core.store.store import Conversation, Store, read_conversations, read_turns
+from core.store.store import Conversation, Store, read_conversations, read_history, read_turns
 from core.turn import ConversationKey, Reply, Turn
 
 
@@ -29,6 +30,7 @@ class Claim:
     attempts: int
     turn: Turn
     conversation: Conversation
+    history: tuple[HistoryItem, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +80,17 @@ class InboxQueue:
         store: The store.
         owner: Unique worker id, written into leases.
         lease_s: How long a claim is valid without renewal.
+        history_rounds: When above 0, each claim also carries this many rounds of its
+            conversation's history, read in the claiming transaction.
     """
 
-    def __init__(self, store: Store, owner: str, lease_s: float = 60.0) -> None:
+    def __init__(
+        self, store: Store, owner: str, lease_s: float = 60.0, history_rounds: int = 0
+    ) -> None:
         self.store = store
         self.owner = owner
         self.lease = timedelta(seconds=lease_s)
+        self.history_rounds = history_rounds
         self._completions: WriteBatcher[_Finished, list[int]] = WriteBatcher(
             store.db, self._write_completions, "kefu-inbox-completions"
         )
@@ -116,9 +123,17 @@ class InboxQueue:
                 row.attempts,
                 turns[row.turn_id],
                 states[row.conversation_id],
+                self._history(conn, row.conversation_id, row.turn_id),
             )
             for row in sorted(claimed, key=lambda r: r.id)
         ]
+
+    def _history(
+        self, conn: Connection, conversation_id: int, turn_id: int
+    ) -> tuple[HistoryItem, ...] | None:
+        if not self.history_rounds:
+            return None
+        return tuple(read_history(conn, conversation_id, self.history_rounds, turn_id))
 
     def _owned(self, claim: Claim) -> Any:
         """The item is still in progress under this worker's lease."""
@@ -174,12 +189,13 @@ class InboxQueue:
 
 
 def _claimable(now: Any) -> Any:
-    # The literal IN term lets SQLite and PostgreSQL use the partial "open" indexes.
+    # Statuses are literals in the SQL (not parameters), so that SQLite and PostgreSQL's
+    # prepared plans can use the partial "open" indexes.
     return and_(
-        inbox.c.status.in_(("pending", "processing")),
+        is_in(inbox.c.status, "pending", "processing"),
         or_(
-            inbox.c.status == "pending",
-            and_(inbox.c.status == "processing", inbox.c.lease_until < now),
+            is_in(inbox.c.status, "pending"),
+            and_(is_in(inbox.c.status, "processing"), inbox.c.lease_until < now),
         ),
     )
 
@@ -194,7 +210,7 @@ _CANDIDATES = (
         ~exists().where(
             _OLDER.c.conversation_id == inbox.c.conversation_id,
             _OLDER.c.id < inbox.c.id,
-            _OLDER.c.status.in_(("pending", "processing")),
+            is_in(_OLDER.c.status, "pending", "processing"),
         ),
     )
     .order_by(inbox.c.id)
