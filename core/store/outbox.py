@@ -10,12 +10,12 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from core.store import codec
 from core.store.batching import WriteBatcher
 from core.store.db import as_utc, is_in, utcnow
+from core.store.heads import open_heads
 from core.store.schema import outbox
 from core.store.store import Store
 from core.turn import Reply
@@ -62,10 +62,17 @@ class OutboxQueue:
         update checks again that each row is still ready.
         """
         now = utcnow()
-        found = await self.store.db.read(
-            lambda conn: conn.execute(_CANDIDATES, {"now": now, "limit": limit}).all()
-        )
-        ids = [r.id for r in found if platforms is None or r.platform.split(":")[0] in platforms]
+
+        def ready(row: Any) -> bool:
+            if platforms is not None and row.platform.split(":")[0] not in platforms:
+                return False  # another dispatcher's; it still holds its conversation's place
+            if row.status == "pending":
+                return bool(as_utc(row.next_attempt_at) <= now)  # type: ignore[operator]
+            lease_until = as_utc(row.lease_until)
+            return lease_until is not None and lease_until < now
+
+        heads = await self.store.db.read(lambda conn: open_heads(conn, _OPEN, ready, limit))
+        ids = [row.id for row in heads]
         if not ids:
             return []
         parameters = {"ids": ids, "now": now, "until": now + self.lease}
@@ -139,21 +146,14 @@ def _ready(now: Any) -> Any:
     )
 
 
-_OLDER = aliased(outbox)
 # Built once: reusing a statement object skips SQLAlchemy's construction and cache-key work.
-_CANDIDATES = (
-    select(outbox.c.id, outbox.c.platform)
-    .where(
-        _ready(bindparam("now")),
-        ~exists().where(
-            _OLDER.c.conversation_id == outbox.c.conversation_id,
-            _OLDER.c.id < outbox.c.id,
-            is_in(_OLDER.c.status, "pending", "sending"),
-        ),
-    )
+_OPEN = (
+    select(outbox.c.id, outbox.c.conversation_id, outbox.c.platform, outbox.c.status,
+           outbox.c.next_attempt_at, outbox.c.lease_until)
+    .where(is_in(outbox.c.status, "pending", "sending"), outbox.c.id > bindparam("after"))
     .order_by(outbox.c.id)
-    .limit(bindparam("limit"))
-)
+    .limit(bindparam("page"))
+)  # fmt: skip
 _TAKE = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("ids", expanding=True)), _ready(bindparam("now")))

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from core.bot import HistoryItem
 from core.store import codec
 from core.store.batching import WriteBatcher
-from core.store.db import is_in, utcnow
+from core.store.db import as_utc, is_in, utcnow
+from core.store.heads import open_heads
 from core.store.rows import insert_turns
 from core.store.schema import conversations, decisions, handoffs, inbox, outbox
 from core.store.store import Conversation, Store, read_conversations, read_history, read_turns
@@ -103,9 +103,13 @@ class InboxQueue:
         update checks again that each item is still claimable.
         """
         now = utcnow()
-        candidates = await self.store.db.read(
-            lambda conn: conn.execute(_CANDIDATES, {"now": now, "limit": limit}).scalars().all()
-        )
+
+        def ready(row: Any) -> bool:
+            lease_until = as_utc(row.lease_until)
+            return row.status == "pending" or (lease_until is not None and lease_until < now)
+
+        heads = await self.store.db.read(lambda conn: open_heads(conn, _OPEN, ready, limit))
+        candidates = [row.id for row in heads]
         if not candidates:
             return []
         return await self.store.db.write(lambda conn: self._take(conn, list(candidates), now))
@@ -200,21 +204,13 @@ def _claimable(now: Any) -> Any:
     )
 
 
-_OLDER = aliased(inbox)
 # Built once: a statement object reused with new parameters skips SQLAlchemy's per-call
 # construction and cache-key work, which is most of the CPU a small query costs.
-_CANDIDATES = (
-    select(inbox.c.id)
-    .where(
-        _claimable(bindparam("now")),
-        ~exists().where(
-            _OLDER.c.conversation_id == inbox.c.conversation_id,
-            _OLDER.c.id < inbox.c.id,
-            is_in(_OLDER.c.status, "pending", "processing"),
-        ),
-    )
+_OPEN = (
+    select(inbox.c.id, inbox.c.conversation_id, inbox.c.status, inbox.c.lease_until)
+    .where(is_in(inbox.c.status, "pending", "processing"), inbox.c.id > bindparam("after"))
     .order_by(inbox.c.id)
-    .limit(bindparam("limit"))
+    .limit(bindparam("page"))
 )
 _DONE = (
     update(inbox)
