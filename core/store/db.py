@@ -104,6 +104,7 @@ class Database:
         self._async: AsyncEngine | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._conn: Connection | None = None
+        self._synced = True  # the connection starts with synchronous=FULL
         if self.dialect == "sqlite":
             self._sync = _create_sqlite_engine(url)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="kefu-sqlite")
@@ -112,12 +113,21 @@ class Database:
                 url, pool_size=20, max_overflow=10, pool_pre_ping=True
             )
 
-    async def write(self, work: Work[T]) -> T:
-        """Run ``work`` in one transaction and commit it; roll back if it raises."""
+    async def write(self, work: Work[T], *, durable: bool = True) -> T:
+        """Run ``work`` in one transaction and commit it; roll back if it raises.
+
+        Args:
+            work: The transaction's body.
+            durable: Wait until the commit is on disk. Only writes that nothing depends on
+                after a power cut skip it: a lease (claims, renewals) that is lost with the
+                machine is simply taken again after it expires.
+        """
         if self._async is not None:
             async with self._async.begin() as conn:
+                if not durable:
+                    await conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 return await conn.run_sync(work)
-        return await self._on_thread(self._sqlite_write, work)
+        return await self._on_thread(self._sqlite_write, work, durable)
 
     async def read(self, work: Work[T]) -> T:
         """Run ``work`` on a connection and roll back whatever it did."""
@@ -147,10 +157,16 @@ class Database:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
             assert self._sync is not None
             self._conn = self._sync.connect()
+            self._synced = True
         return self._conn
 
-    def _sqlite_write(self, work: Work[T]) -> T:
+    def _sqlite_write(self, work: Work[T], durable: bool) -> T:
         conn = self._connection()
+        if durable != self._synced:
+            # Between transactions, on the driver's connection (PRAGMA is not transactional).
+            mode = "FULL" if durable else "NORMAL"
+            conn.connection.driver_connection.execute(f"PRAGMA synchronous={mode}")  # type: ignore[union-attr]
+            self._synced = durable
         conn.info["kefu_write"] = True
         with conn.begin():
             return work(conn)

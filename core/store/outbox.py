@@ -76,7 +76,9 @@ class OutboxQueue:
         if not ids:
             return []
         parameters = {"ids": ids, "now": now, "until": now + self.lease}
-        rows = await self.store.db.write(lambda conn: conn.execute(_TAKE, parameters).all())
+        rows = await self.store.db.write(
+            lambda conn: conn.execute(_TAKE, parameters).all(), durable=False
+        )
         return sorted((OutboxRow(*row) for row in rows), key=lambda r: r.id)
 
     async def renew(self, row: OutboxRow) -> None:
@@ -86,7 +88,7 @@ class OutboxQueue:
             .where(outbox.c.id == row.id, outbox.c.status == "sending")
             .values(lease_until=utcnow() + self.lease)
         )
-        await self.store.db.write(lambda conn: conn.execute(statement))
+        await self.store.db.write(lambda conn: conn.execute(statement), durable=False)
 
     async def reply_of(self, row: OutboxRow) -> Reply:
         hashes = {i["sha256"] for i in row.payload.get("images", [])}

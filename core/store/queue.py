@@ -112,7 +112,9 @@ class InboxQueue:
         candidates = [row.id for row in heads]
         if not candidates:
             return []
-        return await self.store.db.write(lambda conn: self._take(conn, list(candidates), now))
+        return await self.store.db.write(
+            lambda conn: self._take(conn, list(candidates), now), durable=False
+        )
 
     def _take(self, conn: Connection, candidates: list[int], now: datetime) -> list[Claim]:
         parameters = {"ids": candidates, "now": now, "owner": self.owner, "until": now + self.lease}
@@ -152,7 +154,10 @@ class InboxQueue:
         statement = (
             update(inbox).where(self._owned(claim)).values(lease_until=utcnow() + self.lease)
         )
-        return bool(await self.store.db.write(lambda conn: conn.execute(statement).rowcount == 1))
+        renewed = await self.store.db.write(
+            lambda conn: conn.execute(statement).rowcount == 1, durable=False
+        )
+        return bool(renewed)
 
     async def complete(
         self, claim: Claim, key: ConversationKey, completion: Completion

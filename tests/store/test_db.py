@@ -116,3 +116,25 @@ async def test_conversation_rows_are_created_once(store: Store) -> None:
     count = select(func.count()).select_from(conversations)
     assert await store.db.read(lambda conn: conn.execute(count).scalar_one()) == 1
     assert await store.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one()) == 1
+
+
+async def test_only_lease_writes_skip_the_disk_sync(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'kefu.db'}")
+
+    def mode(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+
+    try:
+        assert await db.write(mode, durable=False) == 1  # NORMAL: a claim's lease
+        assert await db.write(mode) == 2  # FULL again for everything else
+        assert await db.read(mode) == 2
+    finally:
+        await db.dispose()
+
+
+async def test_a_non_durable_write_still_commits(store: Store) -> None:
+    await store.put(make_turn("hi", chat="A"))
+    await store.db.write(
+        lambda conn: conn.execute(update(conversations).values(failures=3)), durable=False
+    )
+    assert await store.db.read(_failures) == 3
