@@ -30,9 +30,12 @@ SECRET_MARKERS = ("secret", "password", "api_key", "apikey")
 
 
 class StoreSettings(BaseModel):
-    """``url`` is an SQLAlchemy async URL; SQLite by default, ``postgresql+asyncpg://…`` for PG."""
+    """``url``: ``sqlite:///path`` (the default, no service needed) or ``postgresql+asyncpg://…``.
 
-    url: str = "sqlite+aiosqlite:///.kefu/kefu.db"
+    ``sqlite+aiosqlite:///path`` is accepted as the same SQLite file.
+    """
+
+    url: str = "sqlite:///.kefu/kefu.db"
 
 
 class EngineSettings(BaseModel):
