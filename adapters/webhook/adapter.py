@@ -345,6 +345,9 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
     def _remember(
         self, cache_key: tuple[str, str], accepted: AcceptedResponse, key: ConversationKey
     ) -> None:
-        self._recent[cache_key] = (accepted.model_copy(update={"duplicate": False}), key)
+        original = (
+            accepted.model_copy(update={"duplicate": False}) if accepted.duplicate else accepted
+        )
+        self._recent[cache_key] = (original, key)
         while len(self._recent) > REPLAY_MEMORY:
             self._recent.popitem(last=False)

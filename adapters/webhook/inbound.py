@@ -95,17 +95,21 @@ async def read_capped_body(request: web.Request, max_bytes: int) -> bytes:
     Raises:
         RequestRejected: 413 when the body is over the cap.
     """
-    too_large = RequestRejected(
-        413, "body_too_large", f"request body is larger than {max_bytes} bytes"
-    )
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large
+    declared = request.content_length
+    if declared is not None and declared > max_bytes:
+        raise _too_large(max_bytes)
+    if declared is not None:
+        return await request.read()  # aiohttp stops at the declared length
     body = bytearray()
     while chunk := await request.content.read(_READ_CHUNK):
         body.extend(chunk)
         if len(body) > max_bytes:
-            raise too_large
+            raise _too_large(max_bytes)
     return bytes(body)
+
+
+def _too_large(max_bytes: int) -> RequestRejected:
+    return RequestRejected(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
 
 
 def parse_message(body: bytes, max_text_chars: int, max_images: int) -> WebhookMessage:
