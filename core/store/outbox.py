@@ -123,7 +123,7 @@ class OutboxQueue:
         await self._delivered.close()
 
     async def undelivered_count(self) -> int:
-        query = select(func.count()).where(outbox.c.status.in_(("pending", "sending")))
+        query = select(func.count()).where(is_in(outbox.c.status, "pending", "sending"))
         return int(await self.store.db.read(lambda conn: conn.execute(query).scalar_one()))
 
     async def next_due(self) -> datetime | None:

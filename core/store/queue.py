@@ -193,7 +193,7 @@ class InboxQueue:
         ]
 
     async def pending_count(self) -> int:
-        query = select(func.count()).where(inbox.c.status.in_(("pending", "processing")))
+        query = select(func.count()).where(is_in(inbox.c.status, "pending", "processing"))
         return int(await self.store.db.read(lambda conn: conn.execute(query).scalar_one()))
 
 

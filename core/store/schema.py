@@ -91,16 +91,9 @@ inbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("done_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("platform", "platform_message_id", name="uq_inbox_platform_message"),
-    Index("ix_inbox_status", "status", "id"),
-    Index("ix_inbox_conversation", "conversation_id", "id"),
-    # Claims only look at open rows; partial indexes keep them fast however long the history.
-    Index(
-        "ix_inbox_open",
-        "conversation_id",
-        "id",
-        postgresql_where=INBOX_OPEN,
-        sqlite_where=INBOX_OPEN,
-    ),
+    Index("ix_inbox_turn", "turn_id"),
+    # Claims walk the open rows in id order: a partial index keeps that fast however long
+    # the history. Every other index here would cost time on each insert and update.
     Index("ix_inbox_open_id", "id", postgresql_where=INBOX_OPEN, sqlite_where=INBOX_OPEN),
 )
 
@@ -127,13 +120,6 @@ outbox = Table(
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_status", "status", "next_attempt_at"),
     Index("ix_outbox_conversation", "conversation_id", "id"),
-    Index(
-        "ix_outbox_open",
-        "conversation_id",
-        "id",
-        postgresql_where=OUTBOX_OPEN,
-        sqlite_where=OUTBOX_OPEN,
-    ),
     Index("ix_outbox_open_id", "id", postgresql_where=OUTBOX_OPEN, sqlite_where=OUTBOX_OPEN),
 )
 

@@ -76,7 +76,7 @@ async def test_open_unreachable_database_raises_store_error() -> None:
         await Store.open("postgresql+asyncpg://nobody@127.0.0.1:1/none")
 
 
-async def test_a_database_at_the_first_revision_upgrades_to_head_with_open_row_indexes(
+async def test_a_database_at_an_old_revision_upgrades_to_head_with_only_the_used_indexes(
     tmp_path,
 ) -> None:  # type: ignore[no-untyped-def]
     from alembic import command
@@ -87,11 +87,12 @@ async def test_a_database_at_the_first_revision_upgrades_to_head_with_open_row_i
     url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(migration_config(sync), "0001"))
+        await conn.run_sync(lambda sync: command.upgrade(migration_config(sync), "0002"))
     await engine.dispose()
     store = await Store.open(url)
     names = await store.db.read(
         lambda conn: {i["name"] for i in inspect(conn).get_indexes("inbox")}
     )
     await store.close()
-    assert {"ix_inbox_open", "ix_inbox_open_id"} <= names
+    assert {"ix_inbox_open_id", "ix_inbox_turn"} <= names
+    assert not names & {"ix_inbox_open", "ix_inbox_status", "ix_inbox_conversation"}
