@@ -1,8 +1,8 @@
 """Gateway benchmark: webhook ack latency and msg/s of a whole kefu against a bare handler.
 
     python -m bench.gateway [--postgres | --store-url URL] [--requests 3000] [--senders 200]
-                            [--rates 50,100,250,500] [--ingest-only] [--client raw|aiohttp]
-                            [--markdown PATH]
+                            [--rates 50,100,250,500] [--flat-rounds 3] [--split | --ingest-only]
+                            [--client raw|aiohttp] [--markdown PATH]
 
 kefu runs in its own process: webhook adapter, worker, dispatcher, instant StubEngine and a
 durable store (SQLite in a temporary directory by default; ``--postgres`` creates and drops
@@ -14,8 +14,11 @@ which costs far less per request than aiohttp's client and so distorts less on 2
 (``--client aiohttp`` uses an aiohttp session with a pool of ``--senders`` instead).
 
 Phases, against both servers: a warm-up; paced load at each ``--rates`` value (latency from
-send to the response while the server keeps up; kefu's inbox is drained after each); then a
-flat-out burst (msg/s). Afterwards kefu is drained and its store checked: every webhook id
+send to the response while the server keeps up; kefu's inbox is drained after each); then
+``--flat-rounds`` flat-out bursts per server (msg/s), taken in turn (kefu, bare, kefu, …)
+while both servers stay up, so that the machine's drifts in speed reach both alike; the
+ratio is of the medians. ``--split`` runs kefu as ``serve --role ingest`` plus ``serve
+--role worker``. Afterwards kefu is drained and its store checked: every webhook id
 that got a 202 is in the inbox exactly once, and every turn is answered with exactly one
 delivered outbox row. ``--ingest-only`` stops kefu's worker and dispatcher, to measure the
 ack path alone (the store check then covers the inbox only). Exit status 1 if a request
@@ -27,11 +30,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import platform
 import shlex
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -375,65 +380,89 @@ async def verify_store(url: str, accepted_ids: set[str]) -> StoreVerdict:
 class Results:
     phases: list[Phase]
     verdict: StoreVerdict
-    drain_s: float
-    backlog: int  # turns unanswered when the final drain began
+    drain_s: float  # the first flat-out round's drain
+    backlog: int  # turns unanswered when that drain began
+
+    def flat(self, server: str) -> list[Phase]:
+        return [p for p in self.phases if p.server == server and p.name.startswith("flat out")]
+
+    def median_rate(self, server: str) -> float:
+        return statistics.median(p.msg_per_s for p in self.flat(server))
 
 
-async def load(server: Server, args: argparse.Namespace, flat_requests: int,
-               drain_url: str | None) -> list[Phase]:  # fmt: skip
-    """Warm-up and the paced phases (each drained when ``drain_url`` is given), then flat out
-    (its drain is the caller's to measure)."""
-    session = None
-    if args.client == "aiohttp":
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.senders))
+class Loader:
+    """Sends phases of pre-signed requests to one server (and drains kefu after them)."""
 
-    async def phase(name: str, count: int, rate: float | None, then_drain: bool) -> Phase:
-        tag = f"{server.name}{len(name)}{uuid.uuid4().hex[:8]}"
-        requests = build_requests(server.port, count, args.conversations, tag)
-        senders = await open_senders(server.port, args.senders, session)
-        measured = await run_phase(server, name, requests, senders, rate)
+    def __init__(self, server: Server, args: argparse.Namespace, drain_url: str | None) -> None:
+        self.server, self.args, self.drain_url = server, args, drain_url
+        self.session: aiohttp.ClientSession | None = None
+        if args.client == "aiohttp":
+            limit = aiohttp.TCPConnector(limit=args.senders)
+            self.session = aiohttp.ClientSession(connector=limit)
+
+    async def phase(self, name: str, count: int, rate: float | None) -> Phase:
+        tag = f"{self.server.name}{len(name)}{uuid.uuid4().hex[:8]}"
+        requests = build_requests(self.server.port, count, self.args.conversations, tag)
+        senders = await open_senders(self.server.port, self.args.senders, self.session)
+        measured = await run_phase(self.server, name, requests, senders, rate)
         for sender in senders:
             sender.close()
-        if then_drain and drain_url is not None:
-            await drain(drain_url)
         return measured
 
-    try:
-        phases = [await phase("warm-up", 200, None, True)]
-        for rate in args.rates:
-            count = int(rate * args.rate_seconds)
-            phases.append(await phase(f"paced {rate:g}/s", count, rate, True))
-        phases.append(await phase("flat out", flat_requests, None, False))
-    finally:
-        if session is not None:
-            await session.close()
-    return phases
+    async def drain(self) -> tuple[float, int]:
+        return await drain(self.drain_url) if self.drain_url is not None else (0.0, 0)
+
+    async def warm_and_paced(self) -> list[Phase]:
+        """Warm-up and the paced phases, each drained before the next."""
+        phases = [await self.phase("warm-up", 200, None)]
+        await self.drain()
+        for rate in self.args.rates:
+            phases.append(
+                await self.phase(f"paced {rate:g}/s", int(rate * self.args.rate_seconds), rate)
+            )
+            await self.drain()
+        return phases
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
 
 
 async def benchmark(args: argparse.Namespace, store_url: str) -> Results:
-    with Server("bare", ["bench._gateway_bare"]) as bare:
-        phases = await load(bare, args, args.bare_requests, None)
     serve = ["bench.gateway", "--serve-kefu", "--store-url", store_url]
     serve += ["--ingest-only"] if args.ingest_only else []
-    worker: Server | None = None
-    if args.split:  # `serve --role ingest` + `serve --role worker`: answering in its own process
-        serve += ["--role", "ingest"]
-        worker = Server("kefu-worker", [*serve[:-2], "--role", "worker"]).__enter__()
+    with contextlib.ExitStack() as servers:
+        if args.split:  # `serve --role ingest` + `serve --role worker`: answering elsewhere
+            servers.enter_context(Server("kefu-worker", [*serve, "--role", "worker"]))
+            serve += ["--role", "ingest"]
+        bare = servers.enter_context(Server("bare", ["bench._gateway_bare"]))
+        kefu = servers.enter_context(Server("kefu", serve))
+        return await _measure(args, store_url, bare, kefu)
+
+
+async def _measure(args: argparse.Namespace, store_url: str, bare_server: Server,
+                   kefu_server: Server) -> Results:  # fmt: skip
+    """Warm-up and paced phases for each server, then flat-out rounds taken in turn.
+
+    Both servers are up all along, and the flat-out rounds alternate (kefu, then bare, …)
+    so that drifts in the machine's speed reach both alike; kefu is drained after each of
+    its rounds so that its answering does not overlap the bare handler's next round.
+    """
+    bare = Loader(bare_server, args, None)
+    kefu = Loader(kefu_server, args, None if args.ingest_only else store_url)
     try:
-        return await _run_kefu(args, store_url, serve, phases)
+        phases = await bare.warm_and_paced() + await kefu.warm_and_paced()
+        drains: list[tuple[float, int]] = []
+        for round_number in range(1, args.flat_rounds + 1):
+            phases.append(await kefu.phase(f"flat out {round_number}", args.requests, None))
+            drains.append(await kefu.drain())
+            phases.append(await bare.phase(f"flat out {round_number}", args.bare_requests, None))
     finally:
-        if worker is not None:
-            worker.__exit__()
-
-
-async def _run_kefu(
-    args: argparse.Namespace, store_url: str, serve: list[str], phases: list[Phase]
-) -> Results:
-    with Server("kefu", serve) as kefu:
-        phases += await load(kefu, args, args.requests, None if args.ingest_only else store_url)
-        drain_s, backlog = (0.0, 0) if args.ingest_only else await drain(store_url)
-        accepted = {i for p in phases if p.server == "kefu" for i in p.accepted_ids}
-        verdict = await verify_store(store_url, accepted)
+        await bare.close()
+        await kefu.close()
+    accepted = {i for p in phases if p.server == "kefu" for i in p.accepted_ids}
+    verdict = await verify_store(store_url, accepted)
+    drain_s, backlog = drains[0] if drains else (0.0, 0)
     return Results(phases, verdict, drain_s, backlog)
 
 
@@ -449,8 +478,10 @@ def render(args: argparse.Namespace, store: str, results: Results, load_before: 
     """The results as Markdown: command, table, targets, store check, machine."""
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()[:20]
     phases, verdict = results.phases, results.verdict
-    flat = {p.server: p for p in phases if p.name == "flat out"}
-    ratio = flat["kefu"].msg_per_s / flat["bare"].msg_per_s
+    kefu_rate, bare_rate = results.median_rate("kefu"), results.median_rate("bare")
+    ratio = kefu_rate / bare_rate
+    pairs = zip(results.flat("kefu"), results.flat("bare"), strict=True)
+    round_ratios = ", ".join(f"{k.msg_per_s / b.msg_per_s:.0%}" for k, b in pairs)
     mode = "ack path only (worker and dispatcher stopped)" if args.ingest_only else "whole kefu"
     mode += ", ingest and worker as separate processes" if args.split else ""
     lines = [
@@ -464,20 +495,22 @@ def render(args: argparse.Namespace, store: str, results: Results, load_before: 
         "| sender lag max ms | server CPU | generator CPU | rest of machine CPU |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(_row(p) for p in phases), "",
-        f"kefu flat out / bare flat out: **{ratio:.0%}**  ",
+        f"kefu flat out / bare flat out: **{ratio:.0%}** (medians of {args.flat_rounds} "
+        f"alternating rounds: {kefu_rate:,.0f} / {bare_rate:,.0f} msg/s; round by round "
+        f"{round_ratios})  ",
     ]  # fmt: skip
     if results.backlog:
         rate = results.backlog / results.drain_s if results.drain_s else 0.0
-        lines.append(f"Answering after the flat-out phase: {results.backlog} open turns answered "
+        lines.append(f"Answering after the first flat-out round: {results.backlog} open turns answered "
                      f"and delivered in {results.drain_s:.1f} s = **{rate:,.0f} turns/s** "
                      f"(worker + dispatcher, StubEngine).")  # fmt: skip
     lines += ["", "Targets:"]
     for p in (p for p in phases if p.server == "kefu" and p.name.startswith("paced")):
         verdict_text = "met" if p.pct(99) <= 20 else "MISSED"
         lines.append(f"- p99 ≤ 20 ms, {p.name}: {p.pct(99):.1f} ms → {verdict_text}")
-    met = flat["kefu"].msg_per_s >= 1000
+    met = kefu_rate >= 1000
     lines += [
-        f"- ≥ 1,000 msg/s: {flat['kefu'].msg_per_s:,.0f} → {'met' if met else 'MISSED'}",
+        f"- ≥ 1,000 msg/s: {kefu_rate:,.0f} → {'met' if met else 'MISSED'}",
         f"- ≥ 30 % of bare: {ratio:.0%} → {'met' if ratio >= 0.3 else 'MISSED'}", "",
         f"Store check: **{'OK' if verdict.ok(not args.ingest_only) else 'FAILED'}**: "
         f"{verdict.accepted} requests accepted (202), {verdict.inbox_rows} inbox rows, "
@@ -515,6 +548,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rates", type=lambda v: [float(r) for r in v.split(",")],
                         default=[50.0, 100.0, 250.0, 500.0], help="paced phases, msg/s")  # fmt: skip
     parser.add_argument("--rate-seconds", type=float, default=2.0)
+    parser.add_argument("--flat-rounds", type=int, default=3,
+                        help="flat-out rounds per server, alternating kefu and bare")  # fmt: skip
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--ingest-only", action="store_true",
                         help="stop kefu's worker and dispatcher: measure the ack path alone")  # fmt: skip
