@@ -173,6 +173,8 @@ class Dispatcher:
     async def _attempt(
         self, adapter: Deliverer, message: OutboundMessage, attempts: int
     ) -> DeliveryReceipt:
+        if attempts == 1:  # the adapter's own schedule retries durably; nothing to wrap
+            return await adapter.deliver(message)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=_wait_for_retry_after,

@@ -244,8 +244,10 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
             raise PermanentDeliveryError(
                 f"webhook source of {reply.key.platform!r} is not configured"
             )
-        event = ReplyEvent(
-            **self.to_platform(reply)[0].model_dump(),
+        # The content was just validated by to_platform; the event adds our own routing
+        # fields, so it is assembled without a second validation pass.
+        event = ReplyEvent.model_construct(
+            **dict(self.to_platform(reply)[0]),
             source=source.name,
             conversation_id=reply.key.chat_id,
             turn_id=message.turn_id,
