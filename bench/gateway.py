@@ -389,6 +389,10 @@ class Results:
     def median_rate(self, server: str) -> float:
         return statistics.median(p.msg_per_s for p in self.flat(server))
 
+    def median_cpu_us(self, server: str) -> float:
+        """Server CPU per accepted message in the flat-out rounds, µs (median)."""
+        return statistics.median(p.server_cpu_s / p.accepted * 1e6 for p in self.flat(server))
+
 
 class Loader:
     """Sends phases of pre-signed requests to one server (and drains kefu after them)."""
@@ -498,6 +502,9 @@ def render(args: argparse.Namespace, store: str, results: Results, load_before: 
         f"kefu flat out / bare flat out: **{ratio:.0%}** (medians of {args.flat_rounds} "
         f"alternating rounds: {kefu_rate:,.0f} / {bare_rate:,.0f} msg/s; round by round "
         f"{round_ratios})  ",
+        f"Server CPU per message, flat out (medians): kefu "
+        f"{results.median_cpu_us('kefu'):,.0f} µs, bare {results.median_cpu_us('bare'):,.0f} µs "
+        f"(all kefu processes' threads; the split worker's CPU is not included)  ",
     ]  # fmt: skip
     if results.backlog:
         rate = results.backlog / results.drain_s if results.drain_s else 0.0
