@@ -180,8 +180,8 @@ class InboxQueue:
         ids = [f.claim.inbox_id for f in batch]
         done = set(conn.execute(_DONE, {"ids": ids, "owner": self.owner, "at": now}).scalars())
         kept = [f for f in batch if f.claim.inbox_id in done]
-        dialect = self.store.db.dialect
-        insert_turns(conn, dialect, [(f.claim.conversation_id, t) for f in kept for t in f.completion.bot_turns], now)  # fmt: skip
+        bot_turns = [(f.claim.conversation_id, t) for f in kept for t in f.completion.bot_turns]
+        insert_turns(conn, self.store.db.dialect, bot_turns, now)
         outbox_ids = _insert_replies(conn, kept, now)
         _insert_decisions(conn, kept, now)
         _update_conversations(conn, kept, now)
