@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +19,7 @@ from core.answer import Answerer, AnswerSettings
 from core.bot import BotBrain
 from core.dispatcher import Dispatcher
 from core.engines.base import Engine
+from core.errors import StoreError
 from core.store.store import Store
 from core.turn import Role
 from core.worker import Worker
@@ -94,6 +95,7 @@ class Runtime:
         )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._unwatch: Callable[[], Awaitable[None]] | None = None
         self.base_url = ""
 
     def _stream_opener(self, platform: str) -> Adapter | None:  # type: ignore[type-arg]
@@ -119,14 +121,26 @@ class Runtime:
         for adapter in self.adapters.values():
             if role == "all" or (role == "ingest") == adapter.receives:
                 await adapter.start()
+        if role == "worker":
+            await self._watch_inbox()
         if role != "ingest":
             self._tasks = [
                 asyncio.create_task(self.worker.run(), name="kefu-worker"),
                 asyncio.create_task(self.dispatcher.run(), name="kefu-dispatcher"),
             ]
 
+    async def _watch_inbox(self) -> None:
+        # Another process receives: on PostgreSQL it notifies us of new turns at once.
+        try:
+            self._unwatch = await self.store.watch_inbox(self.worker.wake)
+        except StoreError as exc:
+            log.warning("%s; finding new turns by polling instead", exc)
+
     async def stop(self) -> None:
         """Stop receiving, finish in-flight answers, stop delivery, close everything."""
+        if self._unwatch is not None:
+            await self._unwatch()
+            self._unwatch = None
         for adapter in self.adapters.values():
             await adapter.shutdown()
         if self._tasks:

@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
+
 from adapters.base import Adapter, AdapterContext, Capabilities
 from core.engines.stub import StubEngine
 from core.ports import DeliveryReceipt, OutboundMessage
@@ -53,7 +55,11 @@ class CountingEngine(StubEngine):
 
 
 def _runtime(
-    store: Store, role: str, log: list[str], holder: dict[str, RecordingAdapter]
+    store: Store,
+    role: str,
+    log: list[str],
+    holder: dict[str, RecordingAdapter],
+    poll_interval_s: float = 0.05,
 ) -> Runtime:
     brain = PromptBrain()
 
@@ -61,7 +67,7 @@ def _runtime(
         holder[role] = RecordingAdapter(context, log)
         return holder[role]
 
-    options = RuntimeOptions(role=role, poll_interval_s=0.05)  # type: ignore[arg-type]
+    options = RuntimeOptions(role=role, poll_interval_s=poll_interval_s)  # type: ignore[arg-type]
     return Runtime(store, CountingEngine(), {Role.CUSTOMER: brain}, {"rec": make}, options)
 
 
@@ -89,3 +95,31 @@ async def test_ingest_and_worker_processes_share_the_store(tmp_path: Path) -> No
         await ingest_store.close()
         await worker_store.close()
     assert sorted(log) == [f"Echo: q{i}" for i in range(5)]
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_the_worker_process_is_woken_by_notify_not_by_polling(
+    store_url: str,
+) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("SQLite cannot notify another process; its worker polls")
+    ingest_store, worker_store = await Store.open(store_url), await Store.open(store_url)
+    log: list[str] = []
+    adapters: dict[str, RecordingAdapter] = {}
+    ingest = _runtime(ingest_store, "ingest", log, adapters)
+    worker = _runtime(worker_store, "worker", log, adapters, poll_interval_s=60)
+    await ingest.start()
+    await worker.start()
+    try:
+        await asyncio.sleep(0.2)  # the worker's first poll is behind it; the next is a minute away
+        started = asyncio.get_running_loop().time()
+        await ingest_store.put(make_turn("hello", chat="n1", platform="rec"))
+        while not log and asyncio.get_running_loop().time() - started < 10:
+            await asyncio.sleep(0.01)
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        await ingest.stop()
+        await worker.stop()
+        await ingest_store.close()
+        await worker_store.close()
+    assert log == ["Echo: hello"] and waited < 2

@@ -17,12 +17,13 @@ runs as one unit:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import ColumnElement, Connection, Engine, Table, event, literal_column
@@ -31,6 +32,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
+
+from core.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 T = TypeVar("T")
@@ -135,6 +138,32 @@ class Database:
             async with self._async.connect() as conn:
                 return await conn.run_sync(work)
         return await self._on_thread(self._sqlite_read, work)
+
+    async def listen(
+        self, channel: str, callback: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Call ``callback`` whenever another process sends ``NOTIFY channel`` (PostgreSQL).
+
+        Returns:
+            A coroutine function that stops listening, or None where the database cannot
+            notify other processes (SQLite): callers keep polling there.
+
+        Raises:
+            StoreError: the listening connection could not be opened.
+        """
+        if self._async is None:
+            return None
+        dsn = self._async.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            connection = await asyncpg.connect(dsn)
+            await connection.add_listener(channel, lambda *_: callback())
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"cannot listen on {channel}: {exc}") from exc
+
+        async def stop() -> None:
+            await connection.close()
+
+        return stop
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""

@@ -17,6 +17,8 @@ from core.store.rows import ensure_conversations, insert_turns
 from core.store.schema import inbox
 from core.turn import ConversationKey, Turn
 
+INBOX_CHANNEL = "kefu_inbox"  # PostgreSQL NOTIFY channel: new turns are in the inbox
+
 
 def write_turns(conn: Connection, dialect: str, batch: Sequence[Turn]) -> list[IngestResult]:
     """Store new turns with their inbox rows; turns already in the inbox are duplicates."""
@@ -31,6 +33,9 @@ def write_turns(conn: Connection, dialect: str, batch: Sequence[Turn]) -> list[I
     now = utcnow()
     conversation_ids = ensure_conversations(conn, dialect, {t.key for t in fresh}, now)
     turn_ids = _insert(conn, dialect, fresh, conversation_ids, now)
+    if fresh and dialect == "postgresql":
+        # Delivered at commit to worker processes listening (``serve --role worker``).
+        conn.exec_driver_sql(f"NOTIFY {INBOX_CHANNEL}")
     new_ids = {(t.key.platform, t.message_id): tid for t, tid in zip(fresh, turn_ids, strict=True)}
     results = []
     for index, key in enumerate(keys):

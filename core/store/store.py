@@ -7,7 +7,7 @@ what makes "answered exactly once" hold across crashes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from core.ports import IngestResult
 from core.store import codec
 from core.store.batching import WriteBatcher
 from core.store.db import Database, as_utc, utcnow
-from core.store.inbox_writes import write_turns
+from core.store.inbox_writes import INBOX_CHANNEL, write_turns
 from core.store.rows import ensure_conversations, insert_turns
 from core.store.schema import conversations, decisions, handoffs, images, inbox, outbox, turns
 from core.turn import ConversationKey, ImagePart, Role, Sender, Turn
@@ -80,6 +80,20 @@ class Store:
     def on_new_turn(self, callback: Any) -> None:
         """Register a zero-argument callable run after each new inbox turn (wakes workers)."""
         self._listeners.append(callback)
+
+    async def watch_inbox(
+        self, callback: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Call ``callback`` when another process stores new turns (PostgreSQL NOTIFY).
+
+        Returns:
+            A coroutine function that stops watching, or None on SQLite, where a worker in
+            another process finds new turns by polling.
+
+        Raises:
+            StoreError: the listening connection could not be opened.
+        """
+        return await self.db.listen(INBOX_CHANNEL, callback)
 
     # -- inbox ---------------------------------------------------------------------------
 

@@ -96,3 +96,24 @@ async def test_a_database_at_an_old_revision_upgrades_to_head_with_only_the_used
     await store.close()
     assert {"ix_inbox_open_id", "ix_inbox_turn"} <= names
     assert not names & {"ix_inbox_open", "ix_inbox_status", "ix_inbox_conversation"}
+
+
+async def test_watch_inbox_hears_turns_stored_by_another_process(store_url: str) -> None:
+    writer, watcher = await Store.open(store_url), await Store.open(store_url)
+    heard = asyncio.Event()
+    try:
+        stop = await watcher.watch_inbox(heard.set)
+        if store_url.startswith("sqlite"):
+            assert stop is None  # SQLite cannot notify other processes: workers poll
+            return
+        assert stop is not None
+        await writer.put(make_turn("q", message_id="notify-1"))
+        await asyncio.wait_for(heard.wait(), 5)
+        heard.clear()
+        await writer.put(make_turn("q", message_id="notify-1"))  # a duplicate stores nothing
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(heard.wait(), 0.3)
+        await stop()
+    finally:
+        await writer.close()
+        await watcher.close()
