@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from prometheus_client import Counter
+from sqlalchemy.exc import SQLAlchemyError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
+from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError, StoreError
 from core.ports import DeliveryReceipt, OutboundMessage
 from core.store.outbox import OutboxQueue, OutboxRow
 from core.store.store import Store
@@ -92,7 +93,7 @@ class Dispatcher:
         while not self._stopping:
             # Cleared before the claim: a wake-up that arrives during it is not lost.
             self._wake.clear()
-            rows = await self.queue.claim(self.concurrency, platforms)
+            rows = await self._claim(platforms)
             if rows:
                 await asyncio.gather(
                     *(self._deliver_conversation(group) for group in _by_conversation(rows))
@@ -105,8 +106,19 @@ class Dispatcher:
             if self.linger_s and not self._stopping:
                 await asyncio.sleep(self.linger_s)  # replies finishing together go out together
 
+    async def _claim(self, platforms: list[str]) -> list[OutboxRow]:
+        try:
+            return await self.queue.claim(self.concurrency, platforms)
+        except (StoreError, SQLAlchemyError) as exc:
+            # The database is busy or away: the replies wait in the outbox; try again later.
+            log.warning("claiming outbox rows failed, retrying: %s", exc)
+            return []
+
     async def _idle_wait(self) -> float:
-        due = await self.queue.next_due()
+        try:
+            due = await self.queue.next_due()
+        except (StoreError, SQLAlchemyError):
+            return self.poll_interval_s
         if due is None:
             return self.poll_interval_s
         return max(0.01, min(self.poll_interval_s, (due - datetime.now(UTC)).total_seconds()))

@@ -149,6 +149,7 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.worker.close()
         await self.dispatcher.close()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -11,11 +11,13 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.answer import Answerer
-from core.errors import KefuError
+from core.errors import KefuError, StoreError
 from core.store.queue import Claim, Completion, Decision, InboxQueue, LeaseLost
 from core.store.store import Store
 from core.texts import detect_language, text
@@ -68,6 +70,7 @@ class Worker:
         self.linger_s = linger_s
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[int] = set()
         self._stopping = False
         store.on_new_turn(self.wake)
 
@@ -80,11 +83,14 @@ class Worker:
             free = self.concurrency - len(self._tasks)
             # Cleared before the claim: a wake-up that arrives during it is not lost.
             self._wake.clear()
-            claims = await self.queue.claim(free) if free > 0 else []
+            claims = await self._claim(free) if free > 0 else []
             for claim in claims:
+                if claim.inbox_id in self._in_flight:
+                    continue  # our own lease lapsed and came back to us: it is being answered
+                self._in_flight.add(claim.inbox_id)
                 task = asyncio.create_task(self._process(claim))
                 self._tasks.add(task)
-                task.add_done_callback(self._task_done)
+                task.add_done_callback(partial(self._task_done, claim.inbox_id))
             if claims and len(claims) == free:
                 continue  # full batch: there may be more waiting
             with contextlib.suppress(TimeoutError):
@@ -94,8 +100,17 @@ class Worker:
                 # costs far less than one each, and a few ms are nothing next to a model.
                 await asyncio.sleep(self.linger_s)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    async def _claim(self, free: int) -> list[Claim]:
+        try:
+            return await self.queue.claim(free)
+        except (StoreError, SQLAlchemyError) as exc:
+            # The database is busy or away: the turns wait in the inbox; try again later.
+            log.warning("claiming inbox work failed, retrying: %s", exc)
+            return []
+
+    def _task_done(self, inbox_id: int, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._in_flight.discard(inbox_id)
         self._wake.set()  # a slot is free and the conversation may have a next turn
 
     async def stop(self) -> None:
@@ -104,6 +119,9 @@ class Worker:
         self._wake.set()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Finish the completion writes already submitted (after :meth:`run` has ended)."""
         await self.queue.close()
 
     async def _process(self, claim: Claim) -> None:

@@ -7,7 +7,7 @@ import io
 
 from adapters.terminal.adapter import TerminalAdapter
 from core.engines.stub import StubEngine
-from core.errors import EngineError
+from core.errors import EngineError, StoreError
 from core.store.queue import InboxQueue
 from core.turn import ConversationKey
 from tests.conftest import make_turn
@@ -123,3 +123,22 @@ async def test_reset_and_human_commands(tmp_path) -> None:  # type: ignore[no-un
     kinds = [r["payload"]["kind"] for r in rows]
     assert kinds == ["answer", "notice", "answer", "handoff"]  # quiet while handed off
     assert conversation.state == "handoff"
+
+
+async def test_a_failed_claim_is_retried_and_the_worker_keeps_answering(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out, holder = io.StringIO(), {}
+    async with KefuHarness(adapters={"terminal": _terminal(out, holder)}) as kefu:
+        assert kefu.store is not None and kefu.runtime is not None
+        queue = kefu.runtime.worker.queue
+        real_claim, failures = queue.claim, [StoreError("database is locked")]
+
+        async def flaky_claim(limit: int):  # type: ignore[no-untyped-def]
+            if failures:
+                raise failures.pop()
+            return await real_claim(limit)
+
+        queue.claim = flaky_claim  # type: ignore[method-assign]
+        await kefu.store.put(make_turn("still there?", chat="f", platform="terminal"))
+        await kefu.wait_until_idle(20)
+        rows = await kefu.store.delivered_outbox()
+    assert not failures and [r["payload"]["text"] for r in rows] == ["Echo: still there?"]

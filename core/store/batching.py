@@ -42,7 +42,8 @@ class WriteBatcher(Generic[Item, Result]):
         name: Task name, for debugging.
         max_batch: Most items per transaction.
         one_by_one: Called per item when the batch hits a unique-key race with another
-            process; it resolves the race row by row.
+            process; it resolves the race row by row. Any other failed batch of several
+            items is retried an item per transaction, so one bad item fails alone.
         after: Called after each batch (for example to wake a worker).
     """
 
@@ -65,13 +66,16 @@ class WriteBatcher(Generic[Item, Result]):
         self._queue: asyncio.Queue[_Pending[Item, Result]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._busy = False
+        self._closed = False
 
     async def submit(self, item: Item) -> Result:
         """Write ``item`` with whatever else is waiting; returns after the commit.
 
         Raises:
-            StoreError: the transaction failed.
+            StoreError: the transaction failed, or the batcher is closed.
         """
+        if self._closed:
+            raise StoreError("the store is closing")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=self.name)
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
@@ -80,6 +84,7 @@ class WriteBatcher(Generic[Item, Result]):
 
     async def close(self, timeout_s: float = 10.0) -> None:
         """Finish the writes already submitted (up to ``timeout_s``), then stop."""
+        self._closed = True
         if self._task is None:
             return
         with contextlib.suppress(TimeoutError):
@@ -100,6 +105,11 @@ class WriteBatcher(Generic[Item, Result]):
             self._busy = True
             try:
                 await self._write(batch)
+            except BaseException as exc:
+                # Whatever happened, no caller may wait forever for this batch.
+                _fail(batch, StoreError(f"could not write: {exc!r}"))
+                if not isinstance(exc, Exception):
+                    raise  # cancelled: stop
             finally:
                 self._busy = False
 
@@ -107,35 +117,52 @@ class WriteBatcher(Generic[Item, Result]):
         items = [p.item for p in batch]
         try:
             results = await self.db.write(lambda conn: self.write_many(conn, items))
-        except IntegrityError as exc:
-            if self.one_by_one is None:
-                _fail(batch, StoreError(f"could not write: {exc}"))
+        except (SQLAlchemyError, StoreError) as exc:
+            if isinstance(exc, IntegrityError) and self.one_by_one is not None:
+                await self._one_by_one(batch, self.one_by_one)
+            elif len(batch) > 1:
+                await self._one_by_one(batch, self._alone)  # one bad item fails alone
             else:
-                await self._one_by_one(batch)
-        except SQLAlchemyError as exc:
-            _fail(batch, StoreError(f"could not write: {exc}"))
+                _fail(
+                    batch,
+                    exc if isinstance(exc, StoreError) else StoreError(f"could not write: {exc}"),
+                )
         else:
-            for pending, result in zip(batch, results, strict=True):
-                if pending.future.done():
-                    continue  # the caller was cancelled
-                if isinstance(result, Exception):
-                    pending.future.set_exception(result)
-                else:
-                    pending.future.set_result(result)
+            _settle(batch, results)
         if self.after is not None:
             self.after()
 
-    async def _one_by_one(self, batch: list[_Pending[Item, Result]]) -> None:
-        assert self.one_by_one is not None
+    async def _alone(self, item: Item) -> Result:
+        try:
+            (result,) = await self.db.write(lambda conn: self.write_many(conn, [item]))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not write: {exc}") from exc
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def _one_by_one(
+        self, batch: list[_Pending[Item, Result]], write: Callable[[Item], Awaitable[Result]]
+    ) -> None:
         for pending in batch:
             try:
-                result = await self.one_by_one(pending.item)
-            except StoreError as exc:
+                result = await write(pending.item)
+            except Exception as exc:  # each caller gets its own item's outcome
                 if not pending.future.done():
                     pending.future.set_exception(exc)
                 continue
             if not pending.future.done():
                 pending.future.set_result(result)
+
+
+def _settle(batch: Sequence[_Pending[Item, Result]], results: Sequence[Result | Exception]) -> None:
+    for pending, result in zip(batch, results, strict=True):
+        if pending.future.done():
+            continue  # the caller was cancelled
+        if isinstance(result, Exception):
+            pending.future.set_exception(result)
+        else:
+            pending.future.set_result(result)
 
 
 def _fail(batch: Sequence[_Pending[Item, Result]], error: StoreError) -> None:

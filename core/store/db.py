@@ -17,6 +17,8 @@ runs as one unit:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -29,6 +31,7 @@ from alembic.config import Config
 from sqlalchemy import ColumnElement, Connection, Engine, Table, event, literal_column
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
@@ -191,21 +194,49 @@ class Database:
 
     def _sqlite_write(self, work: Work[T], durable: bool) -> T:
         conn = self._connection()
-        if durable != self._synced:
-            # Between transactions, on the driver's connection (PRAGMA is not transactional).
-            mode = "FULL" if durable else "NORMAL"
-            conn.connection.driver_connection.execute(f"PRAGMA synchronous={mode}")  # type: ignore[union-attr]
-            self._synced = durable
-        conn.info["kefu_write"] = True
-        with conn.begin():
-            return work(conn)
+        try:
+            if durable != self._synced:
+                # Between transactions, on the driver's connection (not transactional).
+                mode = "FULL" if durable else "NORMAL"
+                conn.connection.driver_connection.execute(f"PRAGMA synchronous={mode}")  # type: ignore[union-attr]
+                self._synced = durable
+            conn.info["kefu_write"] = True
+            with conn.begin():
+                return work(conn)
+        except BaseException as exc:
+            self._recover(conn, exc)
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"database error: {exc}") from exc
+            raise
 
     def _sqlite_read(self, work: Work[T]) -> T:
         conn = self._connection()
         try:
             return work(conn)
+        except BaseException as exc:
+            self._recover(conn, exc)
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"database error: {exc}") from exc
+            raise
         finally:
-            conn.rollback()
+            if self._conn is conn:
+                conn.rollback()
+
+    def _recover(self, conn: Connection, exc: BaseException) -> None:
+        """After a failure, make sure no transaction is left open on the shared connection.
+
+        A failed COMMIT (or a BEGIN that timed out waiting for the lock) can leave SQLite
+        inside a transaction that SQLAlchemy no longer tracks; the next transaction would
+        fail, and the open one would hold the lock against other processes. Start afresh.
+        """
+        driver = conn.connection.driver_connection if not conn.invalidated else None
+        stuck = driver is not None and driver.in_transaction
+        if stuck:
+            with contextlib.suppress(sqlite3.Error):
+                driver.rollback()  # type: ignore[union-attr]
+        if stuck or conn.in_transaction() or isinstance(exc, DBAPIError | sqlite3.Error):
+            conn.invalidate()
+            self._conn = None
 
     def _close_connection(self) -> None:
         if self._conn is not None:

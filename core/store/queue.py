@@ -179,7 +179,11 @@ class InboxQueue:
         now = utcnow()
         ids = [f.claim.inbox_id for f in batch]
         done = set(conn.execute(_DONE, {"ids": ids, "owner": self.owner, "at": now}).scalars())
-        kept = [f for f in batch if f.claim.inbox_id in done]
+        kept, first = [], {}  # a second answer to the same item in one batch loses its lease
+        for finished in batch:
+            if finished.claim.inbox_id in done and finished.claim.inbox_id not in first:
+                first[finished.claim.inbox_id] = finished
+                kept.append(finished)
         bot_turns = [(f.claim.conversation_id, t) for f in kept for t in f.completion.bot_turns]
         insert_turns(conn, self.store.db.dialect, bot_turns, now)
         outbox_ids = _insert_replies(conn, kept, now)
@@ -187,7 +191,7 @@ class InboxQueue:
         _update_conversations(conn, kept, now)
         return [
             outbox_ids.get(f.claim.inbox_id, [])
-            if f.claim.inbox_id in done
+            if first.get(f.claim.inbox_id) is f
             else LeaseLost(f"inbox item {f.claim.inbox_id} is no longer ours")
             for f in batch
         ]

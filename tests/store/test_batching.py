@@ -107,3 +107,42 @@ async def test_batches_never_exceed_max_batch(store: Store, count: int) -> None:
     await asyncio.gather(*(batcher.submit(i) for i in range(count)))
     await batcher.close()
     assert sum(sizes) == count and max(sizes) <= 64
+
+
+async def test_an_unexpected_error_fails_the_callers_instead_of_leaving_them_waiting(
+    store: Store,
+) -> None:
+    def broken(_conn: Connection, items: Sequence[int]) -> list[int]:
+        return []  # one result short: zip(strict=True) raises ValueError
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, broken, "test")
+    results = await asyncio.wait_for(
+        asyncio.gather(*(batcher.submit(i) for i in range(3)), return_exceptions=True), 5
+    )
+    assert all(isinstance(r, StoreError) for r in results)
+    with pytest.raises(StoreError):  # the batcher still answers the next caller
+        await asyncio.wait_for(batcher.submit(1), 5)
+    await batcher.close()
+
+
+async def test_one_bad_item_fails_alone_and_the_rest_of_its_batch_commits(store: Store) -> None:
+    def write(conn: Connection, items: Sequence[int]) -> list[int]:
+        if 13 in items:
+            raise OperationalError("INSERT", {}, Exception("value too long"))
+        conn.execute(text("SELECT 1"))
+        return list(items)
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, write, "test")
+    results = await asyncio.gather(*(batcher.submit(i) for i in (11, 12, 13, 14)),
+                                   return_exceptions=True)  # fmt: skip
+    await batcher.close()
+    assert results[:2] == [11, 12] and results[3] == 14
+    assert isinstance(results[2], StoreError)
+
+
+async def test_submit_after_close_is_refused(store: Store) -> None:
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, lambda _c, i: list(i), "test")
+    assert await batcher.submit(1) == 1
+    await batcher.close()
+    with pytest.raises(StoreError):
+        await batcher.submit(2)

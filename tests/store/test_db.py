@@ -6,10 +6,12 @@ import asyncio
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, event, func, select, text, update
 
+from core.errors import StoreError
 from core.store.db import Database
 from core.store.schema import conversations
 from core.store.store import Store
@@ -138,3 +140,54 @@ async def test_a_non_durable_write_still_commits(store: Store) -> None:
         lambda conn: conn.execute(update(conversations).values(failures=3)), durable=False
     )
     assert await store.db.read(_failures) == 3
+
+
+async def test_a_failed_commit_does_not_poison_the_next_transaction(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'kefu.db'}")
+    await db.migrate()
+    failures = [OSError("disk I/O error")]
+
+    @event.listens_for(db._sync, "commit")  # type: ignore[arg-type]
+    def fail_once(_conn: Any) -> None:
+        if failures:
+            raise failures.pop()  # the COMMIT fails; SQLite is still inside the transaction
+
+    def insert(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO alembic_version VALUES ('lost')"))
+
+    def versions(conn: Connection) -> list[str]:
+        return [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+
+    try:
+        with pytest.raises(OSError):
+            await db.write(insert)
+        # Nothing of the failed transaction stays, and a lease write (another durability,
+        # so a PRAGMA first) and a normal write both work.
+        assert "lost" not in await db.read(versions)
+        await db.write(lambda c: c.execute(text("SELECT 1")), durable=False)
+        await db.write(lambda c: c.execute(text("INSERT INTO alembic_version VALUES ('kept')")))
+        assert "kept" in await db.read(versions)
+        other = Database(f"sqlite:///{tmp_path / 'kefu.db'}")  # no lock left held
+        try:
+            await asyncio.wait_for(other.write(lambda c: c.execute(text("SELECT 1"))), 5)
+        finally:
+            await other.dispose()
+    finally:
+        await db.dispose()
+
+
+async def test_a_raw_driver_error_is_a_store_error_and_the_next_write_works(
+    tmp_path: Path,
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'kefu.db'}")
+
+    def nested_begin(conn: Connection) -> None:
+        conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+        conn.connection.driver_connection.execute("BEGIN")  # type: ignore[union-attr]
+
+    try:
+        with pytest.raises(StoreError):
+            await db.write(nested_begin)
+        assert await db.write(lambda c: c.execute(text("SELECT 1")).scalar_one()) == 1
+    finally:
+        await db.dispose()

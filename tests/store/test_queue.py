@@ -114,3 +114,19 @@ async def test_answers_finishing_together_commit_together_and_a_lost_lease_only_
     counts = await store.counts()
     assert counts["inbox.done"] == 3 and counts["outbox.pending"] == 3 and counts["decisions"] == 3
     await queue.close()
+
+
+async def test_the_same_item_completed_twice_in_one_batch_is_written_once(store: Store) -> None:
+    await store.put(make_turn("q", chat="A"))
+    queue = InboxQueue(store, "w1")
+    (claim,) = await queue.claim(1)
+    key = claim.turn.key
+    results = await asyncio.gather(
+        queue.complete(claim, key, _completion(key, "first")),
+        queue.complete(claim, key, _completion(key, "second")),
+        return_exceptions=True,
+    )
+    await queue.close()
+    assert sum(isinstance(r, LeaseLost) for r in results) == 1
+    counts = await store.counts()
+    assert counts["outbox.pending"] == 1 and counts["decisions"] == 1
