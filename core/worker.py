@@ -71,6 +71,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()
+        self._loop_ended = asyncio.Event()
+        self._loop_ended.set()  # no run() loop is active
         self._stopping = False
         store.on_new_turn(self.wake)
 
@@ -79,6 +81,13 @@ class Worker:
 
     async def run(self) -> None:
         """Claim and answer turns until :meth:`stop`."""
+        self._loop_ended.clear()
+        try:
+            await self._loop()
+        finally:
+            self._loop_ended.set()
+
+    async def _loop(self) -> None:
         while not self._stopping:
             free = self.concurrency - len(self._tasks)
             # Cleared before the claim: a wake-up that arrives during it is not lost.
@@ -117,6 +126,10 @@ class Worker:
         """Stop claiming and wait for in-flight answers to commit."""
         self._stopping = True
         self._wake.set()
+        # A claim under way when stop() was called still starts its answers: wait for the
+        # loop to end first, so that those are waited for too.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._loop_ended.wait(), self.lease_s)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
