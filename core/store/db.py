@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -194,7 +194,7 @@ class Database:
 
     def _sqlite_write(self, work: Work[T], durable: bool) -> T:
         conn = self._connection()
-        try:
+        with self._guarded(conn):
             if durable != self._synced:
                 # Between transactions, on the driver's connection (not transactional).
                 mode = "FULL" if durable else "NORMAL"
@@ -203,24 +203,25 @@ class Database:
             conn.info["kefu_write"] = True
             with conn.begin():
                 return work(conn)
-        except BaseException as exc:
-            self._recover(conn, exc)
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"database error: {exc}") from exc
-            raise
 
     def _sqlite_read(self, work: Work[T]) -> T:
         conn = self._connection()
+        with self._guarded(conn):
+            try:
+                return work(conn)
+            finally:
+                if not conn.invalidated:
+                    conn.rollback()
+
+    @contextlib.contextmanager
+    def _guarded(self, conn: Connection) -> Iterator[None]:
         try:
-            return work(conn)
+            yield
         except BaseException as exc:
             self._recover(conn, exc)
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(f"database error: {exc}") from exc
             raise
-        finally:
-            if self._conn is conn:
-                conn.rollback()
 
     def _recover(self, conn: Connection, exc: BaseException) -> None:
         """After a failure, make sure no transaction is left open on the shared connection.
