@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, func, select
 
-from core.store.db import create_engine
+from core.store.db import Database
 from core.store.schema import inbox, outbox
 
 
@@ -32,13 +32,12 @@ class StoreVerdict:
         return exact and not (self.duplicate_rows or self.missing or self.unexpected)
 
 
-async def _open_counts(engine: AsyncEngine) -> tuple[int, int]:
+def _open_counts(conn: Connection) -> tuple[int, int]:
     """Turns not yet answered, replies not yet delivered."""
-    async with engine.connect() as conn:
-        turns = (await conn.execute(select(func.count()).where(
-            inbox.c.status.in_(("pending", "processing"))))).scalar_one()  # fmt: skip
-        replies = (await conn.execute(select(func.count()).where(
-            outbox.c.status.in_(("pending", "sending"))))).scalar_one()  # fmt: skip
+    turns = conn.execute(select(func.count()).where(
+        inbox.c.status.in_(("pending", "processing")))).scalar_one()  # fmt: skip
+    replies = conn.execute(select(func.count()).where(
+        outbox.c.status.in_(("pending", "sending")))).scalar_one()  # fmt: skip
     return int(turns), int(replies)
 
 
@@ -48,30 +47,33 @@ async def drain(url: str, timeout_s: float = 120) -> tuple[float, int]:
     Returns:
         Seconds it took, and how many turns were unanswered at the start.
     """
-    engine = create_engine(url)
+    db = Database(url)
     started = time.monotonic()
     try:
-        backlog, _ = await _open_counts(engine)
-        while any(await _open_counts(engine)) and time.monotonic() - started < timeout_s:
+        backlog, _ = await db.read(_open_counts)
+        while any(await db.read(_open_counts)) and time.monotonic() - started < timeout_s:
             await asyncio.sleep(0.1)
     finally:
-        await engine.dispose()
+        await db.dispose()
     return time.monotonic() - started, backlog
+
+
+def _inbox_and_replies(conn: Connection) -> tuple[list[str], int, list[Any]]:
+    ids = [r[0] for r in conn.execute(select(inbox.c.platform_message_id))]
+    answered = conn.execute(select(func.count()).where(inbox.c.status == "done")).scalar_one()
+    replies = conn.execute(
+        select(outbox.c.turn_id, func.count(), func.min(outbox.c.status))
+        .group_by(outbox.c.turn_id)).all()  # fmt: skip
+    return ids, int(answered), list(replies)
 
 
 async def verify_store(url: str, accepted_ids: set[str]) -> StoreVerdict:
     """Count inbox rows per webhook id, answered turns, and delivered replies per turn."""
-    engine = create_engine(url)
+    db = Database(url)
     try:
-        async with engine.connect() as conn:
-            ids = [r[0] for r in await conn.execute(select(inbox.c.platform_message_id))]
-            answered = (await conn.execute(
-                select(func.count()).where(inbox.c.status == "done"))).scalar_one()  # fmt: skip
-            replies = (await conn.execute(
-                select(outbox.c.turn_id, func.count(), func.min(outbox.c.status))
-                .group_by(outbox.c.turn_id))).all()  # fmt: skip
+        ids, answered, replies = await db.read(_inbox_and_replies)
     finally:
-        await engine.dispose()
+        await db.dispose()
     stored = set(ids)
     return StoreVerdict(len(accepted_ids), len(ids), len(ids) - len(stored),
                         len(accepted_ids - stored), len(stored - accepted_ids), answered,

@@ -86,15 +86,6 @@ def _create_sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url`` (PostgreSQL; tools that read a store from outside)."""
-    if url.startswith("sqlite"):
-        return create_async_engine(
-            "sqlite+aiosqlite:///" + _sqlite_path(url), connect_args={"timeout": 30}
-        )
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-
-
 class Database:
     """Runs store transactions for one database URL.
 
@@ -257,12 +248,6 @@ def migration_config(connection: Connection) -> Config:
 
 def _upgrade(connection: Connection) -> None:
     command.upgrade(migration_config(connection), "head")
-
-
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema of an async engine's database to the newest Alembic revision."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
 
 
 def is_in(column: ColumnElement[str], *values: str) -> ColumnElement[bool]:

@@ -119,9 +119,6 @@ class Store:
 
     async def put_one(self, turn: Turn) -> IngestResult:
         """Store one turn in its own transaction (the group commit's fallback)."""
-        existing = await self._find_inbox(turn.key.platform, turn.message_id)
-        if existing is not None:
-            return IngestResult(existing, duplicate=True)
         try:
             return (await self.db.write(lambda conn: write_turns(conn, self.db.dialect, [turn])))[0]
         except IntegrityError:

@@ -82,13 +82,12 @@ async def test_a_database_at_an_old_revision_upgrades_to_head_with_only_the_used
     from alembic import command
     from sqlalchemy import inspect
 
-    from core.store.db import create_engine, migration_config
+    from core.store.db import Database, migration_config
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(migration_config(sync), "0002"))
-    await engine.dispose()
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Database(url)
+    await old.write(lambda conn: command.upgrade(migration_config(conn), "0002"))
+    await old.dispose()
     store = await Store.open(url)
     names = await store.db.read(
         lambda conn: {i["name"] for i in inspect(conn).get_indexes("inbox")}
