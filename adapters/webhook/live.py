@@ -165,8 +165,12 @@ class ReplyBook:
         return entry
 
     def _evict(self) -> None:
-        excess = len(self._turns) - self._max_turns
-        if excess <= 0:
-            return
-        for turn_id in [t for t, e in self._turns.items() if not e.subscribers][:excess]:
-            del self._turns[turn_id]
+        # Oldest first, stopping at the first idle turn: scanning the whole book for every
+        # new turn made recording quadratic once the book was full.
+        while len(self._turns) > self._max_turns:
+            for turn_id, entry in self._turns.items():
+                if not entry.subscribers:
+                    del self._turns[turn_id]
+                    break
+            else:
+                return  # every remembered turn has a request waiting for it

@@ -137,3 +137,11 @@ async def test_partials_before_the_turn_is_stored_are_kept() -> None:
     book.record(10, reply(5, 1, True, "early text"))
     book.attach(live, 5)
     assert [e if isinstance(e, str) else e.text for e in drain(live)] == ["early", "early text"]
+
+
+def test_a_full_book_keeps_the_newest_turns() -> None:
+    book = ReplyBook(max_turns=100)
+    for turn_id in range(1, 5001):
+        book.record(turn_id, reply(turn_id, 1, True))
+    assert book.replies(4900) == []
+    assert all(book.replies(turn_id) for turn_id in range(4901, 5001))
