@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select, tuple_
 
 from core.ports import IngestResult
+from core.store.bulk import BulkInsert
 from core.store.db import utcnow
 from core.store.rows import ensure_conversations, insert_turns
 from core.store.schema import inbox
@@ -56,8 +57,9 @@ def _insert(
     if not fresh:
         return []
     turn_ids = insert_turns(conn, dialect, [(conversation_ids[t.key], t) for t in fresh], now)
-    conn.execute(
-        _INBOX_INSERT,
+    _INBOX_INSERT.run(
+        conn,
+        dialect,
         [
             {
                 "platform": t.key.platform,
@@ -75,7 +77,7 @@ def _insert(
 
 
 # Statements are built once: SQLAlchemy's per-call construction costs more than the query.
-_INBOX_INSERT = inbox.insert()
+_INBOX_INSERT = BulkInsert(inbox.insert())
 _EXISTING = select(inbox.c.platform, inbox.c.platform_message_id, inbox.c.turn_id).where(
     tuple_(inbox.c.platform, inbox.c.platform_message_id).in_(bindparam("keys", expanding=True))
 )

@@ -12,9 +12,10 @@ from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, upd
 from core.bot import HistoryItem
 from core.store import codec
 from core.store.batching import WriteBatcher
+from core.store.bulk import BulkInsert
 from core.store.db import as_utc, is_in, utcnow
 from core.store.heads import open_heads
-from core.store.rows import insert_turns
+from core.store.rows import insert_ids, insert_turns
 from core.store.schema import conversations, decisions, handoffs, inbox, outbox
 from core.store.store import Conversation, Store, read_conversations, read_history, read_turns
 from core.turn import ConversationKey, Reply, Turn
@@ -186,8 +187,8 @@ class InboxQueue:
                 kept.append(finished)
         bot_turns = [(f.claim.conversation_id, t) for f in kept for t in f.completion.bot_turns]
         insert_turns(conn, self.store.db.dialect, bot_turns, now)
-        outbox_ids = _insert_replies(conn, kept, now)
-        _insert_decisions(conn, kept, now)
+        outbox_ids = _insert_replies(conn, self.store.db.dialect, kept, now)
+        _insert_decisions(conn, self.store.db.dialect, kept, now)
         _update_conversations(conn, kept, now)
         return [
             outbox_ids.get(f.claim.inbox_id, [])
@@ -245,8 +246,7 @@ _TAKE = (
 )
 
 
-_OUTBOX_INSERT = outbox.insert().returning(outbox.c.id, sort_by_parameter_order=True)
-_DECISION_INSERT = decisions.insert()
+_DECISION_INSERT = BulkInsert(decisions.insert())
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +257,7 @@ class _Finished:
 
 
 def _insert_replies(
-    conn: Connection, batch: Sequence[_Finished], now: datetime
+    conn: Connection, dialect: str, batch: Sequence[_Finished], now: datetime
 ) -> dict[int, list[int]]:
     """Outbox rows for every reply of the batch, in one statement; outbox ids per inbox id."""
     rows, owners = [], []
@@ -275,16 +275,18 @@ def _insert_replies(
             })  # fmt: skip
     ids: dict[int, list[int]] = {}
     if rows:
-        result = conn.execute(_OUTBOX_INSERT, rows)
-        for owner, outbox_id in zip(owners, result.scalars(), strict=True):
-            ids.setdefault(owner, []).append(int(outbox_id))
+        outbox_ids = insert_ids(conn, dialect, outbox, rows)
+        for owner, outbox_id in zip(owners, outbox_ids, strict=True):
+            ids.setdefault(owner, []).append(outbox_id)
     return ids
 
 
-def _insert_decisions(conn: Connection, batch: Sequence[_Finished], now: datetime) -> None:
+def _insert_decisions(
+    conn: Connection, dialect: str, batch: Sequence[_Finished], now: datetime
+) -> None:
     if not batch:
         return
-    conn.execute(_DECISION_INSERT, [
+    _DECISION_INSERT.run(conn, dialect, [
         {"conversation_id": f.claim.conversation_id, "turn_id": f.claim.turn_id,
          "kind": f.completion.decision.kind, "confidence": f.completion.decision.confidence,
          "components": list(f.completion.decision.components),

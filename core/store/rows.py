@@ -6,16 +6,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, tuple_
+from sqlalchemy import Connection, Table, bindparam, func, select, tuple_
 
+from core.errors import StoreError
 from core.store import codec
+from core.store.bulk import BulkInsert
 from core.store.db import insert_ignore
-from core.store.schema import conversations, images, turns
+from core.store.schema import conversations, images, outbox, turns
 from core.turn import ConversationKey, ImagePart, Turn
 
 # Statements are built once: SQLAlchemy's per-call construction costs more than the query.
 _IGNORING_INSERTS = {
-    (dialect, table.name): insert_ignore(dialect, table)
+    (dialect, table.name): BulkInsert(insert_ignore(dialect, table))
     for dialect in ("sqlite", "postgresql")
     for table in (conversations, images)
 }
@@ -26,7 +28,16 @@ _CONVERSATION_IDS = select(
         bindparam("keys", expanding=True)
     )
 )
-_TURN_INSERT = turns.insert().returning(turns.c.id, sort_by_parameter_order=True)
+_INSERTS = {table.name: BulkInsert(table.insert()) for table in (turns, outbox)}
+_INSERTS_RETURNING = {
+    table.name: table.insert().returning(table.c.id, sort_by_parameter_order=True)
+    for table in (turns, outbox)
+}
+_LAST_IDS = {table.name: select(func.max(table.c.id)) for table in (turns, outbox)}
+_IDS_AFTER = {
+    table.name: select(table.c.id).where(table.c.id > bindparam("after")).order_by(table.c.id)
+    for table in (turns, outbox)
+}
 
 
 def ensure_conversations(
@@ -36,8 +47,9 @@ def ensure_conversations(
     keys = set(keys)
     if not keys:
         return {}
-    conn.execute(
-        _IGNORING_INSERTS[dialect, "conversations"],
+    _IGNORING_INSERTS[dialect, "conversations"].run(
+        conn,
+        dialect,
         [
             {
                 "platform": k.platform,
@@ -62,8 +74,9 @@ def ensure_images(conn: Connection, dialect: str, parts: list[ImagePart], now: d
     unique = {image.sha256: image for image in parts}
     if not unique:
         return
-    conn.execute(
-        _IGNORING_INSERTS[dialect, "images"],
+    _IGNORING_INSERTS[dialect, "images"].run(
+        conn,
+        dialect,
         [
             {
                 "sha256": image.sha256,
@@ -103,5 +116,25 @@ def insert_turns(
         return []
     ensure_images(conn, dialect, [image for _, turn in items for image in turn.images], now)
     rows = [turn_row(turn, conversation_id, now) for conversation_id, turn in items]
-    result = conn.execute(_TURN_INSERT, rows)
-    return [int(turn_id) for turn_id in result.scalars()]
+    return insert_ids(conn, dialect, turns, rows)
+
+
+def insert_ids(
+    conn: Connection, dialect: str, table: Table, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert ``rows`` into ``table`` (turns or outbox) in one go; their new ids, in order.
+
+    Raises:
+        StoreError: the new ids could not be told apart (never expected).
+    """
+    if dialect != "sqlite":
+        return [int(i) for i in conn.execute(_INSERTS_RETURNING[table.name], rows).scalars()]
+    # SQLite returns RETURNING rows in no set order, so SQLAlchemy would insert row by row
+    # (a statement per row). Inside a write transaction nobody else inserts, and each new
+    # row gets the highest id so far plus one: the new ids are those above the old highest.
+    before = conn.execute(_LAST_IDS[table.name]).scalar() or 0
+    _INSERTS[table.name].run(conn, dialect, rows)
+    ids = [int(i) for i in conn.execute(_IDS_AFTER[table.name], {"after": before}).scalars()]
+    if len(ids) != len(rows):
+        raise StoreError(f"inserted {len(rows)} rows into {table.name}, found {len(ids)} ids")
+    return ids
