@@ -15,9 +15,10 @@ from core.store.batching import WriteBatcher
 from core.store.bulk import BulkInsert
 from core.store.db import as_utc, is_in, utcnow
 from core.store.heads import open_heads
+from core.store.history import read_histories
 from core.store.rows import insert_ids, insert_turns
 from core.store.schema import conversations, decisions, handoffs, inbox, outbox
-from core.store.store import Conversation, Store, read_conversations, read_history, read_turns
+from core.store.store import Conversation, Store, read_conversations, read_turns
 from core.turn import ConversationKey, Reply, Turn
 
 
@@ -122,6 +123,8 @@ class InboxQueue:
         claimed = conn.execute(_TAKE, parameters).all()
         turns = read_turns(conn, [r.turn_id for r in claimed])
         states = read_conversations(conn, {r.conversation_id for r in claimed})
+        claimed = sorted(claimed, key=lambda r: r.id)
+        histories = self._histories(conn, claimed)
         return [
             Claim(
                 row.id,
@@ -130,17 +133,18 @@ class InboxQueue:
                 row.attempts,
                 turns[row.turn_id],
                 states[row.conversation_id],
-                self._history(conn, row.conversation_id, row.turn_id),
+                history,
             )
-            for row in sorted(claimed, key=lambda r: r.id)
+            for row, history in zip(claimed, histories, strict=True)
         ]
 
-    def _history(
-        self, conn: Connection, conversation_id: int, turn_id: int
-    ) -> tuple[HistoryItem, ...] | None:
+    def _histories(
+        self, conn: Connection, claimed: Sequence[Any]
+    ) -> list[tuple[HistoryItem, ...] | None]:
         if not self.history_rounds:
-            return None
-        return tuple(read_history(conn, conversation_id, self.history_rounds, turn_id))
+            return [None] * len(claimed)
+        heads = [(row.conversation_id, row.turn_id) for row in claimed]
+        return [tuple(h) for h in read_histories(conn, heads, self.history_rounds)]
 
     def _owned(self, claim: Claim) -> Any:
         """The item is still in progress under this worker's lease."""

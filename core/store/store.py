@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from core.bot import HistoryItem
@@ -21,6 +21,7 @@ from core.ports import IngestResult
 from core.store import codec
 from core.store.batching import WriteBatcher
 from core.store.db import Database, as_utc, utcnow
+from core.store.history import read_history
 from core.store.inbox_writes import INBOX_CHANNEL, write_turns
 from core.store.rows import ensure_conversations, insert_turns
 from core.store.schema import conversations, decisions, handoffs, images, inbox, outbox, turns
@@ -323,32 +324,3 @@ def read_conversations(conn: Connection, ids: set[int]) -> dict[int, Conversatio
         )
         for r in rows
     }
-
-
-_RESET_AT = (
-    select(conversations.c.memory_reset_at)
-    .where(conversations.c.id == bindparam("conversation"))
-    .scalar_subquery()
-)
-_HISTORY = (
-    select(turns.c.role, turns.c.text)
-    .where(
-        turns.c.conversation_id == bindparam("conversation"),
-        turns.c.command.is_(None),
-        turns.c.id < bindparam("before"),
-        or_(_RESET_AT.is_(None), turns.c.stored_at > _RESET_AT),
-    )
-    .order_by(turns.c.id.desc())
-    .limit(bindparam("limit"))
-)
-
-
-def read_history(
-    conn: Connection, conversation_id: int, rounds: int, before_turn: int | None
-) -> list[HistoryItem]:
-    """The last ``rounds`` rounds of a conversation since its last memory reset."""
-    before = before_turn if before_turn is not None else 2**62
-    rows = conn.execute(
-        _HISTORY, {"conversation": conversation_id, "before": before, "limit": rounds * 2}
-    ).all()
-    return [HistoryItem(Role(r.role), r.text) for r in reversed(rows) if r.text]
