@@ -88,26 +88,33 @@ class Worker:
             self._loop_ended.set()
 
     async def _loop(self) -> None:
+        backlog = False  # the last claim filled every free slot: more turns are waiting
         while not self._stopping:
             free = self.concurrency - len(self._tasks)
             # Cleared before the claim: a wake-up that arrives during it is not lost.
             self._wake.clear()
-            claims = await self._claim(free) if free > 0 else []
-            for claim in claims:
-                if claim.inbox_id in self._in_flight:
-                    continue  # our own lease lapsed and came back to us: it is being answered
-                self._in_flight.add(claim.inbox_id)
-                task = asyncio.create_task(self._process(claim))
-                self._tasks.add(task)
-                task.add_done_callback(partial(self._task_done, claim.inbox_id))
-            if claims and len(claims) == free:
-                continue  # full batch: there may be more waiting
+            if free > 0:
+                claims = await self._claim(free)
+                self._start(claims)
+                backlog = len(claims) == free
+                if backlog:
+                    continue  # there may be more waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
-            if self.linger_s and not self._stopping:
+            if self.linger_s and not backlog and not self._stopping:
                 # Let the turns arriving together be claimed together: one claim for many
                 # costs far less than one each, and a few ms are nothing next to a model.
+                # With a backlog there is nothing to wait for: free slots are filled at once.
                 await asyncio.sleep(self.linger_s)
+
+    def _start(self, claims: list[Claim]) -> None:
+        for claim in claims:
+            if claim.inbox_id in self._in_flight:
+                continue  # our own lease lapsed and came back to us: it is being answered
+            self._in_flight.add(claim.inbox_id)
+            task = asyncio.create_task(self._process(claim))
+            self._tasks.add(task)
+            task.add_done_callback(partial(self._task_done, claim.inbox_id))
 
     async def _claim(self, free: int) -> list[Claim]:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 
 from adapters.terminal.adapter import TerminalAdapter
 from core.engines.stub import StubEngine
@@ -142,3 +143,33 @@ async def test_a_failed_claim_is_retried_and_the_worker_keeps_answering(tmp_path
         await kefu.wait_until_idle(20)
         rows = await kefu.store.delivered_outbox()
     assert not failures and [r["payload"]["text"] for r in rows] == ["Echo: still there?"]
+
+
+async def test_with_a_backlog_freed_slots_are_filled_without_lingering(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out, holder = io.StringIO(), {}
+    async with KefuHarness(
+        adapters={"terminal": _terminal(out, holder)}, worker_concurrency=2
+    ) as kefu:
+        assert kefu.store is not None and kefu.runtime is not None
+        worker = kefu.runtime.worker
+        worker.linger_s = 0.5  # far longer than answering a turn with the stub engine
+        real_claim, claimed_at = worker.queue.claim, []
+
+        async def timed_claim(limit: int):  # type: ignore[no-untyped-def]
+            claims = await real_claim(limit)
+            if claims:
+                claimed_at.append(asyncio.get_running_loop().time())
+            return claims
+
+        worker.queue.claim = timed_claim  # type: ignore[method-assign]
+        await asyncio.gather(
+            *(
+                kefu.store.put(make_turn(f"q{i}", chat=f"c{i}", platform="terminal"))
+                for i in range(8)
+            )
+        )
+        await kefu.wait_until_idle(20)
+        rows = await kefu.store.delivered_outbox()
+    assert len(rows) == 8 and len(claimed_at) >= 4
+    gaps = [later - earlier for earlier, later in itertools.pairwise(claimed_at)]
+    assert max(gaps) < 0.4  # a linger between claims would make each gap at least 0.5 s
