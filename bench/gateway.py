@@ -1,8 +1,8 @@
 """Gateway benchmark: webhook ack latency and msg/s of a whole kefu against a bare handler.
 
     python -m bench.gateway [--postgres | --store-url URL] [--requests 3000] [--senders 200]
-                            [--rates 50,100,250,500] [--flat-rounds 3] [--split | --ingest-only]
-                            [--client raw|aiohttp] [--markdown PATH]
+                            [--rates 50,100,250,500] [--sustained-rate 1000] [--flat-rounds 3]
+                            [--split | --ingest-only] [--client raw|aiohttp] [--markdown PATH]
 
 kefu runs in its own process: webhook adapter, worker, dispatcher, instant StubEngine and a
 durable store (SQLite in a temporary directory by default; ``--postgres`` creates and drops
@@ -14,7 +14,9 @@ which costs far less per request than aiohttp's client and so distorts less on 2
 (``--client aiohttp`` uses an aiohttp session with a pool of ``--senders`` instead).
 
 Phases, against both servers: a warm-up; paced load at each ``--rates`` value (latency from
-send to the response while the server keeps up; kefu's inbox is drained after each); then
+send to the response while the server keeps up; kefu's inbox is drained after each); for
+kefu alone, a sustained phase paced at ``--sustained-rate`` that also reports how many turns
+the worker answered meanwhile and how many were still open at its end (end-to-end pace); then
 ``--flat-rounds`` flat-out bursts per server (msg/s), taken in turn (kefu, bare, kefu, …)
 while both servers stay up, so that the machine's drifts in speed reach both alike; the
 ratio is of the medians. ``--split`` runs kefu as ``serve --role ingest`` plus ``serve
@@ -108,6 +110,7 @@ class Results:
     verdict: StoreVerdict
     drain_s: float  # the first flat-out round's drain
     backlog: int  # turns unanswered when that drain began
+    sustained: tuple[Phase, float, int] | None = None  # the phase, its drain, its backlog
 
     def flat(self, server: str) -> list[Phase]:
         return [p for p in self.phases if p.server == server and p.name.startswith("flat out")]
@@ -182,6 +185,12 @@ async def _measure(args: argparse.Namespace, store_url: str, bare_server: Server
     kefu = Loader(kefu_server, args, None if args.ingest_only else store_url)
     try:
         phases = await bare.warm_and_paced() + await kefu.warm_and_paced()
+        sustained = None
+        if args.sustained_rate and not args.ingest_only:
+            rate, count = args.sustained_rate, int(args.sustained_rate * args.sustained_seconds)
+            phase = await kefu.phase(f"sustained {rate:g}/s", count, rate)
+            phases.append(phase)
+            sustained = (phase, *await kefu.drain())
         drains: list[tuple[float, int]] = []
         for round_number in range(1, args.flat_rounds + 1):
             phases.append(await kefu.phase(f"flat out {round_number}", args.requests, None))
@@ -193,7 +202,7 @@ async def _measure(args: argparse.Namespace, store_url: str, bare_server: Server
     accepted = {i for p in phases if p.server == "kefu" for i in p.accepted_ids}
     verdict = await verify_store(store_url, accepted)
     drain_s, backlog = drains[0] if drains else (0.0, 0)
-    return Results(phases, verdict, drain_s, backlog)
+    return Results(phases, verdict, drain_s, backlog, sustained)
 
 
 def _row(p: Phase) -> str:
@@ -202,6 +211,16 @@ def _row(p: Phase) -> str:
             f"{p.max_lag_ms:.0f} | {p.cpu_pct(p.server_cpu_s):.0f} % | "
             f"{p.cpu_pct(p.generator_cpu_s):.0f} % | "
             f"{max(0.0, p.cpu_pct(p.machine_cpu_s - p.server_cpu_s - p.generator_cpu_s)):.0f} % |")  # fmt: skip
+
+
+def _sustained_line(sustained: tuple[Phase, float, int]) -> str:
+    phase, drain_s, open_at_end = sustained
+    answered_rate = (phase.accepted - open_at_end) / phase.elapsed_s if phase.elapsed_s else 0.0
+    return (f"End to end, {phase.name} for {phase.elapsed_s:.1f} s (acks paced; the worker and "
+            f"dispatcher answer and deliver at the same time): ack p99 {phase.pct(99):.1f} ms; "
+            f"{answered_rate:,.0f} turns/s answered during the phase; **{open_at_end} of "
+            f"{phase.accepted} turns still open** when the last ack came back, all answered and "
+            f"delivered {drain_s:.1f} s later.  ")  # fmt: skip
 
 
 def render(args: argparse.Namespace, store: str, results: Results, load_before: float) -> str:
@@ -237,6 +256,8 @@ def render(args: argparse.Namespace, store: str, results: Results, load_before: 
         lines.append(f"Answering after the first flat-out round: {results.backlog} open turns answered "
                      f"and delivered in {results.drain_s:.1f} s = **{rate:,.0f} turns/s** "
                      f"(worker + dispatcher, StubEngine).")  # fmt: skip
+    if results.sustained is not None:
+        lines.append(_sustained_line(results.sustained))
     lines += ["", "Targets:"]
     for p in (p for p in phases if p.server == "kefu" and p.name.startswith("paced")):
         verdict_text = "met" if p.pct(99) <= 20 else "MISSED"
@@ -284,6 +305,10 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--flat-rounds", type=int, default=3,
                         help="flat-out rounds per server, alternating kefu and bare")  # fmt: skip
     parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--sustained-rate", type=float, default=1000.0,
+                        help="kefu only, after the paced phases: paced msg/s with answering "
+                             "measured alongside (0: skip)")  # fmt: skip
+    parser.add_argument("--sustained-seconds", type=float, default=5.0)
     parser.add_argument("--ingest-only", action="store_true",
                         help="stop kefu's worker and dispatcher: measure the ack path alone")  # fmt: skip
     parser.add_argument("--markdown", type=Path, help="also write the results to this file")

@@ -18,7 +18,8 @@ def test_a_tiny_gateway_run_reports_every_phase_and_a_clean_store(
     report = tmp_path / "gateway.md"
     command = [sys.executable, "-m", "bench.gateway", "--requests", "150",
                "--bare-requests", "300", "--senders", "20", "--rates", "50",
-               "--rate-seconds", "0.4", "--flat-rounds", "2", "--markdown", str(report), *mode]  # fmt: skip
+               "--rate-seconds", "0.4", "--flat-rounds", "2", "--sustained-rate", "100",
+               "--sustained-seconds", "0.5", "--markdown", str(report), *mode]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     text = report.read_text()
@@ -26,3 +27,5 @@ def test_a_tiny_gateway_run_reports_every_phase_and_a_clean_store(
         assert f"| kefu | {phase} |" in text and f"| bare | {phase} |" in text
     assert "Store check: **OK**" in text
     assert "round by round" in text and "turns/s" in text
+    assert "| kefu | sustained 100/s | 50 | 50 |" in text
+    assert "End to end, sustained 100/s" in text and "turns still open" in text
