@@ -42,6 +42,10 @@ class Worker:
         on_completed: Called after each commit (wakes the outbox dispatcher).
         linger_s: Pause after a wake-up before claiming, so that turns arriving together
             are claimed in one go.
+        ingest_first_above: While more turns than this wait to be stored (requests waiting
+            for their acknowledgement), claims wait, up to ``max_defer_s`` each time: in a
+            burst the platforms get their acks first, and the answers follow right after.
+        max_defer_s: Longest a claim waits for the ingest; answers are never starved.
     """
 
     def __init__(
@@ -54,6 +58,8 @@ class Worker:
         poll_interval_s: float = 0.5,
         on_completed: Callable[[], None] | None = None,
         linger_s: float = 0.02,
+        ingest_first_above: int = 32,
+        max_defer_s: float = 0.1,
     ) -> None:
         self.store = store
         self.answerer = answerer
@@ -68,6 +74,8 @@ class Worker:
         self.poll_interval_s = poll_interval_s
         self.on_completed = on_completed
         self.linger_s = linger_s
+        self.ingest_first_above = ingest_first_above
+        self.max_defer_s = max_defer_s
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()
@@ -94,6 +102,7 @@ class Worker:
             # Cleared before the claim: a wake-up that arrives during it is not lost.
             self._wake.clear()
             if free > 0:
+                await self._defer_to_ingest()
                 claims = await self._claim(free)
                 self._start(claims)
                 backlog = len(claims) == free
@@ -106,6 +115,14 @@ class Worker:
                 # costs far less than one each, and a few ms are nothing next to a model.
                 # With a backlog there is nothing to wait for: free slots are filled at once.
                 await asyncio.sleep(self.linger_s)
+
+    async def _defer_to_ingest(self) -> None:
+        # One process shares one core between acknowledging and answering; an ack has a
+        # platform's deadline behind it (Slack: 3 s), an answer only a person reading.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_defer_s
+        while self.store.inbound_waiting() > self.ingest_first_above and loop.time() < deadline:
+            await asyncio.sleep(0.005)
 
     def _start(self, claims: list[Claim]) -> None:
         for claim in claims:

@@ -173,3 +173,33 @@ async def test_with_a_backlog_freed_slots_are_filled_without_lingering(tmp_path)
     assert len(rows) == 8 and len(claimed_at) >= 4
     gaps = [later - earlier for earlier, later in itertools.pairwise(claimed_at)]
     assert max(gaps) < 0.4  # a linger between claims would make each gap at least 0.5 s
+
+
+async def test_claims_wait_for_a_busy_ingest_but_never_starve(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out, holder = io.StringIO(), {}
+    async with KefuHarness(adapters={"terminal": _terminal(out, holder)}) as kefu:
+        assert kefu.store is not None and kefu.runtime is not None
+        worker, loop = kefu.runtime.worker, asyncio.get_running_loop()
+        worker.ingest_first_above, worker.max_defer_s = 10, 0.3
+        waiting = [50]  # requests waiting for their acks, as the store reports them
+        kefu.store.inbound_waiting = lambda: waiting[0]  # type: ignore[method-assign]
+        real_claim, claimed_at = worker.queue.claim, []
+
+        async def timed_claim(limit: int):  # type: ignore[no-untyped-def]
+            claims = await real_claim(limit)
+            claimed_at.extend(loop.time() for _ in claims)
+            return claims
+
+        worker.queue.claim = timed_claim  # type: ignore[method-assign]
+        put_at = loop.time()
+        await kefu.store.put(make_turn("busy now?", chat="i1", platform="terminal"))
+        await kefu.wait_until_idle(20)
+        busy_delay = claimed_at[0] - put_at
+        waiting[0] = 3  # below the threshold: claimed without waiting
+        put_at = loop.time()
+        await kefu.store.put(make_turn("and now?", chat="i2", platform="terminal"))
+        await kefu.wait_until_idle(20)
+        quiet_delay = claimed_at[1] - put_at
+        rows = await kefu.store.delivered_outbox()
+    assert len(rows) == 2  # both answered: the busy ingest only delayed the first
+    assert busy_delay >= 0.3 and quiet_delay < 0.25

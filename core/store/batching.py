@@ -66,7 +66,13 @@ class WriteBatcher(Generic[Item, Result]):
         self._queue: asyncio.Queue[_Pending[Item, Result]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._busy = False
+        self._writing = 0  # items in the transaction under way
         self._closed = False
+
+    @property
+    def waiting(self) -> int:
+        """Items submitted and not yet committed (queued, or in the transaction under way)."""
+        return self._queue.qsize() + self._writing
 
     async def submit(self, item: Item) -> Result:
         """Write ``item`` with whatever else is waiting; returns after the commit.
@@ -102,7 +108,7 @@ class WriteBatcher(Generic[Item, Result]):
             batch = [await self._queue.get()]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            self._busy = True
+            self._busy, self._writing = True, len(batch)
             try:
                 await self._write(batch)
             except BaseException as exc:
@@ -111,7 +117,7 @@ class WriteBatcher(Generic[Item, Result]):
                 if not isinstance(exc, Exception):
                     raise  # cancelled: stop
             finally:
-                self._busy = False
+                self._busy, self._writing = False, 0
 
     async def _write(self, batch: list[_Pending[Item, Result]]) -> None:
         items = [p.item for p in batch]

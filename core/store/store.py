@@ -98,6 +98,10 @@ class Store:
 
     # -- inbox ---------------------------------------------------------------------------
 
+    def inbound_waiting(self) -> int:
+        """Turns being stored right now: requests waiting for their acknowledgement."""
+        return self._committer.waiting if self._committer is not None else 0
+
     def notify_new_turns(self) -> None:
         for listener in self._listeners:
             listener()

@@ -146,3 +146,30 @@ async def test_submit_after_close_is_refused(store: Store) -> None:
     await batcher.close()
     with pytest.raises(StoreError):
         await batcher.submit(2)
+
+
+async def test_waiting_counts_items_queued_and_in_the_transaction_under_way(
+    store: Store,
+) -> None:
+    import threading
+
+    if store.db.dialect != "sqlite":
+        pytest.skip("holds a transaction open from its database thread, which SQLite has")
+    release, seen = threading.Event(), []
+
+    def slow(_conn: Connection, items: Sequence[int]) -> list[int]:
+        release.wait(5)  # on the database thread: the event loop goes on meanwhile
+        seen.append(len(items))
+        return list(items)
+
+    batcher: WriteBatcher[int, int] = WriteBatcher(store.db, slow, "test")
+    first = asyncio.ensure_future(batcher.submit(0))
+    await asyncio.sleep(0.05)  # the first item is being written
+    rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 4)]
+    await asyncio.sleep(0)
+    assert batcher.waiting == 4  # 1 in the transaction + 3 queued
+    release.set()
+    assert await asyncio.gather(first, *rest) == [0, 1, 2, 3]
+    assert batcher.waiting == 0
+    await batcher.close()
+    assert store.inbound_waiting() == 0  # the store's inbox batcher, idle
