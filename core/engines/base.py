@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from core.turn import ImagePart, Part, TextPart
+from core.model.turn import ImagePart, Part, TextPart
 
 ChatRole = Literal["system", "user", "assistant"]
 

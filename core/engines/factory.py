@@ -12,7 +12,7 @@ from core.engines.base import Engine
 from core.engines.embedded import LoadProgress
 from core.engines.ocr_wrapper import OcrTextEngine
 from core.engines.vlm import is_qwen_vl
-from core.ocr import OcrReader
+from core.media.ocr import OcrReader
 
 
 def build_ocr_reader(settings: OcrSettings | None = None) -> OcrReader:
