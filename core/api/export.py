@@ -40,7 +40,7 @@ def parse_key(raw: str) -> ConversationKey:
     chat_id, _, thread_id = rest.partition("|")
     if not platform or not chat_id or len(raw) > MAX_KEY_CHARS:
         raise ValueError("key must be platform|chat_id|thread_id")
-    return ConversationKey(platform, chat_id, thread_id)
+    return ConversationKey.from_channel(platform, chat_id, thread_id)
 
 
 class ExportRoute:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from core.answering.confidence import score_logprobs
 from core.api import protocol as wire
-from core.engines.base import ChatMessage, Engine, GenerationChunk, GenerationRequest, TokenLogprob
+from core.engines.base import ChatMessage, Engine, GenerationChunk, GenerationRequest, collect
 from core.errors import InvalidInputError, KefuError
 from core.media.fetch import FetchPolicy, SafeFetcher
 from core.media.images import ImageLimits, normalise_image
@@ -198,18 +198,11 @@ class CoreService:
     async def _complete(
         self, body: wire.ChatCompletionRequest, generation: GenerationRequest
     ) -> web.Response:
-        pieces: list[str] = []
-        logprobs: list[TokenLogprob] = []
-        last: GenerationChunk | None = None
-        async for chunk in self.engine.generate(generation):
-            pieces.append(chunk.text)
-            logprobs.extend(chunk.logprobs)
-            last = chunk
-        assert last is not None
+        text, logprobs, last = await collect(self.engine.generate(generation))
         result = wire.completion_json(
             generation.request_id,
             self.engine.model_id,
-            "".join(pieces),
+            text,
             last.finish_reason or "stop",
             logprobs if body.logprobs else None,
             last.usage,
@@ -225,19 +218,17 @@ class CoreService:
         )
         await response.prepare(request)
         model = self.engine.model_id
-        logprobs: list[TokenLogprob] = []
-        usage = None
+
+        async def send(chunk: GenerationChunk, _text: str) -> None:
+            payload = wire.chunk_json(
+                generation.request_id, model, chunk, with_logprobs=body.logprobs
+            )
+            await _sse(response, payload)
+
         try:
             await _sse(response, wire.chunk_json(generation.request_id, model, None, role=True))
-            async for chunk in self.engine.generate(generation):
-                logprobs.extend(chunk.logprobs)
-                usage = chunk.usage or usage
-                await _sse(
-                    response,
-                    wire.chunk_json(
-                        generation.request_id, model, chunk, with_logprobs=body.logprobs
-                    ),
-                )
+            _, logprobs, last = await collect(self.engine.generate(generation), send)
+            usage = last.usage
             if body.stream_options and body.stream_options.include_usage:
                 await _sse(
                     response,

@@ -7,21 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-from config.settings import EngineSettings, OcrSettings
 from core.engines.base import Engine
 from core.engines.embedded import LoadProgress
 from core.engines.ocr_wrapper import OcrTextEngine
+from core.engines.options import EngineKind, EngineOptions
 from core.engines.vlm import is_qwen_vl
 from core.media.ocr import OcrReader
-
-
-def build_ocr_reader(settings: OcrSettings | None = None) -> OcrReader:
-    settings = settings or OcrSettings()
-    return OcrReader(
-        cache_size=settings.cache_size,
-        min_confidence=settings.min_confidence,
-        threads=settings.threads,
-    )
 
 
 def local_model_sees_images(model: str) -> bool:
@@ -37,22 +28,23 @@ def local_model_sees_images(model: str) -> bool:
 
 
 def build_engine(
-    settings: EngineSettings,
+    settings: EngineOptions,
     *,
-    ocr: OcrReader | None = None,
+    ocr: OcrReader,
     progress: Callable[[str], None] | None = None,
     max_chars_per_image: int = 1500,
 ) -> Engine:
     """The engine ``settings`` describe.
 
     Args:
-        settings: Engine settings.
-        ocr: Reader for photos when the model is text-only (shared with the bot brains).
+        settings: Engine options.
+        ocr: Reader for photos when the model is text-only (the process's one reader,
+            shared with the bot brains).
         progress: Receives human-readable loading steps.
         max_chars_per_image: OCR text kept per photo.
     """
     inner: Engine
-    if settings.kind == "openai":
+    if settings.kind == EngineKind.OPENAI:
         from core.engines.openai_engine import OpenAIEngine
 
         inner = OpenAIEngine(settings, supports_images=settings.remote_supports_images)
@@ -68,4 +60,4 @@ def build_engine(
         sees_images = local_model_sees_images(settings.model)
     if sees_images:
         return inner
-    return OcrTextEngine(inner, ocr or OcrReader(), max_chars_per_image=max_chars_per_image)
+    return OcrTextEngine(inner, ocr, max_chars_per_image=max_chars_per_image)

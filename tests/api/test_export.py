@@ -81,7 +81,7 @@ async def test_without_an_api_key_export_is_refused(serve) -> None:  # type: ign
 
 def test_keys_parse() -> None:
     assert parse_key("slack|C1|1.2") == ConversationKey("slack", "C1", "1.2")
-    assert parse_key("webhook:shop|abc") == ConversationKey("webhook:shop", "abc", "")
+    assert parse_key("webhook:shop|abc") == ConversationKey("webhook", "abc", "", "shop")
     for bad in ("", "telegram", "|42|", "x|" + "9" * 700):
         with pytest.raises(ValueError):
             parse_key(bad)

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from config.settings import EngineSettings
 from core.engines import embedded
 from core.engines.base import ChatMessage, GenerationRequest, collect
 from core.engines.embedded import (
@@ -28,6 +27,7 @@ from core.engines.embedded import (
     locate_embedded_gguf,
     write_cache,
 )
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine
 from core.errors import ModelLoadError
 
@@ -169,14 +169,12 @@ def test_a_directory_without_marker_is_not_trusted(
 def smollm2():
     """One real embedded engine for the session, cached in .kefu/test-models."""
     stages: list[LoadProgress] = []
-    settings = EngineSettings(
-        cache_dir=str(TEST_CACHE), threads=1, max_batch_size=8, max_wait_ms=20
-    )
+    settings = EngineOptions(cache_dir=str(TEST_CACHE), threads=1, max_batch_size=8, max_wait_ms=20)
     engine = TransformersEngine(settings, progress=stages.append)
     asyncio.run(engine.start())
     engine.stages = stages  # type: ignore[attr-defined]
     yield engine
-    asyncio.run(engine.close())
+    asyncio.run(engine.stop())
 
 
 def ask(question: str, system: str = "You are a helpful assistant.", **kwargs) -> GenerationRequest:

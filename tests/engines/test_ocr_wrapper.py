@@ -62,7 +62,7 @@ async def wrapped(rapid: OcrEngineFn) -> AsyncIterator[tuple[OcrTextEngine, Stub
     engine = OcrTextEngine(inner, reader)
     await engine.start()
     yield engine, inner, reader
-    await engine.close()
+    await engine.stop()
 
 
 def user(*parts: TextPart | ImagePart) -> ChatMessage:
@@ -174,7 +174,7 @@ async def test_abort_while_reading_photos_skips_the_model(rapid: OcrEngineFn) ->
     await aborter
     assert [(c.text, c.finish_reason) for c in chunks] == [("", "abort")]
     assert inner.requests == []
-    await engine.close()
+    await engine.stop()
 
 
 async def test_abort_while_generating_is_delegated(rapid: OcrEngineFn) -> None:
@@ -187,7 +187,7 @@ async def test_abort_while_generating_is_delegated(rapid: OcrEngineFn) -> None:
         if len(chunks) == 2:
             await engine.abort(request.request_id)
     assert [c.finish_reason for c in chunks] == [None, None, "abort"]
-    await engine.close()
+    await engine.stop()
 
 
 async def test_unreadable_photo_raises_a_typed_error(wrapped) -> None:
@@ -208,7 +208,7 @@ async def test_delegates_identity_health_and_close(wrapped) -> None:
     assert health == HealthStatus(True, "OCR ready", "kefu-stub")
     inner.fail_with = EngineError("down")
     assert not (await engine.check_health()).ok
-    await engine.close()
+    await engine.stop()
     with pytest.raises(EngineError, match="closed"):
         await reader.read(blank())
 
@@ -223,7 +223,7 @@ async def test_ocr_load_failure_fails_start_and_health() -> None:
     health = await engine.check_health()
     assert not health.ok
     assert "OCR model failed to load: model file missing" in health.detail
-    await engine.close()
+    await engine.stop()
 
 
 class EndlessEngine(StubEngine):
@@ -249,4 +249,4 @@ async def test_consumer_leaving_early_closes_the_inner_stream_at_once(rapid: Ocr
     await stream.__anext__()  # type: ignore[attr-defined]
     await stream.aclose()  # type: ignore[attr-defined]
     assert inner.stream_closed
-    await engine.close()
+    await engine.stop()

@@ -9,9 +9,9 @@ import os
 import pytest
 import torch
 
-from config.settings import EngineSettings
 from core.engines.base import ChatMessage, Engine, GenerationRequest, collect
 from core.engines.embedded import LoadProgress
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import (
     TransformersEngine,
     _eos_ids,
@@ -31,10 +31,10 @@ def ask(question: str, **kwargs) -> GenerationRequest:
     return GenerationRequest((SYSTEM, ChatMessage.text("user", question)), **kwargs)
 
 
-def settings_for(path, **overrides) -> EngineSettings:
+def settings_for(path, **overrides) -> EngineOptions:
     values = {"model": str(path), "threads": 1, "max_wait_ms": 10.0, "max_batch_size": 8}
     values.update(overrides)
-    return EngineSettings(**values)
+    return EngineOptions(**values)
 
 
 def greedy_reference(model, tokenizer, request: GenerationRequest, new_tokens: int) -> str:
@@ -60,7 +60,7 @@ async def engine(tiny_llama_dir):
     await engine.start()
     engine.stages = stages  # type: ignore[attr-defined]
     yield engine
-    await engine.close()
+    await engine.stop()
 
 
 async def test_loads_a_local_checkpoint_and_answers_like_generate(
@@ -159,7 +159,7 @@ async def test_closed_or_unstarted_engine_refuses(tiny_llama_dir):
     with pytest.raises(EngineError, match="not started"):
         await collect(engine, ask("Hi"))
     await engine.start()
-    await engine.close()
+    await engine.stop()
     assert not (await engine.check_health()).ok
     with pytest.raises(EngineError):
         await collect(engine, ask("Hi"))
@@ -174,7 +174,7 @@ async def test_bfloat16_setting_is_honoured(tiny_llama_dir):
         _, logprobs, final = await collect(engine, ask("Hi", max_new_tokens=4))
         assert final.usage.completion_tokens == 4 and len(logprobs) == 4
     finally:
-        await engine.close()
+        await engine.stop()
 
 
 async def test_bad_model_paths_raise_model_load_error(tmp_path):
@@ -216,7 +216,7 @@ def test_system_prefix_is_marked_shareable(tiny_tokenizer):
 async def test_from_model_serves_an_in_memory_model(tiny_llama, tiny_tokenizer):
     model = copy.deepcopy(tiny_llama)
     engine = TransformersEngine.from_model(
-        model, tiny_tokenizer, EngineSettings(threads=1), model_id="mem"
+        model, tiny_tokenizer, EngineOptions(threads=1), model_id="mem"
     )
     await engine.start()
     try:
@@ -225,7 +225,7 @@ async def test_from_model_serves_an_in_memory_model(tiny_llama, tiny_tokenizer):
         text, _, _ = await collect(engine, request)
         assert text == greedy_reference(tiny_llama, tiny_tokenizer, request, 5)
     finally:
-        await engine.close()
+        await engine.stop()
 
 
 def test_kernel_cache_limit_respects_the_operator(monkeypatch):

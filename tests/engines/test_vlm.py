@@ -9,8 +9,8 @@ import json
 import pytest
 import torch
 
-from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationRequest, collect
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine, prepare_prompt
 from core.engines.vlm import QwenVisionPrompter, VisionSpec, is_qwen_vl, vision_spec
 from core.errors import ImageError, ModelLoadError
@@ -36,10 +36,10 @@ def ask_about(
 
 @pytest.fixture
 async def vl_engine(tiny_qwen2_vl_dir):
-    engine = TransformersEngine(EngineSettings(model=str(tiny_qwen2_vl_dir), threads=1, **BUDGET))
+    engine = TransformersEngine(EngineOptions(model=str(tiny_qwen2_vl_dir), threads=1, **BUDGET))
     await engine.start()
     yield engine
-    await engine.close()
+    await engine.stop()
 
 
 async def test_qwen2_vl_loads_from_a_directory_with_vision(vl_engine, tiny_qwen2_vl_dir):
@@ -150,7 +150,7 @@ async def test_other_qwen_vl_families(tmp_path, tiny_tokenizer, model_type):
     assert is_qwen_vl(model.config)
     model.save_pretrained(str(tmp_path))
     tiny_tokenizer.save_pretrained(str(tmp_path))
-    engine = TransformersEngine(EngineSettings(model=str(tmp_path), threads=1, **BUDGET))
+    engine = TransformersEngine(EngineOptions(model=str(tmp_path), threads=1, **BUDGET))
     await engine.start()
     try:
         assert engine.supports_images
@@ -160,7 +160,7 @@ async def test_other_qwen_vl_families(tmp_path, tiny_tokenizer, model_type):
         spec = engine._loaded.vision.spec
         assert spec.pixels_per_token == (32 if model_type == "qwen3_vl" else 28)
     finally:
-        await engine.close()
+        await engine.stop()
 
 
 def test_preprocessor_config_overrides_the_defaults(tmp_path, tiny_tokenizer):
