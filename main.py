@@ -37,6 +37,8 @@ from config.settings import Settings, SettingsError
 from config.settings import load_settings as read_settings
 from core.answering.answer import Answerer, AnswerSettings
 from core.answering.bot import BotBrain
+from core.api.routes import ServiceOptions
+from core.api.serving import build_service_app, mount_api
 from core.engines.base import Engine
 from core.engines.options import EngineKind, EngineOptions, OcrOptions
 from core.errors import ConfigError, DeskUnavailableError, KefuError
@@ -123,9 +125,7 @@ def build_brains(settings: Settings, ocr: OcrReader) -> dict[Role, BotBrain]:
     return load_brains(settings, ocr)
 
 
-def service_options(settings: Settings):  # type: ignore[no-untyped-def]
-    from core.api.routes import ServiceOptions
-
+def service_options(settings: Settings) -> ServiceOptions:
     key = settings.service.api_key.get_secret_value() if settings.service.api_key else None
     return ServiceOptions(
         api_key=key,
@@ -258,10 +258,6 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
-async def _healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "role": "ingest"})
-
-
 async def serve(settings: Settings, role: ProcessRole = ProcessRole.ALL) -> None:
     """Run the core service, every configured adapter, the worker and the dispatcher.
 
@@ -270,20 +266,15 @@ async def serve(settings: Settings, role: ProcessRole = ProcessRole.ALL) -> None
         role: everything in one process, or receiving (ingest) and answering (worker) as
             separate processes against the same store.
     """
-    from core.api.export import add_export_route
-    from core.api.routes import add_service_routes
     from core.runtime.heap import settle_heap
 
     store = await Store.open(settings.store.url)
     ocr = ocr_reader(settings)
     engine = build_engine(settings, ocr)
     app = web.Application(client_max_size=settings.service.max_body_bytes)
-    options = service_options(settings)
-    if role is ProcessRole.INGEST:
-        app.router.add_get("/healthz", _healthz)  # no model here: the worker has it
-    else:
-        add_service_routes(app, engine, options)
-    add_export_route(app, store, options.api_key)
+    # No model in the ingest role: the worker has it.
+    serving_engine = None if role is ProcessRole.INGEST else engine
+    mount_api(app, serving_engine, service_options(settings), store)
     runtime = assemble(settings, store, engine, build_brains(settings, ocr), app, role)
     await runtime.start()
     settle_heap()
@@ -297,8 +288,6 @@ async def serve(settings: Settings, role: ProcessRole = ProcessRole.ALL) -> None
 
 async def core_service(settings: Settings, port: int | None = None) -> None:
     """Run only the OpenAI-compatible inference service."""
-    from core.api.routes import build_service_app
-
     engine = build_engine(settings, ocr_reader(settings))
     await engine.start()
     runner = web.AppRunner(build_service_app(engine, service_options(settings)), access_log=None)

@@ -25,7 +25,8 @@ from adapters.telegram.settings import TelegramSettings
 from adapters.webhook.settings import WebhookSettings
 from config.handoff import HandoffSettings
 from core.answering.prompt_brain import PromptBrain
-from core.api.export import add_export_route
+from core.api.routes import ServiceOptions
+from core.api.serving import mount_api
 from core.engines.stub import StubEngine
 from core.handoff.service import HandoffService
 from core.model.turn import Role
@@ -73,7 +74,7 @@ class HandoffHarness(KefuHarness):
             service={"port": 0},
             **self.platforms,
         )
-        add_export_route(app, store, API_KEY)
+        mount_api(app, None, ServiceOptions(api_key=API_KEY), store)
         runtime = main.assemble(settings, store, self.engine, self._brains, app)
         self.handoff = next((s for s in runtime.services if isinstance(s, HandoffService)), None)
         return runtime
