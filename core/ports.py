@@ -18,7 +18,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 from aiohttp import web
 
 from core.media.images import ImageLimits
-from core.model.turn import ConversationKey, Reply, Turn
+from core.model.turn import ConversationKey, Reply, Sender, Turn
 
 RawT = TypeVar("RawT")
 PlatformT = TypeVar("PlatformT")
@@ -120,10 +120,38 @@ class ReplyStream(Protocol):
         """Stop updating (the final text is delivered through the outbox)."""
 
 
+@dataclass(frozen=True, slots=True)
+class StreamRequest:
+    """What the core asks of a live preview.
+
+    Attributes:
+        key: The conversation being answered.
+        reply_to: Platform message id of the turn being answered.
+        recipient: Who the answer is for (Slack's channel streams need the user).
+        preview: The answer's text may be shown while it is written. When False the
+            platform shows only a "thinking" indicator: the answer is assessed first and may
+            be withheld, and a customer must never see a draft that is not sent.
+        stoppable: The platform may offer a stop control; pressing it calls
+            :meth:`StopPort.stop` for ``key``.
+    """
+
+    key: ConversationKey
+    reply_to: str | None = None
+    recipient: Sender | None = None
+    preview: bool = True
+    stoppable: bool = False
+
+
 class StreamOpener(Protocol):
-    async def open_stream(
-        self, key: ConversationKey, reply_to: str | None
-    ) -> ReplyStream | None: ...
+    async def open_reply_stream(self, request: StreamRequest) -> ReplyStream | None: ...
+
+
+class StopPort(Protocol):
+    """Where an adapter reports that a person asked to stop the answer being written."""
+
+    async def stop(self, key: ConversationKey) -> bool:
+        """Abort the answer being written in ``key``; True if one was running."""
+        ...
 
 
 class Bell:
@@ -182,12 +210,14 @@ class AdapterContext:
         receive: Receive platform traffic (routes, polling, sockets). False in a process
             that only delivers (``serve --role worker``).
         image_limits: Limits for the photos customers send.
+        stops: Where a pressed stop button goes (None: the platform offers none).
     """
 
     inbox: InboxPort
     web: web.Application | None = None
     receive: bool = True
     image_limits: ImageLimits = field(default_factory=ImageLimits)
+    stops: StopPort | None = None
 
 
 class Adapter(ABC, Generic[RawT, PlatformT]):
@@ -238,3 +268,11 @@ class Adapter(ABC, Generic[RawT, PlatformT]):
     async def open_stream(self, key: ConversationKey, reply_to: str | None) -> ReplyStream | None:
         """Open a live preview of an answer, or None when the platform cannot stream."""
         return None
+
+    async def open_reply_stream(self, request: StreamRequest) -> ReplyStream | None:
+        """Open a live preview for ``request`` (what the core calls).
+
+        The default is :meth:`open_stream`; platforms with native drafts, stop buttons or
+        recipients override this one.
+        """
+        return await self.open_stream(request.key, request.reply_to)

@@ -13,12 +13,15 @@ customer (or press its buttons) and never answered by the bot either.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from core.answering.bot import Assessment, BotBrain, HandoffDecision, Prepared, TurnContext
 from core.answering.confidence import score_logprobs
+from core.answering.feedback import FeedbackRecorder
+from core.answering.interrupts import Interrupts
 from core.engines.base import Engine, GenerationChunk, GenerationRequest, TokenLogprob, collect
 from core.errors import EngineError
 from core.handoff.desk import StaffDesk
@@ -33,6 +36,7 @@ from core.model.decision import (
 )
 from core.model.turn import (
     Button,
+    FEEDBACK_COMMANDS,
     Command,
     Confidence,
     ContentProblem,
@@ -44,7 +48,7 @@ from core.model.turn import (
     TextPart,
     Turn,
 )
-from core.ports import ReplyStream, StreamOpener
+from core.ports import ReplyStream, StreamOpener, StreamRequest
 from core.store.handoffs import HandoffRecords
 from core.store.store import Store
 from core.texts import Language, detect_language, text
@@ -60,6 +64,7 @@ class AnswerSettings:
     max_new_tokens: int = 256
     temperature: float = 0.0
     handoff_wait_minutes: int = 10
+    owner_quiet_minutes: float = 720.0
 
 
 class Answerer:
@@ -73,6 +78,8 @@ class Answerer:
         settings: History length, token budget, handoff wait.
         desks: The handoff service's staff desks (customers' messages in a handoff are
             relayed to them); none when no handoff service runs.
+        interrupts: Answers being written, for the adapters' stop buttons (the same object
+            is in their context); a private one when none is given.
     """
 
     def __init__(
@@ -83,13 +90,18 @@ class Answerer:
         streams: Mapping[str, StreamOpener] | None = None,
         settings: AnswerSettings | None = None,
         desks: Sequence[StaffDesk] = (),
+        interrupts: Interrupts | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
         self.brains = brains
         self.streams = dict(streams or {})
         self.settings = settings or AnswerSettings()
-        self.relay = HandoffRelay(HandoffRecords(store), desks)
+        self.relay = HandoffRelay(
+            HandoffRecords(store), desks, owner_quiet_minutes=self.settings.owner_quiet_minutes
+        )
+        self.interrupts = interrupts or Interrupts()
+        self.feedback = FeedbackRecorder(store)
 
     async def answer(
         self,
@@ -107,6 +119,14 @@ class Answerer:
             history: The conversation's recent rounds, when the caller already read them.
         """
         language = detect_language(turn.text)
+        if turn.command is Command.TAKEOVER:
+            return await self.relay.takeover(turn, conversation)
+        if turn.command in FEEDBACK_COMMANDS:
+            return await self.feedback.record(turn, conversation)
+        if turn.command is Command.STOP:
+            # A stop that reached the inbox: the answer it meant is finished by now.
+            reasons = ("stop: no answer was being written",)
+            return Completion((), Decision(DecisionKind.IGNORED, reasons=reasons))
         staff = await self.relay.staff_turn(turn)
         if staff is not None:
             return staff  # staff in a handoff thread: relayed or a button, never a bot answer
@@ -231,18 +251,24 @@ class Answerer:
             max_new_tokens=self.settings.max_new_tokens,
             temperature=self.settings.temperature,
         )
-        opener = self.streams.get(turn.key.platform)
-        # The stream is opened either way (platforms show "typing" while it is open); its
-        # text is only updated when the brain allows a live preview.
-        stream = await opener.open_stream(turn.key, turn.message_id) if opener else None
-        try:
-            body, logprobs = await self._run(request, stream if prepared.stream_preview else None)
-        except EngineError as exc:
-            log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
-            return self._engine_failed(turn, exc, language, stream.ref if stream else None)
-        finally:
-            if stream is not None:
-                await stream.close()
+        stream = await self._open_stream(turn, prepared)
+        abort = functools.partial(self.engine.abort, request.request_id)
+        with self.interrupts.watch(turn.key, abort) as watch:
+            try:
+                body, logprobs = await self._run(
+                    request, stream if prepared.stream_preview else None
+                )
+            except EngineError as exc:
+                if watch.stopped:
+                    body, logprobs = "", []
+                else:
+                    log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
+                    return self._engine_failed(turn, exc, language, stream.ref if stream else None)
+            finally:
+                if stream is not None:
+                    await stream.close()
+        if watch.stopped:
+            return self._stopped(turn, body)
         assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(logprobs))
         ref = stream.ref if stream else None
         if assessment.handoff is not None:
@@ -251,6 +277,27 @@ class Answerer:
                 draft=body,
             )  # fmt: skip
         return self._answered(turn, body, assessment, ref)
+
+    async def _open_stream(self, turn: Turn, prepared: Prepared) -> ReplyStream | None:
+        """The platform's live preview. Opened either way (it shows "typing" or "thinking");
+        its text is only shown when the brain allows a preview of answers it may withhold."""
+        opener = self.streams.get(turn.key.platform)
+        if opener is None:
+            return None
+        request = StreamRequest(
+            turn.key, turn.message_id, turn.sender, prepared.stream_preview, stoppable=True
+        )
+        return await opener.open_reply_stream(request)
+
+    def _stopped(self, turn: Turn, partial: str) -> Completion:
+        """The person stopped the answer: nothing is sent; the decision log keeps the part."""
+        reasons = ["stopped by the person while the answer was written"]
+        if partial.strip():
+            reasons.append(draft_reason(partial))
+        return Completion(
+            replies=(),
+            decision=Decision(DecisionKind.STOPPED, reasons=tuple(reasons), model=self.engine.model_id),
+        )
 
     def _engine_failed(
         self, turn: Turn, exc: EngineError, language: Language, ref: str | None

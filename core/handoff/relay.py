@@ -11,16 +11,28 @@ turns belong to a handoff, each desk says itself (:meth:`StaffDesk.staff_ref_of`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from core.handoff import summary as texts
 from core.handoff.desk import StaffDesk
-from core.model.decision import Completion, Conversation, Decision, DecisionKind, HandoffStatus
-from core.model.handoff import HandoffRecord, take, transition_for
+from core.model.decision import (
+    Completion,
+    Conversation,
+    ConversationState,
+    Decision,
+    DecisionKind,
+    HandoffStatus,
+)
+from core.model.handoff import HandoffRecord, return_to_bot, take, transition_for
 from core.model.turn import DESK_ACTIONS, Command, ConversationKey, Reply, ReplyKind, Role, Turn
 from core.store.handoffs import HandoffRecords
 from core.texts import Language, detect_language, text
 
 DESK_PLATFORM = "handoff"
+# The target of a handoff held by the account's owner in their own chat (a Telegram business
+# account): no staff desk opens it, relays nothing to it, and pings nobody about it.
+OWNER_TARGET = "owner"
+OWNER_REASON = "the account owner replied in the chat"
 DRAFT_REASON = "draft withheld: "
 MAX_DRAFT_CHARS = 3000
 
@@ -46,11 +58,58 @@ class HandoffRelay:
         records: Handoff lookups and transitions.
         desks: The staff desks of the handoff service; none when no service runs (then
             customers in a handoff get silence).
+        owner_quiet_minutes: An owner who took a conversation over by replying and then
+            stayed quiet this long hands it back to the bot (0: never).
     """
 
-    def __init__(self, records: HandoffRecords, desks: Sequence[StaffDesk] = ()) -> None:
+    def __init__(
+        self,
+        records: HandoffRecords,
+        desks: Sequence[StaffDesk] = (),
+        owner_quiet_minutes: float = 720.0,
+    ) -> None:
         self.records = records
         self.desks = tuple(desks)
+        self.owner_quiet = timedelta(minutes=owner_quiet_minutes)
+
+    async def takeover(self, turn: Turn, conversation: Conversation) -> Completion:
+        """The account's owner wrote in the customer's chat: the bot goes quiet there.
+
+        Opens a handoff held by the owner (or takes the open one); the owner's words go into
+        the conversation's history, so the bot knows them when it is back.
+        """
+        name = _name(turn)
+        record = await self.records.active(conversation.id)
+        reasons = [f"{OWNER_REASON}: {name}"]
+        if record is None:
+            staff_ref = f"{OWNER_TARGET}:{conversation.id}"
+            handoff_id = await self.records.open_taken(
+                conversation.id, OWNER_REASON, OWNER_TARGET, name, staff_ref
+            )
+            reasons.append(f"handoff {handoff_id}")
+        else:
+            if record.status is HandoffStatus.OPEN:
+                await self.records.apply(record, take(name, ("replied in the customer's chat",)))
+            reasons.append(f"handoff {record.id}")
+        await self.records.record_relayed(Turn(
+            turn.key, turn.sender, f"owner:{turn.message_id}", turn.parts, turn.timestamp))  # fmt: skip
+        return Completion(
+            (),
+            Decision(DecisionKind.TAKE, reasons=tuple(reasons)),
+            new_state=ConversationState.HANDOFF,
+        )
+
+    async def _owner_back_to_bot(self, record: HandoffRecord) -> bool:
+        """Hand an owner's conversation back once the owner has been quiet long enough."""
+        if self.owner_quiet <= timedelta(0):
+            return False
+        last = await self.records.last_turn_at(record.conversation_id, Role.STAFF)
+        if datetime.now(UTC) - (last or record.created_at) < self.owner_quiet:
+            return False
+        minutes = round(self.owner_quiet.total_seconds() / 60)
+        transition = return_to_bot("kefu", (f"the owner was quiet for {minutes} min",))
+        await self.records.apply(record, transition)
+        return True
 
     async def customer_turn(
         self, turn: Turn, conversation: Conversation, language: Language
@@ -59,7 +118,13 @@ class HandoffRelay:
         record = await self.records.active(conversation.id)
         if record is None:
             return None
+        if record.target == OWNER_TARGET and await self._owner_back_to_bot(record):
+            return None
         where = f"handoff {record.id}"
+        if record.target == OWNER_TARGET and turn.command is not Command.HUMAN:
+            # The owner reads the customer in their own app: nothing to relay, nobody to ping.
+            reasons = ("the account owner is answering in their own chat", where)
+            return Completion((), Decision(DecisionKind.RELAY, reasons=reasons))
         if turn.command is Command.HUMAN:
             reply = Reply(
                 turn.key,

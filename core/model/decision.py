@@ -29,6 +29,8 @@ class DecisionKind(StrEnum):
     TAKE = "take"  # staff took a handoff
     RESOLVE = "resolve"  # staff resolved a handoff
     RETURN = "return"  # staff returned the conversation to the bot
+    STOPPED = "stopped"  # the customer stopped the answer while it was written: nothing sent
+    FEEDBACK = "feedback"  # a thumbs up or down on an earlier answer
 
 
 class ConversationState(StrEnum):

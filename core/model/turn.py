@@ -25,7 +25,10 @@ class Command(StrEnum):
     """What a command or a pressed button asks for.
 
     ``TAKE``, ``RESOLVE`` and ``RETURN`` are the staff desk's actions on one handoff; the
-    handoff's id travels as the turn's ``command_arg``.
+    handoff's id travels as the turn's ``command_arg``. ``THUMBS_UP`` and ``THUMBS_DOWN`` rate
+    an answer (the rated turn's id is the ``command_arg``). ``STOP`` asks to stop the answer
+    being written; ``TAKEOVER`` marks a message the account's owner wrote in the customer's
+    chat themselves (a Telegram business account): the bot goes quiet there.
     """
 
     START = "start"
@@ -35,12 +38,18 @@ class Command(StrEnum):
     TAKE = "take"
     RESOLVE = "resolve"
     RETURN = "return"
+    THUMBS_UP = "thumbs_up"
+    THUMBS_DOWN = "thumbs_down"
+    STOP = "stop"
+    TAKEOVER = "takeover"
     UNKNOWN = "unknown"  # a command or button kefu does not know; ``command_arg`` has it
 
 
 CUSTOMER_COMMANDS = frozenset({Command.START, Command.HELP, Command.RESET, Command.HUMAN})
 DESK_ACTIONS = frozenset({Command.TAKE, Command.RESOLVE, Command.RETURN})
-_DESK_TOKEN_PREFIX = "handoff:"
+FEEDBACK_COMMANDS = frozenset({Command.THUMBS_UP, Command.THUMBS_DOWN})
+# Commands whose button carries a numeric argument, by the prefix of their token.
+_ARG_PREFIXES = {"handoff:": DESK_ACTIONS, "feedback:": FEEDBACK_COMMANDS}
 
 
 class ContentProblem(StrEnum):
@@ -223,19 +232,22 @@ class Button:
 
 def command_token(command: Command, arg: str = "") -> str:
     """How a command travels in a platform's button payload (see :func:`parse_command_token`)."""
-    if command in DESK_ACTIONS:
-        return f"{_DESK_TOKEN_PREFIX}{command.value}:{arg}"
+    for prefix, commands in _ARG_PREFIXES.items():
+        if command in commands:
+            return f"{prefix}{command.value}:{arg}"
     return command.value
 
 
 def parse_command_token(token: str) -> tuple[Command, str] | None:
-    """``"human"`` → ``(HUMAN, "")``; ``"handoff:take:12"`` → ``(TAKE, "12")``; else None."""
+    """``"human"`` → ``(HUMAN, "")``; ``"handoff:take:12"`` → ``(TAKE, "12")``;
+    ``"feedback:thumbs_up:7"`` → ``(THUMBS_UP, "7")``; else None."""
     value = token.strip().lower()
-    if value.startswith(_DESK_TOKEN_PREFIX):
-        verb, _, arg = value.removeprefix(_DESK_TOKEN_PREFIX).partition(":")
-        if verb in {c.value for c in DESK_ACTIONS} and arg.isdigit():
-            return Command(verb), arg
-        return None
+    for prefix, commands in _ARG_PREFIXES.items():
+        if value.startswith(prefix):
+            verb, _, arg = value.removeprefix(prefix).partition(":")
+            if verb in {c.value for c in commands} and arg.isdigit():
+                return Command(verb), arg
+            return None
     if value in {c.value for c in CUSTOMER_COMMANDS}:
         return Command(value), ""
     return None

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
-from core.model.decision import DecisionKind, HandoffStatus
+from core.model.decision import ConversationState, DecisionKind, HandoffStatus
 from core.model.handoff import ACTIVE, HandoffRecord, TranscriptEntry, Transition
 from core.model.turn import ConversationKey, ImagePart, Reply, Role, Sender, Turn
 from core.store import codec
@@ -165,6 +165,42 @@ class HandoffRecords:
             return True
 
         return await self.store.db.write(work)
+
+    async def open_taken(
+        self, conversation_id: int, reason: str, target: str, taken_by: str, staff_ref: str
+    ) -> int:
+        """Open a handoff that a person already holds (an owner replying in the chat).
+
+        Idempotent: when the conversation has an active handoff, that one's id is returned
+        and nothing is written. The conversation's state becomes ``handoff`` in the same
+        transaction. ``staff_ref`` is set at once, so no staff desk tries to open it.
+        """
+        now = utcnow()
+        active = select(handoffs.c.id).where(
+            handoffs.c.conversation_id == conversation_id, handoffs.c.status.in_(ACTIVE)
+        ).order_by(handoffs.c.id.desc()).limit(1)
+
+        def work(conn: Connection) -> int:
+            found = conn.execute(active).scalar_one_or_none()
+            if found is not None:
+                return int(found)
+            inserted = conn.execute(handoffs.insert().values(
+                conversation_id=conversation_id, status=HandoffStatus.TAKEN, reason=reason,
+                target=target, staff_ref=staff_ref, taken_by=taken_by, created_at=now,
+                updated_at=now,
+            ))  # fmt: skip
+            conn.execute(update(conversations).where(conversations.c.id == conversation_id)
+                         .values(state=ConversationState.HANDOFF, failures=0, updated_at=now))  # fmt: skip
+            return int(inserted.inserted_primary_key[0])
+
+        return await self.store.db.write(work)
+
+    async def last_turn_at(self, conversation_id: int, role: Role) -> datetime | None:
+        """When the conversation's latest turn by ``role`` was stored."""
+        query = select(func.max(turns.c.stored_at)).where(
+            turns.c.conversation_id == conversation_id, turns.c.role == role.value
+        )
+        return as_utc(await self.store.db.read(lambda conn: conn.execute(query).scalar()))
 
     async def logged(self, conversation_id: int, kind: DecisionKind, reason: str) -> bool:
         """Whether a ``kind`` decision with ``reason`` is in the conversation's log.

@@ -156,3 +156,21 @@ handoffs = Table(
     Index("ix_handoffs_conversation", "conversation_id", "id"),
     Index("ix_handoffs_staff_ref", "staff_ref"),
 )
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("turn_id", Id, ForeignKey("turns.id"), nullable=False),  # the turn that was answered
+    Column("decision_id", Id, ForeignKey("decisions.id"), nullable=True),  # the answer's entry
+    Column("rating", String(8), nullable=False),  # core.model.feedback.Rating
+    Column("rater_id", String(255), nullable=False),
+    Column("rater_name", String(255), nullable=False, default=""),
+    Column("platform", String(64), nullable=False),  # where the button was pressed
+    Column("platform_message_id", String(255), nullable=False),  # the click: the dedupe key
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("platform", "platform_message_id", name="uq_feedback_click"),
+    Index("ix_feedback_created", "created_at"),
+    Index("ix_feedback_turn", "turn_id"),
+)

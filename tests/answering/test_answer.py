@@ -27,6 +27,7 @@ from core.model.turn import (
     parse_command_token,
 )
 from core.store.handoffs import HandoffRecords
+from core.ports import StreamRequest
 from core.store.store import Store
 from core.texts import text
 from tests.conftest import make_turn, png_bytes
@@ -52,8 +53,10 @@ class FakeStream:
 @dataclass
 class FakeOpener:
     streams: list[FakeStream] = field(default_factory=list)
+    requests: list[StreamRequest] = field(default_factory=list)
 
-    async def open_stream(self, key: ConversationKey, reply_to: str | None) -> FakeStream:
+    async def open_reply_stream(self, request: StreamRequest) -> FakeStream:
+        self.requests.append(request)
         self.streams.append(FakeStream())
         return self.streams[-1]
 
