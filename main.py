@@ -36,6 +36,7 @@ from adapters import registry
 from config.settings import Settings, SettingsError
 from config.settings import load_settings as read_settings
 from core.answering.answer import Answerer, AnswerSettings
+from core.answering.interrupts import Interrupts
 from core.answering.bot import BotBrain
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app, mount_api
@@ -150,6 +151,7 @@ def runtime_options(
             history_rounds=settings.bot.history_rounds,
             max_new_tokens=settings.engine.max_new_tokens,
             handoff_wait_minutes=settings.handoff.expected_wait_minutes,
+            owner_quiet_minutes=settings.handoff.owner_quiet_minutes,
         ),
         serve_http=serve_http,
         role=role,
@@ -216,9 +218,12 @@ def assemble(
     role: ProcessRole = ProcessRole.ALL,
 ) -> Runtime:
     """Build every part ``serve`` runs, by their constructors, and the runtime that owns them."""
+    # One registry of the answers being written: adapters report stop buttons to it, and
+    # the answerer registers each answer's engine request in it.
+    interrupts = Interrupts()
     context = AdapterContext(
         inbox=store, web=app, receive=role is not ProcessRole.WORKER,
-        image_limits=image_limits(settings),
+        image_limits=image_limits(settings), stops=interrupts,
     )  # fmt: skip
     adapters = build_adapters(settings, context)
     desks = build_desks(settings, adapters)
@@ -231,6 +236,7 @@ def assemble(
         stream_openers(adapters),
         runtime_options(settings).answer,
         desks,
+        interrupts,
     )
     return Runtime(
         store,

@@ -30,6 +30,9 @@ class HandoffSettings(BaseModel):
             ``KEFU_HANDOFF__HELPDESK_SECRET`` only.
         helpdesk_timeout_s: Timeout of one helpdesk POST.
         max_image_bytes_to_helpdesk: Photos larger than this are sent as a reference only.
+        owner_quiet_minutes: A business account's owner who replied in a customer's chat
+            (kefu then goes quiet there) and stays quiet this long hands the chat back to
+            the bot; 0 keeps the bot quiet there until staff return it.
     """
 
     enabled: bool = True
@@ -45,3 +48,4 @@ class HandoffSettings(BaseModel):
     helpdesk_secret: SecretStr | None = None
     helpdesk_timeout_s: float = Field(10.0, gt=0)
     max_image_bytes_to_helpdesk: int = Field(5 * 1024 * 1024, ge=0)
+    owner_quiet_minutes: float = Field(720.0, ge=0)

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from core.answering.answer import Answerer, AnswerSettings
+from core.answering.interrupts import Interrupts
 from core.answering.bot import BotBrain
 from core.answering.prompt_brain import PromptBrain
 from core.engines.base import Engine
@@ -64,6 +65,7 @@ class KefuHarness:
         )
         self.runtime: Runtime | None = None
         self.store: Store | None = None
+        self.interrupts = Interrupts()
 
     async def __aenter__(self) -> KefuHarness:
         if self._store_url is None:
@@ -75,15 +77,16 @@ class KefuHarness:
         return self
 
     def build_adapters(self, store: Store, app: web.Application) -> dict[str, Adapter]:  # type: ignore[type-arg]
-        context = AdapterContext(inbox=store, web=app)
+        context = AdapterContext(inbox=store, web=app, stops=self.interrupts)
         return {name: factory(context) for name, factory in self._adapters.items()}
 
     def build_runtime(self, store: Store, app: web.Application) -> Runtime:
         """Wired as ``main.assemble`` wires it (without a handoff service)."""
         adapters = self.build_adapters(store, app)
         answerer = Answerer(
-            store, self.engine, self._brains, stream_openers(adapters), self._options.answer
-        )
+            store, self.engine, self._brains, stream_openers(adapters), self._options.answer,
+            interrupts=self.interrupts,
+        )  # fmt: skip
         return Runtime(store, self.engine, answerer, adapters, self._options, web_app=app)
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -23,19 +23,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import itertools
 import logging
+import secrets
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from adapters.telegram.botapi import MAX_DRAFT_ID, STOP_UPDATE, GenerationStopped
+from adapters.telegram.business import BusinessConnections
+from adapters.telegram.drafts import TelegramDraftStream
 from adapters.telegram.inbound import Received, build_turn
 from adapters.telegram.ingest import UpdateIngestor
 from adapters.telegram.journal import AlbumJournal
 from adapters.telegram.media import MediaFetcher, TokenRedactingFilter
 from adapters.telegram.outbound import (
     OutgoingMessage,
+    business_connection,
     chat_target,
     quoted_message_id,
     reply_to_messages,
@@ -52,12 +58,24 @@ from core.errors import (
     PlatformError,
 )
 from core.model.turn import ConversationKey, Reply, Turn
-from core.ports import Adapter, AdapterContext, Capabilities, DeliveryReceipt, OutboundMessage
+from core.ports import (
+    Adapter,
+    AdapterContext,
+    Capabilities,
+    DeliveryReceipt,
+    OutboundMessage,
+    ReplyStream,
+    StreamRequest,
+)
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+ALLOWED_UPDATES = (
+    "message", "edited_message", "callback_query", "business_connection", "business_message",
+    "edited_business_message", STOP_UPDATE,
+)  # fmt: skip
+DraftKey = tuple[int, int | None, int]  # chat, topic, draft id
 
 
 class TelegramAdapter(Adapter[Received, OutgoingMessage]):
@@ -95,6 +113,9 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         if self._webhook and settings.album_journal_path:
             journal = AlbumJournal(settings.album_journal_path)
         self._journal = journal
+        self._drafts_ok = settings.drafts
+        self._draft_ids = itertools.count(secrets.randbelow(MAX_DRAFT_ID // 2) + 1)
+        self._live_drafts: dict[DraftKey, tuple[TelegramDraftStream, ConversationKey]] = {}
         self._ingestor = UpdateIngestor(
             self._bot,
             context.inbox,
@@ -103,6 +124,8 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
             self.to_turn,
             settings.album_debounce_s,
             journal,
+            BusinessConnections(self._bot) if settings.business else None,
+            self._on_stop,
         )
         self._poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
@@ -240,16 +263,62 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
 
     async def open_stream(
         self, key: ConversationKey, reply_to: str | None
-    ) -> TelegramReplyStream | None:
-        """Start "typing…" and a paced draft message for an answer being written."""
+    ) -> ReplyStream | None:
+        """A live preview of an answer (see :meth:`open_reply_stream`)."""
+        return await self.open_reply_stream(StreamRequest(key, reply_to))
+
+    async def open_reply_stream(self, request: StreamRequest) -> ReplyStream | None:
+        """A native draft in private chats (thinking placeholder, text, stop button), else
+        "typing…" and a paced draft message edited as the answer grows."""
+        key = request.key
         if key.platform != self.name:
             return None
         chat_id, thread_id = chat_target(key)
+        business = business_connection(key)
+        if self._drafts_ok and business is None and isinstance(chat_id, int) and chat_id > 0:
+            return self._open_draft(request, chat_id, thread_id)
         return TelegramReplyStream(
             self._bot,
             self._pacer,
             chat_id,
             thread_id,
-            quoted_message_id(reply_to, chat_id),
+            quoted_message_id(request.reply_to, chat_id),
             self.settings.typing_interval_s,
+            business_connection_id=business,
         )
+
+    def _open_draft(
+        self, request: StreamRequest, chat_id: int, thread_id: int | None
+    ) -> TelegramDraftStream:
+        stoppable = request.stoppable and self.settings.stop_button
+        can_stop = stoppable and self.context.stops is not None
+        draft_id = next(self._draft_ids) % MAX_DRAFT_ID or 1
+        stream = TelegramDraftStream(
+            self._bot,
+            chat_id,
+            thread_id,
+            draft_id,
+            interval_s=self.settings.draft_interval_s,
+            keepalive_s=self.settings.draft_keepalive_s,
+            can_stop=can_stop,
+            on_unsupported=self._drafts_refused,
+        )
+        self._live_drafts = {k: v for k, v in self._live_drafts.items() if not v[0].closed}
+        self._live_drafts[(chat_id, thread_id, draft_id)] = (stream, request.key)
+        return stream
+
+    def _drafts_refused(self) -> None:
+        # Capability fallback: from the next answer on, stream by paced edits instead.
+        self._drafts_ok = False
+
+    async def _on_stop(self, stopped: GenerationStopped) -> None:
+        """A pressed stop button: halt the draft and have the core abort the answer."""
+        entry = self._live_drafts.pop((stopped.chat_id, stopped.thread_id, stopped.draft_id), None)
+        if entry is None:
+            log.info("telegram stop for draft %s in chat %s: not being written here",
+                     stopped.draft_id, stopped.chat_id)  # fmt: skip
+            return
+        stream, key = entry
+        stream.halt()
+        if self.context.stops is not None:
+            await self.context.stops.stop(key)

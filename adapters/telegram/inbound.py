@@ -154,7 +154,7 @@ def parse_update(update: Update, bot: BotIdentity) -> Inbound | None:
     message = update.message or update.edited_message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
-    return _parse_message(update.update_id, message, bot, edited=update.message is None)
+    return parse_message(update.update_id, message, bot, edited=update.message is None)
 
 
 def _key_of(message: Message) -> ConversationKey:
@@ -203,9 +203,10 @@ def _message_ids(message: Message, edited: bool) -> tuple[str, str | None]:
     return own, (f"{chat_id}:{reply.message_id}" if reply is not None else None)
 
 
-def _parse_message(
+def parse_message(
     update_id: int, message: Message, bot: BotIdentity, edited: bool
 ) -> Inbound | None:
+    """Understand one message (of the bot's own chats or of a business account's)."""
     text = message.text or message.caption or ""
     command, for_other_bot = _command_of(message, bot)
     media, unsupported = _attachment_of(message)

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
 from adapters.telegram.albums import AlbumCollector
+from adapters.telegram.botapi import GenerationStopped, generation_stopped
+from adapters.telegram.business import BusinessConnections, parse_business
 from adapters.telegram.inbound import (
     BotIdentity,
     Inbound,
@@ -32,10 +34,10 @@ from adapters.telegram.inbound import (
 )
 from adapters.telegram.journal import AlbumJournal, AlbumKey
 from adapters.telegram.media import MediaFetcher
-from adapters.telegram.outbound import OutgoingText, chat_target
+from adapters.telegram.outbound import OutgoingText, business_connection, chat_target
 from adapters.telegram.sender import TelegramSender
 from core.errors import KefuError, PlatformError
-from core.model.turn import Turn
+from core.model.turn import Command, Turn
 from core.ports import InboxPort, IngestResult
 from core.texts import text
 
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 AlbumFuture = asyncio.Future[IngestResult | None]
 MAX_ALBUM_RETRIES = 5
+StopHandler = Callable[[GenerationStopped], Awaitable[None]]
 
 
 class UpdateIngestor:
@@ -56,6 +59,8 @@ class UpdateIngestor:
         to_turn: The adapter's pure translation of received items into one turn.
         album_debounce_s: Quiet time that completes an album.
         journal: Album journal (webhook mode), or None.
+        business: The connected business accounts; None when kefu answers in none.
+        on_stop: Handles a pressed stop button (never stored: it must act at once).
     """
 
     def __init__(
@@ -67,8 +72,12 @@ class UpdateIngestor:
         to_turn: Callable[[Received], Turn],
         album_debounce_s: float,
         journal: AlbumJournal | None = None,
+        business: BusinessConnections | None = None,
+        on_stop: StopHandler | None = None,
     ) -> None:
         self._bot = bot
+        self._business = business
+        self._on_stop = on_stop
         self._inbox = inbox
         self._media = media
         self._sender = sender
@@ -99,7 +108,7 @@ class UpdateIngestor:
         Raises:
             KefuError: it could not be stored (the platform must deliver it again).
         """
-        inbound = parse_update(update, self.identity)
+        inbound = await self._understand(update)
         if inbound is None:
             return None
         if inbound.callback_query_id is not None and not inbound.addressed:
@@ -114,6 +123,29 @@ class UpdateIngestor:
             self._albums.add(album, inbound)  # stored after the debounce; the journal has it
             return None
         return self._albums.add(album, inbound)
+
+    async def _understand(self, update: Update) -> Inbound | None:
+        """The update's message as an :class:`Inbound`, after acting on signals it carries."""
+        stopped = generation_stopped(update)
+        if stopped is not None:
+            if self._on_stop is not None:
+                await self._on_stop(stopped)
+            return None
+        if update.business_connection is not None:
+            if self._business is not None:
+                self._business.remember(update.business_connection)
+            return None
+        message = update.business_message or update.edited_business_message
+        if message is None:
+            return parse_update(update, self.identity)
+        if self._business is None or not message.business_connection_id:
+            return None
+        account = await self._business.get(message.business_connection_id)
+        if account is None or not account.answers:
+            log.info("business message on %s ignored: kefu may not answer there",
+                     message.business_connection_id)  # fmt: skip
+            return None
+        return parse_business(update, self.identity, account)
 
     async def store(self, items: list[Inbound]) -> IngestResult | None:
         """Fetch media, build one turn, store it; None when nothing addressed the bot."""
@@ -171,7 +203,7 @@ class UpdateIngestor:
             if only is not None and album != only:
                 continue
             for payload in payloads:
-                inbound = parse_update(Update.de_json(payload, self._bot), self.identity)
+                inbound = await self._understand(Update.de_json(payload, self._bot))
                 if inbound is not None:
                     self._albums.add(album, inbound)
             queued += 1
@@ -191,13 +223,16 @@ class UpdateIngestor:
 
     async def _send_notices(self, turn: Turn, received: Received) -> None:
         keys = notices_for(received)
-        if not keys:
-            return
+        if not keys or turn.command is Command.TAKEOVER:
+            return  # the owner's own messages get no notices
         language = language_of(received.items)
         chat_id, thread_id = chat_target(turn.key)
         quote = received.items[0].telegram_message_id
         for key in keys:
-            spec = OutgoingText(chat_id, text(key, language), thread_id, quote)
+            spec = OutgoingText(
+                chat_id, text(key, language), thread_id, quote,
+                business_connection_id=business_connection(turn.key),
+            )  # fmt: skip
             try:
                 await self._sender.send_notice(spec)
             except PlatformError as exc:

@@ -38,7 +38,13 @@ ELLIPSIS = "…"
 # the window, so a paragraph break near the start does not produce a tiny first part.
 _MIN_SHARE = 0.5
 _SENTENCE_END = re.compile(r"[.!?…](?=\s)|[。！？；]")
-_PERMANENT_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invalid")
+_PERMANENT_BAD_REQUESTS = (
+    "chat not found", "user not found", "peer_id_invalid", "business connection not found",
+    "business_connection_invalid", "bot_business_missing", "business_peer_invalid",
+)  # fmt: skip
+# A customer's chat with a shop owner's business account is its own conversation, beside the
+# customer's chat with the bot: the key's thread names the business connection.
+BUSINESS_THREAD_PREFIX = "biz:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,7 @@ class OutgoingText:
         thread_id: Forum topic to post into, if any.
         reply_to_message_id: Message to quote, if any (sent even if it was deleted).
         buttons: Inline buttons; only ever set on the last part of a reply.
+        business_connection_id: Send on behalf of this business account, if set.
     """
 
     chat_id: int | str
@@ -58,6 +65,7 @@ class OutgoingText:
     thread_id: int | None = None
     reply_to_message_id: int | None = None
     buttons: tuple[Button, ...] = ()
+    business_connection_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,7 @@ class OutgoingPhoto:
     caption: str = ""
     thread_id: int | None = None
     reply_to_message_id: int | None = None
+    business_connection_id: str | None = None
 
 
 OutgoingMessage = OutgoingText | OutgoingPhoto
@@ -187,6 +196,18 @@ def chat_target(key: ConversationKey) -> tuple[int | str, int | None]:
     return chat, thread
 
 
+def business_key(chat_id: int | str, connection_id: str) -> ConversationKey:
+    """The conversation of a customer's chat with a connected business account."""
+    return ConversationKey("telegram", str(chat_id), f"{BUSINESS_THREAD_PREFIX}{connection_id}")
+
+
+def business_connection(key: ConversationKey) -> str | None:
+    """The business connection a conversation goes through, or None for the bot's own chats."""
+    if key.thread_id.startswith(BUSINESS_THREAD_PREFIX):
+        return key.thread_id.removeprefix(BUSINESS_THREAD_PREFIX) or None
+    return None
+
+
 def quoted_message_id(reply_to: str | None, chat_id: int | str) -> int | None:
     """The Telegram message id inside a kefu message id, when it names one in this chat.
 
@@ -232,18 +253,22 @@ def reply_to_messages(reply: Reply) -> list[OutgoingMessage]:
         InvalidInputError: not a Telegram key, or buttons Telegram would refuse.
     """
     chat_id, thread_id = chat_target(reply.key)
-    check_buttons(reply.buttons)
+    business = business_connection(reply.key)
+    # In a business chat the customer already talks to the shop's own account (a person):
+    # no "talk to a person" button, and no callback buttons on the owner's messages.
+    buttons = () if business else reply.buttons
+    check_buttons(buttons)
     quote = quoted_message_id(reply.reply_to, chat_id)
     messages: list[OutgoingMessage] = []
     for image in reply.images:
         caption = image.caption if utf16_len(image.caption) <= MAX_CAPTION_UNITS else ""
-        messages.append(OutgoingPhoto(chat_id, image, caption, thread_id, quote))
+        messages.append(OutgoingPhoto(chat_id, image, caption, thread_id, quote, business))
         quote = None  # only the first message of a reply quotes
     parts = split_text(reply.text)
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
-        buttons = reply.buttons if last else ()
-        messages.append(OutgoingText(chat_id, part, thread_id, quote, buttons))
+        messages.append(OutgoingText(
+            chat_id, part, thread_id, quote, buttons if last else (), business))  # fmt: skip
         quote = None
     return messages
 

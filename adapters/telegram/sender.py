@@ -125,6 +125,7 @@ class TelegramSender:
             message_thread_id=spec.thread_id,
             reply_parameters=_reply_parameters(spec.reply_to_message_id),
             reply_markup=keyboard(spec.buttons),
+            business_connection_id=spec.business_connection_id,
         )
         return sent.message_id
 
@@ -135,13 +136,18 @@ class TelegramSender:
             caption=spec.caption or None,
             message_thread_id=spec.thread_id,
             reply_parameters=_reply_parameters(spec.reply_to_message_id),
+            business_connection_id=spec.business_connection_id,
         )
         return sent.message_id
 
     async def _edit_draft(self, spec: OutgoingText, draft: int) -> int:
         try:
             await self._bot.edit_message_text(
-                spec.text, spec.chat_id, draft, reply_markup=keyboard(spec.buttons)
+                spec.text,
+                spec.chat_id,
+                draft,
+                reply_markup=keyboard(spec.buttons),
+                business_connection_id=spec.business_connection_id,
             )
         except TelegramError as exc:
             if is_not_modified(exc):

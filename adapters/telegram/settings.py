@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 
 class TelegramSettings(BaseModel):
@@ -29,6 +29,15 @@ class TelegramSettings(BaseModel):
             an album item cannot wait for the whole album). None: each album item's request
             waits for the merged turn instead (albums are then split if Telegram delivers
             one chat's updates one by one, as it does).
+        drafts: Stream answers in private chats natively with ``sendMessageDraft`` (Bot API
+            9.3+; a "Thinking…" placeholder, then the text, then one message). Off, or where
+            Telegram refuses drafts: paced ``editMessageText`` (always so in groups).
+        draft_interval_s: Least time between two draft updates of one answer.
+        draft_keepalive_s: Send a draft again after this long without an update (Telegram
+            drops a draft after about 30 s).
+        stop_button: Show a stop button on drafts (Bot API 10.3); pressing it aborts the answer.
+        business: Answer in the chats of business accounts whose owners connected the bot;
+            the owner replying in a chat makes kefu go quiet there.
     """
 
     enabled: bool = True
@@ -46,6 +55,11 @@ class TelegramSettings(BaseModel):
     typing_interval_s: float = 4.0
     webhook_max_connections: int = 40
     album_journal_path: str | None = ".kefu/telegram-albums.db"
+    drafts: bool = True
+    draft_interval_s: float = Field(default=0.5, gt=0)
+    draft_keepalive_s: float = Field(default=20.0, gt=0, lt=30)
+    stop_button: bool = True
+    business: bool = True
 
     @property
     def configured(self) -> bool:

@@ -85,6 +85,7 @@ class TelegramReplyStream:
         thread_id: Forum topic, if any.
         quote: Message id the draft replies to, if any.
         typing_interval_s: How often to repeat ``sendChatAction(typing)`` (it lasts ~5 s).
+        business_connection_id: Write on behalf of this business account, if set.
     """
 
     def __init__(
@@ -95,8 +96,10 @@ class TelegramReplyStream:
         thread_id: int | None,
         quote: int | None,
         typing_interval_s: float = 4.0,
+        business_connection_id: str | None = None,
     ) -> None:
         self._bot = bot
+        self._business = business_connection_id
         self._pacer = pacer
         self._chat_id = chat_id
         self._chat = str(chat_id)
@@ -174,10 +177,13 @@ class TelegramReplyStream:
                     preview,
                     message_thread_id=self._thread_id,
                     reply_parameters=reply,
+                    business_connection_id=self._business,
                 )
                 self._message_id = sent.message_id
             else:
-                await self._bot.edit_message_text(preview, self._chat_id, self._message_id)
+                await self._bot.edit_message_text(
+                    preview, self._chat_id, self._message_id, business_connection_id=self._business
+                )
             self._shown = preview
         except RetryAfter as exc:
             self._pacer.defer(self._chat, retry_after_seconds(exc))
@@ -196,7 +202,10 @@ class TelegramReplyStream:
         while not self._closed.is_set():
             try:
                 await self._bot.send_chat_action(
-                    self._chat_id, ChatAction.TYPING, message_thread_id=self._thread_id
+                    self._chat_id,
+                    ChatAction.TYPING,
+                    message_thread_id=self._thread_id,
+                    business_connection_id=self._business,
                 )
             except RetryAfter as exc:
                 if await self._sleep_unless_closed(retry_after_seconds(exc)):

@@ -35,8 +35,8 @@ from core.model.decision import (
     HandoffKind,
 )
 from core.model.turn import (
-    Button,
     FEEDBACK_COMMANDS,
+    Button,
     Command,
     Confidence,
     ContentProblem,

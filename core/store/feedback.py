@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from core.errors import StoreConflictError
-from core.model.feedback import AnswerDecision, FeedbackEntry, Rating, RatedAnswer, StoreOutcome
+from core.model.feedback import AnswerDecision, FeedbackEntry, RatedAnswer, Rating, StoreOutcome
 from core.model.turn import Role
 from core.store.db import as_utc, utcnow
 from core.store.history import read_histories

@@ -12,7 +12,9 @@ bot sent and their edits, and behaves like Telegram where kefu depends on it:
   and "message to edit not found" for unknown messages; texts over 4096 UTF-16 units or
   blank texts are rejected;
 * scripted failures: a 429 with ``parameters.retry_after`` (or any error) for the next K calls
-  of a method; blocked chats (403) and missing chats (400 chat not found).
+  of a method; blocked chats (403) and missing chats (400 chat not found);
+* drafts (``sendMessageDraft``), the stop button and business accounts, checked as Telegram
+  checks them (see :mod:`tests.fakes.telegram_features`).
 
 :class:`UpdateFactory` builds real-shaped update JSON: text, commands, photos with sizes,
 albums, image documents, edits, stickers, voice, video, group mentions, replies to the bot
@@ -31,10 +33,12 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.telegram_features import DraftFeatures, FakeError
+
 # Parameters PTB sends as plain strings (everything else arrives JSON-encoded).
 STRING_PARAMS = frozenset(
     {"text", "caption", "secret_token", "url", "callback_query_id", "file_id", "action",
-     "parse_mode", "media_group_id"}
+     "parse_mode", "media_group_id", "business_connection_id"}
 )  # fmt: skip
 MAX_TEXT_UNITS = 4096
 
@@ -66,6 +70,7 @@ class SentMessage:
     reply_to: int | None = None
     photo: bytes | None = None
     edits: list[str] = field(default_factory=list)
+    business_connection_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -77,7 +82,7 @@ class _Failure:
     skip: int = 0  # calls that still succeed before the failures start
 
 
-class FakeTelegramServer:
+class FakeTelegramServer(DraftFeatures):
     """The fake Bot API. Use as ``async with FakeTelegramServer() as tg: ...``.
 
     Args:
@@ -115,6 +120,7 @@ class FakeTelegramServer:
         self._message_ids = itertools.count(5001)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.init_features()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -230,7 +236,7 @@ class FakeTelegramServer:
             result = await self._m_getUpdates(params)
         else:
             result = handler(params, files)
-        if isinstance(result, _Error):
+        if isinstance(result, _Error | FakeError):
             return self._record(
                 method, params, files, result.status, result.description, arrived=arrived
             )
@@ -311,8 +317,11 @@ class FakeTelegramServer:
         message = SentMessage(
             chat_id, next(self._message_ids), text, params.get("reply_markup"),
             params.get("message_thread_id"), reply.get("message_id"), photo,
+            business_connection_id=params.get("business_connection_id"),
         )  # fmt: skip
         self.messages[(chat_id, message.message_id)] = message
+        if not message.business_connection_id:
+            self.finalize_drafts(chat_id, message.thread_id, message.message_id)
         return self._message_json(message)
 
     def _message_json(self, message: SentMessage) -> dict[str, Any]:
@@ -330,6 +339,7 @@ class FakeTelegramServer:
             body["text"] = message.text
         if message.reply_markup:
             body["reply_markup"] = message.reply_markup
+        body.update(self.business_fields({"business_connection_id": message.business_connection_id}))
         return body
 
     def _check_text(self, text: str) -> _Error | None:
@@ -341,18 +351,19 @@ class FakeTelegramServer:
 
     def _m_sendMessage(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         text = str(params.get("text", ""))
-        error = self._chat_error(int(params["chat_id"])) or self._check_text(text)
+        error = self.business_error(params) or self._chat_error(int(params["chat_id"]))
+        error = error or self._check_text(text)
         return error or self._new_message(params, text)
 
     def _m_sendPhoto(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        error = self._chat_error(int(params["chat_id"]))
+        error = self.business_error(params) or self._chat_error(int(params["chat_id"]))
         if error is None and "photo" not in files:
             error = _Error(400, "Bad Request: there is no photo in the request")
         return error or self._new_message(params, str(params.get("caption", "")), files["photo"])
 
     def _m_editMessageText(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         chat_id, text = int(params["chat_id"]), str(params.get("text", ""))
-        error = self._chat_error(chat_id) or self._check_text(text)
+        error = self.business_error(params) or self._chat_error(chat_id) or self._check_text(text)
         if error is not None:
             return error
         message = self.messages.get((chat_id, int(params["message_id"])))
@@ -367,7 +378,7 @@ class FakeTelegramServer:
         return self._message_json(message)
 
     def _m_sendChatAction(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        return self._chat_error(int(params["chat_id"])) or True
+        return self.business_error(params) or self._chat_error(int(params["chat_id"])) or True
 
     def _m_answerCallbackQuery(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         return True
@@ -515,6 +526,17 @@ class UpdateFactory:
         original = {"message_id": bot_message_id, "date": int(time.time()),
                     "chat": self.chat(chat_id), "from": self.bot_user, "text": "earlier answer"}  # fmt: skip
         return self.text(text, chat_id, user=self.user(42), reply_to_message=original)
+
+    def business_message(
+        self, text: str, connection_id: str, chat_id: int = 42,
+        user: dict[str, Any] | None = None, edited: bool = False, **fields: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A message in a business account's chat (a customer's, or the owner's with ``user``)."""
+        message = self.message(chat_id, user, text=text, business_connection_id=connection_id,
+                               **fields)  # fmt: skip
+        if edited:
+            message["edit_date"] = int(time.time())
+        return self.wrap(message, "edited_business_message" if edited else "business_message")
 
     def callback(self, data: str = "human", chat_id: int = 42, message_id: int = 5001,
                  user: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip

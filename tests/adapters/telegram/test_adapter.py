@@ -10,7 +10,8 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from adapters.telegram.adapter import TelegramAdapter
+from adapters.telegram.adapter import ALLOWED_UPDATES, TelegramAdapter
+from adapters.telegram.drafts import TelegramDraftStream
 from adapters.telegram.streaming import TelegramReplyStream
 from core.errors import ConfigError, PermanentDeliveryError
 from core.model.turn import Button, Command, ContentProblem, ConversationKey, Reply, TextPart
@@ -34,7 +35,8 @@ async def test_set_webhook_has_secret_and_allowed_updates_and_never_drops(
     (call,) = webhook_rig.tg.calls_of("setWebhook")
     assert call.params["url"] == "https://kefu.example.com/telegram/webhook"
     assert call.params["secret_token"] == WEBHOOK_SECRET
-    assert call.params["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    assert call.params["allowed_updates"] == list(ALLOWED_UPDATES)
+    assert {"business_message", "stopped_message_generation"} <= set(ALLOWED_UPDATES)
     assert "drop_pending_updates" not in call.params
     assert webhook_rig.tg.calls_of("deleteWebhook") == []
 
@@ -223,8 +225,11 @@ async def test_open_stream_and_deliver_edge_cases(webhook_rig: WebhookRig) -> No
     adapter = webhook_rig.adapter
     assert await adapter.open_stream(ConversationKey("slack", "C1"), None) is None
     stream = await adapter.open_stream(ConversationKey("telegram", "42"), "42:7")
-    assert isinstance(stream, TelegramReplyStream)
+    assert isinstance(stream, TelegramDraftStream)  # a private chat: a native draft
     await stream.close()
+    group = await adapter.open_stream(ConversationKey("telegram", "-100123"), None)
+    assert isinstance(group, TelegramReplyStream)  # groups keep the paced edits
+    await group.close()
     bad = Reply(
         ConversationKey("telegram", "42"), "hi", buttons=(Button("x", Command.TAKE, "9" * 80),)
     )

@@ -165,7 +165,7 @@ async def test_429_on_send_message_is_waited_out_and_delivered_once(tg: FakeTele
 
 async def test_streaming_is_paced_and_ends_with_the_full_answer(tg: FakeTelegramServer) -> None:
     engine = StubEngine(words(60), token_delay_s=0.03)  # ~1.8 s of tokens
-    async with kefu(tg, engine) as k:
+    async with kefu(tg, engine, drafts=False) as k:  # the fallback: paced edits
         await k.post(tg.updates.text("tell me everything"))
         await k.idle()
         calls = [
@@ -188,7 +188,7 @@ async def test_retry_after_while_streaming_does_not_truncate_the_answer(
     tg: FakeTelegramServer,
 ) -> None:
     engine = StubEngine(words(40), token_delay_s=0.03)
-    async with kefu(tg, engine) as k:
+    async with kefu(tg, engine, drafts=False) as k:
         tg.fail_next("editMessageText", count=1, retry_after=1, after=1)
         await k.post(tg.updates.text("go"))
         await k.idle()

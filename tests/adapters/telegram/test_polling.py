@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from adapters.telegram.adapter import ALLOWED_UPDATES
 from adapters.telegram.polling import PollCursor
 from tests.adapters.telegram.conftest import MemoryInbox, eventually, host_photo
 from tests.fakes.telegram_server import FakeTelegramServer
@@ -43,9 +44,7 @@ async def test_polling_stores_updates_and_then_confirms_them(
     await eventually(lambda: tg.pending_updates == [])
     await eventually(lambda: second["update_id"] + 1 in _offsets(tg))
     assert _offsets(tg)[0] is None
-    assert tg.calls_of("getUpdates")[0].params["allowed_updates"] == [
-        "message", "edited_message", "callback_query",
-    ]  # fmt: skip
+    assert tg.calls_of("getUpdates")[0].params["allowed_updates"] == list(ALLOWED_UPDATES)
 
 
 async def test_redelivered_update_after_restart_is_a_duplicate(
