@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from core.answering.answer import Answerer, AnswerSettings
-from core.answering.interrupts import Interrupts
 from core.answering.bot import BotBrain
+from core.answering.interrupts import Interrupts
 from core.answering.prompt_brain import PromptBrain
 from core.engines.base import Engine
 from core.engines.stub import StubEngine

@@ -124,7 +124,8 @@ class TelegramDraftStream:
     async def _run(self) -> None:
         while not self._closed.is_set():
             self._wake.clear()  # before reading the text: an update from now on wakes us
-            text = draft_preview(self._latest)
+            # The placeholder first, at once: the customer sees "Thinking…" before any text.
+            text = "" if self._shown is None else draft_preview(self._latest)
             due = self._last_call + self._interval - self._clock()
             if due > 0:
                 await self._sleep(due)
