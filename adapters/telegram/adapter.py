@@ -261,9 +261,7 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
             raise PermanentDeliveryError(f"outbox {message.outbox_id}: {exc}") from exc
         return await self._sender.deliver(message, specs)
 
-    async def open_stream(
-        self, key: ConversationKey, reply_to: str | None
-    ) -> ReplyStream | None:
+    async def open_stream(self, key: ConversationKey, reply_to: str | None) -> ReplyStream | None:
         """A live preview of an answer (see :meth:`open_reply_stream`)."""
         return await self.open_reply_stream(StreamRequest(key, reply_to))
 

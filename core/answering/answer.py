@@ -296,7 +296,9 @@ class Answerer:
             reasons.append(draft_reason(partial))
         return Completion(
             replies=(),
-            decision=Decision(DecisionKind.STOPPED, reasons=tuple(reasons), model=self.engine.model_id),
+            decision=Decision(
+                DecisionKind.STOPPED, reasons=tuple(reasons), model=self.engine.model_id
+            ),
         )
 
     def _engine_failed(

@@ -176,9 +176,12 @@ class HandoffRecords:
         transaction. ``staff_ref`` is set at once, so no staff desk tries to open it.
         """
         now = utcnow()
-        active = select(handoffs.c.id).where(
-            handoffs.c.conversation_id == conversation_id, handoffs.c.status.in_(ACTIVE)
-        ).order_by(handoffs.c.id.desc()).limit(1)
+        active = (
+            select(handoffs.c.id)
+            .where(handoffs.c.conversation_id == conversation_id, handoffs.c.status.in_(ACTIVE))
+            .order_by(handoffs.c.id.desc())
+            .limit(1)
+        )
 
         def work(conn: Connection) -> int:
             found = conn.execute(active).scalar_one_or_none()

@@ -26,8 +26,8 @@ from core.model.turn import (
     Turn,
     parse_command_token,
 )
-from core.store.handoffs import HandoffRecords
 from core.ports import StreamRequest
+from core.store.handoffs import HandoffRecords
 from core.store.store import Store
 from core.texts import text
 from tests.conftest import make_turn, png_bytes

@@ -122,7 +122,9 @@ class DraftFeatures:
             else:
                 draft.state, draft.finalized_by = DraftState.FINALIZED, message_id
 
-    def press_stop(self, chat_id: int, draft_id: int, thread_id: int | None = None) -> dict[str, Any]:
+    def press_stop(
+        self, chat_id: int, draft_id: int, thread_id: int | None = None
+    ) -> dict[str, Any]:
         """The user presses the stop button of a live draft; returns the update to deliver."""
         draft = self.drafts.get((chat_id, thread_id, draft_id))
         assert draft is not None, f"no draft {draft_id} in chat {chat_id}"

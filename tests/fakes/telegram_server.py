@@ -339,7 +339,9 @@ class FakeTelegramServer(DraftFeatures):
             body["text"] = message.text
         if message.reply_markup:
             body["reply_markup"] = message.reply_markup
-        body.update(self.business_fields({"business_connection_id": message.business_connection_id}))
+        body.update(
+            self.business_fields({"business_connection_id": message.business_connection_id})
+        )
         return body
 
     def _check_text(self, text: str) -> _Error | None:
