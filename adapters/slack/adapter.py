@@ -23,26 +23,37 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.assistant import AssistantView
 from adapters.slack.files import FileFetchPolicy, SlackFileFetcher
-from adapters.slack.formatting import SlackOutgoing, escape_mrkdwn, render
+from adapters.slack.formatting import (
+    SlackOutgoing,
+    escape_mrkdwn,
+    feedback_block,
+    render,
+    trailing_blocks,
+    with_blocks,
+)
 from adapters.slack.inbound import BotIdentity, SlackInbound, SlackInboundHandler
+from adapters.slack.native import (
+    NATIVE_PREFIX,
+    NativeStreams,
+    SlackNativeStream,
+    StatusText,
+    stream_recipient,
+)
 from adapters.slack.outbound import SlackWebApi, api_call
-from adapters.slack.payloads import SlackAction, clean_text, slack_ts_to_datetime
+from adapters.slack.payloads import SlackAction
 from adapters.slack.settings import SlackSettings
 from adapters.slack.stream import SlackReplyStream, StreamCalls
 from adapters.slack.threads import KnownThreads
+from adapters.slack.turns import build_turn
 from core.errors import ConfigError, PlatformError
 from core.model.turn import (
-    Command,
     ConversationKey,
     ImagePart,
-    Part,
     Reply,
-    Role,
-    Sender,
-    TextPart,
+    ReplyKind,
     Turn,
-    parse_command_token,
 )
 from core.ports import (
     Adapter,
@@ -51,6 +62,7 @@ from core.ports import (
     DeliveryReceipt,
     OutboundMessage,
     ReplyStream,
+    StreamRequest,
 )
 
 
@@ -98,6 +110,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         self._app: AsyncApp | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._progress: dict[int, _Progress] = {}
+        self._native = NativeStreams()
+        self._assistant: AssistantView | None = None
         self.inbound: SlackInboundHandler | None = None
         if receives_http:
             assert context.web is not None
@@ -126,6 +140,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         except BaseException:
             await self.stop()  # nothing is left open when the start fails
             raise
+        self._assistant = AssistantView(self._web_api, self.settings)
         self.inbound = SlackInboundHandler(
             self.context.inbox,
             SlackFileFetcher(self._session, self._fetch_policy(token, base_url)),
@@ -133,6 +148,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             self.threads,
             self.to_turn,
             self.settings.ack_budget_s,
+            on_thread_started=self._assistant.thread_started,
         )
         self._app = self._build_app(self.inbound, base_url, timeout)
         if self.context.receive and self.settings.mode == "socket":
@@ -202,6 +218,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         socket, self._socket = self._socket, None
         if socket is not None:
             await socket.close_async()
+        if self._assistant is not None:
+            await self._assistant.close()
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
@@ -246,30 +264,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
 
     def to_turn(self, raw: SlackInbound | SlackAction) -> Turn:
         """Translate a message (with fetched attachments) or a button click into a turn."""
-        if isinstance(raw, SlackAction):
-            command, arg = parse_command_token(raw.value) or (Command.UNKNOWN, raw.value[:64])
-            return Turn(
-                key=ConversationKey(self.name, raw.channel, raw.thread_root),
-                sender=Sender(raw.user, raw.display_name, Role.STAFF),
-                message_id=raw.message_id,
-                parts=(TextPart(raw.label or raw.value),),
-                timestamp=slack_ts_to_datetime(raw.action_ts or raw.message_ts),
-                reply_to=f"{raw.channel}:{raw.message_ts}",
-                command=command,
-                command_arg=arg,
-            )
-        message = raw.message
-        text = clean_text(message.text, self.bot.user_id)
-        parts: tuple[Part, ...] = ((TextPart(text),) if text else ()) + raw.attachments
-        in_thread = message.thread_ts and message.thread_ts != message.ts
-        return Turn(
-            key=ConversationKey(self.name, message.channel, message.thread_root),
-            sender=Sender(message.user, message.display_name, Role.STAFF),
-            message_id=message.message_id,
-            parts=parts or (TextPart(""),),
-            timestamp=message.timestamp,
-            reply_to=f"{message.channel}:{message.thread_ts}" if in_thread else None,
-        )
+        return build_turn(raw, self.bot.user_id)
 
     def to_platform(self, reply: Reply) -> list[SlackOutgoing]:
         """Escape and split a reply (``max_message_chars`` each); buttons on the last message."""
@@ -291,33 +286,69 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         channel, thread_ts = reply.key.chat_id, reply.key.thread_id or None
         progress = self._progress.setdefault(message.outbox_id, _Progress())
         pieces = self.to_platform(reply)
-        draft_ts = _ts_of(message.stream_ref)
+        feedback = self._feedback_for(message)
+        draft = message.stream_ref
         for index, piece in enumerate(pieces):
             if index < len(progress.message_ts):
                 continue
-            if index == 0 and draft_ts:
-                ts = await self.web_api.finish_draft(channel, draft_ts, piece, thread_ts)
-            else:
-                ts = await self.web_api.post(channel, piece, thread_ts)
-            progress.message_ts.append(ts)
+            full = with_blocks(piece, feedback if index == len(pieces) - 1 else ())
+            progress.message_ts.append(
+                await self._send_piece(channel, thread_ts, full, draft if index == 0 else None)
+            )
         for image in reply.images[progress.images_done :]:
             await self.upload_image(channel, thread_ts, image, title=image.caption or "image")
             progress.images_done += 1
-        if draft_ts and not pieces:
+        if draft and not pieces:
             # Nothing to say after all: remove the half-written preview.
-            await self.web_api.delete(channel, draft_ts)
+            await self.web_api.delete(channel, _ts_of(draft) or "")
         self._progress.pop(message.outbox_id, None)
         return DeliveryReceipt(tuple(f"{channel}:{ts}" for ts in progress.message_ts))
 
+    def _feedback_for(self, message: OutboundMessage) -> tuple[dict[str, Any], ...]:
+        """Thumbs up / down under the bot's answers (clicks name the answered turn)."""
+        if not self.settings.feedback_buttons or message.turn_id is None:
+            return ()
+        if message.reply.kind is not ReplyKind.ANSWER or not message.final:
+            return ()
+        return (feedback_block(message.turn_id),)
+
+    async def _send_piece(
+        self, channel: str, thread_ts: str | None, piece: SlackOutgoing, draft: str | None
+    ) -> str:
+        """Post ``piece``, or turn the streamed draft into it (native or edited)."""
+        if draft and draft.startswith(NATIVE_PREFIX):
+            return await self._native.finish(
+                self.web_api, channel, draft, piece, trailing_blocks(piece)
+            )
+        draft_ts = _ts_of(draft)
+        if draft_ts:
+            return await self.web_api.finish_draft(channel, draft_ts, piece, thread_ts)
+        return await self.web_api.post(channel, piece, thread_ts)
+
     async def open_stream(self, key: ConversationKey, reply_to: str | None) -> ReplyStream | None:
-        """A paced live preview in the conversation's thread."""
+        """A live preview in the conversation's thread (see :meth:`open_reply_stream`)."""
+        return await self.open_reply_stream(StreamRequest(key, reply_to))
+
+    async def open_reply_stream(self, request: StreamRequest) -> ReplyStream | None:
+        """The thread's status, then a native streamed reply; a posted draft edited with
+        ``chat.update`` when native streaming is off or the stream has no recipient."""
+        key = request.key
         thread_ts = key.thread_id or None
         if thread_ts:
             self.threads.add(key.chat_id, thread_ts)
+        settings = self.settings
+        status = StatusText(settings.status_text, tuple(settings.loading_messages))
+        user = request.recipient.user_id if request.recipient is not None else ""
+        reachable, recipient = stream_recipient(key.chat_id, user, self.bot.team_id)
+        native = settings.native_streaming and reachable
+        if thread_ts and (native or not request.preview):
+            return SlackNativeStream(
+                self.web_api, self._native, key.chat_id, thread_ts,
+                recipient=recipient, interval_s=settings.stream_update_interval_s,
+                preview=request.preview and native, status=status if settings.status else None,
+            )  # fmt: skip
         calls = StreamCalls(post=self.web_api.post_preview, update=self.web_api.update_preview)
-        return SlackReplyStream(
-            calls, key.chat_id, thread_ts, self.settings.stream_update_interval_s
-        )
+        return SlackReplyStream(calls, key.chat_id, thread_ts, settings.stream_update_interval_s)
 
     async def post_message(
         self,

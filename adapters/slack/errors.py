@@ -41,6 +41,9 @@ PERMANENT_ERRORS = frozenset(
 UNEDITABLE_ERRORS = frozenset(
     {"message_not_found", "cant_update_message", "edit_window_closed", "msg_too_long"}
 )
+# Slack ended a native stream (it does after a while without appends): the message stays,
+# and only chat.update can still change it.
+STREAM_CLOSED = "message_not_in_streaming_state"
 # Errors meaning the token itself is wrong: a configuration problem, not a delivery one.
 AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
@@ -64,6 +67,12 @@ def _header(headers: Any, name: str) -> str | None:
         if str(key).lower() == name.lower():
             return value[0] if isinstance(value, list) and value else str(value)
     return None
+
+
+def code_of(error: BaseException) -> str:
+    """The Web API error code behind a kefu error raised by ``api_call`` (``""`` if none)."""
+    cause = error.__cause__
+    return error_code(cause) if isinstance(cause, SlackApiError) else ""
 
 
 def retry_after_seconds(exc: SlackApiError) -> float:

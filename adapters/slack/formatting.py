@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.model.turn import Button
+from core.model.turn import Button, Command, command_token
 
 SLACK_SAFE_CHARS = 3900
 # A section block's text is capped at 3000 characters by Slack.
@@ -20,6 +20,7 @@ BUTTON_LABEL_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
 MAX_BUTTONS = 25
 KEFU_ACTION_PREFIX = "kefu_btn_"
+FEEDBACK_ACTION_ID = "kefu_feedback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +118,42 @@ def render(
     messages = [SlackOutgoing(p) for p in pieces + tail[:-1]]
     messages.append(with_buttons(tail[-1], buttons))
     return messages
+
+
+def feedback_block(turn_id: int) -> dict[str, Any]:
+    """Slack's native thumbs up / down under an answer; a click names the answered turn."""
+
+    def button(emoji: str, label: str, command: Command) -> dict[str, Any]:
+        return {
+            "text": {"type": "plain_text", "text": emoji},
+            "accessibility_label": label,
+            "value": command_token(command, str(turn_id)),
+        }
+
+    element = {
+        "type": "feedback_buttons",
+        "action_id": FEEDBACK_ACTION_ID,
+        "positive_button": button("👍", "Good answer", Command.THUMBS_UP),
+        "negative_button": button("👎", "Bad answer", Command.THUMBS_DOWN),
+    }
+    return {
+        "type": "context_actions",
+        "block_id": f"kefu_feedback_{turn_id}",
+        "elements": [element],
+    }
+
+
+def with_blocks(piece: SlackOutgoing, extra: tuple[dict[str, Any], ...]) -> SlackOutgoing:
+    """``piece`` with ``extra`` blocks under it (its text moves into section blocks)."""
+    if not extra:
+        return piece
+    blocks = list(piece.blocks)
+    if not blocks and piece.text:
+        chunks = split_escaped(piece.text, SECTION_TEXT_LIMIT)
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": c}} for c in chunks]
+    return SlackOutgoing(piece.text, (*blocks, *extra))
+
+
+def trailing_blocks(piece: SlackOutgoing) -> tuple[dict[str, Any], ...]:
+    """The blocks of ``piece`` other than its text sections (buttons, feedback)."""
+    return tuple(b for b in piece.blocks if b.get("type") != "section")

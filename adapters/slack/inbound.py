@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,7 @@ class SlackInboundHandler:
         threads: Threads the bot is in.
         to_turn: Pure translation from :class:`SlackInbound` / :class:`SlackAction` to a turn.
         ack_budget_s: Time allowed for attachments before the turn is stored anyway.
+        on_thread_started: Listener for ``assistant_thread_started`` (the assistant view).
     """
 
     def __init__(
@@ -95,8 +96,10 @@ class SlackInboundHandler:
         threads: KnownThreads,
         to_turn: Callable[[SlackInbound | SlackAction], Turn],
         ack_budget_s: float,
+        on_thread_started: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
         self._inbox = inbox
+        self._on_thread_started = on_thread_started
         self._fetcher = fetcher
         self._bot = bot
         self._threads = threads
@@ -110,6 +113,8 @@ class SlackInboundHandler:
         app.event("message")(self.on_message_event)
         app.event("app_mention")(self.on_message_event)
         app.action(re.compile(".*"))(self.on_block_action)
+        if self._on_thread_started is not None:
+            app.event("assistant_thread_started")(self._on_thread_started)
         app.event(re.compile(".*"))(self.on_other_event)
         app.error(self.on_error)
 

@@ -8,7 +8,8 @@ in it are answered (see :class:`adapters.slack.threads.KnownThreads`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
@@ -120,3 +121,63 @@ class SlackWebApi:
 
     async def update_preview(self, channel: str, ts: str, text: str) -> None:
         await self.update(channel, ts, SlackOutgoing(text))
+
+    # -- native streaming and the assistant view ----------------------------------------
+
+    async def start_stream(
+        self, channel: str, thread_ts: str, markdown: str, recipient: StreamRecipient | None
+    ) -> str:
+        """``chat.startStream``: a new streamed reply in ``thread_ts``; returns its ts."""
+        kwargs: dict[str, Any] = {"channel": channel, "thread_ts": thread_ts}
+        if markdown:
+            kwargs["markdown_text"] = markdown
+        if recipient is not None:
+            kwargs["recipient_user_id"] = recipient.user_id
+            kwargs["recipient_team_id"] = recipient.team_id
+        result = await api_call("chat.startStream", self.client.chat_startStream(**kwargs))
+        self._threads.add(channel, thread_ts)
+        return str(result.get("ts") or "")
+
+    async def append_stream(self, channel: str, ts: str, markdown: str) -> None:
+        """``chat.appendStream``: add ``markdown`` to the streamed reply."""
+        call = self.client.chat_appendStream(channel=channel, ts=ts, markdown_text=markdown)
+        await api_call("chat.appendStream", call)
+
+    async def stop_stream(
+        self, channel: str, ts: str, markdown: str = "", blocks: Sequence[dict[str, Any]] = ()
+    ) -> None:
+        """``chat.stopStream``: end the streamed reply, appending ``markdown`` and ``blocks``."""
+        kwargs: dict[str, Any] = {"channel": channel, "ts": ts}
+        if markdown:
+            kwargs["markdown_text"] = markdown
+        if blocks:
+            kwargs["blocks"] = list(blocks)
+        await api_call("chat.stopStream", self.client.chat_stopStream(**kwargs))
+
+    async def set_status(
+        self, channel: str, thread_ts: str, status: str, loading: Sequence[str] = ()
+    ) -> None:
+        """``assistant.threads.setStatus`` ("is thinking…"); an empty status clears it."""
+        kwargs: dict[str, Any] = {"channel_id": channel, "thread_ts": thread_ts, "status": status}
+        if loading and status:
+            kwargs["loading_messages"] = list(loading)
+        call = self.client.assistant_threads_setStatus(**kwargs)
+        await api_call("assistant.threads.setStatus", call)
+
+    async def suggest_prompts(
+        self, channel: str, thread_ts: str, title: str, prompts: Sequence[tuple[str, str]]
+    ) -> None:
+        """``assistant.threads.setSuggestedPrompts``: (title, message) pairs, at most 4."""
+        call = self.client.assistant_threads_setSuggestedPrompts(
+            channel_id=channel, thread_ts=thread_ts, title=title or None,
+            prompts=[{"title": t, "message": m} for t, m in prompts[:4]],
+        )  # fmt: skip
+        await api_call("assistant.threads.setSuggestedPrompts", call)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecipient:
+    """Who a streamed reply in a channel is for (channel streams need both ids)."""
+
+    user_id: str
+    team_id: str

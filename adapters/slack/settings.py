@@ -7,6 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 
 
+class SuggestedPrompt(BaseModel):
+    """One prompt offered in the assistant view: a short title and the message it sends."""
+
+    title: str = Field(min_length=1, max_length=75)
+    message: str = Field(min_length=1, max_length=2000)
+
+
 class SlackSettings(BaseModel):
     """Slack app settings. The adapter starts only when ``bot_token`` is set.
 
@@ -28,6 +35,16 @@ class SlackSettings(BaseModel):
         http_timeout_s: Timeout of one Web API call.
         known_threads_max: How many threads the bot remembers being part of (in memory).
         max_body_bytes: Largest inbound HTTP body accepted on ``events_path``.
+        native_streaming: Stream answers with ``chat.startStream`` / ``appendStream`` /
+            ``stopStream``; off: a posted draft edited with ``chat.update`` (also the
+            fallback when Slack closes a stream).
+        status: Show ``assistant.threads.setStatus`` while an answer is prepared.
+        status_text: The status shown ("is thinking…").
+        loading_messages: Messages Slack rotates under the status.
+        feedback_buttons: Thumbs up / down under answers; every click is stored and
+            exported (``main.py feedback export``) as evaluation cases.
+        suggested_prompts: Offered when staff open the assistant view (at most 4).
+        suggested_prompts_title: The heading above them.
     """
 
     enabled: bool = True
@@ -46,6 +63,20 @@ class SlackSettings(BaseModel):
     http_timeout_s: float = 10.0
     known_threads_max: int = 10_000
     max_body_bytes: int = 1024 * 1024
+    native_streaming: bool = True
+    status: bool = True
+    status_text: str = "is thinking…"
+    loading_messages: list[str] = []
+    feedback_buttons: bool = True
+    suggested_prompts: list[SuggestedPrompt] = Field(
+        default_factory=lambda: [
+            SuggestedPrompt(title="Look up an order", message="Where is order SO20261102-0042?"),
+            SuggestedPrompt(title="A customer's orders", message="Orders of telegram 1001"),
+            SuggestedPrompt(title="Product facts", message="How much is the Oxford shirt?"),
+        ],
+        max_length=4,
+    )
+    suggested_prompts_title: str = "Ask about orders, customers and products"
 
     @property
     def configured(self) -> bool:

@@ -36,7 +36,7 @@ class FeedbackRecorder:
         entry = FeedbackEntry(rated, rating, turn.sender, turn.key.channel, turn.message_id)
         outcome = await self.log.add(entry)
         if outcome is StoreOutcome.UNKNOWN_TURN:
-            reasons = (f"feedback {rating} by {who} on turn {rated}, which does not exist",)
-            return Completion((), Decision(DecisionKind.IGNORED, reasons=reasons))
-        reasons = (f"thumbs {rating} on turn {rated} by {who}", f"feedback {outcome}")
-        return Completion((), Decision(DecisionKind.FEEDBACK, reasons=reasons))
+            missing = (f"feedback {rating} by {who} on turn {rated}, which does not exist",)
+            return Completion((), Decision(DecisionKind.IGNORED, reasons=missing))
+        stored = (f"thumbs {rating} on turn {rated} by {who}", f"feedback {outcome}")
+        return Completion((), Decision(DecisionKind.FEEDBACK, reasons=stored))

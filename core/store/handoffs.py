@@ -194,7 +194,9 @@ class HandoffRecords:
             ))  # fmt: skip
             conn.execute(update(conversations).where(conversations.c.id == conversation_id)
                          .values(state=ConversationState.HANDOFF, failures=0, updated_at=now))  # fmt: skip
-            return int(inserted.inserted_primary_key[0])
+            key = inserted.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
         return await self.store.db.write(work)
 

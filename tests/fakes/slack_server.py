@@ -3,7 +3,8 @@
 The real ``slack_sdk.AsyncWebClient`` (and bolt's Socket Mode client) are pointed at it
 through ``base_url``. It records every call, checks the Bearer token like Slack does, and
 can be scripted: 429 with ``Retry-After`` for the next K calls of a method, a fixed error,
-an HTML login page instead of a file, slow file downloads.
+an HTML login page instead of a file, slow file downloads. Native streaming, the thread
+status and suggested prompts are in :mod:`tests.fakes.slack_streams`.
 
 :class:`SlackEventSender` posts real-shaped, correctly signed Events API and interactivity
 payloads (``v0:{ts}:{body}``, as ``slack_sdk.signature.SignatureVerifier`` checks them).
@@ -25,6 +26,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.slack_streams import StreamFeatures
+
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
 
 
@@ -37,6 +40,7 @@ class ApiCall:
     token: str
     at: float  # time.monotonic() when it arrived
     status: int
+    error: str = ""  # the Web API error of an ``ok: false`` answer
 
 
 @dataclass(slots=True)
@@ -57,7 +61,7 @@ class PostedMessage:
     edits: list[str] = field(default_factory=list)
 
 
-class FakeSlack:
+class FakeSlack(StreamFeatures):
     """The fake server. Use ``async with FakeSlack() as slack:``.
 
     Args:
@@ -94,6 +98,7 @@ class FakeSlack:
         self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.init_streams()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -153,7 +158,8 @@ class FakeSlack:
         }  # fmt: skip
 
     def calls_to(self, method: str, *, ok_only: bool = False) -> list[ApiCall]:
-        return [c for c in self.calls if c.method == method and (not ok_only or c.status == 200)]
+        ok = lambda c: c.status == 200 and not c.error  # noqa: E731
+        return [c for c in self.calls if c.method == method and (not ok_only or ok(c))]
 
     def thread(self, channel: str, thread_ts: str) -> list[PostedMessage]:
         """Messages the bot posted into one thread, oldest first."""
@@ -181,7 +187,8 @@ class FakeSlack:
         body: dict[str, Any],
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
-        self.calls.append(ApiCall(method, params, token, time.monotonic(), status))
+        error = str(body.get("error") or "") if not body.get("ok") else ""
+        self.calls.append(ApiCall(method, params, token, time.monotonic(), status, error))
         return web.json_response(body, status=status, headers=headers)
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -232,8 +239,18 @@ class FakeSlack:
             return {"ok": False, "error": "msg_too_long"}
         ts = self._new_ts()
         thread_ts = params.get("thread_ts") or None
-        self.messages[(channel, ts)] = PostedMessage(channel, ts, text, thread_ts, list(blocks))
+        self.messages[(channel, ts)] = self._posted(channel, ts, text, thread_ts, list(blocks))
         return {"ok": True, "channel": channel, "ts": ts, "message": {"text": text, "ts": ts}}
+
+    def _posted(
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        thread_ts: str | None,
+        blocks: list[Any] | None = None,
+    ) -> PostedMessage:
+        return PostedMessage(channel, ts, text, thread_ts, blocks or [])
 
     def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
@@ -413,6 +430,28 @@ def block_actions(
         "user": {"id": user, "username": "alice", "name": "alice", "team_id": "T0001"},
         "channel": {"id": channel, "name": "support"}, "container": container,
         "message": message, "trigger_id": f"trig-{action_ts}", "actions": [action],
+    }  # fmt: skip
+
+
+def feedback_click(
+    channel: str, user: str, value: str, message_ts: str, *, thread_ts: str | None = None,
+    action_ts: str = "1700000998.000001",
+) -> dict[str, Any]:  # fmt: skip
+    """A ``block_actions`` payload for a click on a ``feedback_buttons`` element."""
+    payload = block_actions(channel, user, "kefu_feedback", value, message_ts,
+                            thread_ts=thread_ts, action_ts=action_ts)  # fmt: skip
+    emoji = "👍" if "up" in value else "👎"
+    payload["actions"][0].update(type="feedback_buttons", block_id="kefu_feedback",
+                                 text={"type": "plain_text", "text": emoji})  # fmt: skip
+    return payload
+
+
+def assistant_thread_started(channel: str, thread_ts: str, user: str = "U1") -> dict[str, Any]:
+    """The event Slack sends when someone opens the assistant (agent) view."""
+    return {
+        "type": "assistant_thread_started", "event_ts": thread_ts,
+        "assistant_thread": {"user_id": user, "channel_id": channel, "thread_ts": thread_ts,
+                             "context": {}},
     }  # fmt: skip
 
 

@@ -132,7 +132,10 @@ async def test_streaming_preview_is_paced_and_the_final_text_is_the_full_answer(
         return LONG_ANSWER
 
     engine = StubEngine(answer, token_delay_s=0.04)  # 40 tokens over ~1.6 s
-    kefu = await kefu_factory(engine=engine, stream_update_interval_s=0.3)
+    # The fallback path: a posted draft edited with chat.update.
+    kefu = await kefu_factory(
+        engine=engine, stream_update_interval_s=0.3, native_streaming=False, status=False
+    )
     ts = "1700000106.000100"
     await kefu.sender.post_event(
         event_callback(message_event("D100", "U1", "tell me everything", ts))
