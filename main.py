@@ -4,6 +4,7 @@ python main.py serve     # everything configured: core service + adapters + work
 python main.py core      # the OpenAI-compatible inference service alone
 python main.py chat      # talk to the bot in the terminal (/image PATH, /reset, /export)
 python main.py export KEY [--out FILE]   # a conversation as JSON
+python main.py feedback export FILE [--since DAY] [--until DAY]   # staff feedback as eval cases
 
 Every part is built here, by its constructor, from the settings; nothing is re-bound
 afterwards. ``config/`` reads settings, ``core/`` takes plain options, and the platform
@@ -26,6 +27,7 @@ import logging
 import signal
 import sys
 from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -347,7 +349,42 @@ def _parser() -> argparse.ArgumentParser:
     export_parser = sub.add_parser("export", help="export a conversation as JSON")
     export_parser.add_argument("key", help="platform|chat_id|thread_id, e.g. 'terminal|local|'")
     export_parser.add_argument("--out", type=Path)
+    feedback_parser = sub.add_parser("feedback", help="staff feedback on answers")
+    feedback_sub = feedback_parser.add_subparsers(dest="feedback_command", required=True)
+    feedback_export = feedback_sub.add_parser(
+        "export", help="write thumbs up/down as bench.eval cases files (one per day)"
+    )
+    feedback_export.add_argument("file", type=Path, help="cases file to write, e.g. feedback.yaml")
+    feedback_export.add_argument("--since", type=_day, help="first day (YYYY-MM-DD, UTC)")
+    feedback_export.add_argument("--until", type=_day, help="last day (YYYY-MM-DD, UTC)")
     return parser
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {value!r}") from None
+
+
+async def feedback_export(
+    settings: Settings, out: Path, since: date | None, until: date | None
+) -> None:
+    """Write the feedback given between ``since`` and ``until`` (inclusive) as cases files."""
+    from core.feedback.export import export_feedback
+
+    start = datetime.combine(since, time.min, UTC) if since else None
+    end = datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None
+    store = await Store.open(settings.store.url)
+    try:
+        written = await export_feedback(store, out, start, end, settings.bot.history_rounds)
+    finally:
+        await store.close()
+    if not written:
+        print("no feedback in that period")
+    for file in written:
+        where = file.path if file.cases else f"{file.path} (not written: no usable case)"
+        print(f"{where}: {file.cases} case(s), {file.skipped} skipped (see its comments)")
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> None:
@@ -357,6 +394,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
         asyncio.run(core_service(settings, args.port))
     elif args.command == "chat":
         asyncio.run(chat(settings, args.chat_id))
+    elif args.command == "feedback":
+        asyncio.run(feedback_export(settings, args.file, args.since, args.until))
     elif args.command == "export":
         from core.store.export import export_conversation_from_url
 

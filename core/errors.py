@@ -122,6 +122,14 @@ class ModelLoadError(EngineError):
     code = "model_load_failed"
 
 
+class OutputFormatError(EngineError):
+    """The model's answers did not take the shape the request asked for (a JSON Schema, a
+    function call), not even after being told what was wrong."""
+
+    code = "output_not_conforming"
+    http_status = 500
+
+
 class RequestAbortedError(EngineError):
     code = "request_aborted"
     http_status = 499

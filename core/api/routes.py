@@ -1,8 +1,9 @@
 """The OpenAI-compatible inference routes (aiohttp handlers bound to one engine).
 
-``POST /v1/chat/completions`` (text and ``image_url`` parts, SSE streaming, logprobs),
-``GET /v1/models``, ``/healthz``, ``/readyz`` and ``/metrics``. Errors use OpenAI's error
-shape, so the official ``openai`` client and other OpenAI-compatible tools work unchanged.
+``POST /v1/chat/completions`` (text and ``image_url`` parts, SSE streaming, logprobs,
+``tools`` and ``response_format`` through :mod:`core.api.shaping`), ``GET /v1/models``,
+``/healthz``, ``/readyz`` and ``/metrics``. Errors use OpenAI's error shape, so the official
+``openai`` client and other OpenAI-compatible tools work unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from pydantic import ValidationError
 
 from core.answering.confidence import score_logprobs
 from core.api import protocol as wire
-from core.engines.base import ChatMessage, Engine, GenerationChunk, GenerationRequest, collect
+from core.api import shaping
+from core.api.tools import tool_message_text
+from core.engines.base import (
+    ChatMessage,
+    ChatRole,
+    Engine,
+    GenerationChunk,
+    GenerationRequest,
+    TokenLogprob,
+    collect,
+)
 from core.errors import InvalidInputError, KefuError
 from core.media.fetch import FetchPolicy, SafeFetcher
 from core.media.images import ImageLimits, normalise_image
@@ -98,8 +109,10 @@ class CoreService:
             return _error(
                 400, f"{param}: {first['msg']}", "invalid_request_error", "invalid_request", param
             )
+        contract = shaping.contract_of(body)  # a tools/response_format spec it cannot honour: 400
+        messages = shaping.with_instructions(await self._messages(body), contract)
         generation = GenerationRequest(
-            messages=await self._messages(body),
+            messages=messages,
             max_new_tokens=body.max_completion_tokens
             or body.max_tokens
             or self.options.default_max_tokens,
@@ -111,6 +124,8 @@ class CoreService:
             request_id=f"chatcmpl-{uuid.uuid4().hex[:24]}",
             seed=body.seed,
         )
+        if contract.shaped:
+            return await self._shaped(request, body, generation, contract)
         if body.stream:
             return await self._stream(request, body, generation)
         return await self._complete(body, generation)
@@ -118,7 +133,13 @@ class CoreService:
     async def _messages(self, body: wire.ChatCompletionRequest) -> tuple[ChatMessage, ...]:
         messages: list[ChatMessage] = []
         for index, message in enumerate(body.messages):
+            tool_text = tool_message_text(message)
+            if tool_text is not None:  # earlier calls and their results, as the model writes them
+                speaker: ChatRole = "assistant" if message.role == "assistant" else "user"
+                messages.append(ChatMessage.text(speaker, tool_text))
+                continue
             role = "system" if message.role == "developer" else message.role
+            assert role != "tool"  # a tool message always has a tool text
             parts = await self._parts(message.content, f"messages.{index}.content")
             messages.append(ChatMessage(role, parts))
         return tuple(messages)
@@ -182,11 +203,16 @@ class CoreService:
         )
         await response.prepare(request)
         model = self.engine.model_id
+        seen: list[TokenLogprob] = []
 
         async def send(chunk: GenerationChunk, _text: str) -> None:
+            seen.extend(chunk.logprobs)
+            # The last chunk carries the confidence, whether or not usage was asked for.
+            confidence = score_logprobs(seen) if chunk.finish_reason else None
             payload = wire.chunk_json(
-                generation.request_id, model, chunk, with_logprobs=body.logprobs
-            )
+                generation.request_id, model, chunk, with_logprobs=body.logprobs,
+                confidence=confidence,
+            )  # fmt: skip
             await _sse(response, payload)
 
         try:
@@ -207,6 +233,38 @@ class CoreService:
             raise
         except KefuError as exc:
             await _sse(response, wire.error_body(str(exc), "server_error", exc.code))
+        return response
+
+    async def _shaped(
+        self,
+        request: web.Request,
+        body: wire.ChatCompletionRequest,
+        generation: GenerationRequest,
+        contract: shaping.OutputContract,
+    ) -> web.StreamResponse:
+        """An answer checked against ``tools`` / ``response_format`` before it is sent (so a
+        streamed one arrives in few chunks, once it is known to conform)."""
+        answer = await shaping.generate_shaped(self.engine, generation, contract)
+        confidence = score_logprobs(answer.logprobs)
+        model, cid = self.engine.model_id, generation.request_id
+        if not body.stream:
+            result = wire.completion_json(
+                cid, model, answer.content, answer.finish_reason,
+                answer.logprobs if body.logprobs else None, answer.usage, confidence,
+                answer.tool_calls,
+            )  # fmt: skip
+            return web.json_response(result)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        for chunk in wire.shaped_chunks(
+            cid, model, answer.content, answer.tool_calls, answer.finish_reason, confidence
+        ):
+            await _sse(response, chunk)
+        if body.stream_options and body.stream_options.include_usage:
+            await _sse(response, wire.usage_chunk_json(cid, model, answer.usage, confidence))
+        await response.write(b"data: [DONE]\n\n")
         return response
 
     async def stop(self) -> None:
