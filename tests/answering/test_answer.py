@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.answering.answer import Answerer, AnswerSettings
+from core.answering.interrupts import Interrupts
 from core.answering.prompt_brain import PromptBrain
 from core.engines.stub import StubEngine
 from core.errors import EngineError
+from core.handoff.relay import DRAFT_REASON
 from core.media.images import ImageLimits, normalise_image
+from core.model.decision import DecisionKind
 from core.model.handoff import return_to_bot
 from core.model.turn import (
     Command,
@@ -361,3 +366,51 @@ async def test_a_brain_can_withhold_the_live_preview(store: Store) -> None:
     [stream] = opener.streams  # opened (the platform shows "typing") ...
     assert stream.updates == [] and stream.closed  # ... but no text was shown
     assert completion.replies[0].kind is ReplyKind.HANDOFF
+    [request] = opener.requests
+    assert request.preview is False and request.stoppable  # the platform shows "thinking"
+
+
+async def test_the_stream_request_names_the_turn_and_its_sender(store: Store) -> None:
+    opener = FakeOpener()
+    turn = tg("hello there friend")
+    await answer_next(store, answerer(store, opener=opener), turn)
+    [request] = opener.requests
+    assert (request.key, request.reply_to) == (turn.key, turn.message_id)
+    assert request.recipient == turn.sender and request.preview and request.stoppable
+
+
+class RecordingEngine(StubEngine):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aborted: list[str] = []
+
+    async def abort(self, request_id: str) -> None:
+        self.aborted.append(request_id)
+        await super().abort(request_id)
+
+
+async def test_a_stop_aborts_the_engine_and_sends_nothing(store: Store) -> None:
+    engine = RecordingEngine(lambda _r: " ".join(["word"] * 200), token_delay_s=0.01)
+    interrupts = Interrupts()
+    built = answerer(store, engine, opener=FakeOpener())
+    built.interrupts = interrupts
+    turn = tg("write an essay")
+
+    async def press_stop() -> None:
+        while not interrupts.running(turn.key):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert await interrupts.stop(turn.key)
+
+    stopper = asyncio.create_task(press_stop())
+    completion = await answer_next(store, built, turn)
+    await stopper
+    assert completion.replies == () and completion.decision.kind is DecisionKind.STOPPED
+    assert engine.aborted == [engine.requests[0].request_id]
+    assert completion.decision.reasons[1].startswith(DRAFT_REASON + "word word")
+    assert completion.bot_turns == ()  # a stopped answer is not remembered as said
+
+
+async def test_a_stop_that_reaches_the_inbox_is_ignored(store: Store) -> None:
+    completion = await answer_next(store, answerer(store), tg("", command=Command.STOP))
+    assert completion.replies == () and completion.decision.kind is DecisionKind.IGNORED
