@@ -11,9 +11,10 @@ With ``can_stop`` the draft carries a stop button; the adapter routes the update
 sends to the core (which aborts the engine) and :meth:`TelegramDraftStream.halt` stops
 drafting at once, so nothing more appears.
 
-When the Bot API refuses drafts for good (an older Bot API server, a chat that is not
-private after all), the stream calls ``on_unsupported`` (the adapter then streams by edits
-from the next answer on) and shows "typing…" for the rest of this one.
+When the Bot API refuses a draft (a chat that takes none), the stream shows "typing…" for
+the rest of the answer; when the server does not know the method at all (an older Bot API
+server), it also calls ``on_unsupported``, and the adapter streams by edits from the next
+answer on.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from adapters.telegram.outbound import draft_preview, retry_after_seconds
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 15.0
-_UNSUPPORTED = ("method not found", "not found", "can't be used", "is not supported")
+_NO_METHOD = ("method not found", "method is not supported", "unknown method")
 
 
-def drafts_refused(error: TelegramError) -> bool:
-    """True when the Bot API will not take drafts here (not a passing failure)."""
+def drafts_unknown(error: TelegramError) -> bool:
+    """True when the Bot API server does not know drafts at all (an older server)."""
     text = error.message.lower()
-    return isinstance(error, BadRequest) and any(marker in text for marker in _UNSUPPORTED)
+    return isinstance(error, BadRequest) and any(marker in text for marker in _NO_METHOD)
 
 
 class TelegramDraftStream:
@@ -162,10 +163,10 @@ class TelegramDraftStream:
         return True
 
     async def _failed(self, exc: TelegramError) -> bool:
-        if drafts_refused(exc):
+        if isinstance(exc, BadRequest):  # this chat (or this server) takes no drafts
             log.warning("telegram refuses drafts in chat %s: %s", self.chat_id, exc.message)
             self.refused = True
-            if self._on_unsupported is not None:
+            if drafts_unknown(exc) and self._on_unsupported is not None:
                 self._on_unsupported()
             await self._typing_until_closed()
             return False

@@ -157,3 +157,18 @@ def test_error_mapping() -> None:
     for error in (BadRequest("Message is too long"), NetworkError("connection reset")):
         mapped = map_telegram_error(error, "x")
         assert type(mapped) is PlatformError
+
+
+def test_business_replies_go_through_the_connection_without_buttons() -> None:
+    from adapters.telegram.outbound import business_connection, business_key
+
+    key = business_key(42, "bc1")
+    assert (
+        business_connection(key) == "bc1"
+        and business_connection(ConversationKey("telegram", "42")) is None
+    )
+    reply = Reply(key, "hello", reply_to="42:5:biz:bc1", buttons=(Button("Talk", Command.HUMAN),))
+    (spec,) = reply_to_messages(reply)
+    assert isinstance(spec, OutgoingText)
+    assert (spec.chat_id, spec.thread_id, spec.business_connection_id) == (42, None, "bc1")
+    assert spec.buttons == () and spec.reply_to_message_id == 5
