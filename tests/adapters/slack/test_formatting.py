@@ -78,3 +78,26 @@ def test_a_button_value_is_its_command_token() -> None:
     values = [e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
     assert values == ["handoff:take:7"]
     assert parse_command_token(values[0]) == (Command.TAKE, "7")
+
+
+def test_feedback_block_and_blocks_under_a_piece() -> None:
+    from adapters.slack.formatting import (
+        SlackOutgoing,
+        feedback_block,
+        trailing_blocks,
+        with_blocks,
+    )
+    from core.model.turn import Command, parse_command_token
+
+    block = feedback_block(12)
+    assert block["type"] == "context_actions"
+    (element,) = block["elements"]
+    assert element["type"] == "feedback_buttons"
+    assert parse_command_token(element["positive_button"]["value"]) == (Command.THUMBS_UP, "12")
+    assert parse_command_token(element["negative_button"]["value"]) == (Command.THUMBS_DOWN, "12")
+    long_text = "x" * 3500
+    piece = with_blocks(SlackOutgoing(long_text), (block,))
+    assert [b["type"] for b in piece.blocks] == ["section", "section", "context_actions"]
+    assert "".join(b["text"]["text"] for b in piece.blocks[:2]) == long_text
+    assert trailing_blocks(piece) == (block,)
+    assert with_blocks(SlackOutgoing("hi"), ()) == SlackOutgoing("hi")
