@@ -32,7 +32,8 @@ def _doc(model: type[BaseModel]) -> str:
 def _scalar(value: Any) -> str:
     if isinstance(value, SecretStr):
         return "null"
-    return json.dumps(value, ensure_ascii=False)
+    # Lists of small models (Slack's suggested prompts) are written as plain mappings.
+    return json.dumps(value, ensure_ascii=False, default=lambda item: item.model_dump())
 
 
 def _emit(model: BaseModel, path: list[str], indent: int, out: list[str]) -> None:

@@ -233,3 +233,46 @@ async def test_serve_answers_a_signed_webhook_with_the_shop_bot(tmp_path: Path) 
     finally:
         process.terminate()
         await process.wait()
+
+
+def test_feedback_export_writes_eval_cases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from bench.eval.cases import load_cases
+    from core.answering.answer import Answerer
+    from core.answering.prompt_brain import PromptBrain
+    from core.engines.stub import StubEngine
+    from core.model.feedback import FeedbackEntry, Rating
+    from core.model.turn import Role, Sender
+    from core.store.feedback import FeedbackLog
+    from core.store.store import Store
+    from tests.conftest import make_turn
+    from tests.handoff.helpers import answer_next
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}"
+
+    async def rate() -> None:
+        store = await Store.open(url)
+        brain = PromptBrain()
+        answerer = Answerer(store, StubEngine(lambda _r: "It costs ¥129.00."),
+                            {Role.CUSTOMER: brain, Role.STAFF: brain})  # fmt: skip
+        turn = make_turn("how much is the tote?", chat="D1", platform="slack", role=Role.STAFF)
+        await answer_next(store, answerer, turn)
+        rated = await store._find_inbox("slack", turn.message_id)
+        assert rated is not None
+        sender = Sender("U1", "alice", Role.STAFF)
+        await FeedbackLog(store).add(FeedbackEntry(rated, Rating.UP, sender, "slack", "c1"))
+        await store.close()
+
+    asyncio.run(rate())
+    monkeypatch.setenv("KEFU_STORE__URL", url)
+    out = tmp_path / "cases.yaml"
+    today = datetime.now(UTC).date().isoformat()
+    assert main.main(["feedback", "export", str(out), "--since", today, "--until", today]) == 0
+    assert "1 case(s), 0 skipped" in capsys.readouterr().out
+    (case,) = load_cases(out).cases
+    assert case.expect_facts == ("¥129.00",)
+    assert main.main(["feedback", "export", str(tmp_path / "x.yaml"), "--until", "2000-01-01"]) == 0
+    assert "no feedback in that period" in capsys.readouterr().out

@@ -59,6 +59,13 @@ class StreamState:
     shown: str = ""
     streaming: bool = True
 
+    def showing(self, text: str) -> None:
+        self.shown = text
+
+    def closed(self) -> None:
+        """Slack ended the stream (or it cannot take the text back): edits from now on."""
+        self.streaming = False
+
 
 def stream_recipient(
     channel: str, user_id: str, team_id: str
@@ -208,7 +215,7 @@ class SlackNativeStream:
         except PlatformError as exc:
             if slack_errors.code_of(exc) == slack_errors.STREAM_CLOSED and self._state:
                 log.info("slack closed the stream %s; editing it instead", self._state.ts)
-                self._state.streaming = False
+                self._state.closed()
                 self._next_allowed = 0.0
                 return
             log.warning("slack stream in %s stopped: %s", self._channel, exc.code)
@@ -222,11 +229,11 @@ class SlackNativeStream:
             self._streams.add(self._state)
         elif state.streaming and text.startswith(state.shown):
             await self._api.append_stream(self._channel, state.ts, text[len(state.shown) :])
-            state.shown = text
+            state.showing(text)
         else:
-            state.streaming = False  # appending cannot take text back: edit from now on
+            state.closed()  # appending cannot take text back: edit from now on
             await self._api.update(self._channel, state.ts, SlackOutgoing(text))
-            state.shown = text
+            state.showing(text)
 
     async def close(self) -> None:
         """Stop streaming (waiting for a call in flight); clear a status nothing replaced."""

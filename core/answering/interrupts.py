@@ -44,6 +44,12 @@ class Watch:
     registry: Interrupts = field(repr=False)
     stopped: bool = False
 
+    def mark_stopped(self) -> bool:
+        """Record the stop; False when it was already recorded (a second press)."""
+        first = not self.stopped
+        self.stopped = True
+        return first
+
     def __enter__(self) -> Watch:
         self.registry.add(self)
         return self
@@ -85,8 +91,7 @@ class Interrupts:
             STOPS.labels("nothing_running").inc()
             log.info("stop in %s: no answer is being written", key.as_str())
             return False
-        if not watch.stopped:
-            watch.stopped = True
+        if watch.mark_stopped():
             await watch.abort()
             STOPS.labels("aborted").inc()
         return True
