@@ -32,7 +32,7 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
-from adapters.telegram.botapi import MAX_DRAFT_ID, STOP_UPDATE, GenerationStopped
+from adapters.telegram.botapi import MAX_DRAFT_ID, STOP_UPDATE, GenerationStopped, stop_turn
 from adapters.telegram.business import BusinessConnections
 from adapters.telegram.drafts import TelegramDraftStream
 from adapters.telegram.inbound import Received, build_turn
@@ -313,8 +313,9 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         """A pressed stop button: halt the draft and have the core abort the answer."""
         entry = self._live_drafts.pop((stopped.chat_id, stopped.thread_id, stopped.draft_id), None)
         if entry is None:
-            log.info("telegram stop for draft %s in chat %s: not being written here",
-                     stopped.draft_id, stopped.chat_id)  # fmt: skip
+            # Written by another process (serve --role worker), or finished already: the
+            # inbox carries the stop to whoever writes answers in this chat.
+            await self.context.inbox.put(stop_turn(stopped))
             return
         stream, key = entry
         stream.halt()

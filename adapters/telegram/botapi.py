@@ -14,6 +14,8 @@ from typing import Any
 
 from telegram import Bot, Update
 
+from core.model.turn import Command, ConversationKey, Role, Sender, Turn
+
 SEND_MESSAGE_DRAFT = "sendMessageDraft"
 # The update a pressed stop button sends (Bot API 10.3). Telegram's changelog calls it
 # ``stopped_message_generation``; the other spelling is read too, in case a server or a
@@ -98,3 +100,12 @@ def generation_stopped(update: Update) -> GenerationStopped | None:
     return GenerationStopped(
         update.update_id, chat_id, thread_id if isinstance(thread_id, int) else None, draft_id
     )
+
+
+def stop_turn(stopped: GenerationStopped) -> Turn:
+    """A stop as a durable ``STOP`` turn, for an answer written by another process."""
+    thread = str(stopped.thread_id) if stopped.thread_id is not None else ""
+    key = ConversationKey("telegram", str(stopped.chat_id), thread)
+    sender = Sender(str(stopped.chat_id), role=Role.CUSTOMER)  # a private chat is its user's
+    message_id = f"{stopped.chat_id}:stop:{stopped.draft_id}"
+    return Turn(key, sender, message_id, (), command=Command.STOP)

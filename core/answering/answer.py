@@ -124,8 +124,9 @@ class Answerer:
         if turn.command in FEEDBACK_COMMANDS:
             return await self.feedback.record(turn, conversation)
         if turn.command is Command.STOP:
-            # A stop that reached the inbox: the answer it meant is finished by now.
-            reasons = ("stop: no answer was being written",)
+            # A stop that reached the inbox: the answer it meant was stopped by the worker's
+            # watcher (another process received it) or had finished.
+            reasons = ("stop: the answer it meant was stopped or had finished",)
             return Completion((), Decision(DecisionKind.IGNORED, reasons=reasons))
         staff = await self.relay.staff_turn(turn)
         if staff is not None:

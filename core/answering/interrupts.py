@@ -84,6 +84,10 @@ class Interrupts:
     def running(self, key: ConversationKey) -> bool:
         return key in self._running
 
+    def running_keys(self) -> tuple[ConversationKey, ...]:
+        """The conversations with an answer being written right now."""
+        return tuple(self._running)
+
     async def stop(self, key: ConversationKey) -> bool:
         """Abort the answer being written in ``key``; False when none is (already finished)."""
         watch = self._running.get(key)

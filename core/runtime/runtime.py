@@ -19,6 +19,7 @@ from core.engines.base import Engine
 from core.errors import StoreError
 from core.ports import Adapter, Bell, Deliverer, Service, StreamOpener
 from core.runtime.dispatcher import Dispatcher
+from core.runtime.stops import StopWatcher
 from core.runtime.worker import Worker
 from core.store.store import Store
 
@@ -111,6 +112,12 @@ class Runtime:
             poll_interval_s=self.options.poll_interval_s,
             on_completed=callbacks,
         )
+        # A worker process does not receive: stop buttons reach it through the inbox.
+        self.stops = (
+            StopWatcher(store, answerer.interrupts, self.options.poll_interval_s)
+            if self.options.role is Role.WORKER
+            else None
+        )
         self._runner: web.AppRunner | None = None
         self._working = False
         self._started: list[Adapter | Service] = []  # type: ignore[type-arg]
@@ -145,6 +152,8 @@ class Runtime:
             await self.worker.start()
             await self.dispatcher.start()
             self._working = True
+        if self.stops is not None:
+            await self.stops.start()
 
     async def _watch_inbox(self) -> None:
         # Another process receives: on PostgreSQL it notifies us of new turns at once.
@@ -158,6 +167,8 @@ class Runtime:
         if self._unwatch is not None:
             await self._unwatch()
             self._unwatch = None
+        if self.stops is not None:
+            await self.stops.stop()
         adapters = [p for p in self._started if p not in self.services]
         for adapter in adapters:
             await adapter.stop()

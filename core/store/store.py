@@ -27,7 +27,7 @@ from core.model.turn import (
 from core.ports import IngestResult
 from core.store import codec
 from core.store.batching import WriteBatcher
-from core.store.db import Database, as_utc, utcnow
+from core.store.db import Database, as_utc, is_in, utcnow
 from core.store.history import read_history
 from core.store.inbox_writes import INBOX_CHANNEL, write_turns
 from core.store.rows import ensure_conversations, insert_turns
@@ -243,6 +243,28 @@ class Store:
             return status in ("done", "failed") and open_replies == 0
 
         return await self.db.read(work)
+
+    async def pending_stops(self, keys: Sequence[ConversationKey]) -> set[ConversationKey]:
+        """Which of ``keys`` have a ``STOP`` turn waiting in the inbox (stored by another
+        process, which received the stop while this one writes the answer)."""
+        if not keys:
+            return set()
+        wanted = {(k.channel, k.chat_id, k.thread_id): k for k in keys}
+        query = (
+            select(conversations.c.platform, conversations.c.chat_id, conversations.c.thread_id)
+            .join(inbox, inbox.c.conversation_id == conversations.c.id)
+            .join(turns, turns.c.id == inbox.c.turn_id)
+            .where(
+                # The open rows, by the partial index: few, whatever the inbox's history.
+                is_in(inbox.c.status, "pending", "processing"),
+                inbox.c.status == "pending",
+                turns.c.command == Command.STOP.value,
+                conversations.c.platform.in_({k.channel for k in keys}),
+                conversations.c.chat_id.in_({k.chat_id for k in keys}),
+            )
+        )
+        rows = await self.db.read(lambda conn: conn.execute(query).all())
+        return {wanted[tuple(r)] for r in rows if tuple(r) in wanted}
 
     async def delivered_outbox(self) -> list[dict[str, Any]]:
         """Delivered outbox rows with their payloads, oldest first (tests and demos)."""

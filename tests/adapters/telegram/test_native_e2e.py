@@ -172,6 +172,9 @@ async def test_a_stop_after_the_answer_finished_changes_nothing(tg: FakeTelegram
         await k.idle()
         assert engine.aborted == []
         assert tg.chat_texts(42) == [words(5)(None)]  # type: ignore[arg-type]
+        # Not written here: the stop went to the inbox (for a worker process), answered with
+        # nothing.
+        assert (await k.decision_kinds())[-1] == "ignored"
 
 
 async def test_a_withheld_answer_is_never_shown_as_a_draft(tg: FakeTelegramServer) -> None:
