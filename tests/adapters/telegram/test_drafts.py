@@ -9,7 +9,7 @@ import pytest
 from telegram import Bot
 
 from adapters.telegram.drafts import TelegramDraftStream
-from tests.adapters.telegram.conftest import eventually
+from tests.adapters.telegram.conftest import assert_paced, eventually
 from tests.fakes.telegram_features import DraftState
 from tests.fakes.telegram_server import FakeTelegramServer
 
@@ -35,7 +35,8 @@ async def test_placeholder_then_paced_text_never_twice(tg: FakeTelegramServer, b
     await stream.close()
     shown = texts(tg)
     assert shown[0] == "" and shown[-1] == " ".join(words)
-    assert len(shown) == len(set(shown)) and len(shown) <= 0.5 / 0.1 + 2  # paced
+    assert len(shown) == len(set(shown)) and len(shown) < 21  # never twice, not per token
+    assert_paced([c.at for c in tg.calls_of("sendMessageDraft", ok_only=True)], 0.1)
     assert stream.ref is None  # the answer is a new message, not an edit
     (draft,) = tg.chat_drafts(42)
     assert draft.can_stop and draft.draft_id == 11
