@@ -95,6 +95,9 @@ class _Bucket:
         self.at = now
         return self.tokens
 
+    def take(self) -> None:
+        self.tokens -= 1
+
 
 class MemoryLimiter:
     """Token buckets in this process (one ``serve``; replicas need :class:`RedisLimiter`).
@@ -133,8 +136,8 @@ class MemoryLimiter:
         if shared.level(limits.platform, now) < 1:
             ADMISSIONS.labels("platform_limited").inc()
             return Admission(False, (1 - shared.tokens) / limits.platform.per_second)
-        own.tokens -= 1
-        shared.tokens -= 1
+        own.take()
+        shared.take()
         self._noticed.discard(customer)
         ADMISSIONS.labels("admitted").inc()
         return ADMITTED
