@@ -146,6 +146,7 @@ def runtime_options(
         port=settings.service.port,
         worker_concurrency=settings.worker.concurrency,
         lease_s=settings.worker.lease_s,
+        delivery_lease_s=settings.worker.delivery_lease_s,
         poll_interval_s=settings.worker.poll_interval_s,
         delivery_schedule_s=tuple(settings.worker.delivery_retry_schedule_s),
         max_attempts=settings.worker.max_attempts,

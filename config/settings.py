@@ -105,6 +105,7 @@ class WorkerSettings(BaseModel):
     lease_s: float = 60.0
     poll_interval_s: float = 0.5
     delivery_retry_schedule_s: list[float] = [1, 5, 30, 120]
+    delivery_lease_s: float = Field(15.0, gt=0)
     max_attempts: int = Field(3, ge=1)
     engine_retry_s: float = Field(5.0, gt=0)
     engine_handoff_after_s: float = Field(300.0, ge=0)
