@@ -72,7 +72,7 @@ class Replica:
     kills: int = 0
 
     async def start(self) -> None:
-        log = open(self.env["KEFU_FAULT_LOG"], "ab")  # noqa: SIM115 - the child keeps it
+        log = open(self.env["KEFU_FAULT_LOG"], "ab")  # noqa: SIM115, ASYNC230 - the child keeps it
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.replica", cwd=ROOT, env=self.env,
             stdout=asyncio.subprocess.PIPE, stderr=log,
