@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 SHOPS = Path(__file__).resolve().parent.parent / "bench" / "eval" / "shops"
-ROW = re.compile(r"^\s*\|\s*`?(?P<file>[\w.-]+\.yaml)`?\s*\|\s*`?(?P<sha>[0-9a-f]{64})`?\s*\|", re.M)
+ROW = re.compile(
+    r"^\s*\|\s*`?(?P<file>[\w.-]+\.yaml)`?\s*\|\s*`?(?P<sha>[0-9a-f]{64})`?\s*\|", re.M
+)
 
 
 @pytest.mark.parametrize("shop", sorted(p.name for p in SHOPS.iterdir() if p.is_dir()))
