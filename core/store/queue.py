@@ -426,7 +426,7 @@ def _update_conversations(conn: Connection, batch: Sequence[_Finished], now: dat
     if opened:
         conn.execute(handoffs.insert(), [
             {"conversation_id": f.claim.conversation_id, "status": "open",
-             "reason": f.completion.handoff_reason, "target": "slack",
+             "reason": f.completion.handoff_reason, "target": "",
              "created_at": now, "updated_at": now}
             for f in opened
         ])  # fmt: skip

@@ -187,7 +187,7 @@ async def test_real_model_answers_a_real_question(smollm2):
     assert smollm2.model_id == "smollm2-135m-instruct"
     assert smollm2.stages[-1].stage == "ready"
     text, logprobs, final = await collect(
-        smollm2, ask("What is the capital of France?", max_new_tokens=24)
+        smollm2.generate(ask("What is the capital of France?", max_new_tokens=24))
     )
     assert "Paris" in text
     assert final.finish_reason == "stop" and len(logprobs) == final.usage.completion_tokens
@@ -197,7 +197,7 @@ async def test_real_model_answers_a_real_question(smollm2):
 async def test_real_model_serves_concurrent_chats(smollm2):
     questions = ["What is 2+2?", "Name a colour.", "What is the capital of Italy?", "Say hello."]
     results = await asyncio.gather(
-        *(collect(smollm2, ask(q, max_new_tokens=16)) for q in questions)
+        *(collect(smollm2.generate(ask(q, max_new_tokens=16))) for q in questions)
     )
     assert smollm2.scheduler.max_rows_seen >= 2
     assert all(text.strip() for text, _, _ in results)

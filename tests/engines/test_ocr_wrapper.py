@@ -107,7 +107,7 @@ async def test_photo_is_replaced_by_fenced_ocr_text_and_caption_kept(wrapped) ->
             ),
         )
     )
-    text, logprobs, last = await collect(engine, request)
+    text, logprobs, last = await collect(engine.generate(request))
     sent = inner.requests[0]
     assert sent.request_id == request.request_id
     assert sent.messages[0] == request.messages[0]
@@ -135,7 +135,7 @@ async def test_photos_are_numbered_across_messages_and_read_once(wrapped) -> Non
             user(TextPart("And these?"), blank(), tag),
         )
     )
-    await collect(engine, request)
+    await collect(engine.generate(request))
     sent = inner.requests[0].messages
     assert sent[0].content_text.startswith("[Photo 1 — text read by OCR")
     assert sent[1].content_text == "That is our thermos cup."
@@ -147,7 +147,7 @@ async def test_photos_are_numbered_across_messages_and_read_once(wrapped) -> Non
 async def test_request_without_images_passes_through_untouched(wrapped) -> None:
     engine, inner, _ = wrapped
     request = GenerationRequest((ChatMessage.text("user", "hello"),))
-    text, _, _ = await collect(engine, request)
+    text, _, _ = await collect(engine.generate(request))
     assert inner.requests[0] is request
     assert text == "Echo: hello"
 
@@ -195,7 +195,7 @@ async def test_unreadable_photo_raises_a_typed_error(wrapped) -> None:
     data = (DATA / "corrupt.jpg").read_bytes()
     broken = ImagePart.from_normalised(data, "image/jpeg", 640, 480)
     with pytest.raises(ImageError):
-        await collect(engine, GenerationRequest((user(broken),)))
+        await collect(engine.generate(GenerationRequest((user(broken),))))
     assert inner.requests == []
 
 

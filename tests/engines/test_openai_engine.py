@@ -544,7 +544,7 @@ async def test_close_is_idempotent_and_start_reopens(fake: FakeOpenAI) -> None:
     await engine.start()
     await engine.stop()
     await engine.stop()
-    text, _, _ = await collect(engine, ask())  # generate starts it again
+    text, _, _ = await collect(engine.generate(ask()))  # generate starts it again
     assert text.startswith("Your order")
     await engine.stop()
 

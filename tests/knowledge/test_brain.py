@@ -120,7 +120,7 @@ async def test_stub_engine_flow_grounded_answer_is_kept(brain: KnowledgeBrain) -
     engine = StubEngine(
         lambda _req: "Yes, the leather backpack fits a 15-inch laptop.", logprob=-0.02
     )
-    answer, logprobs, _ = await collect(engine, GenerationRequest(prepared.messages))
+    answer, logprobs, _ = await collect(engine.generate(GenerationRequest(prepared.messages)))
     assessment = brain.assess(t, prepared, answer, score_logprobs(logprobs))
     assert assessment.handoff is None
     names = {c.name for c in assessment.confidence.components}
