@@ -270,48 +270,58 @@ async def run_suite(
                     aiohttp.ClientSession() as session):  # fmt: skip
             group = [Replica(f"r{i}", _env(store_url, engine_url, tg, slack, receiver,
                                            folder, f"r{i}")) for i in range(replicas)]  # fmt: skip
-            await asyncio.gather(*(r.start() for r in group))
-            async with Balancer(group) as balancer:
-                drivers: dict[str, Any] = {
-                    "telegram": TelegramDriver(tg, session), "slack": DirectMessageSlack(slack, session),
-                    "webhook": WebhookDriver(receiver, session),
-                }  # fmt: skip
-                for driver in drivers.values():
-                    driver.url = balancer.url + driver.path
-                scripted = plan(conversations, drivers)
-                points = [len(scripted) * (k + 1) // (kills + 1) for k in range(kills)]
-                killer = asyncio.create_task(_killer(group, store, points))
-                killer.add_done_callback(_report_failure)
-                requests, problems = 0, []
-                for round_no in range(max(m.round_no for m in scripted) + 2):
-                    results = await asyncio.gather(
-                        *(d.send_round(round_no) for d in drivers.values())
-                    )
-                    requests += sum(n for n, _ in results)
-                    problems += [p for _, found in results for p in found]
-                    expected = sum(m.round_no <= round_no for m in scripted)
-                    try:
-                        await _settle(store, expected, timeout_s)
-                    except TimeoutError as exc:
-                        problems.append(f"round {round_no}: {exc}")
-                        break
-                with contextlib.suppress(asyncio.CancelledError):
-                    killer.cancel()
-                    await killer
-                await asyncio.sleep(1.5)  # a late duplicate (lease lapse, album) shows now
-                with contextlib.suppress(TimeoutError):
-                    await _settle(store, len(scripted), 10 if problems else timeout_s)
-                replies: dict[str, list[str]] = {}
-                for driver in drivers.values():
-                    replies.update(driver.replies())
-                problems += drivers["webhook"].problems()
-                result = SuiteResult(
-                    len(scripted), replicas, sum(r.kills for r in group), tally(scripted, replies),
-                    await check_store(store), requests, balancer.failovers,
-                    time.monotonic() - started, problems,
-                )  # fmt: skip
-            await asyncio.gather(*(r.stop() for r in group))
+            try:
+                result = await _drive(group, store, tg, slack, receiver, session, conversations,
+                                      kills, timeout_s, started)  # fmt: skip
+            finally:  # never leave a replica behind, whatever failed
+                await asyncio.gather(*(r.stop() for r in group))
     finally:
         await engine_runner.cleanup()
         await store.close()
+    return result
+
+
+async def _drive(
+    group: list[Replica], store: Store, tg: FakeTelegramServer, slack: FakeSlack,
+    receiver: CallbackReceiver, session: aiohttp.ClientSession, conversations: int, kills: int,
+    timeout_s: float, started: float,
+) -> SuiteResult:  # fmt: skip
+    await asyncio.gather(*(r.start() for r in group))
+    async with Balancer(group) as balancer:
+        drivers: dict[str, Any] = {
+                "telegram": TelegramDriver(tg, session), "slack": DirectMessageSlack(slack, session),
+                "webhook": WebhookDriver(receiver, session),
+            }  # fmt: skip
+        for driver in drivers.values():
+            driver.url = balancer.url + driver.path
+        scripted = plan(conversations, drivers)
+        points = [len(scripted) * (k + 1) // (kills + 1) for k in range(kills)]
+        killer = asyncio.create_task(_killer(group, store, points))
+        killer.add_done_callback(_report_failure)
+        requests, problems = 0, []
+        for round_no in range(max(m.round_no for m in scripted) + 2):
+            results = await asyncio.gather(*(d.send_round(round_no) for d in drivers.values()))
+            requests += sum(n for n, _ in results)
+            problems += [p for _, found in results for p in found]
+            expected = sum(m.round_no <= round_no for m in scripted)
+            try:
+                await _settle(store, expected, timeout_s)
+            except TimeoutError as exc:
+                problems.append(f"round {round_no}: {exc}")
+                break
+        with contextlib.suppress(asyncio.CancelledError):
+            killer.cancel()
+            await killer
+        await asyncio.sleep(1.5)  # a late duplicate (lease lapse, album) shows now
+        with contextlib.suppress(TimeoutError):
+            await _settle(store, len(scripted), 10 if problems else timeout_s)
+        replies: dict[str, list[str]] = {}
+        for driver in drivers.values():
+            replies.update(driver.replies())
+        problems += drivers["webhook"].problems()
+        result = SuiteResult(
+                len(scripted), len(group), sum(r.kills for r in group), tally(scripted, replies),
+                await check_store(store), requests, balancer.failovers,
+                time.monotonic() - started, problems,
+            )  # fmt: skip
     return result
