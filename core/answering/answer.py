@@ -65,6 +65,9 @@ class AnswerSettings:
     temperature: float = 0.0
     handoff_wait_minutes: int = 10
     owner_quiet_minutes: float = 720.0
+    # Raise engine failures to the worker, which holds the turn and answers it when the
+    # engine is back (or hands it to staff after a while); False answers with an apology.
+    hold_on_engine_error: bool = False
 
 
 class Answerer:
@@ -174,6 +177,11 @@ class Answerer:
             return self._direct(turn, prepared)
         return await self._generate(turn, conversation, brain, prepared, language)
 
+    def engine_handoff(self, turn: Turn, conversation: Conversation, reason: str) -> Completion:
+        """Hand the conversation to staff because the engine stayed down too long."""
+        decision = HandoffDecision((reason,), HandoffKind.POLICY)
+        return self._handoff(turn, conversation, decision, detect_language(turn.text))
+
     def _notice(self, turn: Turn, body: str, reason: str) -> Completion:
         reply = Reply(turn.key, body, ReplyKind.NOTICE, reply_to=turn.message_id)
         return Completion(
@@ -262,6 +270,8 @@ class Answerer:
             except EngineError as exc:
                 if watch.stopped:
                     body, logprobs = "", []
+                elif self.settings.hold_on_engine_error:
+                    raise
                 else:
                     log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
                     return self._engine_failed(turn, exc, language, stream.ref if stream else None)

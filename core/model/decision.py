@@ -31,6 +31,9 @@ class DecisionKind(StrEnum):
     RETURN = "return"  # staff returned the conversation to the bot
     STOPPED = "stopped"  # the customer stopped the answer while it was written: nothing sent
     FEEDBACK = "feedback"  # a thumbs up or down on an earlier answer
+    RATE_LIMITED = "rate_limited"  # over the customer's limit: answered with a later message
+    HELD = "held"  # not answered yet (the engine is down): answered when it is back
+    DEAD_LETTER = "dead_letter"  # failed every attempt: kept for `main.py deadletters`
 
 
 class ConversationState(StrEnum):

@@ -90,14 +90,14 @@ async def test_migration_0007_adds_and_removes_the_feedback_table(tmp_path: Path
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = Database(url)
-    await old.write(lambda conn: command.upgrade(migration_config(conn), "0004"))
+    await old.write(lambda conn: command.upgrade(migration_config(conn), "0006"))
     # A database made before feedback existed (0001 builds today's schema, so drop it).
     await old.write(lambda conn: conn.execute(text("DROP TABLE feedback")))
     await old.dispose()
     upgraded = await Store.open(url)  # migrates to head
     tables = await upgraded.db.read(lambda conn: set(inspect(conn).get_table_names()))
     assert "feedback" in tables
-    await upgraded.db.write(lambda conn: command.downgrade(migration_config(conn), "0004"))
+    await upgraded.db.write(lambda conn: command.downgrade(migration_config(conn), "0006"))
     tables = await upgraded.db.read(lambda conn: set(inspect(conn).get_table_names()))
     await upgraded.close()
     assert "feedback" not in tables

@@ -1,7 +1,7 @@
 """Feedback: every thumbs up or down on an answer, with its turn and decision-log entry.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-20
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from core.store.schema import feedback
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
