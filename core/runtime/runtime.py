@@ -61,6 +61,13 @@ def stream_openers(adapters: Mapping[str, Adapter]) -> dict[str, StreamOpener]: 
     return {name: a for name, a in adapters.items() if a.capabilities.streaming}
 
 
+def _stop_watcher(store: Store, answerer: Answerer, options: RuntimeOptions) -> StopWatcher | None:
+    """A worker process does not receive: stop buttons reach it through the inbox."""
+    if options.role is not Role.WORKER:
+        return None
+    return StopWatcher(store, answerer.interrupts, options.poll_interval_s)
+
+
 class Runtime:
     """Lifecycle owner of a running kefu: it wires nothing it was not given.
 
@@ -124,12 +131,7 @@ class Runtime:
             engine_handoff_after_s=self.options.engine_handoff_after_s,
             retry_base_s=self.options.retry_base_s,
         )
-        # A worker process does not receive: stop buttons reach it through the inbox.
-        self.stops = (
-            StopWatcher(store, answerer.interrupts, self.options.poll_interval_s)
-            if self.options.role is Role.WORKER
-            else None
-        )
+        self.stops = _stop_watcher(store, answerer, self.options)
         self.limiter = limiter
         self._runner: web.AppRunner | None = None
         self._working = False
