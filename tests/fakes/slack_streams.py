@@ -48,6 +48,15 @@ class StatusCall:
     loading: tuple[str, ...]
 
 
+def _markdown(params: dict[str, Any]) -> str:
+    """The text a call adds: ``markdown_text`` and/or ``markdown_text`` chunks (what
+    slack_sdk's ``chat_stream`` helper sends)."""
+    chunks = params.get("chunks") or []
+    chunks = json.loads(chunks) if isinstance(chunks, str) else chunks
+    pieces = [str(c.get("text", "")) for c in chunks if c.get("type") == "markdown_text"]
+    return str(params.get("markdown_text") or "") + "".join(pieces)
+
+
 def _blocks(value: Any) -> list[Any]:
     if isinstance(value, str):
         return list(json.loads(value))
@@ -84,7 +93,7 @@ class StreamFeatures:
         if not channel.startswith("D") and not (user and team):
             # Streams in channels must name who they are for.
             return {"ok": False, "error": "invalid_arguments"}
-        markdown = str(params.get("markdown_text") or "")
+        markdown = _markdown(params)
         if len(markdown) > MAX_MARKDOWN:
             return {"ok": False, "error": "msg_too_long"}
         ts = self._new_ts()  # type: ignore[attr-defined]
@@ -107,7 +116,7 @@ class StreamFeatures:
         stream = self._live(params)
         if isinstance(stream, dict):
             return stream
-        markdown = str(params.get("markdown_text") or "")
+        markdown = _markdown(params)
         if not markdown:
             return {"ok": False, "error": "invalid_arguments"}
         if len(markdown) > MAX_MARKDOWN:
@@ -120,7 +129,7 @@ class StreamFeatures:
         stream = self._live(params)
         if isinstance(stream, dict):
             return stream
-        markdown = str(params.get("markdown_text") or "")
+        markdown = _markdown(params)
         if markdown:
             stream.chunks.append(markdown)
         stream.streaming, stream.stopped_by_app = False, True

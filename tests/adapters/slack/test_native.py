@@ -127,3 +127,20 @@ async def test_finish_edits_when_the_stream_is_closed_or_unknown(
         message = fake_slack.messages[("D1", ts)]
         assert message.text == text and message.blocks[-1]["type"] == "context_actions"
     assert not fake_slack.streams[("D1", unknown)].streaming  # ended before the edit
+
+
+async def test_the_fake_streams_like_slack_for_slack_sdks_own_helper(
+    fake_slack: FakeSlack, api: SlackWebApi
+) -> None:
+    """slack_sdk's chat_stream helper (software we did not write) against the fake."""
+    streamer = await api.client.chat_stream(
+        channel="C1", thread_ts=THREAD, recipient_user_id="U1", recipient_team_id="T1",
+        buffer_size=5,
+    )  # fmt: skip
+    await streamer.append(markdown_text="hello ")
+    await streamer.append(markdown_text="world")
+    await streamer.stop(markdown_text="!", blocks=[feedback_block(3)])
+    (fake,) = fake_slack.streams.values()
+    assert fake.markdown == "hello world!" and fake.stopped_by_app
+    assert fake_slack.messages[("C1", fake.ts)].blocks[0]["type"] == "context_actions"
+    assert streamer.ts == fake.ts
