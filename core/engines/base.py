@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from core.errors import InvalidInputError
 from core.turn import ImagePart, Part, TextPart
 
 ChatRole = Literal["system", "user", "assistant"]
@@ -177,3 +178,21 @@ async def collect(
         last = chunk
     assert last is not None, "engines always emit a final chunk"
     return "".join(pieces), logprobs, last
+
+
+def validate_request(request: GenerationRequest) -> None:
+    """Reject malformed requests before they reach an engine thread.
+
+    Raises:
+        InvalidInputError: no messages, or a bound out of range.
+    """
+    if not request.messages:
+        raise InvalidInputError("a generation request needs at least one message")
+    if request.max_new_tokens < 1:
+        raise InvalidInputError("max_new_tokens must be at least 1")
+    if request.temperature < 0:
+        raise InvalidInputError("temperature must not be negative")
+    if not 0.0 < request.top_p <= 1.0:
+        raise InvalidInputError("top_p must be in (0, 1]")
+    if not 0 <= request.top_logprobs <= 20:
+        raise InvalidInputError("top_logprobs must be between 0 and 20")

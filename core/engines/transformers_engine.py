@@ -21,7 +21,13 @@ import torch
 
 from config.settings import EngineSettings
 from core.engines._runner import ModelRunner, PreparedPrompt
-from core.engines.base import ChatMessage, GenerationChunk, GenerationRequest, HealthStatus
+from core.engines.base import (
+    ChatMessage,
+    GenerationChunk,
+    GenerationRequest,
+    HealthStatus,
+    validate_request,
+)
 from core.engines.embedded import (
     EMBEDDED_MODEL_ID,
     LoadProgress,
@@ -232,7 +238,7 @@ class TransformersEngine:
 
     async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         scheduler, loaded = self._require_started()
-        _validate(request)
+        validate_request(request)
         prompt = await asyncio.to_thread(self._prepare, loaded, request.messages)
         if len(prompt.ids) + 1 >= scheduler.max_positions:
             raise InvalidInputError(
@@ -294,19 +300,6 @@ class TransformersEngine:
         if self.scheduler is None or self._loaded is None:
             raise EngineError("the engine is not started; call start() first")
         return self.scheduler, self._loaded
-
-
-def _validate(request: GenerationRequest) -> None:
-    if not request.messages:
-        raise InvalidInputError("a generation request needs at least one message")
-    if request.max_new_tokens < 1:
-        raise InvalidInputError("max_new_tokens must be at least 1")
-    if request.temperature < 0:
-        raise InvalidInputError("temperature must not be negative")
-    if not 0.0 < request.top_p <= 1.0:
-        raise InvalidInputError("top_p must be in (0, 1]")
-    if not 0 <= request.top_logprobs <= 20:
-        raise InvalidInputError("top_logprobs must be between 0 and 20")
 
 
 def _load_causal_lm(path: Path, dtype: torch.dtype, device: torch.device) -> tuple[Any, Any]:
