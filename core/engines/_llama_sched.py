@@ -227,8 +227,10 @@ class LlamaScheduler:
         model = self._model()
         entries: list[tuple[int, int, int, bool]] = []
         outputs: list[Slot] = []
+        positions: list[int] = []  # batch index of each output's logits
         for slot in self._slots:
             if slot.decoding:
+                positions.append(len(entries))
                 entries.append((slot.last_token, slot.next_pos, slot.seq, True))
                 outputs.append(slot)
                 slot.next_pos += 1
@@ -246,11 +248,12 @@ class LlamaScheduler:
                 entries.append((token, slot.next_pos + i, slot.seq, i == last and not slot.todo))
             slot.next_pos += len(take)
             if not slot.todo:
+                positions.append(len(entries) - 1)
                 outputs.append(slot)
         model.decode(entries)
         self.steps += 1
         if outputs:
-            self._advance(outputs, model.logits(len(outputs)), out)
+            self._advance(outputs, model.logits(positions), out)
 
     def _advance(self, slots: list[Slot], logits: np.ndarray, out: Output) -> None:
         model = self._model()

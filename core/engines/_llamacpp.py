@@ -26,7 +26,12 @@ from core.errors import ModelLoadError
 log = logging.getLogger(__name__)
 PACKAGE = "ik_llama_cpp"
 INSTALL_HINT = "pip install ik-llama-cpp-python==0.1.5"
-_LOG_LEVELS = {2: logging.DEBUG, 3: logging.WARNING, 4: logging.ERROR}
+_LOG_LEVELS = {2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
+# The wheel's build computes wrong logits when one forward pass (a "ubatch") holds 32 or
+# more tokens (its large-batch matmul path; checked against transformers and against
+# token-by-token decoding). llama.cpp splits every call into ubatches of at most this
+# many tokens, which keeps all passes on the exact path at about the same speed.
+UBATCH_TOKENS = 16
 
 
 def available() -> bool:
@@ -59,7 +64,7 @@ def _api() -> Any:
     signatures: dict[str, tuple[list[Any], Any]] = {
         "llama_kv_cache_seq_rm": ([pointer, c.c_int32, c.c_int32, c.c_int32], c.c_bool),
         "llama_kv_cache_seq_cp": ([pointer, c.c_int32, c.c_int32, c.c_int32, c.c_int32], None),
-        "llama_get_logits": ([pointer], c.POINTER(c.c_float)),
+        "llama_get_logits_ith": ([pointer, c.c_int32], c.POINTER(c.c_float)),
         "llama_n_ctx_train": ([pointer], c.c_int32),
         "llama_n_vocab": ([pointer], c.c_int32),
         "llama_set_n_threads": ([pointer, c.c_uint32, c.c_uint32], None),
@@ -132,11 +137,14 @@ class LlamaModel:
         ctx_params = api.llama_context_default_params()
         ctx_params.n_ctx = shape.cells
         ctx_params.n_batch = shape.batch_tokens
-        ctx_params.n_ubatch = shape.batch_tokens
+        ctx_params.n_ubatch = min(shape.batch_tokens, UBATCH_TOKENS)
         ctx_params.n_seq_max = shape.sequences
         ctx_params.n_threads = shape.threads
         ctx_params.n_threads_batch = shape.threads
         ctx_params.defrag_thold = 0.1  # keep used cells packed: attention spans up to the last one
+        # ik_llama.cpp's flash attention mixes up rows of different sequences in one
+        # prompt batch (wrong logits, or an abort); the plain attention path is exact
+        ctx_params.flash_attn = False
         ctx = api.llama_init_from_model(model, ctx_params)
         if not ctx:
             api.llama_free_model(model)
@@ -217,10 +225,19 @@ class LlamaModel:
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
 
-    def logits(self, rows: int) -> np.ndarray:
-        """The logits of the last decode's ``rows`` outputs, ``[rows, vocab]`` (a view)."""
-        pointer = self._lib.llama_get_logits(self._ctx)
-        return np.ctypeslib.as_array(pointer, shape=(rows, self.vocab_size))
+    def logits(self, indices: Sequence[int]) -> np.ndarray:
+        """The logits of the last decode at these batch positions, ``[len(indices), vocab]``.
+
+        Read row by row (``llama_get_logits_ith``): the library may store outputs in
+        another order than the batch's.
+        """
+        rows = np.empty((len(indices), self.vocab_size), dtype=np.float32)
+        for row, index in enumerate(indices):
+            pointer = self._lib.llama_get_logits_ith(self._ctx, index)
+            if not pointer:
+                raise RuntimeError(f"llama.cpp has no logits for batch position {index}")
+            rows[row] = np.ctypeslib.as_array(pointer, shape=(self.vocab_size,))
+        return rows
 
     def close(self) -> None:
         api = self._api

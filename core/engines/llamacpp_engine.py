@@ -147,8 +147,7 @@ class LlamaCppEngine:
         job = LlamaJob(request, prompt, asyncio.get_running_loop())
         scheduler.submit(job)
         try:
-            while True:
-                item = await job.queue.get()
+            async for item in _coalesced(job):
                 if job.aborted and not job.finished:  # abort() ends the stream now
                     yield job.abort_chunk()
                     return
@@ -194,6 +193,36 @@ class LlamaCppEngine:
         if self.scheduler is None or self._model is None or self._template is None:
             raise EngineError("the engine is not started; call start() first")
         return self.scheduler, self._model, self._template
+
+
+_NOTHING = object()
+
+
+async def _coalesced(job: LlamaJob) -> AsyncIterator[GenerationChunk | BaseException | None]:
+    """The job's queue, with chunks that piled up while the consumer was busy merged.
+
+    When the consumer (an HTTP stream, a slow platform) falls behind, it then pays its
+    per-chunk cost once for everything that is ready instead of once per token.
+    """
+    carry: object = _NOTHING
+    while True:
+        item = await job.queue.get() if carry is _NOTHING else carry
+        carry = _NOTHING
+        while isinstance(item, GenerationChunk) and item.finish_reason is None:
+            if job.queue.empty():
+                break
+            following = job.queue.get_nowait()
+            if not isinstance(following, GenerationChunk):
+                carry = following
+                break
+            item = GenerationChunk(
+                item.request_id,
+                item.text + following.text,
+                item.logprobs + following.logprobs,
+                following.finish_reason,
+                following.usage,
+            )
+        yield item  # type: ignore[misc]
 
 
 class ChatTemplate:
