@@ -38,8 +38,10 @@ async def two_servers() -> AsyncIterator[tuple[str, str, StubEngine, StubEngine]
 async def test_alternating_rounds_report_ratios(two_servers, capsys) -> None:
     kefu_url, peer_url, kefu, peer = two_servers
     args = serving.parse_args(
-        ["--kefu-url", kefu_url, "--peer-url", peer_url, "--chats", "1,3", "--rounds", "2"]
-        + ["--questions", "2", "--max-tokens", "8", "--kefu-model", "kefu-stub"]
+        [
+            *("--kefu-url", kefu_url, "--peer-url", peer_url, "--chats", "1,3", "--rounds", "2"),
+            *("--questions", "2", "--max-tokens", "8", "--kefu-model", "kefu-stub"),
+        ]
     )
     summary = await serving.run(args)
     lines = [line for line in summary.splitlines() if line.startswith("| ")]
