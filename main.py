@@ -65,7 +65,7 @@ def build_brains(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def image_limits(settings: Settings):  # type: ignore[no-untyped-def]
-    from core.images import ImageLimits
+    from core.media.images import ImageLimits
 
     return ImageLimits(
         settings.images.max_bytes, settings.images.max_pixels, settings.images.target_pixels
@@ -91,7 +91,7 @@ def build_adapter_factories(settings: Settings) -> dict:  # type: ignore[type-ar
 
 
 def service_options(settings: Settings):  # type: ignore[no-untyped-def]
-    from core.service import ServiceOptions
+    from core.api.routes import ServiceOptions
 
     key = settings.service.api_key.get_secret_value() if settings.service.api_key else None
     return ServiceOptions(
@@ -104,8 +104,8 @@ def service_options(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def runtime_options(settings: Settings, *, serve_http: bool = True, role: str = "all"):  # type: ignore[no-untyped-def]
-    from core.answer import AnswerSettings
-    from core.runtime import RuntimeOptions
+    from core.answering.answer import AnswerSettings
+    from core.runtime.runtime import RuntimeOptions
 
     return RuntimeOptions(
         host=settings.service.host,
@@ -145,11 +145,11 @@ async def serve(settings: Settings, role: str = "all") -> None:
         role: ``all`` in one process, or ``ingest`` / ``worker`` to run receiving and
             answering as separate processes against the same store.
     """
-    from core.handoff.export_api import add_export_route
+    from core.api.export import add_export_route
+    from core.api.routes import add_service_routes
     from core.handoff.service import HandoffService
-    from core.heap import settle_heap
-    from core.runtime import Runtime
-    from core.service import add_service_routes
+    from core.runtime.heap import settle_heap
+    from core.runtime.runtime import Runtime
     from core.store.store import Store
 
     store = await Store.open(settings.store.url)
@@ -195,7 +195,7 @@ async def serve(settings: Settings, role: str = "all") -> None:
 
 async def core_service(settings: Settings) -> None:
     """Run only the OpenAI-compatible inference service."""
-    from core.service import build_service_app
+    from core.api.routes import build_service_app
 
     engine = build_engine(settings)
     await engine.start()
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         elif args.command == "export":
-            from core.export import export_conversation_from_url
+            from core.store.export import export_conversation_from_url
 
             data = asyncio.run(export_conversation_from_url(settings.store.url, args.key))
             text = json.dumps(data, ensure_ascii=False, indent=2)

@@ -1,7 +1,7 @@
 """The shape every platform adapter has.
 
 An adapter translates; it does not decide. It owns its platform's payloads, limits,
-signatures and pacing, and hands the core typed :class:`~core.turn.Turn` objects through
+signatures and pacing, and hands the core typed :class:`~core.model.turn.Turn` objects through
 an :class:`~core.ports.InboxPort`. Adding a platform is one folder, one line in
 :mod:`adapters.registry`, and a fake server under ``tests/fakes``.
 """
@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from aiohttp import web
 
+from core.model.turn import ConversationKey, Reply, Turn
 from core.ports import DeliveryReceipt, InboxPort, OutboundMessage, ReplyStream
-from core.turn import ConversationKey, Reply, Turn
 
 RawT = TypeVar("RawT")
 PlatformT = TypeVar("PlatformT")

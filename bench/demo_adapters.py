@@ -43,7 +43,7 @@ from config.telegram import TelegramSettings
 from config.webhook import WebhookSettings, WebhookSource
 from core.engines.base import GenerationRequest
 from core.engines.stub import StubEngine
-from core.runtime import AdapterFactory
+from core.runtime.runtime import AdapterFactory
 from core.store.schema import inbox, outbox
 from core.store.store import Store
 from tests.fakes.callback_receiver import CallbackReceiver

@@ -72,12 +72,12 @@ async def serve_kefu(store_url: str, ingest_only: bool = False, role: str = "all
     """
     from adapters.webhook.adapter import WebhookAdapter
     from config.webhook import WebhookSettings, WebhookSource
+    from core.answering.prompt_brain import PromptBrain
     from core.engines.stub import StubEngine
-    from core.heap import settle_heap
-    from core.prompt_brain import PromptBrain
-    from core.runtime import Runtime, RuntimeOptions
+    from core.model.turn import Role
+    from core.runtime.heap import settle_heap
+    from core.runtime.runtime import Runtime, RuntimeOptions
     from core.store.store import Store
-    from core.turn import Role
 
     store = await Store.open(store_url)
     sources = {SOURCE: WebhookSource(secret=SecretStr(SECRET))}

@@ -28,7 +28,7 @@ from bench._common import Stopwatch, print_header, table
 from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationRequest, collect
 from core.engines.transformers_engine import TransformersEngine, prepare_prompt
-from core.turn import ImagePart, TextPart
+from core.model.turn import ImagePart, TextPart
 
 VOCAB = 151936
 SPECIAL = {

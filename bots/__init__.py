@@ -14,7 +14,7 @@ _reader: Any = None
 
 
 def shared_ocr_reader(settings: Any = None) -> Any:
-    """The process-wide :class:`core.ocr.OcrReader` (created on first use; the model loads lazily).
+    """The process-wide :class:`core.media.ocr.OcrReader` (created on first use; the model loads lazily).
 
     Args:
         settings: kefu settings; ``settings.ocr`` configures the reader when it is created.
@@ -24,7 +24,7 @@ def shared_ocr_reader(settings: Any = None) -> Any:
     global _reader
     with _lock:
         if _reader is None:
-            from core.ocr import OcrReader
+            from core.media.ocr import OcrReader
 
             # Same knobs as core.engines.factory.build_ocr_reader, without importing torch.
             ocr = getattr(settings, "ocr", None)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from core.bot import BotBrain
+from core.answering.bot import BotBrain
+from core.answering.prompt_brain import PromptBrain
 from core.errors import ConfigError
-from core.prompt_brain import PromptBrain
-from core.turn import Role
+from core.model.turn import Role
 
 
 def load_brain(name: str, settings: Any, ocr: Any = None) -> BotBrain:

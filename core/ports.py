@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.turn import ConversationKey, Reply, Turn
+from core.model.turn import ConversationKey, Reply, Turn
 
 
 @dataclass(frozen=True, slots=True)

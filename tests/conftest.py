@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
+from core.model.turn import ConversationKey, ImagePart, Role, Sender, TextPart, Turn
 from core.store.store import Store
-from core.turn import ConversationKey, ImagePart, Role, Sender, TextPart, Turn
 
 PG_ADMIN_DSN = os.environ.get("KEFU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

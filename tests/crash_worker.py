@@ -16,12 +16,12 @@ import sys
 from typing import ClassVar
 
 from adapters.base import Adapter, AdapterContext, Capabilities
+from core.answering.prompt_brain import PromptBrain
 from core.engines.stub import StubEngine
+from core.model.turn import Reply, Role, Turn
 from core.ports import DeliveryReceipt, OutboundMessage
-from core.prompt_brain import PromptBrain
-from core.runtime import Runtime, RuntimeOptions
+from core.runtime.runtime import Runtime, RuntimeOptions
 from core.store.store import Store
-from core.turn import Reply, Role, Turn
 
 
 class FileSinkAdapter(Adapter[Turn, str]):

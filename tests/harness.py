@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.answer import AnswerSettings
-from core.bot import BotBrain
+from core.answering.answer import AnswerSettings
+from core.answering.bot import BotBrain
+from core.answering.prompt_brain import PromptBrain
 from core.engines.base import Engine
 from core.engines.stub import StubEngine
-from core.prompt_brain import PromptBrain
-from core.runtime import AdapterFactory, Runtime, RuntimeOptions
+from core.model.turn import Role
+from core.runtime.runtime import AdapterFactory, Runtime, RuntimeOptions
 from core.store.store import Store
-from core.turn import Role
 
 
 class KefuHarness:

@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 
 from bench import serving
+from core.api.routes import build_service_app
 from core.engines.stub import StubEngine
-from core.service import build_service_app
 
 
 async def _serve(engine: StubEngine) -> tuple[web.AppRunner, str]:

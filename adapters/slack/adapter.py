@@ -1,6 +1,6 @@
 """The Slack adapter: bolt (async) for inbound events, slack-sdk's AsyncWebClient for output.
 
-People in Slack are staff (:attr:`core.turn.Role.STAFF`). The bot answers DMs, mentions
+People in Slack are staff (:attr:`core.model.turn.Role.STAFF`). The bot answers DMs, mentions
 and replies in threads it is in, always in the thread: ``ConversationKey("slack", channel,
 thread_ts or ts)``. Inbound events become durable turns before Slack is acknowledged
 (see :mod:`adapters.slack.inbound`); answers are delivered by the outbox dispatcher through
@@ -33,9 +33,9 @@ from adapters.slack.stream import SlackReplyStream, StreamCalls
 from adapters.slack.threads import KnownThreads
 from config.slack import SlackSettings
 from core.errors import ConfigError, PlatformError
-from core.images import ImageLimits
+from core.media.images import ImageLimits
+from core.model.turn import ConversationKey, ImagePart, Part, Reply, Role, Sender, TextPart, Turn
 from core.ports import DeliveryReceipt, OutboundMessage, ReplyStream
-from core.turn import ConversationKey, ImagePart, Part, Reply, Role, Sender, TextPart, Turn
 
 
 @dataclass(slots=True)
@@ -53,7 +53,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         context: Inbox, shared web app and extras from the composition root.
         settings: Slack settings; defaults to ``context.extras["slack_settings"]``, else the
             ``slack`` section of :func:`config.settings.load_settings`.
-        image_limits: Limits for inbound images (defaults to :class:`core.images.ImageLimits`).
+        image_limits: Limits for inbound images (defaults to :class:`core.media.images.ImageLimits`).
     """
 
     name: ClassVar[str] = "slack"

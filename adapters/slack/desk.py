@@ -17,7 +17,7 @@ from adapters.slack.formatting import escape_mrkdwn, split_escaped, with_buttons
 from core.handoff import summary as texts
 from core.handoff.desk import HandoffBrief, Progress, RelayedMessage, split_ref
 from core.handoff.records import HandoffRecord
-from core.turn import ImagePart, Role
+from core.model.turn import ImagePart, Role
 
 PIECE_CHARS = 3500  # under Slack's ~4000-character display limit per message
 PARENT_CHARS = 2900  # a section block holds at most 3000 characters

@@ -24,8 +24,8 @@ import aiohttp
 
 from adapters.slack.payloads import SlackFile
 from core.errors import FetchError, ImageError
-from core.images import ImageLimits, normalise_image
-from core.turn import ImagePart, Part, TextPart
+from core.media.images import ImageLimits, normalise_image
+from core.model.turn import ImagePart, Part, TextPart
 
 CHUNK_BYTES = 64 * 1024
 HTML_PREFIXES = (b"<!doctype", b"<html", b"<head", b"<?xml")
@@ -39,7 +39,7 @@ class FileFetchPolicy:
         bot_token: Sent as a Bearer token, only to ``allowed_hosts``.
         allowed_hosts: Host names the token may be sent to.
         max_bytes: Largest file downloaded.
-        image_limits: Limits passed to :func:`core.images.normalise_image`.
+        image_limits: Limits passed to :func:`core.media.images.normalise_image`.
     """
 
     bot_token: str

@@ -4,7 +4,7 @@ Model output is untrusted: ``&``, ``<`` and ``>`` are escaped so it cannot produ
 ``<!channel>`` pings, user mentions or disguised links. Kefu buttons become one actions block
 on the last message; a button click comes back as a turn with
 ``command == f"action:{action_id}:{value}"`` where ``value`` is the original
-:attr:`core.turn.Button.action`.
+:attr:`core.model.turn.Button.action`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.turn import Button
+from core.model.turn import Button
 
 SLACK_SAFE_CHARS = 3900
 # A section block's text is capped at 3000 characters by Slack.
@@ -123,7 +123,7 @@ def render(
 def parse_action_command(command: str) -> tuple[str, str] | None:
     """Split a turn command ``"action:<action_id>:<value>"`` into ``(action_id, value)``.
 
-    For a kefu button, ``value`` is the original :attr:`core.turn.Button.action`. Returns
+    For a kefu button, ``value`` is the original :attr:`core.model.turn.Button.action`. Returns
     None when ``command`` is not an action command.
     """
     kind, _, rest = command.partition(":")

@@ -31,8 +31,8 @@ from adapters.slack.payloads import (
 )
 from adapters.slack.threads import KnownThreads
 from core.errors import KefuError
+from core.model.turn import Part, Turn
 from core.ports import InboxPort
-from core.turn import Part, Turn
 
 logger = logging.getLogger(__name__)
 

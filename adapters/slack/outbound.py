@@ -19,7 +19,7 @@ from adapters.slack import errors as slack_errors
 from adapters.slack.formatting import SlackOutgoing
 from adapters.slack.threads import KnownThreads
 from core.errors import PlatformError
-from core.turn import ImagePart
+from core.model.turn import ImagePart
 
 T = TypeVar("T")
 

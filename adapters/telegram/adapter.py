@@ -50,9 +50,9 @@ from core.errors import (
     PermanentDeliveryError,
     PlatformError,
 )
-from core.images import ImageLimits
+from core.media.images import ImageLimits
+from core.model.turn import ConversationKey, Reply, Turn
 from core.ports import DeliveryReceipt, OutboundMessage
-from core.turn import ConversationKey, Reply, Turn
 
 log = logging.getLogger(__name__)
 

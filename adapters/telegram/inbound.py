@@ -31,8 +31,8 @@ from typing import Literal
 from telegram import CallbackQuery, Message, MessageEntity, Update
 
 from core.errors import KefuError
+from core.model.turn import ConversationKey, ImagePart, Part, Role, Sender, TextPart, Turn
 from core.texts import Language, detect_language
-from core.turn import ConversationKey, ImagePart, Part, Role, Sender, TextPart, Turn
 
 PLATFORM = "telegram"
 KNOWN_COMMANDS = frozenset({"start", "help", "human", "reset"})

@@ -35,9 +35,9 @@ from adapters.telegram.media import MediaFetcher
 from adapters.telegram.outbound import OutgoingText, chat_target
 from adapters.telegram.sender import TelegramSender
 from core.errors import KefuError, PlatformError
+from core.model.turn import Turn
 from core.ports import InboxPort, IngestResult
 from core.texts import text
-from core.turn import Turn
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from telegram.error import TelegramError
 
 from adapters.telegram.inbound import MediaOutcome, MediaRef
 from core.errors import FetchError, ImageError, ImageTooLargeError
-from core.images import ImageLimits, normalise_image
+from core.media.images import ImageLimits, normalise_image
 
 # Loggers that print URLs or the base URL (which embeds the token) at INFO/DEBUG.
 TOKEN_BEARING_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot")
@@ -66,7 +66,7 @@ class MediaFetcher:
     Args:
         bot: The PTB bot (its token never leaves this object).
         max_file_bytes: Largest file accepted; checked before downloading.
-        limits: Image limits for :func:`core.images.normalise_image`.
+        limits: Image limits for :func:`core.media.images.normalise_image`.
     """
 
     def __init__(self, bot: Bot, max_file_bytes: int, limits: ImageLimits | None = None) -> None:

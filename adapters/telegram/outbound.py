@@ -27,7 +27,7 @@ from core.errors import (
     PlatformError,
     RateLimitedError,
 )
-from core.turn import Button, ConversationKey, ImagePart, Reply
+from core.model.turn import Button, ConversationKey, ImagePart, Reply
 
 MAX_MESSAGE_UNITS = 4096
 MAX_CAPTION_UNITS = 1024

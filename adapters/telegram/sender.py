@@ -27,8 +27,8 @@ from adapters.telegram.outbound import (
 )
 from adapters.telegram.streaming import ChatPacer
 from core.errors import PermanentDeliveryError, RateLimitedError
+from core.model.turn import Button
 from core.ports import DeliveryReceipt, OutboundMessage
-from core.turn import Button
 
 log = logging.getLogger(__name__)
 

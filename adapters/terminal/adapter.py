@@ -15,9 +15,9 @@ from typing import ClassVar, TextIO
 
 from adapters.base import Adapter, AdapterContext, Capabilities
 from core.errors import ImageError, InvalidInputError
-from core.images import ImageLimits, normalise_image
+from core.media.images import ImageLimits, normalise_image
+from core.model.turn import ConversationKey, Part, Reply, Sender, TextPart, Turn
 from core.ports import DeliveryReceipt, OutboundMessage
-from core.turn import ConversationKey, Part, Reply, Sender, TextPart, Turn
 
 
 @dataclass(frozen=True, slots=True)

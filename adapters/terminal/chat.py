@@ -11,8 +11,8 @@ from typing import Any, TextIO
 
 from adapters.terminal.adapter import TerminalAdapter
 from core.errors import KefuError
-from core.export import export_conversation
-from core.runtime import Runtime, RuntimeOptions
+from core.runtime.runtime import Runtime, RuntimeOptions
+from core.store.export import export_conversation
 from core.store.store import Store
 
 HELP = (

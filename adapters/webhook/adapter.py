@@ -57,10 +57,10 @@ from adapters.webhook.signing import SignatureVerifier, parse_secret
 from config.settings import load_settings
 from config.webhook import WebhookSettings, WebhookSource
 from core.errors import ConfigError, KefuError, PermanentDeliveryError
-from core.fetch import FetchPolicy, SafeFetcher
-from core.images import ImageLimits
+from core.media.fetch import FetchPolicy, SafeFetcher
+from core.media.images import ImageLimits
+from core.model.turn import ConversationKey, Part, Reply, Role, Sender, TextPart, Turn
 from core.ports import DeliveryReceipt, OutboundMessage, ReplyStream
-from core.turn import ConversationKey, Part, Reply, Role, Sender, TextPart, Turn
 
 PLATFORM_PREFIX = "webhook:"
 COMMANDS = frozenset({"start", "help", "human", "reset"})

@@ -22,7 +22,7 @@ from adapters.webhook.callbacks import CallbackSender
 from adapters.webhook.signing import parse_secret
 from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
 from core.handoff.records import HandoffRecord, TranscriptEntry
-from core.turn import ImagePart, Sender
+from core.model.turn import ImagePart, Sender
 
 
 class WebhookDesk:

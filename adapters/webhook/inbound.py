@@ -25,10 +25,10 @@ from adapters.webhook.schema import (
 )
 from adapters.webhook.signing import VerifiedHeaders
 from core.errors import FetchError, ImageError, ImageTooLargeError, KefuError
-from core.fetch import SafeFetcher
-from core.images import ImageLimits, normalise_image
+from core.media.fetch import SafeFetcher
+from core.media.images import ImageLimits, normalise_image
+from core.model.turn import ImagePart
 from core.texts import Language, detect_language, text
-from core.turn import ImagePart
 
 _READ_CHUNK = 256 * 1024
 _DATA_URL_MARK = ";base64,"

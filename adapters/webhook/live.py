@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from adapters.webhook.schema import ReplyEvent
-from core.turn import ConversationKey
+from core.model.turn import ConversationKey
 
 LiveEvent = str | ReplyEvent  # partial answer text so far, or a delivered reply
 _refs = itertools.count(1)

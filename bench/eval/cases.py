@@ -1,5 +1,5 @@
 """The evaluation cases file (bench/eval/cases.yaml): schema, loading, and turning a case
-into the :class:`~core.turn.Turn` and history the brain sees.
+into the :class:`~core.model.turn.Turn` and history the brain sees.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.bot import HistoryItem
+from core.answering.bot import HistoryItem
 from core.errors import ConfigError
-from core.images import normalise_image
 from core.knowledge.yamlsrc import read_yaml, validation_errors
-from core.turn import ConversationKey, Part, Role, Sender, TextPart, Turn
+from core.media.images import normalise_image
+from core.model.turn import ConversationKey, Part, Role, Sender, TextPart, Turn
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
 IMAGES_DIR = Path(__file__).with_name("images")

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.eval.cases import Case
-from core.bot import BotBrain, Prepared
-from core.confidence import score_logprobs
+from core.answering.bot import BotBrain, Prepared
+from core.answering.confidence import score_logprobs
 from core.engines.base import Engine, GenerationRequest, collect
 from core.knowledge.grounding import Evidence, check_grounding
 from core.knowledge.retrieval import Retriever

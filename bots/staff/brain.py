@@ -16,14 +16,14 @@ from typing import Any
 
 from bots import shared_ocr_reader
 from bots.shop.brain import load_shop
-from core.bot import Assessment, Fact, HistoryItem, Prepared
+from core.answering.bot import Assessment, Fact, HistoryItem, Prepared
 from core.knowledge.answers import order_fact
 from core.knowledge.brain import KnowledgeBrain, OcrReading
 from core.knowledge.model import Identity, Order
 from core.knowledge.ordernumbers import find_order_numbers
 from core.knowledge.orders import Asker
+from core.model.turn import Confidence, Role, Turn
 from core.texts import Language, detect_language
-from core.turn import Confidence, Role, Turn
 
 BOT_FILE = Path(__file__).with_name("bot.yaml")
 CUSTOMER_REF = re.compile(r"\b(telegram|slack|webhook:[\w.-]+)\s*[:#]?\s*([\w.@-]+)", re.IGNORECASE)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from core.errors import InvalidInputError
-from core.turn import ImagePart, Part, TextPart
+from core.model.turn import ImagePart, Part, TextPart
 
 ChatRole = Literal["system", "user", "assistant"]
 

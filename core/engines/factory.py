@@ -13,7 +13,7 @@ from config.settings import EngineSettings, OcrSettings
 from core.engines.base import Engine
 from core.engines.embedded import LoadProgress
 from core.engines.ocr_wrapper import OcrTextEngine
-from core.ocr import OcrReader
+from core.media.ocr import OcrReader
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from core.engines.base import (
     GenerationRequest,
     HealthStatus,
 )
-from core.ocr import OcrReader, OcrResult, normalise_ocr_text
-from core.turn import ImagePart, Part, TextPart
+from core.media.ocr import OcrReader, OcrResult, normalise_ocr_text
+from core.model.turn import ImagePart, Part, TextPart
 
 PHOTO_HEADER = (
     "[Photo {number} — text read by OCR; untrusted customer content, "

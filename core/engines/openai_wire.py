@@ -13,7 +13,7 @@ from typing import Any
 
 from core.engines.base import ChatMessage, FinishReason, GenerationRequest, TokenLogprob, Usage
 from core.errors import EngineError, EngineOverloadedError
-from core.turn import ImagePart, TextPart
+from core.model.turn import ImagePart, TextPart
 
 FINISH_REASONS: Mapping[str, FinishReason] = {
     "stop": "stop",

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core.engines._runner import VisionInputs
 from core.errors import ImageError, ModelLoadError
-from core.turn import ImagePart
+from core.model.turn import ImagePart
 
 QWEN_VL_MODEL_TYPES = frozenset({"qwen2_vl", "qwen2_5_vl", "qwen3_vl"})
 IMAGE_TOKEN = "<|image_pad|>"

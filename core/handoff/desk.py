@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from core.errors import PermanentDeliveryError
 from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.handoff.summary import HandoffSummary
-from core.turn import ImagePart, Sender
+from core.model.turn import ImagePart, Sender
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 
+from core.model.turn import ConversationKey, ImagePart, Reply, Role, Sender, Turn
 from core.store import codec
 from core.store.db import as_utc, utcnow
 from core.store.schema import conversations, decisions, handoffs, outbox, turns
 from core.store.store import Store
-from core.turn import ConversationKey, ImagePart, Reply, Role, Sender, Turn
 
 OPEN, TAKEN, RESOLVED, RETURNED = "open", "taken", "resolved", "returned"
 ACTIVE = (OPEN, TAKEN)

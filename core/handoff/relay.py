@@ -1,6 +1,6 @@
 """The handoff side of answering a turn: relay both ways and the staff buttons.
 
-Used by :class:`core.answer.Answerer`; like it, this module only *decides*: it returns a
+Used by :class:`core.answering.answer.Answerer`; like it, this module only *decides*: it returns a
 :class:`~core.store.queue.Completion` whose replies the worker commits to the outbox.
 Customer messages during a handoff go to the staff desk as replies on the pseudo
 platform ``"handoff"`` (see :func:`desk_key`); the handoff service delivers them into
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from core.handoff import summary as texts
 from core.handoff.records import HandoffRecord, HandoffRecords, resolve, return_to_bot, take
+from core.model.turn import ConversationKey, Reply, ReplyKind, Role, Turn
 from core.store.queue import Completion, Decision
 from core.store.store import Conversation
 from core.texts import Language, detect_language, text
-from core.turn import ConversationKey, Reply, ReplyKind, Role, Turn
 
 DESK_PLATFORM = "handoff"
 DRAFT_REASON = "draft withheld: "

@@ -51,14 +51,14 @@ from core.handoff.desk import (
 )
 from core.handoff.records import HandoffRecord, HandoffRecords
 from core.handoff.relay import DRAFT_REASON, desk_key
+from core.model.turn import Reply, ReplyKind, Role, Sender, Turn
 from core.ports import DeliveryReceipt, OutboundMessage
 from core.store.db import utcnow
 from core.store.store import Store
 from core.texts import detect_language, text
-from core.turn import Reply, ReplyKind, Role, Sender, Turn
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    from core.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_OPEN_BACKOFF_S = 300.0

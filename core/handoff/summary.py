@@ -16,7 +16,7 @@ from core.knowledge.intents import detect_intents
 from core.knowledge.ordernumbers import find_order_numbers
 from core.knowledge.policy import COMPLAINT_PHRASES, DAMAGE_PHRASES
 from core.knowledge.textproc import normalise
-from core.turn import Button, Role, Sender
+from core.model.turn import Button, Role, Sender
 
 MAX_QUOTE_CHARS = 300
 TAKE, RESOLVE, RETURN = "take", "resolve", "return"

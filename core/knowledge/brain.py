@@ -17,8 +17,8 @@ from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from core.bot import Assessment, Fact, HandoffDecision, HistoryItem, Prepared
-from core.confidence import combine, scaled, with_cap
+from core.answering.bot import Assessment, Fact, HandoffDecision, HistoryItem, Prepared
+from core.answering.confidence import combine, scaled, with_cap
 from core.engines.base import ChatMessage
 from core.knowledge.answers import product_fact
 from core.knowledge.base import KnowledgeHolder
@@ -31,8 +31,8 @@ from core.knowledge.pricing import quote
 from core.knowledge.retrieval import Hit, body_for, quote_for
 from core.knowledge.textproc import tokenize
 from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
+from core.model.turn import Confidence, ConfidenceComponent, ImagePart, Role, Turn
 from core.texts import Language, detect_language, text
-from core.turn import Confidence, ConfidenceComponent, ImagePart, Role, Turn
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ THANKS_REPLY: dict[Language, str] = {
 
 
 class OcrReading(Protocol):
-    """What the brain needs from :class:`core.ocr.OcrReader`."""
+    """What the brain needs from :class:`core.media.ocr.OcrReader`."""
 
     async def read(self, image: ImagePart) -> object: ...
 
@@ -84,7 +84,7 @@ def shop_today(timezone: str) -> Callable[[], date]:
 
 
 class KnowledgeBrain:
-    """A :class:`core.bot.BotBrain` for a shop described by a knowledge folder.
+    """A :class:`core.answering.bot.BotBrain` for a shop described by a knowledge folder.
 
     Args:
         config: The bot definition (bot.yaml).
@@ -112,7 +112,7 @@ class KnowledgeBrain:
         """OCR text of the turn's photos (normalised), joined; empty without a reader."""
         if self.ocr is None or not turn.images:
             return ""
-        from core.ocr import normalise_ocr_text
+        from core.media.ocr import normalise_ocr_text
 
         texts = []
         for image in turn.images:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from core.knowledge.ordernumbers import find_order_numbers, normalise_for_numbers
-from core.turn import ConfidenceComponent
+from core.model.turn import ConfidenceComponent
 
 _AMOUNT = r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?"
 PRICE_PATTERNS = (

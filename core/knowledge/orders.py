@@ -16,7 +16,7 @@ from typing import Protocol
 
 from core.errors import KefuError
 from core.knowledge.model import Identity, Order
-from core.turn import Role, Turn
+from core.model.turn import Role, Turn
 
 log = logging.getLogger(__name__)
 

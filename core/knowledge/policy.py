@@ -1,6 +1,6 @@
 """When a person should take over: the handoff policy, configurable per bot (bot.yaml).
 
-Triggers, each returning a :class:`~core.bot.HandoffDecision` whose ``reasons`` go to the
+Triggers, each returning a :class:`~core.answering.bot.HandoffDecision` whose ``reasons`` go to the
 decision log:
 
 - **explicit**: the ``/human`` command or button (command ``"human"``), or a request such
@@ -24,9 +24,9 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.bot import HandoffDecision, HistoryItem
+from core.answering.bot import HandoffDecision, HistoryItem
 from core.knowledge.textproc import normalise, tokenize
-from core.turn import Confidence, Role
+from core.model.turn import Confidence, Role
 
 EXPLICIT_PHRASES = (
     "转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "转接人工", "真人客服", "人工坐席", "找客服",

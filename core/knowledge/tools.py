@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from core.bot import Fact, HandoffDecision
+from core.answering.bot import Fact, HandoffDecision
 from core.knowledge.answers import (
     order_fact,
     orders_overview,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.turn import (
+from core.model.turn import (
     Button,
     Confidence,
     ConfidenceComponent,

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, literal_column, or_, select, union_all
 
-from core.bot import HistoryItem
+from core.answering.bot import HistoryItem
+from core.model.turn import Role
 from core.store.schema import conversations, turns
-from core.turn import Role
 
 _NO_LIMIT = 2**62
 

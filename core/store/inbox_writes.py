@@ -11,12 +11,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, tuple_
 
+from core.model.turn import ConversationKey, Turn
 from core.ports import IngestResult
 from core.store.bulk import BulkInsert
 from core.store.db import utcnow
 from core.store.rows import ensure_conversations, insert_turns
 from core.store.schema import inbox
-from core.turn import ConversationKey, Turn
 
 INBOX_CHANNEL = "kefu_inbox"  # PostgreSQL NOTIFY channel: new turns are in the inbox
 

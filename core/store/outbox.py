@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
+from core.model.turn import Reply
 from core.store import codec
 from core.store.batching import WriteBatcher
 from core.store.db import as_utc, is_in, utcnow
 from core.store.heads import open_heads
 from core.store.schema import outbox
 from core.store.store import Store
-from core.turn import Reply
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
-from core.bot import HistoryItem
+from core.answering.bot import HistoryItem
+from core.model.turn import ConversationKey, Reply, Turn
 from core.store import codec
 from core.store.batching import WriteBatcher
 from core.store.bulk import BulkInsert
@@ -19,7 +20,6 @@ from core.store.history import read_histories
 from core.store.rows import insert_ids, insert_turns
 from core.store.schema import conversations, decisions, handoffs, inbox, outbox
 from core.store.store import Conversation, Store, read_conversations, read_turns
-from core.turn import ConversationKey, Reply, Turn
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, select, tuple_
 
 from core.errors import StoreError
+from core.model.turn import ConversationKey, ImagePart, Turn
 from core.store import codec
 from core.store.bulk import BulkInsert
 from core.store.db import insert_ignore
 from core.store.schema import conversations, images, outbox, turns
-from core.turn import ConversationKey, ImagePart, Turn
 
 # Statements are built once: SQLAlchemy's per-call construction costs more than the query.
 _IGNORING_INSERTS = {

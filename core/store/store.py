@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from core.bot import HistoryItem
+from core.answering.bot import HistoryItem
 from core.errors import NotFoundError, StoreError
+from core.model.turn import ConversationKey, ImagePart, Role, Sender, Turn
 from core.ports import IngestResult
 from core.store import codec
 from core.store.batching import WriteBatcher
@@ -25,7 +26,6 @@ from core.store.history import read_history
 from core.store.inbox_writes import INBOX_CHANNEL, write_turns
 from core.store.rows import ensure_conversations, insert_turns
 from core.store.schema import conversations, decisions, handoffs, images, inbox, outbox, turns
-from core.turn import ConversationKey, ImagePart, Role, Sender, Turn
 
 
 @dataclass(frozen=True, slots=True)

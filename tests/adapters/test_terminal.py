@@ -12,7 +12,7 @@ from adapters.terminal.adapter import TerminalAdapter, parse_line
 from adapters.terminal.chat import chat_turn
 from core.engines.stub import StubEngine
 from core.errors import ImageError, InvalidInputError
-from core.export import export_conversation
+from core.store.export import export_conversation
 from tests.harness import KefuHarness
 
 DATA = Path(__file__).resolve().parent.parent / "data"

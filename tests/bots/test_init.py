@@ -6,7 +6,7 @@ import bots
 from bots import shared_ocr_reader
 from bots.shop.brain import build_brain as build_shop
 from bots.staff.brain import build_brain as build_staff
-from core.ocr import OcrReader
+from core.media.ocr import OcrReader
 
 
 def test_brains_share_one_lazy_reader(monkeypatch) -> None:  # type: ignore[no-untyped-def]

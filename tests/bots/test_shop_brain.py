@@ -9,12 +9,12 @@ from types import SimpleNamespace
 import pytest
 
 from bots.shop.brain import ShopBrain, build_brain
-from core.bot import Prepared
-from core.confidence import score_logprobs
+from core.answering.bot import Prepared
+from core.answering.confidence import score_logprobs
 from core.engines.base import GenerationRequest, collect
 from core.engines.stub import StubEngine
 from core.errors import ConfigError
-from core.turn import Role
+from core.model.turn import Role
 from tests.knowledge.fakes import ScriptedOcr, photo, turn
 
 TODAY = date(2026, 11, 21)
@@ -138,8 +138,8 @@ def test_knowledge_dir_from_settings(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_real_ocr_reads_a_committed_screenshot() -> None:
-    from core.images import normalise_image
-    from core.ocr import OcrReader
+    from core.media.images import normalise_image
+    from core.media.ocr import OcrReader
 
     reader = OcrReader()
     try:

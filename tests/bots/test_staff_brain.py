@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from bots.staff.brain import StaffBrain, build_brain
-from core.confidence import score_logprobs
+from core.answering.confidence import score_logprobs
 from core.engines.base import TokenLogprob
-from core.turn import Role
+from core.model.turn import Role
 from tests.knowledge.fakes import ScriptedOcr, photo, turn
 
 

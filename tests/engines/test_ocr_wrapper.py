@@ -27,9 +27,9 @@ from core.engines.base import (
 from core.engines.ocr_wrapper import OcrTextEngine, photo_block
 from core.engines.stub import StubEngine
 from core.errors import EngineError, ImageError, ModelLoadError
-from core.images import normalise_image
-from core.ocr import OcrEngineFn, OcrReader, OcrResult
-from core.turn import ImagePart, TextPart
+from core.media.images import normalise_image
+from core.media.ocr import OcrEngineFn, OcrReader, OcrResult
+from core.model.turn import ImagePart, TextPart
 
 DATA = Path(__file__).parents[1] / "data"
 

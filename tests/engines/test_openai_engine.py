@@ -24,8 +24,8 @@ from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationChunk, GenerationRequest, collect
 from core.engines.openai_engine import OpenAIEngine
 from core.errors import EngineError, EngineOverloadedError
-from core.images import normalise_image
-from core.turn import TextPart
+from core.media.images import normalise_image
+from core.model.turn import TextPart
 
 DATA = Path(__file__).parents[1] / "data"
 TOKENS = [

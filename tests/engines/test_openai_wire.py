@@ -20,7 +20,7 @@ from core.engines.openai_wire import (
     server_message,
 )
 from core.errors import EngineError, EngineOverloadedError
-from core.turn import ImagePart, TextPart
+from core.model.turn import ImagePart, TextPart
 
 
 def test_text_messages_are_plain_strings() -> None:

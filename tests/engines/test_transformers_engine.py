@@ -21,7 +21,7 @@ from core.engines.transformers_engine import (
     resolve_dtype,
 )
 from core.errors import EngineError, InvalidInputError, ModelLoadError
-from core.turn import ImagePart, TextPart
+from core.model.turn import ImagePart, TextPart
 from tests.engines.conftest import image_bytes
 
 SYSTEM = ChatMessage.text("system", "You are a helpful shop assistant for Acme Shoes.")

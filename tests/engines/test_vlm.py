@@ -14,7 +14,7 @@ from core.engines.base import ChatMessage, GenerationRequest, collect
 from core.engines.transformers_engine import TransformersEngine, prepare_prompt
 from core.engines.vlm import QwenVisionPrompter, VisionSpec, is_qwen_vl, vision_spec
 from core.errors import ImageError, ModelLoadError
-from core.turn import ImagePart, TextPart
+from core.model.turn import ImagePart, TextPart
 from tests.engines.conftest import build_tiny_qwen2_vl, image_bytes, train_tokenizer
 
 BUDGET = {"min_pixels": 4 * 28 * 28, "max_pixels": 64 * 28 * 28}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.answer import Answerer
-from core.bot import Assessment, HistoryItem, Prepared
+from core.answering.answer import Answerer
+from core.answering.bot import Assessment, HistoryItem, Prepared
+from core.answering.prompt_brain import PromptBrain
 from core.handoff.records import HandoffRecord, HandoffRecords
 from core.knowledge.policy import HandoffPolicy
-from core.prompt_brain import PromptBrain
+from core.model.turn import Confidence, ConversationKey, Reply, ReplyKind, Turn
 from core.store.queue import Completion, Decision, InboxQueue
 from core.store.store import Store
-from core.turn import Confidence, ConversationKey, Reply, ReplyKind, Turn
 from tests.conftest import make_turn
 
 

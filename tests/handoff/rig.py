@@ -25,13 +25,13 @@ from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter
 from adapters.webhook.adapter import WebhookAdapter
 from config.handoff import HandoffSettings
 from config.webhook import WebhookSettings
+from core.answering.prompt_brain import PromptBrain
+from core.api.export import add_export_route
 from core.engines.stub import StubEngine
-from core.handoff.export_api import add_export_route
 from core.handoff.service import HandoffService
-from core.prompt_brain import PromptBrain
-from core.runtime import AdapterFactory, Runtime
+from core.model.turn import Role
+from core.runtime.runtime import AdapterFactory, Runtime
 from core.store.store import Store
-from core.turn import Role
 from tests.adapters.slack.conftest import SIGNING_SECRET, slack_settings
 from tests.adapters.telegram.conftest import WEBHOOK_SECRET, webhook_settings
 from tests.fakes.slack_server import FakeSlack, PostedMessage, SlackEventSender

@@ -13,8 +13,8 @@ from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
 from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
 from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.handoff.summary import summarise
-from core.images import ImageLimits, normalise_image
-from core.turn import ConversationKey, Role, Sender
+from core.media.images import ImageLimits, normalise_image
+from core.model.turn import ConversationKey, Role, Sender
 from tests.conftest import png_bytes
 from tests.fakes.callback_receiver import CallbackReceiver
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from core.handoff.records import HandoffRecords, resolve, return_to_bot, take
-from core.images import ImageLimits, normalise_image
+from core.media.images import ImageLimits, normalise_image
+from core.model.turn import ConversationKey, Reply, ReplyKind, Role, Sender, TextPart, Turn
 from core.store.queue import Completion, Decision
 from core.store.schema import decisions, outbox
 from core.store.store import Store
-from core.turn import ConversationKey, Reply, ReplyKind, Role, Sender, TextPart, Turn
 from tests.conftest import make_turn, png_bytes
 from tests.handoff.helpers import commit, open_handoff
 

@@ -1,4 +1,4 @@
-"""Relay helpers and the turns the relay leaves alone (the paths are in tests/test_answer.py)."""
+"""Relay helpers and the turns the relay leaves alone (the paths are in tests/answering/test_answer.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from core.handoff.relay import (
     draft_reason,
     staff_ref_of,
 )
+from core.model.turn import ConversationKey, Role, Sender, TextPart, Turn
 from core.store.store import Store
-from core.turn import ConversationKey, Role, Sender, TextPart, Turn
 
 
 def test_keys_and_refs() -> None:

@@ -16,9 +16,9 @@ from config.handoff import HandoffSettings
 from core.engines.stub import StubEngine
 from core.errors import ConfigError, PermanentDeliveryError, UnsupportedContentError
 from core.handoff.service import HandoffAdapter, HandoffService
+from core.model.turn import ConversationKey, Reply, ReplyKind
 from core.ports import OutboundMessage
 from core.store.store import Store
-from core.turn import ConversationKey, Reply, ReplyKind
 from tests.adapters.telegram.conftest import host_photo
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.handoff.rig import STAFF_CHANNEL, HandoffHarness, eventually, running_kefu

@@ -14,7 +14,7 @@ from core.errors import PermanentDeliveryError
 from core.handoff.desk import HandoffBrief, Progress, RelayedMessage, split_ref
 from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.handoff.summary import summarise
-from core.turn import ConversationKey, Role, Sender
+from core.model.turn import ConversationKey, Role, Sender
 from tests.adapters.slack.conftest import MemoryInbox, slack_settings
 from tests.fakes.slack_server import FakeSlack
 

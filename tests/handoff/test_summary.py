@@ -15,8 +15,8 @@ from core.handoff.summary import (
     summarise,
     transcript_text,
 )
-from core.images import ImageLimits, normalise_image
-from core.turn import ConversationKey, Role, Sender
+from core.media.images import ImageLimits, normalise_image
+from core.model.turn import ConversationKey, Role, Sender
 from tests.conftest import png_bytes
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

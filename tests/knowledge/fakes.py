@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from PIL import Image
 
-from core.images import normalise_image
-from core.turn import ConversationKey, ImagePart, Part, Role, Sender, TextPart, Turn
+from core.media.images import normalise_image
+from core.model.turn import ConversationKey, ImagePart, Part, Role, Sender, TextPart, Turn
 
 
 def photo(colour: tuple[int, int, int]) -> ImagePart:

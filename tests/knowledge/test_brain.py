@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from core.bot import HistoryItem
-from core.confidence import score_logprobs
+from core.answering.bot import HistoryItem
+from core.answering.confidence import score_logprobs
 from core.engines.base import GenerationRequest, TokenLogprob, collect
 from core.engines.stub import StubEngine
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import load_bot_config
 from core.knowledge.brain import KnowledgeBrain, is_repetitive, support_share
 from core.knowledge.policy import HandoffPolicyConfig
-from core.turn import Confidence, ImagePart, Role
+from core.model.turn import Confidence, ImagePart, Role
 from tests.knowledge.fakes import ScriptedOcr, photo, turn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +176,7 @@ async def test_two_weak_answers_hand_off(holder: KnowledgeHolder, ocr: ScriptedO
 
 
 def test_support_and_repetition_helpers() -> None:
-    from core.bot import Fact
+    from core.answering.bot import Fact
 
     facts = [Fact("faq:x", "We accept Alipay and WeChat Pay.")]
     assert support_share("We accept Alipay.", facts) == 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.knowledge.ordernumbers import find_order_numbers
-from core.ocr import normalise_ocr_text
+from core.media.ocr import normalise_ocr_text
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from core.knowledge.base import KnowledgeBase
 from core.knowledge.model import Identity
 from core.knowledge.orders import Asker, FileOrderSource, OrderLookup
-from core.turn import ConversationKey, Role, Sender, TextPart, Turn
+from core.model.turn import ConversationKey, Role, Sender, TextPart, Turn
 
 LI = Asker(Identity("telegram", "1001"), Role.CUSTOMER)
 LI_WEBHOOK = Asker(Identity("webhook:demo", "cust-7788"), Role.CUSTOMER)

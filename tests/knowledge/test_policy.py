@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.bot import HistoryItem
+from core.answering.bot import HistoryItem
 from core.knowledge.policy import FailureTracker, HandoffPolicy, HandoffPolicyConfig
-from core.turn import Confidence, Role
+from core.model.turn import Confidence, Role
 
 CONV = "telegram|1|"
 

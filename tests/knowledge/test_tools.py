@@ -11,7 +11,7 @@ from core.knowledge.intents import detect_intents
 from core.knowledge.model import Identity
 from core.knowledge.orders import Asker
 from core.knowledge.tools import ShopTools, ToolRequest
-from core.turn import Role
+from core.model.turn import Role
 
 TODAY = date(2026, 11, 21)
 

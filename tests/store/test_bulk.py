@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import StoreError
+from core.model.turn import ConversationKey
 from core.store.bulk import BulkInsert
 from core.store.db import insert_ignore
 from core.store.rows import ensure_conversations, insert_ids
 from core.store.schema import conversations, decisions, outbox
 from core.store.store import Store
-from core.turn import ConversationKey
 
 NOW = datetime(2026, 11, 21, 12, 30, 15, 123456, tzinfo=UTC)
 KEY = ConversationKey("webhook:shop", "c1")

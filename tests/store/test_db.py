@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Connection, event, func, select, text, update
 
 from core.errors import StoreError
+from core.model.turn import ConversationKey
 from core.store.db import Database
 from core.store.schema import conversations
 from core.store.store import Store
-from core.turn import ConversationKey
 from tests.conftest import make_turn
 
 

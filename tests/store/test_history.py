@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from core.model.turn import ConversationKey, Role
 from core.store.history import read_histories, read_history
 from core.store.queue import InboxQueue
 from core.store.store import Store
-from core.turn import ConversationKey, Role
 from tests.conftest import make_turn
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from core.model.turn import ConversationKey, Reply
 from core.store.outbox import OutboxQueue
 from core.store.queue import Completion, Decision, InboxQueue
 from core.store.store import Store
-from core.turn import ConversationKey, Reply
 from tests.conftest import make_turn
 
 

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from core.model.turn import ConversationKey, Reply
 from core.store.outbox import OutboxQueue
 from core.store.queue import Completion, Decision, InboxQueue, LeaseLost
 from core.store.store import Store
-from core.turn import ConversationKey, Reply
 from tests.conftest import make_turn
 
 

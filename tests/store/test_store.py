@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from core.errors import NotFoundError, StoreError
-from core.images import normalise_image
+from core.media.images import normalise_image
+from core.model.turn import ConversationKey, Role
 from core.store.store import Store
-from core.turn import ConversationKey, Role
 from tests.conftest import make_turn, png_bytes
 
 

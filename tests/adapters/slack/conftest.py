@@ -16,8 +16,8 @@ from adapters.base import AdapterContext
 from adapters.slack.adapter import SlackAdapter
 from config.slack import SlackSettings
 from core.errors import StoreError
+from core.model.turn import Turn
 from core.ports import IngestResult
-from core.turn import Turn
 from tests.fakes.slack_server import FakeSlack, SlackEventSender
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

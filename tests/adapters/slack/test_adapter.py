@@ -20,9 +20,9 @@ from core.errors import (
     PlatformError,
     RateLimitedError,
 )
-from core.images import normalise_image
+from core.media.images import normalise_image
+from core.model.turn import Button, ConversationKey, Reply
 from core.ports import OutboundMessage
-from core.turn import Button, ConversationKey, Reply
 from tests.adapters.slack.conftest import MemoryInbox, png_bytes, slack_settings
 from tests.fakes.slack_server import FakeSlack
 

@@ -11,8 +11,8 @@ import pytest
 from adapters.slack.files import FileFetchPolicy, SlackFileFetcher, looks_like_html
 from adapters.slack.payloads import SlackFile
 from core.errors import FetchError
-from core.images import ImageLimits
-from core.turn import ImagePart, TextPart
+from core.media.images import ImageLimits
+from core.model.turn import ImagePart, TextPart
 from tests.adapters.slack.conftest import png_bytes
 from tests.fakes.slack_server import LOGIN_PAGE, FakeSlack
 

@@ -14,7 +14,7 @@ from adapters.slack.formatting import (
     render,
     split_escaped,
 )
-from core.turn import Button
+from core.model.turn import Button
 
 
 def test_escape_neutralises_mentions_and_links() -> None:

@@ -16,7 +16,7 @@ import pytest
 from adapters.slack.inbound import BotIdentity, should_answer
 from adapters.slack.payloads import parse_message
 from adapters.slack.threads import KnownThreads
-from core.turn import ConversationKey, Role, TextPart
+from core.model.turn import ConversationKey, Role, TextPart
 from tests.adapters.slack.conftest import MemoryInbox, png_bytes
 from tests.fakes.slack_server import (
     block_actions,

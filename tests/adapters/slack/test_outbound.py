@@ -13,7 +13,7 @@ from adapters.slack.formatting import SlackOutgoing
 from adapters.slack.outbound import SlackWebApi, api_call
 from adapters.slack.threads import KnownThreads
 from core.errors import AuthenticationError, PlatformError, RateLimitedError
-from core.images import normalise_image
+from core.media.images import normalise_image
 from tests.adapters.slack.conftest import png_bytes
 from tests.fakes.slack_server import FakeSlack
 

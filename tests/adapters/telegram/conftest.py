@@ -20,8 +20,8 @@ from adapters.base import AdapterContext
 from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter
 from config.telegram import TelegramSettings
 from core.errors import StoreError
+from core.model.turn import Turn
 from core.ports import IngestResult
-from core.turn import Turn
 from tests.fakes.telegram_server import (
     FakeTelegramServer,
     WebhookAttempt,

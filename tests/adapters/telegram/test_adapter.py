@@ -14,9 +14,9 @@ from adapters.base import AdapterContext
 from adapters.telegram.adapter import TelegramAdapter
 from adapters.telegram.streaming import TelegramReplyStream
 from core.errors import ConfigError, PermanentDeliveryError
+from core.model.turn import Button, ConversationKey, Reply, TextPart
 from core.ports import OutboundMessage
 from core.texts import text
-from core.turn import Button, ConversationKey, Reply, TextPart
 from tests.adapters.telegram.conftest import (
     WEBHOOK_SECRET,
     MemoryInbox,

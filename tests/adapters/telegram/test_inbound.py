@@ -17,7 +17,7 @@ from adapters.telegram.inbound import (
     parse_update,
 )
 from core.errors import FetchError, ImageError
-from core.turn import ConversationKey, ImagePart, Role, TextPart
+from core.model.turn import ConversationKey, ImagePart, Role, TextPart
 from tests.fakes.telegram_server import UpdateFactory
 
 BOT = BotIdentity(777000111, "kefu_test_bot")

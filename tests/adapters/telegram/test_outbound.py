@@ -19,7 +19,7 @@ from adapters.telegram.outbound import (
     utf16_len,
 )
 from core.errors import InvalidInputError, PermanentDeliveryError, PlatformError, RateLimitedError
-from core.turn import Button, ConversationKey, ImagePart, Reply
+from core.model.turn import Button, ConversationKey, ImagePart, Reply
 
 KEY = ConversationKey("telegram", "42")
 NASTY = "*bold_ [link](http://x) `code` <b>html</b> \\ _*[]()~`>#+-=|{}.! &amp; <i"

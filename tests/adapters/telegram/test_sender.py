@@ -11,8 +11,8 @@ from adapters.telegram.outbound import reply_to_messages
 from adapters.telegram.sender import TelegramSender
 from adapters.telegram.streaming import ChatPacer
 from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
+from core.model.turn import Button, ConversationKey, ImagePart, Reply
 from core.ports import OutboundMessage
-from core.turn import Button, ConversationKey, ImagePart, Reply
 from tests.adapters.telegram.conftest import jpeg_bytes
 from tests.fakes.telegram_server import FakeTelegramServer
 

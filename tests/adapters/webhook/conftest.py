@@ -22,9 +22,9 @@ from adapters.webhook.adapter import WebhookAdapter
 from adapters.webhook.signing import parse_secret, signed_headers
 from config.webhook import WebhookSettings, WebhookSource
 from core.errors import StoreError
-from core.fetch import SafeFetcher
+from core.media.fetch import SafeFetcher
+from core.model.turn import Button, Confidence, ConversationKey, Reply, ReplyKind, Turn
 from core.ports import IngestResult, OutboundMessage
-from core.turn import Button, Confidence, ConversationKey, Reply, ReplyKind, Turn
 
 SECRET = "whsec_" + base64.b64encode(b"kefu-webhook-test-secret-0123456").decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"kefu-webhook-old-secret-76543210").decode()

@@ -15,10 +15,8 @@ from adapters.base import AdapterContext
 from adapters.webhook.adapter import WebhookAdapter
 from config.webhook import WebhookSettings, WebhookSource
 from core.errors import ConfigError, PermanentDeliveryError, StoreError
-from core.fetch import FetchPolicy, SafeFetcher
-from core.ports import OutboundMessage
-from core.texts import text
-from core.turn import (
+from core.media.fetch import FetchPolicy, SafeFetcher
+from core.model.turn import (
     ConversationKey,
     ImagePart,
     Reply,
@@ -26,6 +24,8 @@ from core.turn import (
     Role,
     TextPart,
 )
+from core.ports import OutboundMessage
+from core.texts import text
 from tests.adapters.webhook.conftest import (
     KEY,
     OLD_SECRET,

@@ -18,7 +18,7 @@ from adapters.webhook.inbound import (
 )
 from adapters.webhook.schema import Base64Image, UrlImage, WebhookMessage
 from core.errors import ImageError, ImageTooLargeError, StoreError, UnsupportedImageFormatError
-from core.images import ImageLimits
+from core.media.images import ImageLimits
 from core.texts import text
 from tests.adapters.webhook.conftest import message, png_b64, png_bytes
 

@@ -6,7 +6,7 @@ import asyncio
 
 from adapters.webhook.live import LiveEvent, LiveRequest, ReplyBook, SseReplyStream
 from adapters.webhook.schema import ReplyEvent
-from core.turn import ConversationKey
+from core.model.turn import ConversationKey
 
 KEY = ConversationKey("webhook:shop", "conv-1")
 

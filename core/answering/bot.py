@@ -1,0 +1,89 @@
+"""What a bot is, as seen by the worker: a brain that prepares prompts and assesses answers.
+
+The worker owns the loop (memory, engine, streaming, store); a :class:`BotBrain` owns the
+bot-specific decisions: which facts and tool results go into the prompt, whether to hand
+the conversation to a person before or after answering, and how confident an answer is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.engines.base import ChatMessage
+from core.model.turn import Confidence, Role, Turn
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One earlier message of the conversation, for the prompt (last N rounds)."""
+
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A retrieved piece of shop knowledge or a tool result, with its source for citations."""
+
+    source: str
+    text: str
+    score: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffDecision:
+    """Why a conversation goes to a person. ``reasons`` are logged in the decision log."""
+
+    reasons: tuple[str, ...]
+    kind: str = (
+        "policy"  # "explicit", "complaint", "low_confidence", "no_knowledge", "repeated_failure"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The prompt for one turn plus what the assessment needs later.
+
+    Attributes:
+        messages: System prompt first, then history, then the customer's turn.
+        facts: What was retrieved and what tools returned (grounding checks against these).
+        handoff: Set when the turn must go to a person without asking the model.
+        direct_reply: Set when the bot answers with a fixed text (commands) without the model.
+        ocr_text: OCR text of the turn's photos, when the brain read them.
+        stream_preview: Whether the customer may watch the model's answer being written.
+            Brains turn it off when answers are often withheld after assessment, so a
+            customer never glimpses an answer that is then replaced by a handoff.
+    """
+
+    messages: tuple[ChatMessage, ...]
+    facts: tuple[Fact, ...] = ()
+    handoff: HandoffDecision | None = None
+    direct_reply: str | None = None
+    ocr_text: str = ""
+    stream_preview: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The verdict on a generated answer."""
+
+    confidence: Confidence
+    handoff: HandoffDecision | None = None
+
+
+class BotBrain(Protocol):
+    """A bot's decisions. Implementations live in ``bots/<name>/``."""
+
+    name: str
+
+    async def prepare(self, turn: Turn, history: Sequence[HistoryItem]) -> Prepared:
+        """Build the prompt for ``turn`` (retrieval, tools, OCR) or decide without the model."""
+        ...
+
+    def assess(
+        self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
+    ) -> Assessment:
+        """Score the answer (grounding, rules) and decide whether to hand off."""
+        ...

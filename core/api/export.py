@@ -1,0 +1,77 @@
+"""``GET /v1/conversations/{key}/export``: a conversation as JSON over HTTP.
+
+The same document as ``main.py export`` (:func:`core.store.export.export_conversation`): turns,
+decisions (handoff, relay, take, resolve, return, timeouts with their reasons), handoffs
+and replies. Conversations are personal data, so the route needs the service API key
+(``Authorization: Bearer <KEFU_SERVICE__API_KEY>``) and is refused outright when no key
+is configured. ``key`` is ``platform|chat_id|thread_id``, URL-encoded
+(``telegram%7C42%7C``); the thread part may be left out.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from functools import partial
+
+from aiohttp import web
+
+from core.api.protocol import error_body
+from core.errors import NotFoundError
+from core.model.turn import ConversationKey
+from core.store.export import export_conversation
+from core.store.store import Store
+
+EXPORT_PATH = "/v1/conversations/{key}/export"
+MAX_KEY_CHARS = 600
+
+
+def _error(status: int, message: str, code: str) -> web.Response:
+    return web.json_response(error_body(message, "invalid_request_error", code), status=status)
+
+
+def parse_key(raw: str) -> ConversationKey:
+    """``"telegram|42|"`` or ``"telegram|42"`` → a key.
+
+    Raises:
+        ValueError: no platform or chat id, or absurdly long.
+    """
+    platform, _, rest = raw.partition("|")
+    chat_id, _, thread_id = rest.partition("|")
+    if not platform or not chat_id or len(raw) > MAX_KEY_CHARS:
+        raise ValueError("key must be platform|chat_id|thread_id")
+    return ConversationKey(platform, chat_id, thread_id)
+
+
+class ExportRoute:
+    """The handler, bound to a store and the service API key."""
+
+    def __init__(self, store: Store, api_key: str | None) -> None:
+        self.store = store
+        self.api_key = api_key
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if not self.api_key:
+            return _error(
+                403, "Conversation export needs KEFU_SERVICE__API_KEY to be set.", "export_disabled"
+            )
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(supplied.encode(), self.api_key.encode()):
+            return _error(401, "Invalid API key.", "invalid_api_key")
+        try:
+            key = parse_key(request.match_info["key"])
+        except ValueError as exc:
+            return _error(400, str(exc), "invalid_conversation_key")
+        try:
+            document = await export_conversation(self.store, key)
+        except NotFoundError as exc:
+            return _error(404, str(exc), "not_found")
+        dumps = partial(json.dumps, ensure_ascii=False, default=str)
+        return web.json_response(document, dumps=dumps)
+
+
+def add_export_route(app: web.Application, store: Store, api_key: str | None) -> ExportRoute:
+    """Mount the export route on ``app`` (the shared application ``main.py`` serves)."""
+    route = ExportRoute(store, api_key)
+    app.router.add_get(EXPORT_PATH, route.handle)
+    return route

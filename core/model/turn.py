@@ -1,0 +1,194 @@
+"""The typed, frozen multimodal turn and the reply that answers it.
+
+Every platform message becomes one :class:`Turn` before it reaches the core; every answer
+leaves the core as a :class:`Reply`. Images inside a turn are already normalised
+(see :mod:`core.media.images`), so the core never sees raw platform bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """Who wrote a turn."""
+
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    BOT = "bot"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    """Identifies one conversation: a platform, a chat on it, and an optional thread.
+
+    Attributes:
+        platform: Adapter name, e.g. ``"telegram"``, ``"slack"``, ``"webhook:shopify"``.
+        chat_id: The platform's chat/channel id, as a string.
+        thread_id: Thread within the chat (Slack ``thread_ts``); empty when not threaded.
+    """
+
+    platform: str
+    chat_id: str
+    thread_id: str = ""
+
+    def as_str(self) -> str:
+        return f"{self.platform}|{self.chat_id}|{self.thread_id}"
+
+    @classmethod
+    def parse(cls, value: str) -> ConversationKey:
+        platform, chat_id, thread_id = value.split("|", 2)
+        return cls(platform, chat_id, thread_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The verified platform identity of a turn's author.
+
+    Attributes:
+        user_id: Platform user id as verified by the platform (never taken from message text).
+        display_name: Human-readable name, for transcripts.
+        role: Customer, staff or bot.
+    """
+
+    user_id: str
+    display_name: str = ""
+    role: Role = Role.CUSTOMER
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """A normalised image: RGB, EXIF-transposed, metadata-free, within the pixel budget.
+
+    Attributes:
+        data: Encoded bytes (PNG or JPEG) after normalisation.
+        mime: ``"image/png"`` or ``"image/jpeg"``.
+        width: Pixel width after normalisation.
+        height: Pixel height after normalisation.
+        sha256: Hex digest of ``data``; the store keeps images by this hash.
+        caption: Text bound to this image on the platform (a Telegram caption), if any.
+    """
+
+    data: bytes = field(repr=False)
+    mime: str
+    width: int
+    height: int
+    sha256: str
+    caption: str = ""
+
+    @classmethod
+    def from_normalised(
+        cls, data: bytes, mime: str, width: int, height: int, caption: str = ""
+    ) -> ImagePart:
+        return cls(data, mime, width, height, hashlib.sha256(data).hexdigest(), caption)
+
+
+Part = TextPart | ImagePart
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One inbound message, whatever platform it came from.
+
+    Attributes:
+        key: The conversation it belongs to.
+        sender: Verified author.
+        message_id: Platform message id; (platform, message_id) is the dedupe key.
+        parts: Text and image parts in order.
+        timestamp: When the platform says it was sent (UTC).
+        reply_to: Platform message id this turn replies to, if any.
+        command: A bot command without the slash (``"reset"``, ``"human"``), if the turn is one.
+    """
+
+    key: ConversationKey
+    sender: Sender
+    message_id: str
+    parts: tuple[Part, ...]
+    timestamp: datetime = field(default_factory=_utcnow)
+    reply_to: str | None = None
+    command: str | None = None
+
+    @property
+    def text(self) -> str:
+        """All text parts and image captions joined with newlines."""
+        pieces: list[str] = []
+        for part in self.parts:
+            if isinstance(part, TextPart) and part.text:
+                pieces.append(part.text)
+            elif isinstance(part, ImagePart) and part.caption:
+                pieces.append(part.caption)
+        return "\n".join(pieces)
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(p for p in self.parts if isinstance(p, ImagePart))
+
+
+class ReplyKind(StrEnum):
+    ANSWER = "answer"  # the bot's own answer
+    NOTICE = "notice"  # a fixed text: greeting, help, unsupported content, reset
+    HANDOFF = "handoff"  # tells the customer a person will reply
+    RELAY = "relay"  # a staff member's words relayed to the customer
+    ERROR = "error"  # a user-facing fallback after an error
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button; ``action`` is what kefu receives back when it is pressed."""
+
+    label: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceComponent:
+    """One input to a confidence score, kept for the decision log."""
+
+    name: str
+    value: float
+    weight: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Confidence:
+    """A score in [0, 1] and the components it was computed from."""
+
+    score: float
+    components: tuple[ConfidenceComponent, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One outbound message to a conversation.
+
+    Attributes:
+        key: Where it goes.
+        text: Plain text (adapters escape it for their platform).
+        kind: What sort of message this is.
+        reply_to: Platform message id being answered, for threading/quoting.
+        confidence: Present on bot answers.
+        buttons: Inline buttons; adapters without buttons append a text fallback.
+        images: Images to send (e.g. photos re-uploaded into a staff thread).
+    """
+
+    key: ConversationKey
+    text: str
+    kind: ReplyKind = ReplyKind.ANSWER
+    reply_to: str | None = None
+    confidence: Confidence | None = None
+    buttons: tuple[Button, ...] = ()
+    images: tuple[ImagePart, ...] = ()
