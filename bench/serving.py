@@ -55,6 +55,7 @@ from bench._common import (
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 READY_TIMEOUT_S = 180.0
+PEER = "llama-server"
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,8 +309,8 @@ def summarise(results: Sequence[LoadResult], targets: Sequence[Target]) -> str:
                 max(r.peak_rss_mb for r in mine),
                 sum(r.errors for r in mine),
             ]
-        if len(names) == 2:
-            row += [rates[names[0]] / rates[names[1]], ttfts[names[0]] / ttfts[names[1]]]
+        for name in _compared(names):
+            row += [rates[name] / rates[PEER], ttfts[name] / ttfts[PEER]]
         rows.append(row)
     headers: list[str] = ["chats"]
     for name in names:
@@ -321,9 +322,14 @@ def summarise(results: Sequence[LoadResult], targets: Sequence[Target]) -> str:
             f"{name} peak RSS MB",
             f"{name} errors",
         ]
-    if len(names) == 2:
-        headers += [f"{names[0]}/{names[1]} tok/s", f"{names[0]}/{names[1]} TTFT"]
+    for name in _compared(names):
+        headers += [f"{name}/{PEER} tok/s", f"{name}/{PEER} TTFT"]
     return table(headers, rows)
+
+
+def _compared(names: Sequence[str]) -> list[str]:
+    """The kefu targets that get a ratio column (when the peer ran)."""
+    return [name for name in names if name != PEER] if PEER in names else []
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -344,6 +350,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peer-threads", type=int, default=2)
     parser.add_argument("--peer-parallel", type=int, default=16, help="llama-server -np")
     parser.add_argument("--kefu-env", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+        help="one more kefu with these environment settings, measured in the same rounds",
+    )
     parser.add_argument("--kefu-url", help="use a running kefu at this /v1 URL")
     parser.add_argument("--peer-url", help="use a running peer at this /v1 URL")
     parser.add_argument("--kefu-model", default="smollm2-135m-instruct")
@@ -363,6 +376,8 @@ async def run(args: argparse.Namespace) -> str:
     )
     with contextlib.ExitStack() as stack:
         targets = [await _kefu_target(args, stack)]
+        for variant in args.variant:
+            targets.append(await _variant_target(args, variant, stack))
         peer = await _peer_target(args, stack)
         if peer is not None:
             targets.append(peer)
@@ -385,9 +400,21 @@ async def _kefu_target(args: argparse.Namespace, stack: contextlib.ExitStack) ->
     return Target("kefu", f"http://127.0.0.1:{port}/v1", args.kefu_model, process.pid)
 
 
+async def _variant_target(
+    args: argparse.Namespace, variant: str, stack: contextlib.ExitStack
+) -> Target:
+    name, _, pairs = variant.partition(":")
+    port = free_port()
+    env = kefu_env([*args.kefu_env, *(p for p in pairs.split(",") if p)])
+    log = args.log_dir / f"bench-{name}.log"
+    process = stack.enter_context(started(kefu_command(port), env, log))
+    await wait_ready(f"http://127.0.0.1:{port}/readyz", process, READY_TIMEOUT_S)
+    return Target(name, f"http://127.0.0.1:{port}/v1", args.kefu_model, process.pid)
+
+
 async def _peer_target(args: argparse.Namespace, stack: contextlib.ExitStack) -> Target | None:
     if args.peer_url:
-        return Target("llama-server", args.peer_url, "peer")
+        return Target(PEER, args.peer_url, "peer")
     if not args.llama_server:
         return None
     gguf = args.gguf or find_gguf()
@@ -397,7 +424,7 @@ async def _peer_target(args: argparse.Namespace, stack: contextlib.ExitStack) ->
         started(command, dict(os.environ), args.log_dir / "bench-llama-server.log")
     )
     await wait_ready(f"http://127.0.0.1:{port}/health", process, READY_TIMEOUT_S)
-    return Target("llama-server", f"http://127.0.0.1:{port}/v1", "peer", process.pid)
+    return Target(PEER, f"http://127.0.0.1:{port}/v1", "peer", process.pid)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
