@@ -57,6 +57,8 @@ class EngineSettings(BaseModel):
         threads: CPU threads for inference; ``None`` picks the measured default (every
             core for llama.cpp, one less than the cores for torch).
         context_tokens: KV-cache cells shared by all running requests (llama.cpp).
+        stream_pace_ms: Longest wait before a decode step for the streams to take the last
+            step's tokens, so streaming does not preempt llama.cpp's threads (0: no wait).
         base_url / api_key / remote_model: For ``kind: openai``.
     """
 
@@ -72,6 +74,7 @@ class EngineSettings(BaseModel):
     max_pixels: int = 1280 * 28 * 28
     threads: int | None = Field(default=None, ge=1)
     context_tokens: int = Field(default=16384, ge=256)
+    stream_pace_ms: float = Field(default=4.0, ge=0.0, le=100.0)
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key: SecretStr | None = None
     remote_model: str = "kefu"

@@ -49,6 +49,10 @@ class LlamaJob:
         self.aborted = False  # set from any thread; the engine thread drops the row
         self.finished = False
         self.completion_tokens = 0
+        # chunks handed to the event loop, and how many of them the consumer has taken
+        # (see LlamaScheduler._pace); plain ints, each written by one thread only
+        self.sent = 0
+        self.taken = 0
 
     @property
     def request_id(self) -> str:
@@ -184,6 +188,8 @@ def deliver(out: Output) -> None:
     by_loop: dict[asyncio.AbstractEventLoop, Output] = {}
     for job, item in out:
         by_loop.setdefault(job.loop, []).append((job, item))
+    for job, _ in out:
+        job.sent += 1
     for loop, items in by_loop.items():
         try:
             loop.call_soon_threadsafe(_put_all, items)

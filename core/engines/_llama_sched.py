@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -43,12 +44,20 @@ class LlamaScheduler:
         load: Builds the model; called on the engine thread.
         max_rows: Most requests decoded together.
         prefix_slots: Cached system prompts (each holds one KV sequence).
+        pace_s: Longest wait, before a step, for consumers to take the last step's chunks
+            (0: never wait); a slow consumer never holds the batch longer.
     """
 
     def __init__(
-        self, load: Callable[[], LlamaModel], *, max_rows: int = 16, prefix_slots: int = 4
+        self,
+        load: Callable[[], LlamaModel],
+        *,
+        max_rows: int = 16,
+        prefix_slots: int = 4,
+        pace_s: float = 0.004,
     ) -> None:
         self.max_rows = max(1, max_rows)
+        self.pace_s = max(0.0, pace_s)
         self.prefix_slots = max(0, prefix_slots)
         self.model: LlamaModel | None = None
         self.steps = 0
@@ -142,11 +151,36 @@ class LlamaScheduler:
             self._drop_aborted(out)
             self._admit(out)
             if self._slots:
+                self._pace()
                 self._run_batch(out)
         except Exception as exc:
             log.exception("llama.cpp step failed; failing the running requests")
             self._fail_running(EngineError(f"inference failed: {exc}"), out)
         deliver(out)
+
+    def nudge(self) -> None:
+        """A consumer took its chunks (called from the event loop)."""
+        with self._cond:
+            self._cond.notify()
+
+    def _pace(self) -> None:
+        """Before the next step, give the consumers up to ``pace_s`` to take the last chunks.
+
+        llama.cpp's threads wait for each other at every layer; when the event loop wakes
+        up to stream a token while they compute, it takes a core from one of them and the
+        others spin until it gets it back. Through the API on 2 cores that made a token
+        cost ~12.7 ms against ~8.5 ms in-process. Streaming between steps instead costs
+        the step only the event loop's own fraction of a millisecond.
+        """
+        if self.pace_s <= 0:
+            return
+        deadline = time.monotonic() + self.pace_s
+        with self._cond:
+            while not self._closed and any(s.job.taken < s.job.sent for s in self._slots):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
 
     def _model(self) -> LlamaModel:
         assert self.model is not None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,7 @@ class LlamaCppEngine:
                 lambda: LlamaModel(gguf, shape),
                 max_rows=self.settings.max_batch_size,
                 prefix_slots=PREFIX_SLOTS,
+                pace_s=self.settings.stream_pace_ms / 1000.0,
             )
             try:
                 model = await asyncio.wrap_future(scheduler.ready())
@@ -147,7 +148,7 @@ class LlamaCppEngine:
         job = LlamaJob(request, prompt, asyncio.get_running_loop())
         scheduler.submit(job)
         try:
-            async for item in _coalesced(job):
+            async for item in _coalesced(job, scheduler.nudge):
                 if job.aborted and not job.finished:  # abort() ends the stream now
                     yield job.abort_chunk()
                     return
@@ -198,16 +199,23 @@ class LlamaCppEngine:
 _NOTHING = object()
 
 
-async def _coalesced(job: LlamaJob) -> AsyncIterator[GenerationChunk | BaseException | None]:
+async def _coalesced(
+    job: LlamaJob, nudge: Callable[[], None]
+) -> AsyncIterator[GenerationChunk | BaseException | None]:
     """The job's queue, with chunks that piled up while the consumer was busy merged.
 
     When the consumer (an HTTP stream, a slow platform) falls behind, it then pays its
-    per-chunk cost once for everything that is ready instead of once per token.
+    per-chunk cost once for everything that is ready instead of once per token. Once the
+    consumer has dealt with an item and asks for the next, the engine thread is told
+    (``job.taken``; see ``LlamaScheduler._pace``).
     """
     carry: object = _NOTHING
+    taken = 0
     while True:
         item = await job.queue.get() if carry is _NOTHING else carry
         carry = _NOTHING
+        if item is not None:
+            taken += 1
         while isinstance(item, GenerationChunk) and item.finish_reason is None:
             if job.queue.empty():
                 break
@@ -215,6 +223,7 @@ async def _coalesced(job: LlamaJob) -> AsyncIterator[GenerationChunk | BaseExcep
             if not isinstance(following, GenerationChunk):
                 carry = following
                 break
+            taken += 1
             item = GenerationChunk(
                 item.request_id,
                 item.text + following.text,
@@ -223,6 +232,8 @@ async def _coalesced(job: LlamaJob) -> AsyncIterator[GenerationChunk | BaseExcep
                 following.usage,
             )
         yield item  # type: ignore[misc]
+        job.taken = taken
+        nudge()
 
 
 class ChatTemplate:
