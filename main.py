@@ -4,6 +4,10 @@ python main.py serve     # everything configured: core service + adapters + work
 python main.py core      # the OpenAI-compatible inference service alone
 python main.py chat      # talk to the bot in the terminal (/image PATH, /reset, /export)
 python main.py export KEY [--out FILE]   # a conversation as JSON
+
+Every part is built here, by its constructor, from the settings; nothing is re-bound
+afterwards. ``config/`` reads settings, ``core/`` takes plain options, and the platform
+registry (``adapters/registry.py``) says which adapters and staff desks exist.
 """
 
 from __future__ import annotations
@@ -21,12 +25,33 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
-from config.settings import Settings, load_settings
-from core.errors import ConfigError, KefuError
+from adapters import registry
+from config.settings import Settings, SettingsError
+from config.settings import load_settings as read_settings
+from core.answering.answer import Answerer, AnswerSettings
+from core.answering.bot import BotBrain
+from core.api.routes import ServiceOptions
+from core.api.serving import build_service_app, mount_api
+from core.engines.base import Engine
+from core.engines.options import EngineKind, EngineOptions, OcrOptions
+from core.errors import ConfigError, DeskUnavailableError, KefuError
+from core.handoff.desk import StaffDesk
+from core.handoff.relay import DESK_PLATFORM
+from core.handoff.service import HandoffOptions, HandoffService
+from core.media.images import ImageLimits
+from core.media.ocr import OcrReader
+from core.model.turn import Role
+from core.ports import Adapter, AdapterContext, Bell
+from core.runtime.runtime import Role as ProcessRole
+from core.runtime.runtime import Runtime, RuntimeOptions, stream_openers
+from core.store.store import Store
 
 log = logging.getLogger("kefu")
 
@@ -35,64 +60,72 @@ def _progress(message: str) -> None:
     print(f"[kefu] {message}", file=sys.stderr, flush=True)
 
 
-_OCR: dict[str, object] = {}
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and the YAML file.
+
+    Raises:
+        ConfigError: the file is missing, unreadable or holds a secret, or a setting is
+            wrong (every problem listed, without a traceback).
+    """
+    try:
+        return read_settings(**overrides)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
 
 
-def shared_ocr(settings: Settings):  # type: ignore[no-untyped-def]
-    """One OCR reader per process, shared by the engine wrapper and the bot brains."""
-    from core.engines.factory import build_ocr_reader
-
-    if "reader" not in _OCR:
-        _OCR["reader"] = build_ocr_reader(settings.ocr)
-    return _OCR["reader"]
+# -- options for the core -------------------------------------------------------------------
 
 
-def build_engine(settings: Settings):  # type: ignore[no-untyped-def]
+def image_limits(settings: Settings) -> ImageLimits:
+    images = settings.images
+    return ImageLimits(images.max_bytes, images.max_pixels, images.target_pixels)
+
+
+def ocr_options(settings: Settings) -> OcrOptions:
+    return OcrOptions(**settings.ocr.model_dump())
+
+
+def ocr_reader(settings: Settings) -> OcrReader:
+    """The process's one OCR reader: the engine's OCR wrapper and the brains share it."""
+    options = ocr_options(settings)
+    return OcrReader(
+        cache_size=options.cache_size,
+        min_confidence=options.min_confidence,
+        threads=options.threads,
+    )
+
+
+def engine_options(settings: Settings, **overrides: Any) -> EngineOptions:
+    values = settings.engine.model_dump()
+    key = settings.engine.api_key
+    values.update(kind=EngineKind(values["kind"]), api_key=key.get_secret_value() if key else None)
+    values.update(overrides)
+    return EngineOptions(**values)
+
+
+def build_engine(settings: Settings, ocr: OcrReader) -> Engine:
     from core.engines.factory import build_engine as factory
 
     return factory(
-        settings.engine,
-        ocr=shared_ocr(settings),
+        engine_options(settings),
+        ocr=ocr,
         progress=_progress,
         max_chars_per_image=settings.ocr.max_chars_per_image,
     )
 
 
-def build_brains(settings: Settings):  # type: ignore[no-untyped-def]
+def build_brains(settings: Settings, ocr: OcrReader) -> dict[Role, BotBrain]:
     from bots.loader import load_brains
 
-    return load_brains(settings, shared_ocr(settings))
+    return load_brains(settings, ocr)
 
 
-def image_limits(settings: Settings):  # type: ignore[no-untyped-def]
-    from core.media.images import ImageLimits
-
-    return ImageLimits(
-        settings.images.max_bytes, settings.images.max_pixels, settings.images.target_pixels
-    )
-
-
-def build_adapter_factories(settings: Settings) -> dict:  # type: ignore[type-arg]
-    """Adapters whose credentials are present (a token or a webhook source), from the registry."""
-    from adapters.registry import load_adapter_class
-
-    limits = image_limits(settings)
-    wanted = {
-        "telegram": (settings.telegram, settings.telegram.enabled and settings.telegram.bot_token),
-        "slack": (settings.slack, settings.slack.enabled and settings.slack.bot_token),
-        "webhook": (settings.webhook, settings.webhook.enabled and settings.webhook.sources),
-    }
-    factories = {}
-    for name, (section, present) in wanted.items():
-        if present:
-            cls = load_adapter_class(name)
-            factories[name] = lambda ctx, c=cls, s=section: c(ctx, s, image_limits=limits)
-    return factories
-
-
-def service_options(settings: Settings):  # type: ignore[no-untyped-def]
-    from core.api.routes import ServiceOptions
-
+def service_options(settings: Settings) -> ServiceOptions:
     key = settings.service.api_key.get_secret_value() if settings.service.api_key else None
     return ServiceOptions(
         api_key=key,
@@ -103,10 +136,9 @@ def service_options(settings: Settings):  # type: ignore[no-untyped-def]
     )
 
 
-def runtime_options(settings: Settings, *, serve_http: bool = True, role: str = "all"):  # type: ignore[no-untyped-def]
-    from core.answering.answer import AnswerSettings
-    from core.runtime.runtime import RuntimeOptions
-
+def runtime_options(
+    settings: Settings, *, serve_http: bool = True, role: ProcessRole = ProcessRole.ALL
+) -> RuntimeOptions:
     return RuntimeOptions(
         host=settings.service.host,
         port=settings.service.port,
@@ -124,6 +156,99 @@ def runtime_options(settings: Settings, *, serve_http: bool = True, role: str = 
     )
 
 
+def handoff_options(settings: Settings) -> HandoffOptions:
+    h = settings.handoff
+    return HandoffOptions(
+        take_timeout_minutes=h.take_timeout_minutes,
+        transcript_turns=h.transcript_turns,
+        summary_messages=h.summary_messages,
+        poll_interval_s=h.poll_interval_s,
+    )
+
+
+# -- platforms ------------------------------------------------------------------------------
+
+
+def build_adapters(settings: Settings, context: AdapterContext) -> dict[str, Adapter]:  # type: ignore[type-arg]
+    """Every registered platform whose settings are configured (credentials present)."""
+    adapters: dict[str, Adapter] = {}  # type: ignore[type-arg]
+    for entry in registry.PLATFORMS:
+        section = settings.platform(entry.name)
+        if section.configured:
+            adapters[entry.name] = entry.adapter_class()(context, section)
+    return adapters
+
+
+def build_desks(
+    settings: Settings,
+    adapters: Mapping[str, Adapter],  # type: ignore[type-arg]
+) -> list[StaffDesk]:
+    """The staff desk ``handoff.target`` names; none when handoffs are off or its platform
+    is not running.
+
+    Raises:
+        ConfigError: no such target, or its desk is misconfigured.
+    """
+    handoff = settings.handoff
+    if not handoff.enabled:
+        return []
+    try:
+        entry = registry.platform(handoff.target)
+    except KeyError:
+        raise ConfigError(f"handoff: no platform named {handoff.target!r}") from None
+    builder = entry.desk_builder()
+    if builder is None:
+        raise ConfigError(f"handoff: {handoff.target} has no staff desk")
+    try:
+        desk: StaffDesk = builder(adapters.get(entry.name), settings.platform(entry.name), handoff)
+    except DeskUnavailableError as exc:
+        log.warning("%s: handed-off conversations reach no staff desk", exc)
+        return []
+    return [desk]
+
+
+def assemble(
+    settings: Settings,
+    store: Store,
+    engine: Engine,
+    brains: Mapping[Role, BotBrain],
+    app: web.Application,
+    role: ProcessRole = ProcessRole.ALL,
+) -> Runtime:
+    """Build every part ``serve`` runs, by their constructors, and the runtime that owns them."""
+    context = AdapterContext(
+        inbox=store, web=app, receive=role is not ProcessRole.WORKER,
+        image_limits=image_limits(settings),
+    )  # fmt: skip
+    adapters = build_adapters(settings, context)
+    desks = build_desks(settings, adapters)
+    outbox = Bell()
+    handoff = HandoffService(store, desks, outbox, handoff_options(settings)) if desks else None
+    answerer = Answerer(
+        store,
+        engine,
+        brains,
+        stream_openers(adapters),
+        runtime_options(settings).answer,
+        desks,
+    )
+    return Runtime(
+        store,
+        engine,
+        answerer,
+        adapters,
+        runtime_options(settings, role=role),
+        web_app=app,
+        deliverers={DESK_PLATFORM: handoff} if handoff else None,
+        services=(handoff,) if handoff else (),
+        on_answered=(handoff.wake,) if handoff else (),
+        outbox=outbox,
+    )
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
 async def _wait_for_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -133,56 +258,24 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
-async def _healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "role": "ingest"})
-
-
-async def serve(settings: Settings, role: str = "all") -> None:
+async def serve(settings: Settings, role: ProcessRole = ProcessRole.ALL) -> None:
     """Run the core service, every configured adapter, the worker and the dispatcher.
 
     Args:
         settings: kefu settings.
-        role: ``all`` in one process, or ``ingest`` / ``worker`` to run receiving and
-            answering as separate processes against the same store.
+        role: everything in one process, or receiving (ingest) and answering (worker) as
+            separate processes against the same store.
     """
-    from core.api.export import add_export_route
-    from core.api.routes import add_service_routes
-    from core.handoff.service import HandoffService
     from core.runtime.heap import settle_heap
-    from core.runtime.runtime import Runtime
-    from core.store.store import Store
 
     store = await Store.open(settings.store.url)
-    engine = build_engine(settings)
+    ocr = ocr_reader(settings)
+    engine = build_engine(settings, ocr)
     app = web.Application(client_max_size=settings.service.max_body_bytes)
-    options = service_options(settings)
-    if role == "ingest":
-        app.router.add_get("/healthz", _healthz)  # no model here: the worker has it
-    else:
-        add_service_routes(app, engine, options)
-    add_export_route(app, store, options.api_key)
-    factories = build_adapter_factories(settings)
-    handoff = None
-    if settings.handoff.enabled and (settings.handoff.target == "webhook" or "slack" in factories):
-        from adapters.handoff_desks import build_desks
-
-        handoff = HandoffService(
-            store,
-            settings.handoff,
-            slack_channel=settings.slack.staff_channel,
-            desks=build_desks(settings.handoff),
-        )
-        factories["handoff"] = handoff.adapter_factory
-    runtime = Runtime(
-        store,
-        engine,
-        build_brains(settings),
-        factories,
-        runtime_options(settings, role=role),
-        web_app=app,
-    )
-    if handoff is not None:
-        handoff.bind(runtime)
+    # No model in the ingest role: the worker has it.
+    serving_engine = None if role is ProcessRole.INGEST else engine
+    mount_api(app, serving_engine, service_options(settings), store)
+    runtime = assemble(settings, store, engine, build_brains(settings, ocr), app, role)
     await runtime.start()
     settle_heap()
     _progress(f"serving on {runtime.base_url} (adapters: {', '.join(runtime.adapters) or 'none'})")
@@ -193,24 +286,42 @@ async def serve(settings: Settings, role: str = "all") -> None:
         await store.close()
 
 
-async def core_service(settings: Settings) -> None:
+async def core_service(settings: Settings, port: int | None = None) -> None:
     """Run only the OpenAI-compatible inference service."""
-    from core.api.routes import build_service_app
-
-    engine = build_engine(settings)
+    engine = build_engine(settings, ocr_reader(settings))
     await engine.start()
     runner = web.AppRunner(build_service_app(engine, service_options(settings)), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.service.host, settings.service.port).start()
-    _progress(f"core service on http://{settings.service.host}:{settings.service.port}/v1")
+    port = port or settings.service.port
+    await web.TCPSite(runner, settings.service.host, port).start()
+    _progress(f"core service on http://{settings.service.host}:{port}/v1")
     try:
         await _wait_for_signal()
     finally:
         await runner.cleanup()
-        await engine.close()
+        await engine.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+async def chat(settings: Settings, chat_id: str) -> None:
+    from adapters.terminal.adapter import TerminalAdapter
+    from adapters.terminal.chat import run_chat
+    from adapters.terminal.settings import TerminalSettings
+
+    store = await Store.open(settings.store.url)
+    ocr = ocr_reader(settings)
+    engine = build_engine(settings, ocr)
+    context = AdapterContext(inbox=store, image_limits=image_limits(settings))
+    adapter = TerminalAdapter(context, TerminalSettings(chat_id=chat_id))
+    options = runtime_options(settings, serve_http=False)
+    answerer = Answerer(
+        store, engine, build_brains(settings, ocr), stream_openers({adapter.name: adapter}),
+        options.answer,
+    )  # fmt: skip
+    runtime = Runtime(store, engine, answerer, {adapter.name: adapter}, options)
+    await run_chat(runtime, store, adapter)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kefu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -218,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = sub.add_parser("serve", help="run everything configured")
     serve_parser.add_argument(
         "--role",
-        choices=("all", "ingest", "worker"),
-        default="all",
+        choices=[r.value for r in ProcessRole],
+        default=ProcessRole.ALL.value,
         help="all in one process (default), or receiving (ingest) and answering (worker) "
         "as separate processes on the same store",
     )
@@ -230,40 +341,36 @@ def main(argv: list[str] | None = None) -> int:
     export_parser = sub.add_parser("export", help="export a conversation as JSON")
     export_parser.add_argument("key", help="platform|chat_id|thread_id, e.g. 'terminal|local|'")
     export_parser.add_argument("--out", type=Path)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "serve":
+        asyncio.run(serve(settings, ProcessRole(args.role)))
+    elif args.command == "core":
+        asyncio.run(core_service(settings, args.port))
+    elif args.command == "chat":
+        asyncio.run(chat(settings, args.chat_id))
+    elif args.command == "export":
+        from core.store.export import export_conversation_from_url
+
+        data = asyncio.run(export_conversation_from_url(settings.store.url, args.key))
+        text = json.dumps(data, ensure_ascii=False, indent=2)
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        else:
+            print(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         settings = load_settings()
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        if args.command == "serve":
-            asyncio.run(serve(settings, args.role))
-        elif args.command == "core":
-            if args.port:
-                settings.service.port = args.port
-            asyncio.run(core_service(settings))
-        elif args.command == "chat":
-            from adapters.terminal.chat import run_chat
-
-            asyncio.run(
-                run_chat(
-                    settings,
-                    build_engine(settings),
-                    build_brains(settings),
-                    runtime_options(settings, serve_http=False),
-                    args.chat_id,
-                )
-            )
-        elif args.command == "export":
-            from core.store.export import export_conversation_from_url
-
-            data = asyncio.run(export_conversation_from_url(settings.store.url, args.key))
-            text = json.dumps(data, ensure_ascii=False, indent=2)
-            if args.out:
-                args.out.write_text(text, encoding="utf-8")
-            else:
-                print(text)
-    except (ConfigError, KefuError) as exc:
+        _run(args, settings)
+    except KefuError as exc:
         print(f"kefu: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

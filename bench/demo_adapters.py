@@ -36,20 +36,19 @@ from sqlalchemy import Connection, func, select
 from standardwebhooks.webhooks import Webhook
 
 from adapters.slack.adapter import SlackAdapter
+from adapters.slack.settings import SlackSettings
 from adapters.telegram.adapter import TelegramAdapter
+from adapters.telegram.settings import TelegramSettings
 from adapters.webhook.adapter import WebhookAdapter
-from config.slack import SlackSettings
-from config.telegram import TelegramSettings
-from config.webhook import WebhookSettings, WebhookSource
+from adapters.webhook.settings import WebhookSettings, WebhookSource
 from core.engines.base import GenerationRequest
 from core.engines.stub import StubEngine
-from core.runtime.runtime import AdapterFactory
 from core.store.schema import inbox, outbox
 from core.store.store import Store
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.slack_server import FakeSlack, event_callback, mention_event, message_event, sign
 from tests.fakes.telegram_server import FakeTelegramServer, deliver_like_telegram
-from tests.harness import KefuHarness
+from tests.harness import AdapterFactory, KefuHarness
 
 TG_SECRET = "demo-Telegram_secret-token"
 SLACK_SECRET = "demo-slack-signing-secret-0123456789"

@@ -70,22 +70,29 @@ async def serve_kefu(store_url: str, ingest_only: bool = False, role: str = "all
     ack path runs. Replies go nowhere but the adapter's reply book (no callback URL), so
     delivery costs no outbound HTTP.
     """
-    from adapters.webhook.adapter import WebhookAdapter
-    from config.webhook import WebhookSettings, WebhookSource
+    from aiohttp import web
+
+    import main
+    from adapters.webhook.settings import WebhookSettings, WebhookSource
     from core.answering.prompt_brain import PromptBrain
     from core.engines.stub import StubEngine
     from core.model.turn import Role
     from core.runtime.heap import settle_heap
-    from core.runtime.runtime import Runtime, RuntimeOptions
+    from core.runtime.runtime import Role as ProcessRole
     from core.store.store import Store
 
     store = await Store.open(store_url)
     sources = {SOURCE: WebhookSource(secret=SecretStr(SECRET))}
-    settings = WebhookSettings(sources=sources, allow_image_urls=False)
+    settings = main.load_settings(
+        webhook=WebhookSettings(sources=sources, allow_image_urls=False),
+        service={"host": "127.0.0.1", "port": 0},
+        worker={"poll_interval_s": 0.05},
+        handoff={"enabled": False},
+    )
     brain = PromptBrain()
-    runtime = Runtime(store, StubEngine(), {Role.CUSTOMER: brain, Role.STAFF: brain},
-                      {"webhook": lambda ctx: WebhookAdapter(ctx, settings)},
-                      RuntimeOptions(role=role, poll_interval_s=0.05))  # type: ignore[arg-type]  # fmt: skip
+    brains = {Role.CUSTOMER: brain, Role.STAFF: brain}
+    app = web.Application(client_max_size=settings.service.max_body_bytes)
+    runtime = main.assemble(settings, store, StubEngine(), brains, app, ProcessRole(role))
     await runtime.start()
     if ingest_only:
         await runtime.worker.stop()

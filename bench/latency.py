@@ -30,8 +30,8 @@ from bench._common import (
     rss_mb,
     table,
 )
-from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationRequest, collect
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine
 
 SHORT_QUESTIONS = [q for q in QUESTIONS if len(q) < 45]
@@ -67,7 +67,7 @@ async def ttft_under_load(engine: TransformersEngine, samples: int, background: 
 
     async def chatter(index: int) -> None:
         while not stop.is_set():
-            await collect(engine, request_for(QUESTIONS[index % len(QUESTIONS)], 64))
+            await collect(engine.generate(request_for(QUESTIONS[index % len(QUESTIONS)], 64)))
 
     tasks = [asyncio.create_task(chatter(i)) for i in range(background)]
     await asyncio.sleep(2.0)
@@ -84,7 +84,7 @@ async def ttft_under_load(engine: TransformersEngine, samples: int, background: 
 async def bench_ttft(args: argparse.Namespace, dtype: str) -> list[list[object]]:
     rows: list[list[object]] = []
     for label, prefix_cache in (("idle, prefix KV cache", 4), ("idle, no prefix cache", 0)):
-        settings = EngineSettings(dtype=dtype, threads=args.threads, cache_dir=args.cache_dir)
+        settings = EngineOptions(dtype=dtype, threads=args.threads, cache_dir=args.cache_dir)
         engine = TransformersEngine(settings, prefix_cache_size=prefix_cache)
         await engine.start()
         try:
@@ -105,15 +105,15 @@ async def bench_ttft(args: argparse.Namespace, dtype: str) -> list[list[object]]
                     ]
                 )
         finally:
-            await engine.close()
+            await engine.stop()
     return rows
 
 
 START_SNIPPET = """
 import asyncio, json, sys, time
-from config.settings import EngineSettings
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine
-settings = EngineSettings(dtype=sys.argv[1], cache_dir=sys.argv[2])
+settings = EngineOptions(dtype=sys.argv[1], cache_dir=sys.argv[2])
 engine = TransformersEngine(settings)
 asyncio.run(engine.start())
 print(json.dumps({"ready": time.time()}))
@@ -144,14 +144,14 @@ RSS_SNIPPET = """
 import asyncio, json, sys, threading, time
 from bench._common import rss_mb
 from bench.throughput import run_chats
-from config.settings import EngineSettings
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine
 samples = []
 def sample():
     while True:
         samples.append(rss_mb()[0]); time.sleep(0.05)
 async def main():
-    engine = TransformersEngine(EngineSettings(dtype=sys.argv[1], cache_dir=sys.argv[2], threads=int(sys.argv[3]) or None))
+    engine = TransformersEngine(EngineOptions(dtype=sys.argv[1], cache_dir=sys.argv[2], threads=int(sys.argv[3]) or None))
     await engine.start()
     after_load = rss_mb()[0]
     threading.Thread(target=sample, daemon=True).start()

@@ -18,8 +18,8 @@ import copy
 import itertools
 
 from bench._common import QUESTIONS, SHOP_SYSTEM_PROMPT, Stopwatch, print_header, rss_mb, table
-from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationRequest, collect
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine, prepare_prompt
 
 
@@ -38,7 +38,7 @@ async def run_chats(
     async def customer(plan: list[str]) -> int:
         total = 0
         for question in plan:
-            _, _, final = await collect(engine, request_for(question, max_new_tokens))
+            _, _, final = await collect(engine.generate(request_for(question, max_new_tokens)))
             total += final.usage.completion_tokens
         return total
 
@@ -80,7 +80,7 @@ async def sequential_generate(
 
 
 async def bench_dtype(args: argparse.Namespace, dtype: str) -> list[list[object]]:
-    settings = EngineSettings(
+    settings = EngineOptions(
         dtype=dtype, threads=args.threads, cache_dir=args.cache_dir, max_batch_size=max(args.chats)
     )
     engine = TransformersEngine(settings)
@@ -124,7 +124,7 @@ async def bench_dtype(args: argparse.Namespace, dtype: str) -> list[list[object]
             )
         return rows
     finally:
-        await engine.close()
+        await engine.stop()
 
 
 async def main() -> None:

@@ -25,8 +25,8 @@ import torch
 from PIL import Image
 
 from bench._common import Stopwatch, print_header, table
-from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationRequest, collect
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine, prepare_prompt
 from core.model.turn import ImagePart, TextPart
 
@@ -232,7 +232,7 @@ async def main() -> None:
     tokenizer, specials = synthetic_tokenizer(vocab)
     model = build_model(args.tiny, specials, device)
     pixels = {"min_pixels": 256 * 28 * 28, "max_pixels": (64 if args.tiny else 1280) * 28 * 28}
-    settings = EngineSettings(
+    settings = EngineOptions(
         device="cpu" if device == "cpu" else "cuda",
         dtype="float32" if args.tiny else "bfloat16",
         max_batch_size=chats,
@@ -247,9 +247,11 @@ async def main() -> None:
     try:
         batch = requests(chats, new_tokens, vocab)
         prompt_tokens = len(prepare_prompt(tokenizer, batch[0].messages, engine._loaded.vision).ids)
-        await collect(engine, requests(1, 2, vocab)[0])  # warm-up, caches the system prompt
+        await collect(
+            engine.generate(requests(1, 2, vocab)[0])
+        )  # warm-up, caches the system prompt
         with Stopwatch() as watch:
-            results = await asyncio.gather(*(collect(engine, r) for r in batch))
+            results = await asyncio.gather(*(collect(engine.generate(r)) for r in batch))
         tokens = sum(final.usage.completion_tokens for _, _, final in results)
         kefu_rate = tokens / watch.seconds
         seq_tokens, seq_seconds = await engine.scheduler.call(
@@ -258,7 +260,7 @@ async def main() -> None:
         seq_rate = seq_tokens / seq_seconds
         bound, gpu = roofline(engine._loaded.model, chats, prompt_tokens + new_tokens, device_name)
     finally:
-        await engine.close()
+        await engine.stop()
     print(f"prompt: {prompt_tokens} tokens per chat (300 system + image + question)\n")
     rows = [
         ["generate, one chat at a time", sequential, seq_tokens, seq_seconds, seq_rate, 1.0, ""],

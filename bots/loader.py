@@ -1,6 +1,7 @@
 """Which brain answers whom: ``bot.customer`` and ``bot.staff`` name folders under ``bots/``.
 
-Each bot package exposes ``build_brain(settings) -> BotBrain`` in its ``brain`` module;
+Each bot package exposes ``build_brain(settings, *, ocr) -> BotBrain`` in its ``brain``
+module (``ocr`` is the process's one OCR reader, so a photo is read once);
 ``basic`` is the generic prompt-only brain from the core.
 """
 
@@ -12,10 +13,11 @@ from typing import Any
 from core.answering.bot import BotBrain
 from core.answering.prompt_brain import PromptBrain
 from core.errors import ConfigError
+from core.knowledge.brain import OcrReading
 from core.model.turn import Role
 
 
-def load_brain(name: str, settings: Any, ocr: Any = None) -> BotBrain:
+def load_brain(name: str, settings: Any, ocr: OcrReading) -> BotBrain:
     """Build the brain of bot ``name``.
 
     Raises:
@@ -27,13 +29,11 @@ def load_brain(name: str, settings: Any, ocr: Any = None) -> BotBrain:
         module = importlib.import_module(f"bots.{name}.brain")
     except ModuleNotFoundError as exc:
         raise ConfigError(f"no bot named '{name}' (expected bots/{name}/brain.py): {exc}") from exc
-    brain: BotBrain = (
-        module.build_brain(settings, ocr=ocr) if ocr is not None else module.build_brain(settings)
-    )
+    brain: BotBrain = module.build_brain(settings, ocr=ocr)
     return brain
 
 
-def load_brains(settings: Any, ocr: Any = None) -> dict[Role, BotBrain]:
+def load_brains(settings: Any, ocr: OcrReading) -> dict[Role, BotBrain]:
     """Customer and staff brains from settings (``bot.customer``, ``bot.staff``).
 
     Args:

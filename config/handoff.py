@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, Field, SecretStr
 
 
@@ -14,8 +12,9 @@ class HandoffSettings(BaseModel):
         enabled: Route handoffs to a staff desk (Slack thread or webhook helpdesk). When
             off, the customer is still told and the bot still goes quiet, but no staff
             thread is opened.
-        target: ``slack`` (a thread per handoff in the staff channel) or ``webhook``
-            (signed JSON POSTs to ``helpdesk_url``).
+        target: The platform whose staff desk holds handoffs: ``slack`` (a thread per
+            handoff in the staff channel) or ``webhook`` (signed JSON POSTs to
+            ``helpdesk_url``); any registered platform with a desk.
         slack_channel: Staff channel id; defaults to ``slack.staff_channel``.
         expected_wait_minutes: The wait the customer is told about.
         take_timeout_minutes: After this long without anyone pressing "Take", the
@@ -34,7 +33,7 @@ class HandoffSettings(BaseModel):
     """
 
     enabled: bool = True
-    target: Literal["slack", "webhook"] = "slack"
+    target: str = "slack"
     slack_channel: str | None = None
     expected_wait_minutes: int = Field(10, ge=1)
     take_timeout_minutes: float = Field(15.0, gt=0)

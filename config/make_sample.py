@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from config.settings import Settings, _is_secret_key
-from config.webhook import WebhookSource
+from adapters.webhook.settings import WebhookSource
+from config.settings import _is_secret_key, settings_class
 
 HEADER = """\
 # kefu: every setting, with its default. Copy what you need into your own YAML and point
@@ -58,11 +58,9 @@ def _emit(model: BaseModel, path: list[str], indent: int, out: list[str]) -> Non
 
 def render() -> str:
     lines: list[str] = [HEADER.rstrip()]
+    model = settings_class()  # with one section per registered platform
     _emit(
-        Settings.model_construct(**{k: f.default for k, f in Settings.model_fields.items()}),
-        [],
-        0,
-        lines,
+        model.model_construct(**{k: f.default for k, f in model.model_fields.items()}), [], 0, lines
     )
     return "\n".join(lines) + "\n"
 

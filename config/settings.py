@@ -2,28 +2,29 @@
 
 Precedence: init kwargs > environment (``KEFU_`` prefix, ``__`` between levels) >
 ``config/defaults.yaml`` (or the file named by ``KEFU_CONFIG``). Secrets are accepted from
-the environment only: a secret-looking key in the YAML is a :class:`core.errors.ConfigError`.
+the environment only: a secret-looking key in the YAML is a :class:`SettingsError`.
+
+Each platform in :data:`adapters.registry.PLATFORMS` adds a section named after it, typed by
+its own settings model, so a new platform needs no change here. This package imports
+nothing from ``core``: ``main.py`` turns settings into the core's plain options.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, create_model
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from adapters import registry
 from config.handoff import HandoffSettings
-from config.slack import SlackSettings
-from config.telegram import TelegramSettings
-from config.webhook import WebhookSettings
-from core.errors import ConfigError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 SECRET_MARKERS = ("secret", "password", "api_key", "apikey")
@@ -122,8 +123,12 @@ class BotSettings(BaseModel):
     knowledge_dir: str | None = None  # a shop's own knowledge folder; None = the demo shop
 
 
+class SettingsError(ValueError):
+    """The settings file or a setting is invalid (``main.py`` reports it as a ConfigError)."""
+
+
 class Settings(BaseSettings):
-    """All kefu settings."""
+    """All kefu settings; each registered platform's section comes from :func:`load_settings`."""
 
     model_config = SettingsConfigDict(
         env_prefix="KEFU_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -137,9 +142,6 @@ class Settings(BaseSettings):
     images: ImageSettings = ImageSettings()
     ocr: OcrSettings = OcrSettings()
     bot: BotSettings = BotSettings()
-    telegram: TelegramSettings = TelegramSettings()
-    slack: SlackSettings = SlackSettings()
-    webhook: WebhookSettings = WebhookSettings()
     handoff: HandoffSettings = HandoffSettings()
 
     @classmethod
@@ -152,6 +154,16 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    def platform(self, name: str) -> Any:
+        """The settings section of platform ``name`` (its own settings model).
+
+        Raises:
+            KeyError: no platform ``name`` is registered.
+        """
+        if all(entry.name != name for entry in registry.PLATFORMS):
+            raise KeyError(name)
+        return getattr(self, name)
 
 
 def _is_secret_key(lowered: str) -> bool:
@@ -168,7 +180,7 @@ def _reject_secrets(node: Any, path: str, source: Path) -> None:
             where = f"{path}.{key}" if path else str(key)
             lowered = str(key).lower()
             if _is_secret_key(lowered) and value not in (None, "", [], {}):
-                raise ConfigError(
+                raise SettingsError(
                     f"{source}: '{where}' looks like a secret; set it in the environment "
                     f"as KEFU_{where.upper().replace('.', '__')} instead"
                 )
@@ -179,14 +191,14 @@ def load_yaml(path: Path) -> dict[str, Any]:
     """Read a settings YAML file, refusing secrets in it.
 
     Raises:
-        ConfigError: unreadable YAML, a non-mapping top level, or a secret in the file.
+        SettingsError: unreadable YAML, a non-mapping top level, or a secret in the file.
     """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+        raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping")
+        raise SettingsError(f"{path}: top level must be a mapping")
     _reject_secrets(data, "", path)
     return data
 
@@ -200,10 +212,20 @@ class _YamlSource(PydanticBaseSettingsSource):
         return load_yaml(path) if path.exists() else {}
 
 
+def settings_class() -> type[Settings]:
+    """:class:`Settings` with one section per registered platform."""
+    sections: dict[str, Any] = {}
+    for entry in registry.PLATFORMS:
+        model = entry.settings_class()
+        sections[entry.name] = (model, model())
+    return cast(type[Settings], create_model("KefuSettings", __base__=Settings, **sections))
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from the environment and the YAML file.
 
     Raises:
-        ConfigError: the YAML is invalid or holds a secret.
+        SettingsError: the YAML is invalid or holds a secret.
+        pydantic.ValidationError: a setting has the wrong type or an unknown name.
     """
-    return Settings(**overrides)
+    return settings_class()(**overrides)

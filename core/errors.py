@@ -37,6 +37,12 @@ class ConfigError(KefuError):
     code = "config_error"
 
 
+class DeskUnavailableError(ConfigError):
+    """The staff desk handoffs are configured for lives on a platform that is not running."""
+
+    code = "desk_unavailable"
+
+
 class InvalidInputError(KefuError):
     """Input from a user or a platform is malformed."""
 
@@ -90,6 +96,13 @@ class StoreError(KefuError):
 
     code = "store_error"
     http_status = 503
+
+
+class StoreConflictError(StoreError):
+    """A write broke a uniqueness rule (a concurrent duplicate); the caller decides."""
+
+    code = "store_conflict"
+    http_status = 409
 
 
 class EngineError(KefuError):

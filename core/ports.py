@@ -1,15 +1,27 @@
-"""The contracts between the core and the platform adapters.
+"""The contract between the core and the platform adapters.
 
-Adapters depend on these small protocols and dataclasses, never on the store or the
-worker themselves, so an adapter can be tested against an in-memory inbox.
+An adapter translates; it does not decide. It owns its platform's payloads, limits,
+signatures and pacing, and hands the core typed :class:`~core.model.turn.Turn` objects
+through an :class:`InboxPort`; the outbox dispatcher gives it :class:`OutboundMessage`
+rows to deliver. Adding a platform is one folder under ``adapters/`` and one line in
+``adapters/registry.py``; the core never imports an adapter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import asyncio
+import contextlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Generic, Protocol, TypeVar
 
+from aiohttp import web
+
+from core.media.images import ImageLimits
 from core.model.turn import ConversationKey, Reply, Turn
+
+RawT = TypeVar("RawT")
+PlatformT = TypeVar("PlatformT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,35 @@ class DeliveryReceipt:
     platform_message_ids: tuple[str, ...] = ()
 
 
+class Deliverer(Protocol):
+    """What the outbox dispatcher needs from whoever delivers a platform's rows.
+
+    ``retry_schedule`` is None to use the dispatcher's own schedule, or the delays between
+    durable attempts a platform's spec prescribes (each attempt is then made once).
+    """
+
+    @property
+    def retry_schedule(self) -> tuple[float, ...] | None: ...
+
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Send one outbox message.
+
+        Raises:
+            core.errors.RateLimitedError: the platform said 429; the dispatcher waits it out.
+            core.errors.PermanentDeliveryError: never retry (chat gone, endpoint 410).
+            core.errors.PlatformError: any other failure; retried on the schedule.
+        """
+        ...
+
+
+class Service(Protocol):
+    """A long-lived part with one lifecycle: ``start`` once, ``stop`` once (idempotent)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class ReplyStream(Protocol):
     """A live, throttled preview of an answer while the model writes it.
 
@@ -83,3 +124,117 @@ class StreamOpener(Protocol):
     async def open_stream(
         self, key: ConversationKey, reply_to: str | None
     ) -> ReplyStream | None: ...
+
+
+class Bell:
+    """Wakes one waiting loop when there is new work; any number of parts may ring it.
+
+    A ring while nobody waits is kept, so work that arrives between two waits is not
+    missed (the waiter clears the bell before it looks for work).
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    @property
+    def rung(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, timeout: float) -> None:
+        """Return when rung, or after ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What the platform can do; the core falls back to plain text where it cannot.
+
+    Attributes:
+        streaming: Can show an answer while it is written (edits or drafts).
+        editing: Can edit a sent message.
+        images: Can receive and send images.
+        buttons: Can show inline buttons (else a text hint is appended).
+        max_message_chars: Longest single message; longer replies are split.
+    """
+
+    streaming: bool = False
+    editing: bool = False
+    images: bool = False
+    buttons: bool = False
+    max_message_chars: int = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterContext:
+    """What the composition root gives each adapter.
+
+    Attributes:
+        inbox: Durable inbox; ``put`` returns only after the turn is stored.
+        web: Shared aiohttp application for inbound HTTP routes (webhooks), or None when no
+            HTTP server runs.
+        receive: Receive platform traffic (routes, polling, sockets). False in a process
+            that only delivers (``serve --role worker``).
+        image_limits: Limits for the photos customers send.
+    """
+
+    inbox: InboxPort
+    web: web.Application | None = None
+    receive: bool = True
+    image_limits: ImageLimits = field(default_factory=ImageLimits)
+
+
+class Adapter(ABC, Generic[RawT, PlatformT]):
+    """Base class of every platform adapter.
+
+    The constructor wires the adapter (its inbound routes go on ``context.web`` when it
+    receives; handlers answer 503 until it is started). ``start`` connects and verifies
+    credentials, then begins receiving (polling, a socket, registering the webhook);
+    ``stop`` stops receiving and releases connections.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    retry_schedule: tuple[float, ...] | None = None
+
+    def __init__(self, context: AdapterContext) -> None:
+        self.context = context
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Connect, verify credentials and begin receiving when ``context.receive``.
+
+        Raises:
+            core.errors.ConfigError: settings the chosen mode needs are missing or wrong.
+            core.errors.PlatformError: the platform could not be reached.
+        """
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop receiving and release connections. Idempotent."""
+
+    @abstractmethod
+    def to_turn(self, raw: RawT) -> Turn:
+        """Translate a platform message into a turn. Pure: no I/O.
+
+        Raises:
+            core.errors.UnsupportedContentError: for content kefu does not handle.
+        """
+
+    @abstractmethod
+    def to_platform(self, reply: Reply) -> list[PlatformT]:
+        """Translate a reply into the platform's outgoing messages (split, escaped). Pure."""
+
+    @abstractmethod
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Send one outbox message (see :meth:`Deliverer.deliver`)."""
+
+    async def open_stream(self, key: ConversationKey, reply_to: str | None) -> ReplyStream | None:
+        """Open a live preview of an answer, or None when the platform cannot stream."""
+        return None

@@ -10,7 +10,16 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
-from core.model.turn import ConversationKey, ImagePart, Role, Sender, TextPart, Turn
+from core.model.turn import (
+    Command,
+    ContentProblem,
+    ConversationKey,
+    ImagePart,
+    Role,
+    Sender,
+    TextPart,
+    Turn,
+)
 from core.store.store import Store
 
 PG_ADMIN_DSN = os.environ.get("KEFU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -32,15 +41,19 @@ def make_turn(
     platform: str = "test",
     images: tuple[ImagePart, ...] = (),
     role: Role = Role.CUSTOMER,
-    command: str | None = None,
+    command: Command | None = None,
+    command_arg: str = "",
+    problem: ContentProblem | None = None,
 ) -> Turn:
     parts = (*images, TextPart(text)) if text else images
     return Turn(
-        ConversationKey(platform, chat),
+        ConversationKey.from_channel(platform, chat),
         Sender("u-" + chat, "User " + chat, role),
         message_id or uuid.uuid4().hex,
         parts,
         command=command,
+        command_arg=command_arg,
+        problem=problem,
     )
 
 

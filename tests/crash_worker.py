@@ -15,11 +15,11 @@ import signal
 import sys
 from typing import ClassVar
 
-from adapters.base import Adapter, AdapterContext, Capabilities
+from core.answering.answer import Answerer
 from core.answering.prompt_brain import PromptBrain
 from core.engines.stub import StubEngine
 from core.model.turn import Reply, Role, Turn
-from core.ports import DeliveryReceipt, OutboundMessage
+from core.ports import Adapter, AdapterContext, Capabilities, DeliveryReceipt, OutboundMessage
 from core.runtime.runtime import Runtime, RuntimeOptions
 from core.store.store import Store
 
@@ -32,10 +32,10 @@ class FileSinkAdapter(Adapter[Turn, str]):
         super().__init__(context)
         self.path = path
 
-    async def initialize(self) -> None:
+    async def start(self) -> None:
         return None
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         return None
 
     def to_turn(self, raw: Turn) -> Turn:
@@ -66,11 +66,13 @@ class FileSinkAdapter(Adapter[Turn, str]):
 async def main(url: str, log_path: str) -> None:
     store = await Store.open(url)
     brain = PromptBrain()
+    engine = StubEngine(token_delay_s=0.01)
+    answerer = Answerer(store, engine, {Role.CUSTOMER: brain, Role.STAFF: brain})
     runtime = Runtime(
         store,
-        StubEngine(token_delay_s=0.01),
-        {Role.CUSTOMER: brain, Role.STAFF: brain},
-        {"sink": lambda ctx: FileSinkAdapter(ctx, log_path)},
+        engine,
+        answerer,
+        {"sink": FileSinkAdapter(AdapterContext(inbox=store), log_path)},
         RuntimeOptions(
             serve_http=False,
             worker_concurrency=8,

@@ -10,18 +10,23 @@ Usage::
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.answering.answer import AnswerSettings
+from aiohttp import web
+
+from core.answering.answer import Answerer, AnswerSettings
 from core.answering.bot import BotBrain
 from core.answering.prompt_brain import PromptBrain
 from core.engines.base import Engine
 from core.engines.stub import StubEngine
 from core.model.turn import Role
-from core.runtime.runtime import AdapterFactory, Runtime, RuntimeOptions
+from core.ports import Adapter, AdapterContext
+from core.runtime.runtime import Runtime, RuntimeOptions, stream_openers
 from core.store.store import Store
+
+AdapterFactory = Callable[[AdapterContext], Adapter]  # type: ignore[type-arg]
 
 
 class KefuHarness:
@@ -65,9 +70,21 @@ class KefuHarness:
             self._tmp = tempfile.TemporaryDirectory(prefix="kefu-test-")
             self._store_url = f"sqlite+aiosqlite:///{Path(self._tmp.name) / 'kefu.db'}"
         self.store = await Store.open(self._store_url)
-        self.runtime = Runtime(self.store, self.engine, self._brains, self._adapters, self._options)
+        self.runtime = self.build_runtime(self.store, web.Application())
         await self.runtime.start()
         return self
+
+    def build_adapters(self, store: Store, app: web.Application) -> dict[str, Adapter]:  # type: ignore[type-arg]
+        context = AdapterContext(inbox=store, web=app)
+        return {name: factory(context) for name, factory in self._adapters.items()}
+
+    def build_runtime(self, store: Store, app: web.Application) -> Runtime:
+        """Wired as ``main.assemble`` wires it (without a handoff service)."""
+        adapters = self.build_adapters(store, app)
+        answerer = Answerer(
+            store, self.engine, self._brains, stream_openers(adapters), self._options.answer
+        )
+        return Runtime(store, self.engine, answerer, adapters, self._options, web_app=app)
 
     async def __aexit__(self, *exc: Any) -> None:
         assert self.runtime is not None and self.store is not None

@@ -20,6 +20,7 @@ import openai
 import pytest
 
 import main
+from core.engines.ocr_wrapper import OcrTextEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "tests" / "data" / "order_screenshot.png"
@@ -55,6 +56,16 @@ def test_cli_help_and_bad_config_exit_cleanly(
     monkeypatch.setenv("KEFU_CONFIG", str(bad))
     assert main.main(["export", "terminal|x|"]) == 2
     assert "KEFU_TELEGRAM__BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_one_ocr_reader_serves_the_engine_and_every_brain() -> None:
+    settings = main.load_settings()
+    reader = main.ocr_reader(settings)
+    engine = main.build_engine(settings, reader)
+    brains = main.build_brains(settings, reader)
+    assert isinstance(engine, OcrTextEngine) and engine.reader is reader
+    assert {id(getattr(brain, "ocr", None)) for brain in brains.values()} == {id(reader)}
+    assert not reader.loaded  # the OCR model loads on the first photo, not at start
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from bench import serving
-from core.api.routes import build_service_app
+from core.api.serving import build_service_app
 from core.engines.stub import StubEngine
 
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import load_settings
-from core.errors import ConfigError
+from config.settings import SettingsError, load_settings
 
 
 def test_defaults_come_from_the_yaml_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,7 +31,7 @@ def test_secret_in_yaml_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     path = tmp_path / "kefu.yaml"
     path.write_text("slack:\n  signing_secret: hunter2\n", encoding="utf-8")
     monkeypatch.setenv("KEFU_CONFIG", str(path))
-    with pytest.raises(ConfigError, match="KEFU_SLACK__SIGNING_SECRET"):
+    with pytest.raises(SettingsError, match="KEFU_SLACK__SIGNING_SECRET"):
         load_settings()
 
 
@@ -49,7 +48,7 @@ def test_broken_yaml_is_a_config_error(tmp_path: Path, monkeypatch: pytest.Monke
     path = tmp_path / "kefu.yaml"
     path.write_text("engine: [unclosed\n", encoding="utf-8")
     monkeypatch.setenv("KEFU_CONFIG", str(path))
-    with pytest.raises(ConfigError, match="cannot read settings"):
+    with pytest.raises(SettingsError, match="cannot read settings"):
         load_settings()
 
 
@@ -62,3 +61,15 @@ def test_sample_config_is_current_and_loads(monkeypatch: pytest.MonkeyPatch) -> 
     )
     monkeypatch.setenv("KEFU_CONFIG", str(sample))
     assert load_settings().engine.model == "embedded"
+
+
+def test_every_registered_platform_has_its_own_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters.registry import PLATFORMS
+
+    monkeypatch.setenv("KEFU_WEBHOOK__SOURCES__CRM__SECRET", "whsec_c2VjcmV0")
+    settings = load_settings()
+    for entry in PLATFORMS:
+        assert isinstance(settings.platform(entry.name), entry.settings_class())
+    assert settings.platform("webhook").configured and not settings.platform("slack").configured
+    with pytest.raises(KeyError):
+        settings.platform("engine")  # a core section is not a platform's

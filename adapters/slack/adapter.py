@@ -23,19 +23,35 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.base import Adapter, AdapterContext, Capabilities
 from adapters.slack.files import FileFetchPolicy, SlackFileFetcher
 from adapters.slack.formatting import SlackOutgoing, escape_mrkdwn, render
 from adapters.slack.inbound import BotIdentity, SlackInbound, SlackInboundHandler
 from adapters.slack.outbound import SlackWebApi, api_call
 from adapters.slack.payloads import SlackAction, clean_text, slack_ts_to_datetime
+from adapters.slack.settings import SlackSettings
 from adapters.slack.stream import SlackReplyStream, StreamCalls
 from adapters.slack.threads import KnownThreads
-from config.slack import SlackSettings
 from core.errors import ConfigError, PlatformError
-from core.media.images import ImageLimits
-from core.model.turn import ConversationKey, ImagePart, Part, Reply, Role, Sender, TextPart, Turn
-from core.ports import DeliveryReceipt, OutboundMessage, ReplyStream
+from core.model.turn import (
+    Command,
+    ConversationKey,
+    ImagePart,
+    Part,
+    Reply,
+    Role,
+    Sender,
+    TextPart,
+    Turn,
+    parse_command_token,
+)
+from core.ports import (
+    Adapter,
+    AdapterContext,
+    Capabilities,
+    DeliveryReceipt,
+    OutboundMessage,
+    ReplyStream,
+)
 
 
 @dataclass(slots=True)
@@ -50,10 +66,12 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
     """Slack Events API / Socket Mode adapter.
 
     Args:
-        context: Inbox, shared web app and extras from the composition root.
-        settings: Slack settings; defaults to ``context.extras["slack_settings"]``, else the
-            ``slack`` section of :func:`config.settings.load_settings`.
-        image_limits: Limits for inbound images (defaults to :class:`core.media.images.ImageLimits`).
+        context: Inbox, shared web app and image limits from the composition root.
+        settings: Slack settings.
+
+    Raises:
+        ConfigError: a token or secret the chosen mode needs is missing, or HTTP mode
+            without the shared web application.
     """
 
     name: ClassVar[str] = "slack"
@@ -61,15 +79,18 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         streaming=True, editing=True, images=True, buttons=True, max_message_chars=3900
     )
 
-    def __init__(
-        self,
-        context: AdapterContext,
-        settings: SlackSettings | None = None,
-        image_limits: ImageLimits | None = None,
-    ) -> None:
+    def __init__(self, context: AdapterContext, settings: SlackSettings) -> None:
         super().__init__(context)
-        self.settings = settings or _settings_from(context)
-        self._image_limits = image_limits or ImageLimits()
+        self.settings = settings
+        self._token = _secret(settings.bot_token, "bot_token")
+        receives_http = context.receive and settings.mode == "http"
+        if receives_http:
+            _secret(settings.signing_secret, "signing_secret")
+            if context.web is None:
+                raise ConfigError("slack http mode needs the shared web application")
+        elif context.receive:
+            _secret(settings.app_token, "app_token")
+        self._image_limits = context.image_limits
         self.threads = KnownThreads(self.settings.known_threads_max)
         self.bot = BotIdentity("", "", "")
         self._session: aiohttp.ClientSession | None = None
@@ -78,24 +99,21 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         self._socket: AsyncSocketModeHandler | None = None
         self._progress: dict[int, _Progress] = {}
         self.inbound: SlackInboundHandler | None = None
+        if receives_http:
+            assert context.web is not None
+            context.web.router.add_post(settings.events_path, self._handle_http)
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def initialize(self) -> None:
-        """Verify the bot token (``auth.test``), build the bolt app and mount the HTTP route.
+    async def start(self) -> None:
+        """Verify the bot token (``auth.test``) and build the bolt app; in Socket Mode,
+        connect (unless this process only delivers).
 
         Raises:
-            ConfigError: a token or secret needed for the chosen mode is missing.
-            AuthenticationError: Slack rejected the bot token.
+            AuthenticationError: Slack rejected a token.
             PlatformError: Slack could not be reached.
         """
-        token = _secret(self.settings.bot_token, "bot_token")
-        if self.settings.mode == "http":
-            _secret(self.settings.signing_secret, "signing_secret")
-            if self.context.web is None:
-                raise ConfigError("slack http mode needs the shared web application")
-        else:
-            _secret(self.settings.app_token, "app_token")
+        token = self._token
         base_url = self.settings.base_url.rstrip("/") + "/"
         self._session = aiohttp.ClientSession()
         timeout = int(max(1, self.settings.http_timeout_s))
@@ -106,7 +124,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         try:
             self.bot = await self._auth_test()
         except BaseException:
-            await self.shutdown()  # nothing is left open when initialise fails
+            await self.stop()  # nothing is left open when the start fails
             raise
         self.inbound = SlackInboundHandler(
             self.context.inbox,
@@ -117,8 +135,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             self.settings.ack_budget_s,
         )
         self._app = self._build_app(self.inbound, base_url, timeout)
-        if self.settings.mode == "http" and self.context.web is not None:
-            self.context.web.router.add_post(self.settings.events_path, self._handle_http)
+        if self.context.receive and self.settings.mode == "socket":
+            await self._connect_socket()
 
     async def _auth_test(self) -> BotIdentity:
         result = await api_call("auth.test", self.client.auth_test(), startup=True)
@@ -163,14 +181,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         inbound.register(app)
         return app
 
-    async def start(self) -> None:
-        """Connect Socket Mode (HTTP mode needs nothing: the route is already mounted).
-
-        Raises:
-            AuthenticationError: Slack rejected the app-level token.
-            PlatformError: Slack could not be reached.
-        """
-        if self.settings.mode != "socket" or self._socket is not None:
+    async def _connect_socket(self) -> None:
+        if self._socket is not None:
             return
         app_token = _secret(self.settings.app_token, "app_token")
         app = self.app
@@ -185,7 +197,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         self._socket.client.wss_uri = str(opened.get("url"))
         await self._socket.connect_async()
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         """Disconnect Socket Mode and close HTTP sessions. Idempotent."""
         socket, self._socket = self._socket, None
         if socket is not None:
@@ -214,6 +226,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
         """Events API and interactivity: bolt verifies the signature, then runs a listener."""
+        if self._app is None:  # not started yet (or stopped): Slack retries the event
+            return web.Response(status=503, text="starting")
         limit = self.settings.max_body_bytes
         if (request.content_length or 0) > limit:
             return web.Response(status=413, text="payload too large")
@@ -233,6 +247,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
     def to_turn(self, raw: SlackInbound | SlackAction) -> Turn:
         """Translate a message (with fetched attachments) or a button click into a turn."""
         if isinstance(raw, SlackAction):
+            command, arg = parse_command_token(raw.value) or (Command.UNKNOWN, raw.value[:64])
             return Turn(
                 key=ConversationKey(self.name, raw.channel, raw.thread_root),
                 sender=Sender(raw.user, raw.display_name, Role.STAFF),
@@ -240,7 +255,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
                 parts=(TextPart(raw.label or raw.value),),
                 timestamp=slack_ts_to_datetime(raw.action_ts or raw.message_ts),
                 reply_to=f"{raw.channel}:{raw.message_ts}",
-                command=raw.command,
+                command=command,
+                command_arg=arg,
             )
         message = raw.message
         text = clean_text(message.text, self.bot.user_id)
@@ -355,12 +371,3 @@ def _ts_of(ref: str | None) -> str | None:
     if not ref:
         return None
     return ref.rpartition(":")[2]
-
-
-def _settings_from(context: AdapterContext) -> SlackSettings:
-    extra = context.extras.get("slack_settings")
-    if isinstance(extra, SlackSettings):
-        return extra
-    from config.settings import load_settings  # late: reads the environment and YAML
-
-    return load_settings().slack

@@ -14,10 +14,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from adapters.slack.formatting import escape_mrkdwn, split_escaped, with_buttons
+from adapters.slack.settings import SlackSettings
+from adapters.slack.threads import KnownThreads
+from config.handoff import HandoffSettings
+from core.errors import ConfigError, DeskUnavailableError, PermanentDeliveryError
 from core.handoff import summary as texts
-from core.handoff.desk import HandoffBrief, Progress, RelayedMessage, split_ref
-from core.handoff.records import HandoffRecord
-from core.model.turn import ImagePart, Role
+from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
+from core.model.handoff import HandoffRecord
+from core.model.turn import ConversationKey, ImagePart, Role
 
 PIECE_CHARS = 3500  # under Slack's ~4000-character display limit per message
 PARENT_CHARS = 2900  # a section block holds at most 3000 characters
@@ -27,6 +31,9 @@ Step = Callable[[], Awaitable[str]]
 
 class SlackPoster(Protocol):
     """What the desk needs from the Slack adapter (:class:`adapters.slack.adapter.SlackAdapter`)."""
+
+    name: str
+    threads: KnownThreads
 
     async def post_message(
         self,
@@ -54,7 +61,7 @@ class SlackDesk:
     """Opens and feeds handoff threads in one staff channel.
 
     Args:
-        poster: The Slack adapter (or anything with its post/upload methods).
+        poster: The Slack adapter (or anything with its post/upload methods and threads).
         channel: Staff channel id.
         ping_mention: Trusted mrkdwn mention put in reminders, e.g. ``<!here>``.
     """
@@ -66,7 +73,21 @@ class SlackDesk:
         self.channel = channel
         self.ping_mention = ping_mention
 
-    async def start(self, brief: HandoffBrief, progress: Progress) -> str:
+    async def start(self, active_refs: Sequence[str]) -> None:
+        """Re-join the threads of active handoffs, so replies there are relayed."""
+        for ref in active_refs:
+            self.poster.threads.add(*split_ref(ref))
+
+    async def stop(self) -> None:
+        """Nothing of its own to close: the Slack adapter owns the connection."""
+
+    def staff_ref_of(self, key: ConversationKey) -> str | None:
+        """A Slack thread's ref, ``"C123|<thread_ts>"`` (a handoff's when the store has it)."""
+        if key.platform != self.poster.name or not key.thread_id:
+            return None
+        return f"{key.chat_id}|{key.thread_id}"
+
+    async def open(self, brief: HandoffBrief, progress: Progress) -> str:
         """Post the thread's first message with the buttons; returns ``"C123|<ts>"``."""
         body = escape_mrkdwn(texts.parent_text(brief.record, brief.summary))[:PARENT_CHARS]
         outgoing = with_buttons(body, texts.buttons(brief.record.id))
@@ -127,3 +148,32 @@ class SlackDesk:
             )
 
         return upload
+
+
+def split_ref(staff_ref: str) -> tuple[str, str]:
+    """``"C123|1700000000.000100"`` → ``("C123", "1700000000.000100")``.
+
+    Raises:
+        PermanentDeliveryError: the ref is not a Slack thread reference.
+    """
+    channel, sep, thread_ts = staff_ref.partition("|")
+    if not sep or not channel or not thread_ts:
+        raise PermanentDeliveryError(f"not a Slack staff thread: {staff_ref!r}")
+    return channel, thread_ts
+
+
+def build_desk(adapter: Any, settings: SlackSettings, handoff: HandoffSettings) -> SlackDesk:
+    """The desk for ``handoff.target: slack``: threads in the staff channel.
+
+    Raises:
+        DeskUnavailableError: the Slack adapter does not run.
+        ConfigError: no staff channel is set.
+    """
+    if adapter is None:
+        raise DeskUnavailableError(
+            "handoff: the slack target needs the Slack adapter (KEFU_SLACK__BOT_TOKEN)"
+        )
+    channel = handoff.slack_channel or settings.staff_channel
+    if not channel:
+        raise ConfigError("handoff: set handoff.slack_channel or slack.staff_channel")
+    return SlackDesk(adapter, channel, handoff.ping_mention)

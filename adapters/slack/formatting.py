@@ -2,9 +2,8 @@
 
 Model output is untrusted: ``&``, ``<`` and ``>`` are escaped so it cannot produce
 ``<!channel>`` pings, user mentions or disguised links. Kefu buttons become one actions block
-on the last message; a button click comes back as a turn with
-``command == f"action:{action_id}:{value}"`` where ``value`` is the original
-:attr:`core.model.turn.Button.action`.
+on the last message; a button's value is its :attr:`core.model.turn.Button.token`, so a
+click comes back as a turn carrying the button's command.
 """
 
 from __future__ import annotations
@@ -77,12 +76,12 @@ def split_escaped(text: str, limit: int = SLACK_SAFE_CHARS) -> list[str]:
 
 
 def button_element(index: int, button: Button) -> dict[str, Any]:
-    """A Block Kit button whose click comes back as ``action:kefu_btn_<i>:<button.action>``."""
+    """A Block Kit button whose value is the kefu button's token."""
     return {
         "type": "button",
         "action_id": f"{KEFU_ACTION_PREFIX}{index}",
         "text": {"type": "plain_text", "text": button.label[:BUTTON_LABEL_LIMIT], "emoji": True},
-        "value": button.action[:BUTTON_VALUE_LIMIT],
+        "value": button.token[:BUTTON_VALUE_LIMIT],
     }
 
 
@@ -118,16 +117,3 @@ def render(
     messages = [SlackOutgoing(p) for p in pieces + tail[:-1]]
     messages.append(with_buttons(tail[-1], buttons))
     return messages
-
-
-def parse_action_command(command: str) -> tuple[str, str] | None:
-    """Split a turn command ``"action:<action_id>:<value>"`` into ``(action_id, value)``.
-
-    For a kefu button, ``value`` is the original :attr:`core.model.turn.Button.action`. Returns
-    None when ``command`` is not an action command.
-    """
-    kind, _, rest = command.partition(":")
-    if kind != "action" or not rest:
-        return None
-    action_id, _, value = rest.partition(":")
-    return action_id, value

@@ -127,7 +127,7 @@ class SlackInboundHandler:
         await self._put(self._to_turn(SlackInbound(message, attachments)))
 
     async def on_block_action(self, body: Mapping[str, Any], ack: Callable[..., Any]) -> None:
-        """Store each button click as a turn with ``command="action:<id>:<value>"``, then ack."""
+        """Store each button click as a turn (its value is the button's command), then ack."""
         for action in parse_block_actions(body):
             if action.user and action.user != self._bot.user_id:
                 self._threads.add(action.channel, action.thread_root)

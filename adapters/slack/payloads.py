@@ -122,10 +122,6 @@ class SlackAction:
     def thread_root(self) -> str:
         return self.thread_ts or self.message_ts
 
-    @property
-    def command(self) -> str:
-        return f"action:{self.action_id}:{self.value}"
-
 
 def slack_ts_to_datetime(ts: str) -> datetime:
     """Convert a Slack ``ts`` (``"1700000000.000100"``) to an aware UTC datetime.

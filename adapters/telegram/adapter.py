@@ -5,10 +5,12 @@ acknowledged: a webhook request is answered 200 only once its update is durable 
 inbox, or for an album item in the album journal, see ``journal.py``), and the polling
 offset never moves past an update that is not durable yet.
 
-Receiving: ``initialize`` calls ``getMe`` (for mentions) and registers ``POST
-{webhook_path}``; ``start`` stores albums left in the journal, then calls ``setWebhook``
-(with ``secret_token`` and ``allowed_updates``, never ``drop_pending_updates``) or starts the
-``getUpdates`` loop after a ``deleteWebhook`` that keeps pending updates.
+Receiving: the constructor registers ``POST {webhook_path}`` (answered 503 until started);
+``start`` calls ``getMe`` (for mentions), stores albums left in the journal, then calls
+``setWebhook`` (with ``secret_token`` and ``allowed_updates``, never
+``drop_pending_updates``) or starts the ``getUpdates`` loop after a ``deleteWebhook`` that
+keeps pending updates. In a process that only delivers (``context.receive`` off) it does
+none of the receiving.
 
 Direct notices: when a photo cannot be read (or an unsupported attachment comes with text
 the model can read), the turn is stored with the text and a note, and right after the
@@ -28,8 +30,7 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
-from adapters.base import Adapter, AdapterContext, Capabilities
-from adapters.telegram.inbound import BotIdentity, Received, build_turn
+from adapters.telegram.inbound import Received, build_turn
 from adapters.telegram.ingest import UpdateIngestor
 from adapters.telegram.journal import AlbumJournal
 from adapters.telegram.media import MediaFetcher, TokenRedactingFilter
@@ -41,8 +42,8 @@ from adapters.telegram.outbound import (
 )
 from adapters.telegram.polling import Poller
 from adapters.telegram.sender import TelegramSender
+from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.streaming import ChatPacer, TelegramReplyStream
-from config.telegram import TelegramSettings
 from core.errors import (
     ConfigError,
     InvalidInputError,
@@ -50,9 +51,8 @@ from core.errors import (
     PermanentDeliveryError,
     PlatformError,
 )
-from core.media.images import ImageLimits
 from core.model.turn import ConversationKey, Reply, Turn
-from core.ports import DeliveryReceipt, OutboundMessage
+from core.ports import Adapter, AdapterContext, Capabilities, DeliveryReceipt, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,11 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
     """Telegram Bot API adapter (webhook in production, polling for development).
 
     Args:
-        context: Inbox, shared web application, retry schedule.
-        settings: Telegram settings; defaults to ``load_settings().telegram``.
-        image_limits: Limits for incoming photos (``settings.images`` of kefu).
+        context: Inbox, shared web application, image limits.
+        settings: Telegram settings.
+
+    Raises:
+        ConfigError: no bot token; webhook mode without a secret, a URL or a web application.
     """
 
     name = "telegram"
@@ -74,21 +76,14 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         streaming=True, editing=True, images=True, buttons=True, max_message_chars=4096
     )
 
-    def __init__(
-        self,
-        context: AdapterContext,
-        settings: TelegramSettings | None = None,
-        *,
-        image_limits: ImageLimits | None = None,
-    ) -> None:
+    def __init__(self, context: AdapterContext, settings: TelegramSettings) -> None:
         super().__init__(context)
-        if settings is None:
-            from config.settings import load_settings  # only when not injected
-
-            settings = load_settings().telegram
         if settings.bot_token is None or not settings.bot_token.get_secret_value():
             raise ConfigError("telegram: KEFU_TELEGRAM__BOT_TOKEN is not set")
         self.settings = settings
+        self._webhook = settings.mode == "webhook" and context.receive
+        if self._webhook:
+            self._check_webhook_settings()
         token = settings.bot_token.get_secret_value()
         # Installed before the Bot exists: PTB logs its token-bearing base URL on creation.
         self._redactor = TokenRedactingFilter(token)
@@ -97,13 +92,13 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         self._pacer = ChatPacer(settings.stream_edit_interval_s)
         self._sender = TelegramSender(self._bot, self._pacer)
         journal = None
-        if settings.mode == "webhook" and settings.album_journal_path:
+        if self._webhook and settings.album_journal_path:
             journal = AlbumJournal(settings.album_journal_path)
         self._journal = journal
         self._ingestor = UpdateIngestor(
             self._bot,
             context.inbox,
-            MediaFetcher(self._bot, settings.max_file_bytes, image_limits),
+            MediaFetcher(self._bot, settings.max_file_bytes, context.image_limits),
             self._sender,
             self.to_turn,
             settings.album_debounce_s,
@@ -111,32 +106,13 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         )
         self._poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
+        self._started = False
         self._closed = False
+        if self._webhook:
+            assert context.web is not None
+            context.web.router.add_post(settings.webhook_path, self._on_webhook)
 
     # -- lifecycle ---------------------------------------------------------------------
-
-    async def initialize(self) -> None:
-        """Check the token with ``getMe``, open the album journal, register the webhook route.
-
-        Raises:
-            ConfigError: webhook mode without a secret, a URL or a web application, or a
-                token Telegram does not accept.
-            StoreError: the album journal cannot be opened.
-        """
-        if self.settings.mode == "webhook":
-            self._check_webhook_settings()
-        try:
-            await self._bot.initialize()
-        except TelegramError as exc:
-            with contextlib.suppress(TelegramError):
-                await self._bot.shutdown()
-            raise ConfigError(f"telegram: getMe failed: {exc.message}") from None
-        self._ingestor.identity = BotIdentity(self._bot.id, self._bot.username)
-        if self._journal is not None:
-            await self._journal.open()
-        if self.settings.mode == "webhook":
-            assert self.context.web is not None
-            self.context.web.router.add_post(self.settings.webhook_path, self._on_webhook)
 
     def _check_webhook_settings(self) -> None:
         if self.context.web is None:
@@ -153,16 +129,32 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         return url if urlsplit(url).path else url + self.settings.webhook_path
 
     async def start(self) -> None:
-        """Store albums left in the journal, then start receiving (webhook or polling).
+        """Check the token with ``getMe``; then store albums left in the journal and start
+        receiving (webhook or polling), unless this process only delivers.
 
         Raises:
+            ConfigError: a token Telegram does not accept.
+            StoreError: the album journal cannot be opened.
             PlatformError: Telegram refused ``setWebhook`` / ``deleteWebhook``.
         """
+        try:
+            await self._bot.initialize()
+        except TelegramError as exc:
+            with contextlib.suppress(TelegramError):
+                await self._bot.shutdown()
+            raise ConfigError(f"telegram: getMe failed: {exc.message}") from None
+        if self._journal is not None:
+            await self._journal.open()
+        self._started = True
+        if self.context.receive:
+            await self._start_receiving()
+
+    async def _start_receiving(self) -> None:
         recovered = await self._ingestor.replay_journal()
         if recovered:
             log.info("telegram: storing %s album(s) left in the journal", recovered)
         try:
-            if self.settings.mode == "webhook":
+            if self._webhook:
                 assert self.settings.webhook_secret is not None
                 await self._bot.set_webhook(
                     self.webhook_url(),
@@ -179,7 +171,7 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         )
         self._poll_task = asyncio.create_task(self._poller.run(), name="telegram-polling")
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         """Stop polling, store albums still collecting, finish notices, close the client."""
         if self._closed:
             return
@@ -200,6 +192,8 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         """Telegram's POST: 403 on a bad secret, 200 only once the update is durable."""
+        if not self._started or self._closed:  # Telegram delivers it again later
+            return web.json_response({"error": "starting"}, status=503)
         assert self.settings.webhook_secret is not None
         expected = self.settings.webhook_secret.get_secret_value().encode()
         given = request.headers.get(SECRET_HEADER, "").encode()

@@ -17,8 +17,8 @@ Choices worth knowing:
   stored at all, since it is other people's conversation.
 * **Unreadable or unsupported parts** never lose the text: the turn keeps the text and
   caption plus a bracketed note (``[photo could not be read: …]``). When nothing usable is
-  left, the turn carries ``command="unsupported"`` (stickers, voice, video…: the core answers
-  with ``core.texts`` "unsupported_content") or ``command="image_error"`` (the photo could not be
+  left, the turn carries ``problem=UNSUPPORTED`` (stickers, voice, video…: the core answers
+  with ``core.texts`` "unsupported_content") or ``problem=IMAGE_ERROR`` (the photo could not be
   read; the adapter has already told the customer why, see :func:`notices_for`).
 """
 
@@ -26,16 +26,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 from telegram import CallbackQuery, Message, MessageEntity, Update
 
 from core.errors import KefuError
-from core.model.turn import ConversationKey, ImagePart, Part, Role, Sender, TextPart, Turn
+from core.model.turn import (
+    CUSTOMER_COMMANDS,
+    Command,
+    ContentProblem,
+    ConversationKey,
+    ImagePart,
+    Part,
+    Role,
+    Sender,
+    TextPart,
+    Turn,
+)
 from core.texts import Language, detect_language
 
 PLATFORM = "telegram"
-KNOWN_COMMANDS = frozenset({"start", "help", "human", "reset"})
+KNOWN_COMMANDS: dict[str, Command] = {c.value: c for c in CUSTOMER_COMMANDS}
 GROUP_CHAT_TYPES = frozenset({"group", "supergroup"})
 # Checked in this order: an animation (GIF) also carries a ``document``.
 UNSUPPORTED_KINDS = (
@@ -86,7 +96,7 @@ class Inbound:
         text: Message text (or caption of an unsupported attachment).
         media: The image to download, if any; its caption travels with it.
         media_group_id: Album id; items sharing it become one turn.
-        command: ``start``/``help``/``human``/``reset`` or None.
+        command: A customer command (``/start``, ``/help``, ``/human``, ``/reset``) or None.
         unsupported: Kind of attachment kefu cannot read (``"sticker"``), if any.
         reply_to: kefu id of the message this one replies to.
         timestamp: When Telegram says it was sent.
@@ -103,7 +113,7 @@ class Inbound:
     text: str = ""
     media: MediaRef | None = None
     media_group_id: str | None = None
-    command: str | None = None
+    command: Command | None = None
     unsupported: str | None = None
     reply_to: str | None = None
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -167,16 +177,16 @@ def _parse_callback(update_id: int, query: CallbackQuery) -> Inbound | None:
     chat_id = message.chat.id
     thread = message.message_thread_id if isinstance(message, Message) else None
     topic = isinstance(message, Message) and message.is_topic_message
-    command = (query.data or "").strip().lower()
+    command = KNOWN_COMMANDS.get((query.data or "").strip().lower())
     return Inbound(
         update_id=update_id,
         key=ConversationKey(PLATFORM, str(chat_id), str(thread or "") if topic else ""),
         sender=_sender_of(query),
         message_id=f"callback:{query.id}",
         telegram_message_id=message.message_id,
-        text=f"/{command}" if command in KNOWN_COMMANDS else "",
-        command=command if command in KNOWN_COMMANDS else None,
-        addressed=command in KNOWN_COMMANDS,
+        text=f"/{command.value}" if command else "",
+        command=command,
+        addressed=command is not None,
         language_code=query.from_user.language_code or "",
         callback_query_id=query.id,
     )
@@ -242,7 +252,7 @@ def _attachment_of(message: Message) -> tuple[MediaRef | None, str | None]:
     return None, None
 
 
-def _command_of(message: Message, bot: BotIdentity) -> tuple[str | None, bool]:
+def _command_of(message: Message, bot: BotIdentity) -> tuple[Command | None, bool]:
     """(known command for this bot or None, whether the command names another bot)."""
     text = message.text or ""
     entities = message.entities or ()
@@ -251,8 +261,7 @@ def _command_of(message: Message, bot: BotIdentity) -> tuple[str | None, bool]:
     name, _, target = text.split(maxsplit=1)[0][1:].partition("@")
     if target and target.lower() != bot.username.lower():
         return None, True
-    name = name.lower()
-    return (name if name in KNOWN_COMMANDS else None), False
+    return KNOWN_COMMANDS.get(name.lower()), False
 
 
 def _mentions(message: Message, bot: BotIdentity) -> bool:
@@ -350,7 +359,8 @@ def build_turn(received: Received) -> Turn:
         parts=tuple(parts),
         timestamp=first.timestamp,
         reply_to=first.reply_to,
-        command=first.command or _fallback_command(items, received.media),
+        command=first.command,
+        problem=_problem_of(items, received.media),
     )
 
 
@@ -359,15 +369,17 @@ def _usable(item: Inbound, media: MediaOutcome | None) -> bool:
     return has_image or bool(item.text.strip())
 
 
-def _fallback_command(
+def _problem_of(
     items: tuple[Inbound, ...], media: tuple[MediaOutcome | None, ...]
-) -> Literal["unsupported", "image_error"] | None:
-    """The command for a turn with nothing the model could read."""
+) -> ContentProblem | None:
+    """The problem of a turn with nothing the model could read (None when it has some)."""
+    if items[0].command is not None:
+        return None  # a command needs nothing readable
     if any(_usable(item, outcome) for item, outcome in zip(items, media, strict=True)):
         return None
     if any(outcome is not None and outcome.error is not None for outcome in media):
-        return "image_error"
-    return "unsupported"
+        return ContentProblem.IMAGE_ERROR
+    return ContentProblem.UNSUPPORTED
 
 
 def notices_for(received: Received) -> tuple[str, ...]:
@@ -375,7 +387,7 @@ def notices_for(received: Received) -> tuple[str, ...]:
 
     One per distinct problem: a photo that could not be read (its error's message key), or an
     unsupported attachment next to content the model can read. A turn with nothing readable
-    but unsupported attachments gets no notice here: its ``unsupported`` command is answered
+    but unsupported attachments gets no notice here: its ``UNSUPPORTED`` problem is answered
     by the core.
     """
     keys: list[str] = []
@@ -383,6 +395,6 @@ def notices_for(received: Received) -> tuple[str, ...]:
         if outcome is not None and outcome.error is not None:
             keys.append(outcome.error.user_message_key)
     turn = build_turn(received)
-    if turn.command is None and any(item.unsupported for item in received.items):
+    if turn.problem is None and any(item.unsupported for item in received.items):
         keys.append("unsupported_content")
     return tuple(dict.fromkeys(keys))

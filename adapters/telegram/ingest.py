@@ -79,7 +79,15 @@ class UpdateIngestor:
         )
         self._album_retries: dict[AlbumKey, int] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self.identity: BotIdentity | None = None
+
+    @property
+    def identity(self) -> BotIdentity:
+        """Who the bot is (for mentions and commands); known once ``getMe`` has run.
+
+        Raises:
+            RuntimeError: the bot is not initialised yet (the adapter is not started).
+        """
+        return BotIdentity(self._bot.id, self._bot.username)
 
     async def ingest(self, update: Update, raw: dict[str, Any] | None = None) -> AlbumFuture | None:
         """Make one update durable (see module docstring).
@@ -91,7 +99,6 @@ class UpdateIngestor:
         Raises:
             KefuError: it could not be stored (the platform must deliver it again).
         """
-        assert self.identity is not None, "initialize the adapter first"
         inbound = parse_update(update, self.identity)
         if inbound is None:
             return None
@@ -158,7 +165,6 @@ class UpdateIngestor:
         """
         if self._journal is None:
             return 0
-        assert self.identity is not None
         albums = await self._journal.pending()
         queued = 0
         for album, payloads in albums.items():

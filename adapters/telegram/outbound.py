@@ -216,9 +216,9 @@ def check_buttons(buttons: tuple[Button, ...]) -> None:
     for button in buttons:
         if not button.label.strip():
             raise InvalidInputError("button label is empty")
-        if not 1 <= len(button.action.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
+        if not 1 <= len(button.token.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
             raise InvalidInputError(
-                f"button action must be 1..{MAX_CALLBACK_DATA_BYTES} bytes: {button.action!r}"
+                f"button action must be 1..{MAX_CALLBACK_DATA_BYTES} bytes: {button.token!r}"
             )
 
 

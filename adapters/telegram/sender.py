@@ -40,7 +40,7 @@ def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.action)] for b in buttons]
+        [[InlineKeyboardButton(b.label, callback_data=b.token)] for b in buttons]
     )
 
 

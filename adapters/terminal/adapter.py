@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, TextIO
 
-from adapters.base import Adapter, AdapterContext, Capabilities
+from adapters.terminal.settings import TerminalSettings
 from core.errors import ImageError, InvalidInputError
-from core.media.images import ImageLimits, normalise_image
-from core.model.turn import ConversationKey, Part, Reply, Sender, TextPart, Turn
-from core.ports import DeliveryReceipt, OutboundMessage
+from core.media.images import normalise_image
+from core.model.turn import (
+    CUSTOMER_COMMANDS,
+    Command,
+    ConversationKey,
+    Part,
+    Reply,
+    Sender,
+    TextPart,
+    Turn,
+)
+from core.ports import Adapter, AdapterContext, Capabilities, DeliveryReceipt, OutboundMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +35,7 @@ class TerminalLine:
 
     text: str
     image_path: Path | None = None
-    command: str | None = None
+    command: Command | None = None
 
 
 def parse_line(line: str) -> TerminalLine:
@@ -42,8 +51,8 @@ def parse_line(line: str) -> TerminalLine:
             raise InvalidInputError("usage: /image PATH [question]")
         path, _, question = rest.partition(" ")
         return TerminalLine(question.strip(), Path(path).expanduser())
-    for command in ("reset", "human", "help", "start"):
-        if stripped == f"/{command}":
+    for command in CUSTOMER_COMMANDS:
+        if stripped == f"/{command.value}":
             return TerminalLine("", command=command)
     return TerminalLine(stripped)
 
@@ -80,22 +89,22 @@ class TerminalAdapter(Adapter[TerminalLine, str]):
     def __init__(
         self,
         context: AdapterContext,
+        settings: TerminalSettings | None = None,
+        *,
         out: TextIO | None = None,
-        chat_id: str = "local",
-        image_limits: ImageLimits | None = None,
     ) -> None:
         super().__init__(context)
         self.out = out or sys.stdout
-        self.key = ConversationKey("terminal", chat_id)
+        self.key = ConversationKey(self.name, (settings or TerminalSettings()).chat_id)
         self.sender = Sender("owner", "Shop owner")
-        self.image_limits = image_limits or ImageLimits()
+        self.image_limits = context.image_limits
         self.replies: asyncio.Queue[Reply] = asyncio.Queue()
         self._streams: dict[str, _LiveStream] = {}
 
-    async def initialize(self) -> None:
+    async def start(self) -> None:
         return None
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         return None
 
     def to_turn(self, raw: TerminalLine) -> Turn:
@@ -115,9 +124,7 @@ class TerminalAdapter(Adapter[TerminalLine, str]):
         if reply.confidence is not None:
             lines.append(f"   [confidence {reply.confidence.score:.2f}]")
         if reply.buttons:
-            lines.append(
-                "   [" + " | ".join(f"{b.label}: /{b.action}" for b in reply.buttons) + "]"
-            )
+            lines.append("   [" + " | ".join(f"{b.label}: /{b.token}" for b in reply.buttons) + "]")
         return ["\n".join(lines)]
 
     async def send(self, line: str) -> int:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from adapters.terminal.adapter import TerminalAdapter
 from core.errors import KefuError
-from core.runtime.runtime import Runtime, RuntimeOptions
+from core.runtime.runtime import Runtime
 from core.store.export import export_conversation
 from core.store.store import Store
 
@@ -51,27 +49,17 @@ async def chat_turn(
         adapter.replies.get_nowait()
 
 
-async def run_chat(
-    settings: Any,
-    engine: Any,
-    brains: Mapping[Any, Any],
-    options: RuntimeOptions,
-    chat_id: str = "local",
-    out: TextIO | None = None,
-) -> None:
-    """Talk to the configured bot through the full pipeline (store, worker, outbox)."""
-    out = out or sys.stdout
-    store = await Store.open(settings.store.url)
-    adapter_holder: dict[str, TerminalAdapter] = {}
+async def run_chat(runtime: Runtime, store: Store, adapter: TerminalAdapter) -> None:
+    """Talk to the configured bot through the full pipeline (store, worker, outbox).
 
-    def make(context: Any) -> TerminalAdapter:
-        adapter_holder["a"] = TerminalAdapter(context, out=out, chat_id=chat_id)
-        return adapter_holder["a"]
-
-    runtime = Runtime(store, engine, brains, {"terminal": make}, options)
+    Args:
+        runtime: A runtime with ``adapter`` as its only platform (not started yet).
+        store: The runtime's store; closed when the chat ends.
+        adapter: Reads what the owner types and prints the answers.
+    """
+    out = adapter.out
     await runtime.start()
-    adapter = adapter_holder["a"]
-    print(f"kefu chat ({engine.model_id}). {HELP}", file=out, flush=True)
+    print(f"kefu chat ({runtime.engine.model_id}). {HELP}", file=out, flush=True)
     try:
         while (line := await _read_line("> ")) is not None:
             if line.strip() in ("/quit", "/exit"):

@@ -24,13 +24,12 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 from aiohttp import web
 
-from adapters.base import Adapter, AdapterContext, Capabilities
 from adapters.webhook.callbacks import CallbackSender
 from adapters.webhook.inbound import (
     ImageLoader,
@@ -53,17 +52,31 @@ from adapters.webhook.schema import (
     ReplyContent,
     ReplyEvent,
 )
+from adapters.webhook.settings import WebhookSettings, WebhookSource
 from adapters.webhook.signing import SignatureVerifier, parse_secret
-from config.settings import load_settings
-from config.webhook import WebhookSettings, WebhookSource
 from core.errors import ConfigError, KefuError, PermanentDeliveryError
 from core.media.fetch import FetchPolicy, SafeFetcher
-from core.media.images import ImageLimits
-from core.model.turn import ConversationKey, Part, Reply, Role, Sender, TextPart, Turn
-from core.ports import DeliveryReceipt, OutboundMessage, ReplyStream
+from core.model.turn import (
+    CUSTOMER_COMMANDS,
+    Command,
+    ConversationKey,
+    Part,
+    Reply,
+    Role,
+    Sender,
+    TextPart,
+    Turn,
+)
+from core.ports import (
+    Adapter,
+    AdapterContext,
+    Capabilities,
+    DeliveryReceipt,
+    OutboundMessage,
+    ReplyStream,
+)
 
-PLATFORM_PREFIX = "webhook:"
-COMMANDS = frozenset({"start", "help", "human", "reset"})
+COMMANDS: dict[str, Command] = {c.value: c for c in CUSTOMER_COMMANDS}
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_-]{1,48}")  # "webhook:<name>" fits the 64-char column
 REPLAY_MEMORY = 10_000
 Mode = Literal["ack", "wait", "stream"]
@@ -110,12 +123,13 @@ def _reply_mode(request: web.Request) -> Mode:
     return "stream" if stream else "wait" if wait else "ack"
 
 
-def _command_of(message_action: str | None, text: str | None) -> str | None:
+def _command_of(message_action: str | None, text: str | None) -> Command | None:
+    """A pressed button's action, or a leading ``/command`` in the text."""
     if message_action:
-        return message_action.strip().lstrip("/").lower() or None
+        return COMMANDS.get(message_action.strip().lstrip("/").lower())
     words = (text or "").strip().split(maxsplit=1)
-    if words and words[0].startswith("/") and words[0][1:].lower() in COMMANDS:
-        return words[0][1:].lower()
+    if words and words[0].startswith("/"):
+        return COMMANDS.get(words[0][1:].lower())
     return None
 
 
@@ -123,10 +137,9 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
     """Standard Webhooks in, signed callbacks / wait / SSE out.
 
     Args:
-        context: Inbox and the shared aiohttp application.
-        settings: Webhook settings (default: loaded from the environment and YAML).
+        context: Inbox, the shared aiohttp application and image limits.
+        settings: Webhook settings.
         fetcher: Fetcher for ``{"url": …}`` images (default: SSRF-guarded per settings).
-        image_limits: Normalisation limits (default: ``max_image_bytes`` from settings).
         clock: Unix time source for signature tolerance (injectable for tests).
 
     Raises:
@@ -141,14 +154,13 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
     def __init__(
         self,
         context: AdapterContext,
-        settings: WebhookSettings | None = None,
+        settings: WebhookSettings,
         *,
         fetcher: SafeFetcher | None = None,
-        image_limits: ImageLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(context)
-        self.settings = settings or load_settings().webhook
+        self.settings = settings
         # The dispatcher reads delays *between* attempts; the first entry is the first
         # attempt itself ("now"), so it is not a delay.
         self.retry_schedule = tuple(self.settings.callback_retry_schedule_s[1:])
@@ -166,23 +178,27 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
                 )
             )
         self._fetcher = fetcher
-        self._images = ImageLoader(
-            fetcher, image_limits or ImageLimits(max_bytes=self.settings.max_image_bytes)
-        )
+        # The source's own cap applies on top of kefu's image limits.
+        limit = min(context.image_limits.max_bytes, self.settings.max_image_bytes)
+        self._images = ImageLoader(fetcher, replace(context.image_limits, max_bytes=limit))
         self._recent: OrderedDict[tuple[str, str], tuple[AcceptedResponse, ConversationKey]] = (
             OrderedDict()
         )
+        self._register_routes()
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def initialize(self) -> None:
-        """Register ``POST /webhooks/{source}`` and ``GET /openapi.json`` on the shared app."""
-        if self.context.web is None:
+    def _register_routes(self) -> None:
+        """``POST /webhooks/{source}`` and ``GET /openapi.json`` on the shared app."""
+        if self.context.web is None or not self.context.receive:
             return
         self.context.web.router.add_post("/webhooks/{source}", self._handle)
         self.context.web.router.add_get("/openapi.json", self._openapi)
 
-    async def shutdown(self) -> None:
+    async def start(self) -> None:
+        """Nothing to connect: requests are served from the routes, callbacks on demand."""
+
+    async def stop(self) -> None:
         await self._callbacks.close()
         if self._fetcher is not None:
             await self._fetcher.close()
@@ -196,7 +212,7 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
         )
         parts.extend(raw.images)
         return Turn(
-            key=ConversationKey(PLATFORM_PREFIX + raw.source, message.conversation_id),
+            key=ConversationKey(self.name, message.conversation_id, source=raw.source),
             sender=Sender(message.user.id, message.user.name or "", Role.CUSTOMER),
             message_id=raw.headers.webhook_id,
             parts=tuple(parts),
@@ -215,7 +231,7 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
                 confidence=ConfidenceOut(score=confidence.score, reasons=list(confidence.reasons))
                 if confidence
                 else None,
-                buttons=[ButtonOut(label=b.label, action=b.action) for b in reply.buttons],
+                buttons=[ButtonOut(label=b.label, action=b.token) for b in reply.buttons],
                 images=[
                     ImageOut(
                         mime=i.mime,
@@ -239,10 +255,10 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
             PlatformError: any other callback failure (retried on ``retry_schedule``).
         """
         reply = message.reply
-        source = self._sources.get(reply.key.platform.removeprefix(PLATFORM_PREFIX))
+        source = self._sources.get(reply.key.source)
         if source is None:
             raise PermanentDeliveryError(
-                f"webhook source of {reply.key.platform!r} is not configured"
+                f"webhook source of {reply.key.channel!r} is not configured"
             )
         # The content was just validated by to_platform; the event adds our own routing
         # fields, so it is assembled without a second validation pass.

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from adapters.webhook.callbacks import CallbackSender
+from adapters.webhook.settings import WebhookSettings
 from adapters.webhook.signing import parse_secret
+from config.handoff import HandoffSettings
+from core.errors import ConfigError
 from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
-from core.handoff.records import HandoffRecord, TranscriptEntry
-from core.model.turn import ImagePart, Sender
+from core.model.handoff import HandoffRecord, TranscriptEntry
+from core.model.turn import ConversationKey, ImagePart, Sender
 
 
 class WebhookDesk:
@@ -49,8 +53,15 @@ class WebhookDesk:
         self._sender = CallbackSender(timeout_s)
         self.max_image_bytes = max_image_bytes
 
-    async def close(self) -> None:
+    async def start(self, active_refs: Sequence[str]) -> None:
+        """Nothing to re-join: the helpdesk keeps its tickets."""
+
+    async def stop(self) -> None:
         await self._sender.close()
+
+    def staff_ref_of(self, key: ConversationKey) -> str | None:
+        """Staff answer in the helpdesk, never in a kefu conversation."""
+        return None
 
     async def _post(self, webhook_id: str, event: dict[str, Any], progress: Progress) -> None:
         if progress.steps_done:
@@ -60,7 +71,7 @@ class WebhookDesk:
         progress.platform_ids.append(webhook_id)
         progress.steps_done = 1
 
-    async def start(self, brief: HandoffBrief, progress: Progress) -> str:
+    async def open(self, brief: HandoffBrief, progress: Progress) -> str:
         """POST ``handoff.opened`` with everything staff need; returns ``"webhook|<id>"``."""
         record, summary = brief.record, brief.summary
         event = {
@@ -120,5 +131,27 @@ def _handoff_json(record: HandoffRecord) -> dict[str, Any]:
 
 
 def _customer_json(record: HandoffRecord, customer: Sender) -> dict[str, Any]:
-    return {"platform": record.customer_key.platform, "user_id": customer.user_id,
+    return {"platform": record.customer_key.channel, "user_id": customer.user_id,
             "name": customer.display_name, "conversation": record.customer_key.as_str()}  # fmt: skip
+
+
+def build_desk(
+    _adapter: object, _settings: WebhookSettings, handoff: HandoffSettings
+) -> WebhookDesk:
+    """The desk for ``handoff.target: webhook`` (needs no webhook source of its own).
+
+    Raises:
+        ConfigError: no helpdesk URL or secret, or a secret that is not ``whsec_<base64>``.
+    """
+    secret = handoff.helpdesk_secret
+    if not handoff.helpdesk_url or secret is None or not secret.get_secret_value():
+        raise ConfigError(
+            "handoff: the webhook target needs handoff.helpdesk_url and "
+            "KEFU_HANDOFF__HELPDESK_SECRET"
+        )
+    return WebhookDesk(
+        handoff.helpdesk_url,
+        secret.get_secret_value(),
+        handoff.helpdesk_timeout_s,
+        handoff.max_image_bytes_to_helpdesk,
+    )

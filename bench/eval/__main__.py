@@ -19,28 +19,27 @@ from pathlib import Path
 from bench.eval.cases import CASES_FILE, load_cases
 from bench.eval.report import case_line, summary_lines, write_markdown
 from bench.eval.runner import run_all
-from bots import shared_ocr_reader
 from bots.shop.brain import build_brain
 from core.engines.base import Engine
+from core.media.ocr import OcrReader
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HOLDOUT_FILE = Path(__file__).with_name("holdout.yaml")
 NOTES_FILE = Path(__file__).with_name("notes.md")  # analysis appended to RESULTS.md
 
 
-def build_eval_engine(kind: str, max_batch_size: int) -> tuple[Engine, str]:
+def build_eval_engine(kind: str, max_batch_size: int, ocr: OcrReader) -> tuple[Engine, str]:
     if kind == "stub":
         from core.engines.stub import StubEngine
 
         return StubEngine(), "StubEngine (echo; no model)"
-    from config.settings import load_settings
     from core.engines.factory import build_engine
+    from main import engine_options, load_settings
 
-    settings = load_settings()
-    engine_settings = settings.engine.model_copy(update={"max_batch_size": max_batch_size})
+    engine_settings = engine_options(load_settings(), max_batch_size=max_batch_size)
     engine = build_engine(
         engine_settings,
-        ocr=shared_ocr_reader(settings),
+        ocr=ocr,
         progress=lambda m: print(f"[engine] {m}", file=sys.stderr),
     )
     description = f"{engine_settings.kind} model={engine_settings.model} device={engine_settings.device} dtype={engine_settings.dtype} max_batch_size={max_batch_size} (OCR-wrapped when text-only)"
@@ -68,8 +67,9 @@ async def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     case_file = load_cases(args.cases)
     cases = [c for c in case_file.cases if not args.only or c.id in args.only]
-    brain = build_brain(clock=lambda: case_file.date)
-    engine, description = build_eval_engine(args.engine, args.max_batch_size)
+    ocr = OcrReader()
+    brain = build_brain(clock=lambda: case_file.date, ocr=ocr)
+    engine, description = build_eval_engine(args.engine, args.max_batch_size, ocr)
     started = time.perf_counter()
     await engine.start()
     load_s = time.perf_counter() - started
@@ -83,7 +83,7 @@ async def main(argv: list[str] | None = None) -> int:
             else None
         )
     finally:
-        await engine.close()
+        await engine.stop()
     for title, part in (("main", summary), ("held-out", holdout)):
         if part is None:
             continue

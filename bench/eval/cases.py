@@ -10,11 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.answering.bot import HistoryItem
 from core.errors import ConfigError
 from core.knowledge.yamlsrc import read_yaml, validation_errors
 from core.media.images import normalise_image
-from core.model.turn import ConversationKey, Part, Role, Sender, TextPart, Turn
+from core.model.turn import ConversationKey, HistoryItem, Part, Role, Sender, TextPart, Turn
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
 IMAGES_DIR = Path(__file__).with_name("images")
@@ -63,7 +62,7 @@ class Case(BaseModel):
             parts.append(TextPart(self.text))
         if self.image:
             parts.append(normalise_image((IMAGES_DIR / self.image).read_bytes()))
-        key = ConversationKey(self.platform, f"eval-{self.id}")
+        key = ConversationKey.from_channel(self.platform, f"eval-{self.id}")
         return Turn(
             key,
             Sender(self.user, self.user, Role.CUSTOMER),

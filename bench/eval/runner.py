@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.eval.cases import Case
-from core.answering.bot import BotBrain, Prepared
+from core.answering.bot import BotBrain, Prepared, TurnContext
 from core.answering.confidence import score_logprobs
 from core.engines.base import Engine, GenerationRequest, collect
 from core.knowledge.grounding import Evidence, check_grounding
@@ -147,7 +147,7 @@ async def run_case(
     """Run one case the way the worker would, and score it."""
     started = time.perf_counter()
     turn = case.turn()
-    prepared = await brain.prepare(turn, case.history_items())
+    prepared = await brain.prepare(turn, TurnContext(tuple(case.history_items())))
     query = turn.text or prepared.ocr_text
     top3 = tuple(h.document.source for h in retriever.search(query, 3)) if query else ()
 
@@ -171,7 +171,7 @@ async def run_case(
         checks = _check(case, prepared.direct_reply, prepared, False)
         return result("answer", _path(prepared), prepared.direct_reply, (), 1.0, checks)
     request = GenerationRequest(prepared.messages, max_new_tokens=max_new_tokens, temperature=0.0)
-    text, logprobs, _ = await collect(engine, request)
+    text, logprobs, _ = await collect(engine.generate(request))
     answer = text.strip()
     assessment = brain.assess(turn, prepared, answer, score_logprobs(logprobs))
     handoff = assessment.handoff

@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bots import shared_ocr_reader
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig, load_bot_config
 from core.knowledge.brain import KnowledgeBrain, OcrReading
@@ -42,7 +41,7 @@ def load_shop(
 def build_brain(
     settings: Any = None,
     *,
-    ocr: OcrReading | None = None,
+    ocr: OcrReading | None,
     clock: Callable[[], date] | None = None,
     knowledge_dir: Path | None = None,
 ) -> ShopBrain:
@@ -57,4 +56,4 @@ def build_brain(
     configured = getattr(getattr(settings, "bot", None), "knowledge_dir", None)
     folder = knowledge_dir or (Path(configured) if configured else None)
     config, holder = load_shop(BOT_FILE, folder)
-    return ShopBrain(config, holder, ocr=ocr or shared_ocr_reader(settings), clock=clock)
+    return ShopBrain(config, holder, ocr=ocr, clock=clock)

@@ -9,14 +9,13 @@ people a handoff reaches); unknown questions get a plain "nothing found".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bots import shared_ocr_reader
 from bots.shop.brain import load_shop
-from core.answering.bot import Assessment, Fact, HistoryItem, Prepared
+from core.answering.bot import Assessment, Fact, Prepared, TurnContext
 from core.knowledge.answers import order_fact
 from core.knowledge.brain import KnowledgeBrain, OcrReading
 from core.knowledge.model import Identity, Order
@@ -38,9 +37,9 @@ class StaffBrain(KnowledgeBrain):
 
     def _asker(self, turn: Turn) -> Asker:
         # Only a turn the adapter marked as staff gets staff rights; anything else is a customer.
-        return Asker(Identity(turn.key.platform, turn.sender.user_id), turn.sender.role)
+        return Asker(Identity(turn.key.channel, turn.sender.user_id), turn.sender.role)
 
-    async def prepare(self, turn: Turn, history: Sequence[HistoryItem]) -> Prepared:
+    async def prepare(self, turn: Turn, context: TurnContext) -> Prepared:
         ocr_text = await self.read_photos(turn)
         language = detect_language(turn.text or ocr_text)
         if turn.sender.role is Role.STAFF:
@@ -49,7 +48,7 @@ class StaffBrain(KnowledgeBrain):
                 return Prepared(
                     (), facts, direct_reply="\n".join(f.text for f in facts), ocr_text=ocr_text
                 )
-        prepared = await super().prepare(turn, history)
+        prepared = await super().prepare(turn, context)
         if prepared.handoff is not None:  # e.g. nothing relevant: say so instead
             return Prepared(
                 (), prepared.facts, direct_reply=NOTHING_FOUND[language], ocr_text=ocr_text
@@ -107,7 +106,7 @@ class StaffBrain(KnowledgeBrain):
 def build_brain(
     settings: Any = None,
     *,
-    ocr: OcrReading | None = None,
+    ocr: OcrReading | None,
     clock: Callable[[], date] | None = None,
     knowledge_dir: Path | None = None,
 ) -> StaffBrain:
@@ -115,4 +114,4 @@ def build_brain(
     configured = getattr(getattr(settings, "bot", None), "knowledge_dir", None)
     folder = knowledge_dir or (Path(configured) if configured else None)
     config, holder = load_shop(BOT_FILE, folder)
-    return StaffBrain(config, holder, ocr=ocr or shared_ocr_reader(settings), clock=clock)
+    return StaffBrain(config, holder, ocr=ocr, clock=clock)

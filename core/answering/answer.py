@@ -14,19 +14,39 @@ customer (or press its buttons) and never answered by the bot either.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from core.answering.bot import Assessment, BotBrain, HandoffDecision, HistoryItem, Prepared
+from core.answering.bot import Assessment, BotBrain, HandoffDecision, Prepared, TurnContext
 from core.answering.confidence import score_logprobs
-from core.engines.base import Engine, GenerationRequest, TokenLogprob
+from core.engines.base import Engine, GenerationChunk, GenerationRequest, TokenLogprob, collect
 from core.errors import EngineError
-from core.handoff.records import HandoffRecords
+from core.handoff.desk import StaffDesk
 from core.handoff.relay import HandoffRelay, draft_reason
-from core.model.turn import Button, Confidence, Reply, ReplyKind, Role, Sender, TextPart, Turn
+from core.model.decision import (
+    Completion,
+    Conversation,
+    ConversationState,
+    Decision,
+    DecisionKind,
+    HandoffKind,
+)
+from core.model.turn import (
+    Button,
+    Command,
+    Confidence,
+    ContentProblem,
+    HistoryItem,
+    Reply,
+    ReplyKind,
+    Role,
+    Sender,
+    TextPart,
+    Turn,
+)
 from core.ports import ReplyStream, StreamOpener
-from core.store.queue import Completion, Decision
-from core.store.store import Conversation, Store
+from core.store.handoffs import HandoffRecords
+from core.store.store import Store
 from core.texts import Language, detect_language, text
 
 log = logging.getLogger(__name__)
@@ -42,22 +62,6 @@ class AnswerSettings:
     handoff_wait_minutes: int = 10
 
 
-def _components(confidence: Confidence) -> tuple[dict[str, object], ...]:
-    return tuple(
-        {"name": c.name, "value": c.value, "weight": c.weight, "detail": c.detail}
-        for c in confidence.components
-    )
-
-
-def _plain_command(turn: Turn) -> Turn:
-    """Button presses arrive as ``action:<id>:<value>`` on some platforms; use the value."""
-    if turn.command and turn.command.startswith("action:"):
-        value = turn.command.split(":", 2)[-1]
-        if value in ("human", "reset", "help", "start") or value.startswith("handoff:"):
-            return replace(turn, command=value)
-    return turn
-
-
 class Answerer:
     """Turns a stored turn into replies.
 
@@ -65,8 +69,10 @@ class Answerer:
         store: For history and memory resets.
         engine: The (batched) engine; text-only engines are wrapped for OCR by the caller.
         brains: Brain per sender role (customer → shop bot, staff → staff assistant).
-        streams: Looks up the adapter that can stream a live preview for a platform.
+        streams: The adapters that can stream a live preview, by platform name.
         settings: History length, token budget, handoff wait.
+        desks: The handoff service's staff desks (customers' messages in a handoff are
+            relayed to them); none when no handoff service runs.
     """
 
     def __init__(
@@ -74,16 +80,16 @@ class Answerer:
         store: Store,
         engine: Engine,
         brains: Mapping[Role, BotBrain],
-        streams: Callable[[str], StreamOpener | None] = lambda _platform: None,
+        streams: Mapping[str, StreamOpener] | None = None,
         settings: AnswerSettings | None = None,
+        desks: Sequence[StaffDesk] = (),
     ) -> None:
         self.store = store
         self.engine = engine
         self.brains = brains
-        self.streams = streams
+        self.streams = dict(streams or {})
         self.settings = settings or AnswerSettings()
-        # The handoff service switches desk relays on when it is registered (bind()).
-        self.relay = HandoffRelay(HandoffRecords(store), desk_enabled=False)
+        self.relay = HandoffRelay(HandoffRecords(store), desks)
 
     async def answer(
         self,
@@ -101,21 +107,20 @@ class Answerer:
             history: The conversation's recent rounds, when the caller already read them.
         """
         language = detect_language(turn.text)
-        turn = _plain_command(turn)
         staff = await self.relay.staff_turn(turn)
         if staff is not None:
             return staff  # staff in a handoff thread: relayed or a button, never a bot answer
-        if turn.command in ("reset",):
+        if turn.command is Command.RESET:
             await self.store.reset_memory(conversation.id)
             return self._notice(turn, text("reset_done", language), "reset")
-        if conversation.state == "handoff" and turn.sender.role is Role.CUSTOMER:
+        if conversation.state is ConversationState.HANDOFF and turn.sender.role is Role.CUSTOMER:
             # The bot stays quiet while staff own the conversation; the message goes to them.
             relayed = await self.relay.customer_turn(turn, conversation, language)
             if relayed is not None:
                 return relayed
             # No active handoff behind the state (closed elsewhere): the bot is back.
             completion = await self._answer_as_bot(turn, turn_id, conversation, language, history)
-            return replace(completion, new_state=completion.new_state or "bot")
+            return replace(completion, new_state=completion.new_state or ConversationState.BOT)
         return await self._answer_as_bot(turn, turn_id, conversation, language, history)
 
     async def _answer_as_bot(
@@ -126,21 +131,22 @@ class Answerer:
         language: Language,
         history: Sequence[HistoryItem] | None,
     ) -> Completion:
-        if turn.command == "image_error":
+        if turn.problem is ContentProblem.IMAGE_ERROR:
             # The adapter already told the customer why the photo could not be read.
             return Completion(
-                replies=(), decision=Decision("notice", reasons=("unreadable photo",))
+                replies=(), decision=Decision(DecisionKind.NOTICE, reasons=("unreadable photo",))
             )
-        if turn.command == "unsupported":
+        if turn.problem is ContentProblem.UNSUPPORTED:
             return self._notice(turn, text("unsupported_content", language), "unsupported")
-        if turn.command == "human":
-            decision = HandoffDecision(("explicit request",), "explicit")
+        if turn.command is Command.HUMAN:
+            decision = HandoffDecision(("explicit request",), HandoffKind.EXPLICIT)
             return self._handoff(turn, conversation, decision, language)
         brain = self.brains[turn.sender.role if turn.sender.role in self.brains else Role.CUSTOMER]
         if history is None:
             rounds = self.settings.history_rounds
             history = await self.store.history(conversation.id, rounds, turn_id)
-        prepared = await brain.prepare(turn, history)
+        context = TurnContext(tuple(history), conversation.failures)
+        prepared = await brain.prepare(turn, context)
         if prepared.handoff is not None:
             return self._handoff(turn, conversation, prepared.handoff, language)
         if prepared.direct_reply is not None:
@@ -149,7 +155,9 @@ class Answerer:
 
     def _notice(self, turn: Turn, body: str, reason: str) -> Completion:
         reply = Reply(turn.key, body, ReplyKind.NOTICE, reply_to=turn.message_id)
-        return Completion(replies=(reply,), decision=Decision("notice", reasons=(reason,)))
+        return Completion(
+            replies=(reply,), decision=Decision(DecisionKind.NOTICE, reasons=(reason,))
+        )
 
     def _direct(self, turn: Turn, prepared: Prepared) -> Completion:
         assert prepared.direct_reply is not None
@@ -163,7 +171,7 @@ class Answerer:
         )
         return Completion(
             replies=(reply,),
-            decision=Decision("direct", 1.0, reasons=("answered by tools",)),
+            decision=Decision(DecisionKind.DIRECT, 1.0, reasons=("answered by tools",)),
             bot_turns=(self._bot_turn(turn, prepared.direct_reply),),
             failure_delta=-1,
         )
@@ -191,21 +199,21 @@ class Answerer:
         return Completion(
             replies=(reply,),
             decision=Decision(
-                "handoff",
+                DecisionKind.HANDOFF,
                 confidence.score if confidence else None,
-                _components(confidence) if confidence else (),
+                confidence.components if confidence else (),
                 (f"handoff:{decision.kind}", *decision.reasons, *withheld),
                 self.engine.model_id,
             ),
             stream_refs={0: stream_ref} if stream_ref else {},
-            new_state="handoff",
+            new_state=ConversationState.HANDOFF,
             handoff_reason="; ".join(decision.reasons) or decision.kind,
         )
 
     def _buttons(self, turn: Turn) -> tuple[Button, ...]:
         if turn.sender.role is not Role.CUSTOMER:
             return ()
-        return (Button(text("talk_to_person", detect_language(turn.text)), "human"),)
+        return (Button(text("talk_to_person", detect_language(turn.text)), Command.HUMAN),)
 
     def _bot_turn(self, turn: Turn, body: str) -> Turn:
         return Turn(turn.key, BOT_SENDER, "", (TextPart(body),), reply_to=turn.message_id)
@@ -223,7 +231,7 @@ class Answerer:
             max_new_tokens=self.settings.max_new_tokens,
             temperature=self.settings.temperature,
         )
-        opener = self.streams(turn.key.platform)
+        opener = self.streams.get(turn.key.platform)
         # The stream is opened either way (platforms show "typing" while it is open); its
         # text is only updated when the brain allows a live preview.
         stream = await opener.open_stream(turn.key, turn.message_id) if opener else None
@@ -242,7 +250,7 @@ class Answerer:
                 turn, conversation, assessment.handoff, language, assessment.confidence, ref,
                 draft=body,
             )  # fmt: skip
-        return self._answered(turn, body, assessment.confidence, ref)
+        return self._answered(turn, body, assessment, ref)
 
     def _engine_failed(
         self, turn: Turn, exc: EngineError, language: Language, ref: str | None
@@ -255,14 +263,17 @@ class Answerer:
         )
         return Completion(
             replies=(reply,),
-            decision=Decision("error", reasons=(f"{exc.code}: {exc}",), model=self.engine.model_id),
+            decision=Decision(
+                DecisionKind.ERROR, reasons=(f"{exc.code}: {exc}",), model=self.engine.model_id
+            ),
             stream_refs={0: ref} if ref else {},
             failure_delta=1,
         )
 
     def _answered(
-        self, turn: Turn, body: str, confidence: Confidence, ref: str | None
+        self, turn: Turn, body: str, assessment: Assessment, ref: str | None
     ) -> Completion:
+        confidence = assessment.confidence
         reply = Reply(
             turn.key,
             body,
@@ -272,7 +283,7 @@ class Answerer:
             buttons=self._buttons(turn),
         )
         decision = Decision(
-            "answer", confidence.score, _components(confidence), confidence.reasons,
+            DecisionKind.ANSWER, confidence.score, confidence.components, confidence.reasons,
             self.engine.model_id,
         )  # fmt: skip
         return Completion(
@@ -280,17 +291,15 @@ class Answerer:
             decision=decision,
             stream_refs={0: ref} if ref else {},
             bot_turns=(self._bot_turn(turn, body),),
-            failure_delta=-1,
+            failure_delta=1 if assessment.weak else -1,
         )
 
     async def _run(
         self, request: GenerationRequest, stream: ReplyStream | None
     ) -> tuple[str, list[TokenLogprob]]:
-        pieces: list[str] = []
-        logprobs: list[TokenLogprob] = []
-        async for chunk in self.engine.generate(request):
-            pieces.append(chunk.text)
-            logprobs.extend(chunk.logprobs)
+        async def preview(chunk: GenerationChunk, text_so_far: str) -> None:
             if stream is not None and chunk.text:
-                await stream.update("".join(pieces))
-        return "".join(pieces).strip(), logprobs
+                await stream.update(text_so_far)
+
+        text_, logprobs, _ = await collect(self.engine.generate(request), preview)
+        return text_.strip(), logprobs

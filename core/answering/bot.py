@@ -7,20 +7,26 @@ the conversation to a person before or after answering, and how confident an ans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from core.engines.base import ChatMessage
-from core.model.turn import Confidence, Role, Turn
+from core.model.decision import HandoffKind
+from core.model.turn import Confidence, HistoryItem, Turn
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryItem:
-    """One earlier message of the conversation, for the prompt (last N rounds)."""
+class TurnContext:
+    """What the conversation so far tells a brain about a new turn.
 
-    role: Role
-    text: str
+    Attributes:
+        history: The last rounds, oldest first (the memory the prompt may use).
+        failures: Failed or weak answers in a row before this turn: the durable counter
+            (``conversations.failures``), so it holds across restarts and processes.
+    """
+
+    history: tuple[HistoryItem, ...] = ()
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +43,7 @@ class HandoffDecision:
     """Why a conversation goes to a person. ``reasons`` are logged in the decision log."""
 
     reasons: tuple[str, ...]
-    kind: str = (
-        "policy"  # "explicit", "complaint", "low_confidence", "no_knowledge", "repeated_failure"
-    )
+    kind: HandoffKind = HandoffKind.POLICY
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class Prepared:
         stream_preview: Whether the customer may watch the model's answer being written.
             Brains turn it off when answers are often withheld after assessment, so a
             customer never glimpses an answer that is then replaced by a handoff.
+        failures: The context's failures in a row, for the assessment's repeated-failure rule.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -63,14 +68,22 @@ class Prepared:
     direct_reply: str | None = None
     ocr_text: str = ""
     stream_preview: bool = True
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """The verdict on a generated answer."""
+    """The verdict on a generated answer.
+
+    Attributes:
+        confidence: The answer's confidence.
+        handoff: Set when the answer must not be sent and a person takes over.
+        weak: The answer is sent but weak: it counts towards the failures in a row.
+    """
 
     confidence: Confidence
     handoff: HandoffDecision | None = None
+    weak: bool = False
 
 
 class BotBrain(Protocol):
@@ -78,7 +91,7 @@ class BotBrain(Protocol):
 
     name: str
 
-    async def prepare(self, turn: Turn, history: Sequence[HistoryItem]) -> Prepared:
+    async def prepare(self, turn: Turn, context: TurnContext) -> Prepared:
         """Build the prompt for ``turn`` (retrieval, tools, OCR) or decide without the model."""
         ...
 

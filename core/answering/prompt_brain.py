@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.answering.bot import Assessment, HistoryItem, Prepared
+from core.answering.bot import Assessment, Prepared, TurnContext
 from core.engines.base import ChatMessage
-from core.model.turn import Confidence, Role, Turn
+from core.model.turn import Command, Confidence, HistoryItem, Role, Turn
 from core.texts import detect_language, text
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -40,10 +40,13 @@ class PromptBrain:
         self.system_prompt = system_prompt
         self.name = name
 
-    async def prepare(self, turn: Turn, history: Sequence[HistoryItem]) -> Prepared:
-        if turn.command in ("start", "help"):
+    async def prepare(self, turn: Turn, context: TurnContext) -> Prepared:
+        if turn.command in (Command.START, Command.HELP):
             return Prepared(messages=(), direct_reply=text("greeting", detect_language(turn.text)))
-        messages = [ChatMessage.text("system", self.system_prompt), *history_messages(history)]
+        messages = [
+            ChatMessage.text("system", self.system_prompt),
+            *history_messages(context.history),
+        ]
         messages.append(ChatMessage("user", turn.parts))
         return Prepared(messages=tuple(messages))
 

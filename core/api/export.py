@@ -22,7 +22,6 @@ from core.model.turn import ConversationKey
 from core.store.export import export_conversation
 from core.store.store import Store
 
-EXPORT_PATH = "/v1/conversations/{key}/export"
 MAX_KEY_CHARS = 600
 
 
@@ -40,7 +39,7 @@ def parse_key(raw: str) -> ConversationKey:
     chat_id, _, thread_id = rest.partition("|")
     if not platform or not chat_id or len(raw) > MAX_KEY_CHARS:
         raise ValueError("key must be platform|chat_id|thread_id")
-    return ConversationKey(platform, chat_id, thread_id)
+    return ConversationKey.from_channel(platform, chat_id, thread_id)
 
 
 class ExportRoute:
@@ -68,10 +67,3 @@ class ExportRoute:
             return _error(404, str(exc), "not_found")
         dumps = partial(json.dumps, ensure_ascii=False, default=str)
         return web.json_response(document, dumps=dumps)
-
-
-def add_export_route(app: web.Application, store: Store, api_key: str | None) -> ExportRoute:
-    """Mount the export route on ``app`` (the shared application ``main.py`` serves)."""
-    route = ExportRoute(store, api_key)
-    app.router.add_get(EXPORT_PATH, route.handle)
-    return route

@@ -1,4 +1,4 @@
-"""kefu's OpenAI-compatible core service (aiohttp).
+"""The OpenAI-compatible inference routes (aiohttp handlers bound to one engine).
 
 ``POST /v1/chat/completions`` (text and ``image_url`` parts, SSE streaming, logprobs),
 ``GET /v1/models``, ``/healthz``, ``/readyz`` and ``/metrics``. Errors use OpenAI's error
@@ -14,26 +14,20 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import ValidationError
 
 from core.answering.confidence import score_logprobs
 from core.api import protocol as wire
-from core.engines.base import ChatMessage, Engine, GenerationChunk, GenerationRequest, TokenLogprob
+from core.engines.base import ChatMessage, Engine, GenerationChunk, GenerationRequest, collect
 from core.errors import InvalidInputError, KefuError
 from core.media.fetch import FetchPolicy, SafeFetcher
 from core.media.images import ImageLimits, normalise_image
 from core.model.turn import Part, TextPart
 
 log = logging.getLogger(__name__)
-
-REQUESTS = Counter("kefu_service_requests_total", "Core service requests", ["endpoint", "status"])
-ENGINE_KEY = web.AppKey("kefu_engine", object)
-OPTIONS_KEY = web.AppKey("kefu_service_options", object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,30 +57,6 @@ def _error(
     return web.json_response(wire.error_body(message, kind, code, param), status=status)
 
 
-@web.middleware
-async def _errors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    if not request.path.startswith(("/v1/", "/healthz", "/readyz", "/metrics")):
-        return await handler(request)  # adapters' routes keep their own error shapes
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = _error(
-            exc.status, exc.reason, "invalid_request_error", exc.reason.lower().replace(" ", "_")
-        )
-    except InvalidInputError as exc:
-        # OpenAI clients expect 400 for any bad input (image errors included).
-        response = _error(400, str(exc), "invalid_request_error", exc.code)
-    except KefuError as exc:
-        kind = "invalid_request_error" if exc.http_status < 500 else "server_error"
-        response = _error(exc.http_status, str(exc), kind, exc.code)
-    REQUESTS.labels(request.path, str(response.status)).inc()
-    return response
-
-
 class CoreService:
     """Request handlers bound to one engine."""
 
@@ -110,18 +80,12 @@ class CoreService:
         model = {"id": self.engine.model_id, "object": "model", "created": 0, "owned_by": "kefu"}
         return web.json_response({"object": "list", "data": [model]})
 
-    async def healthz(self, _request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
     async def readyz(self, _request: web.Request) -> web.Response:
         health = await self.engine.check_health()
         status = 200 if health.ok else 503
         return web.json_response(
             {"ready": health.ok, "model": health.model, "detail": health.detail}, status=status
         )
-
-    async def metrics(self, _request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         if (denied := self._authorise(request)) is not None:
@@ -198,18 +162,11 @@ class CoreService:
     async def _complete(
         self, body: wire.ChatCompletionRequest, generation: GenerationRequest
     ) -> web.Response:
-        pieces: list[str] = []
-        logprobs: list[TokenLogprob] = []
-        last: GenerationChunk | None = None
-        async for chunk in self.engine.generate(generation):
-            pieces.append(chunk.text)
-            logprobs.extend(chunk.logprobs)
-            last = chunk
-        assert last is not None
+        text, logprobs, last = await collect(self.engine.generate(generation))
         result = wire.completion_json(
             generation.request_id,
             self.engine.model_id,
-            "".join(pieces),
+            text,
             last.finish_reason or "stop",
             logprobs if body.logprobs else None,
             last.usage,
@@ -225,19 +182,17 @@ class CoreService:
         )
         await response.prepare(request)
         model = self.engine.model_id
-        logprobs: list[TokenLogprob] = []
-        usage = None
+
+        async def send(chunk: GenerationChunk, _text: str) -> None:
+            payload = wire.chunk_json(
+                generation.request_id, model, chunk, with_logprobs=body.logprobs
+            )
+            await _sse(response, payload)
+
         try:
             await _sse(response, wire.chunk_json(generation.request_id, model, None, role=True))
-            async for chunk in self.engine.generate(generation):
-                logprobs.extend(chunk.logprobs)
-                usage = chunk.usage or usage
-                await _sse(
-                    response,
-                    wire.chunk_json(
-                        generation.request_id, model, chunk, with_logprobs=body.logprobs
-                    ),
-                )
+            _, logprobs, last = await collect(self.engine.generate(generation), send)
+            usage = last.usage
             if body.stream_options and body.stream_options.include_usage:
                 await _sse(
                     response,
@@ -254,35 +209,9 @@ class CoreService:
             await _sse(response, wire.error_body(str(exc), "server_error", exc.code))
         return response
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         await self.fetcher.close()
 
 
 async def _sse(response: web.StreamResponse, payload: dict[str, object]) -> None:
     await response.write(f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode())
-
-
-def add_service_routes(
-    app: web.Application, engine: Engine, options: ServiceOptions | None = None
-) -> CoreService:
-    """Mount the OpenAI-compatible routes on ``app`` and return the handler object."""
-    service = CoreService(engine, options or ServiceOptions())
-    app.middlewares.append(_errors_middleware)
-    app.router.add_post("/v1/chat/completions", service.chat_completions)
-    app.router.add_get("/v1/models", service.models)
-    app.router.add_get("/healthz", service.healthz)
-    app.router.add_get("/readyz", service.readyz)
-    app.router.add_get("/metrics", service.metrics)
-
-    async def _close(_app: web.Application) -> None:
-        await service.close()
-
-    app.on_cleanup.append(_close)
-    return service
-
-
-def build_service_app(engine: Engine, options: ServiceOptions | None = None) -> web.Application:
-    """A standalone application serving only the core API (``main.py core``)."""
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    add_service_routes(app, engine, options)
-    return app

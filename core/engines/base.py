@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from core.errors import InvalidInputError
+from core.errors import EngineError, InvalidInputError
 from core.model.turn import ImagePart, Part, TextPart
 
 ChatRole = Literal["system", "user", "assistant"]
@@ -161,22 +161,36 @@ class Engine(Protocol):
         """Report whether the engine can serve."""
         ...
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         """Release the model / connections."""
 
 
+ChunkCallback = Callable[[GenerationChunk, str], Awaitable[None]]
+
+
 async def collect(
-    engine: Engine, request: GenerationRequest
+    chunks: AsyncIterator[GenerationChunk], on_chunk: ChunkCallback | None = None
 ) -> tuple[str, list[TokenLogprob], GenerationChunk]:
-    """Run ``request`` to completion; return full text, all logprobs and the final chunk."""
+    """Gather a generation: the one loop every caller of ``generate`` uses.
+
+    Args:
+        chunks: ``engine.generate(request)``.
+        on_chunk: Awaited with each chunk and the whole text so far (live previews, SSE).
+
+    Returns:
+        The full text, every token's logprob, and the final chunk (finish reason, usage).
+    """
     pieces: list[str] = []
     logprobs: list[TokenLogprob] = []
     last: GenerationChunk | None = None
-    async for chunk in engine.generate(request):
+    async for chunk in chunks:
         pieces.append(chunk.text)
         logprobs.extend(chunk.logprobs)
         last = chunk
-    assert last is not None, "engines always emit a final chunk"
+        if on_chunk is not None:
+            await on_chunk(chunk, "".join(pieces))
+    if last is None:
+        raise EngineError("the engine ended without a final chunk")
     return "".join(pieces), logprobs, last
 
 

@@ -129,7 +129,7 @@ def load_embedded(
     Blocking (seconds to tens of seconds): call it from a worker thread.
 
     Args:
-        cache_dir: Directory holding dequantised caches (``EngineSettings.cache_dir``).
+        cache_dir: Directory holding dequantised caches (``EngineOptions.cache_dir``).
         dtype: Torch dtype to load into (``None`` keeps fp32).
         progress: Called with :class:`LoadProgress` at each stage.
         gguf: Override the GGUF path (tests); default is the installed wheel's file.

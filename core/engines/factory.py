@@ -9,22 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-from config.settings import EngineSettings, OcrSettings
 from core.engines.base import Engine
 from core.engines.embedded import LoadProgress
 from core.engines.ocr_wrapper import OcrTextEngine
+from core.engines.options import EngineKind, EngineOptions
 from core.media.ocr import OcrReader
 
 log = logging.getLogger(__name__)
-
-
-def build_ocr_reader(settings: OcrSettings | None = None) -> OcrReader:
-    settings = settings or OcrSettings()
-    return OcrReader(
-        cache_size=settings.cache_size,
-        min_confidence=settings.min_confidence,
-        threads=settings.threads,
-    )
 
 
 def local_model_sees_images(model: str) -> bool:
@@ -42,28 +33,29 @@ def local_model_sees_images(model: str) -> bool:
 
 
 def build_engine(
-    settings: EngineSettings,
+    settings: EngineOptions,
     *,
-    ocr: OcrReader | None = None,
+    ocr: OcrReader,
     progress: Callable[[str], None] | None = None,
     max_chars_per_image: int = 1500,
 ) -> Engine:
     """The engine ``settings`` describe.
 
     Args:
-        settings: Engine settings.
-        ocr: Reader for photos when the model is text-only (shared with the bot brains).
+        settings: Engine options.
+        ocr: Reader for photos when the model is text-only (the process's one reader,
+            shared with the bot brains).
         progress: Receives human-readable loading steps.
         max_chars_per_image: OCR text kept per photo.
     """
     inner: Engine
     kind = resolve_kind(settings)
-    if kind == "llamacpp":
+    if kind == EngineKind.LLAMACPP:
         from core.engines.llamacpp_engine import LlamaCppEngine
 
         inner = LlamaCppEngine(settings, _reporter(progress))
         sees_images = False
-    elif kind == "openai":
+    elif kind == EngineKind.OPENAI:
         from core.engines.openai_engine import OpenAIEngine
 
         inner = OpenAIEngine(settings, supports_images=settings.remote_supports_images)
@@ -75,7 +67,7 @@ def build_engine(
         sees_images = local_model_sees_images(settings.model)
     if sees_images:
         return inner
-    return OcrTextEngine(inner, ocr or OcrReader(), max_chars_per_image=max_chars_per_image)
+    return OcrTextEngine(inner, ocr, max_chars_per_image=max_chars_per_image)
 
 
 def _reporter(progress: Callable[[str], None] | None) -> Callable[[LoadProgress], None]:
@@ -86,27 +78,27 @@ def _reporter(progress: Callable[[str], None] | None) -> Callable[[LoadProgress]
     return report
 
 
-def resolve_kind(settings: EngineSettings) -> str:
+def resolve_kind(settings: EngineOptions) -> EngineKind:
     """The engine ``settings.kind`` means; ``auto`` picks the fastest that can serve the model.
 
     A GGUF (``embedded`` or a ``.gguf`` file) on CPU goes to llama.cpp when its prebuilt
-    library is installed: measured 2-8x faster than transformers there (BENCHMARKS.md).
-    Checkpoint directories, Qwen-VL and CUDA stay on transformers.
+    library is installed: measured 2-9x faster than transformers there through the API
+    (BENCHMARKS.md). Checkpoint directories, Qwen-VL and CUDA stay on transformers.
     """
-    if settings.kind != "auto":
+    if settings.kind != EngineKind.AUTO:
         return settings.kind
     is_gguf = settings.model == "embedded" or settings.model.lower().endswith(".gguf")
     if not is_gguf or settings.device == "cuda" or _cuda_wanted(settings):
-        return "transformers"
+        return EngineKind.TRANSFORMERS
     from core.engines import _llamacpp
 
     if _llamacpp.available():
-        return "llamacpp"
+        return EngineKind.LLAMACPP
     log.warning("llama.cpp library not installed (%s); using transformers", _llamacpp.INSTALL_HINT)
-    return "transformers"
+    return EngineKind.TRANSFORMERS
 
 
-def _cuda_wanted(settings: EngineSettings) -> bool:
+def _cuda_wanted(settings: EngineOptions) -> bool:
     """``device: auto`` means CUDA when a GPU is present; checked without importing torch
     (seconds and hundreds of MB that the llama.cpp path does not need)."""
     if settings.device != "auto" or settings.model.lower().endswith(".gguf"):

@@ -21,7 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from config.settings import EngineSettings
 from core.engines._llama_rows import LlamaJob, Prompt
 from core.engines._llama_sched import LlamaScheduler
 from core.engines._llamacpp import ContextShape, LlamaModel
@@ -38,6 +37,7 @@ from core.engines.embedded import (
     ProgressCallback,
     locate_embedded_gguf,
 )
+from core.engines.options import EngineOptions
 from core.errors import EngineError, InvalidInputError, ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class LlamaCppEngine:
 
     supports_images = False
 
-    def __init__(self, settings: EngineSettings, progress: ProgressCallback | None = None) -> None:
+    def __init__(self, settings: EngineOptions, progress: ProgressCallback | None = None) -> None:
         self.settings = settings
         self._progress = progress or (lambda _: None)
         self.model_id = (
@@ -184,7 +184,7 @@ class LlamaCppEngine:
         )
         return HealthStatus(ok=True, detail=detail, model=self.model_id)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         scheduler, self.scheduler = self.scheduler, None
         self._model = None
         if scheduler is not None:

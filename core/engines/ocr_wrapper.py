@@ -161,9 +161,9 @@ class OcrTextEngine:
         ocr = "OCR ready" if self.reader.loaded else "OCR not loaded yet"
         return HealthStatus(inner.ok, f"{inner.detail}; {ocr}".lstrip("; "), inner.model)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         """Close the inner engine and stop the OCR thread."""
         try:
-            await self.inner.close()
+            await self.inner.stop()
         finally:
             await self.reader.close()

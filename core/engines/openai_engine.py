@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from config.settings import EngineSettings
 from core.engines.base import (
     FinishReason,
     GenerationChunk,
@@ -41,6 +40,7 @@ from core.engines.openai_wire import (
     request_payload,
     server_message,
 )
+from core.engines.options import EngineOptions
 from core.errors import EngineError
 
 # Failures where the request cannot have produced tokens yet, so a retry is safe.
@@ -79,7 +79,7 @@ class OpenAIEngine:
 
     def __init__(
         self,
-        settings: EngineSettings,
+        settings: EngineOptions,
         *,
         supports_images: bool = True,
         session: aiohttp.ClientSession | None = None,
@@ -89,7 +89,7 @@ class OpenAIEngine:
         self.model_id = settings.remote_model
         self.supports_images = supports_images
         self._base_url = settings.base_url.rstrip("/")
-        self._api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        self._api_key = settings.api_key or None
         self._timeout_s = settings.timeout_s
         self._session = session
         self._owns_session = session is None
@@ -277,7 +277,7 @@ class OpenAIEngine:
             )
         return HealthStatus(True, f"{url} serves {self.model_id}", self.model_id)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         """Abort running requests and close the session this engine opened."""
         for request_id in list(self._inflight):
             await self.abort(request_id)

@@ -97,5 +97,5 @@ class StubEngine:
     async def check_health(self) -> HealthStatus:
         return HealthStatus(ok=self.fail_with is None, model=self.model_id)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         return None

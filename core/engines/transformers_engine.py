@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 
-from config.settings import EngineSettings
 from core.engines._runner import ModelRunner, PreparedPrompt
 from core.engines.base import (
     ChatMessage,
@@ -34,6 +33,7 @@ from core.engines.embedded import (
     ProgressCallback,
     load_embedded,
 )
+from core.engines.options import EngineOptions
 from core.engines.scheduler import BatchScheduler, Job
 from core.engines.vlm import QwenVisionPrompter, is_qwen_vl, load_qwen_vl, vision_spec
 from core.errors import EngineError, InvalidInputError, ModelLoadError
@@ -107,51 +107,51 @@ class TransformersEngine:
     """A local :class:`~core.engines.base.Engine` with iteration-level batching.
 
     Args:
-        settings: ``EngineSettings`` (model, device, dtype, cache_dir, batching, pixel budget).
+        settings: ``EngineOptions`` (model, device, dtype, cache_dir, batching, pixel budget).
         progress: Called (on the engine thread) with :class:`LoadProgress` while loading.
         prefix_cache_size: Entries in the shared-prefix KV cache.
     """
 
     def __init__(
         self,
-        settings: EngineSettings,
+        settings: EngineOptions,
         progress: ProgressCallback | None = None,
         *,
         prefix_cache_size: int = 4,
+        prebuilt: tuple[Any, Any] | None = None,
+        model_id: str | None = None,
     ) -> None:
         self.settings = settings
         self._progress = progress or (lambda _: None)
         self._prefix_cache_size = prefix_cache_size
-        self.model_id = (
+        default_id = (
             EMBEDDED_MODEL_ID if settings.model == "embedded" else Path(settings.model).name
         )
+        self.model_id = model_id or default_id
         self.supports_images = False
         self.device: torch.device | None = None
         self.dtype: torch.dtype | None = None
         self.scheduler: BatchScheduler | None = None
         self._loaded: LoadedModel | None = None
-        self._prebuilt: tuple[Any, Any] | None = None
+        self._prebuilt = prebuilt
         self._start_lock = asyncio.Lock()
 
     @classmethod
     def from_settings(
-        cls, settings: EngineSettings, progress: ProgressCallback | None = None
+        cls, settings: EngineOptions, progress: ProgressCallback | None = None
     ) -> TransformersEngine:
         return cls(settings, progress)
 
     @classmethod
     def from_model(
-        cls, model: Any, tokenizer: Any, settings: EngineSettings, *, model_id: str = "in-memory"
+        cls, model: Any, tokenizer: Any, settings: EngineOptions, *, model_id: str = "in-memory"
     ) -> TransformersEngine:
         """An engine serving an already-built model (benchmarks with random weights).
 
         ``start()`` then only moves it to the configured device and dtype on the engine
         thread; Qwen-VL models get the vision path as when loaded from a directory.
         """
-        engine = cls(settings)
-        engine.model_id = model_id
-        engine._prebuilt = (model, tokenizer)
-        return engine
+        return cls(settings, prebuilt=(model, tokenizer), model_id=model_id)
 
     async def start(self) -> None:
         """Load the model on the engine thread. Idempotent.
@@ -298,7 +298,7 @@ class TransformersEngine:
         )
         return HealthStatus(ok=True, detail=detail, model=self.model_id)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         scheduler, self.scheduler = self.scheduler, None
         self._loaded = None
         if scheduler is not None:

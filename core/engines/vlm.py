@@ -77,8 +77,8 @@ class QwenVisionPrompter:
     Args:
         spec: The vision tower's geometry.
         tokenizer: The model's tokenizer; must know the three vision special tokens.
-        min_pixels: Lower bound on an image's resized area (``EngineSettings.min_pixels``).
-        max_pixels: Upper bound on an image's resized area (``EngineSettings.max_pixels``).
+        min_pixels: Lower bound on an image's resized area (``EngineOptions.min_pixels``).
+        max_pixels: Upper bound on an image's resized area (``EngineOptions.max_pixels``).
 
     Raises:
         ModelLoadError: the tokenizer lacks the vision special tokens.

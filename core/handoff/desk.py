@@ -1,20 +1,21 @@
 """The staff desk contract and what is handed to it.
 
 A desk is where people pick up handed-off conversations: a Slack staff channel
-(:mod:`core.handoff.slack_desk`) or a webhook helpdesk (:mod:`core.handoff.helpdesk`).
-The handoff service decides *when* (opening, relaying, reminding); a desk decides *how*.
+(``adapters/slack/desk.py``) or a webhook helpdesk (``adapters/webhook/helpdesk.py``).
+The handoff service decides *when* (opening, relaying, reminding); a desk decides *how*,
+and names itself (``target``) and the staff side it opened (``staff_ref``): the core
+knows no platform.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from core.errors import PermanentDeliveryError
-from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.handoff.summary import HandoffSummary
-from core.model.turn import ImagePart, Sender
+from core.model.handoff import HandoffRecord, TranscriptEntry
+from core.model.turn import ConversationKey, ImagePart, Sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +61,36 @@ class RelayedMessage:
 
 
 class StaffDesk(Protocol):
-    """Where staff work on handoffs."""
+    """Where staff work on handoffs.
 
-    target: str
+    Lifecycle: ``start`` with the staff refs of handoffs still active (so the desk
+    recognises replies in them after a restart), ``stop`` to release its connections.
+    """
 
-    async def start(self, brief: HandoffBrief, progress: Progress) -> str:
-        """Create the staff side (the Slack thread's first message); returns its ``staff_ref``.
+    @property
+    def target(self) -> str:
+        """The desk's name, stored with each handoff it holds (``handoff.target``)."""
+        ...
+
+    async def start(self, active_refs: Sequence[str]) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def staff_ref_of(self, key: ConversationKey) -> str | None:
+        """The staff ref of the handoff a staff member writes in, or None when ``key`` is
+        not one of this desk's staff sides (then the staff member talks to the assistant)."""
+        ...
+
+    async def open(self, brief: HandoffBrief, progress: Progress) -> str:
+        """Create the staff side (the thread's first message); returns its ``staff_ref``.
 
         The service stores the ref before calling :meth:`details`, so a crash in between
-        never creates a second thread.
+        never creates a second staff side.
         """
         ...
 
     async def details(self, brief: HandoffBrief, staff_ref: str, progress: Progress) -> None:
-        """Add the transcript, photos and draft to a started staff side."""
+        """Add the transcript, photos and draft to an opened staff side."""
         ...
 
     async def relay(
@@ -85,19 +102,3 @@ class StaffDesk(Protocol):
     async def remind(self, record: HandoffRecord, text: str, progress: Progress) -> None:
         """Ping staff again about a handoff nobody took."""
         ...
-
-
-DeskFactory = Callable[[Mapping[str, Any], "str | None"], StaffDesk]
-"""Builds a desk from the runtime's adapters and the staff channel (set by main.py)."""
-
-
-def split_ref(staff_ref: str) -> tuple[str, str]:
-    """``"C123|1700000000.000100"`` → ``("C123", "1700000000.000100")``.
-
-    Raises:
-        PermanentDeliveryError: the ref is not a Slack thread reference.
-    """
-    channel, sep, thread_ts = staff_ref.partition("|")
-    if not sep or not channel or not thread_ts:
-        raise PermanentDeliveryError(f"not a Slack staff thread: {staff_ref!r}")
-    return channel, thread_ts

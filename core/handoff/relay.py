@@ -4,16 +4,20 @@ Used by :class:`core.answering.answer.Answerer`; like it, this module only *deci
 :class:`~core.store.queue.Completion` whose replies the worker commits to the outbox.
 Customer messages during a handoff go to the staff desk as replies on the pseudo
 platform ``"handoff"`` (see :func:`desk_key`); the handoff service delivers them into
-the staff thread, in order, opening the thread first if it is not open yet.
+the staff thread, in order, opening the thread first if it is not open yet. Which staff
+turns belong to a handoff, each desk says itself (:meth:`StaffDesk.staff_ref_of`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.handoff import summary as texts
-from core.handoff.records import HandoffRecord, HandoffRecords, resolve, return_to_bot, take
-from core.model.turn import ConversationKey, Reply, ReplyKind, Role, Turn
-from core.store.queue import Completion, Decision
-from core.store.store import Conversation
+from core.handoff.desk import StaffDesk
+from core.model.decision import Completion, Conversation, Decision, DecisionKind, HandoffStatus
+from core.model.handoff import HandoffRecord, take, transition_for
+from core.model.turn import DESK_ACTIONS, Command, ConversationKey, Reply, ReplyKind, Role, Turn
+from core.store.handoffs import HandoffRecords
 from core.texts import Language, detect_language, text
 
 DESK_PLATFORM = "handoff"
@@ -31,11 +35,6 @@ def desk_key(conversation_id: int) -> ConversationKey:
     return ConversationKey(DESK_PLATFORM, str(conversation_id), "")
 
 
-def staff_ref_of(key: ConversationKey) -> str:
-    """The ``staff_ref`` a Slack thread has: ``"C123|<thread_ts>"``."""
-    return f"{key.chat_id}|{key.thread_id}"
-
-
 def _name(turn: Turn) -> str:
     return turn.sender.display_name or turn.sender.user_id
 
@@ -45,13 +44,13 @@ class HandoffRelay:
 
     Args:
         records: Handoff lookups and transitions.
-        desk_enabled: Queue messages for the staff desk (a handoff service is registered
-            as the ``"handoff"`` adapter). When off, customers in handoff get silence.
+        desks: The staff desks of the handoff service; none when no service runs (then
+            customers in a handoff get silence).
     """
 
-    def __init__(self, records: HandoffRecords, desk_enabled: bool) -> None:
+    def __init__(self, records: HandoffRecords, desks: Sequence[StaffDesk] = ()) -> None:
         self.records = records
-        self.desk_enabled = desk_enabled
+        self.desks = tuple(desks)
 
     async def customer_turn(
         self, turn: Turn, conversation: Conversation, language: Language
@@ -61,20 +60,21 @@ class HandoffRelay:
         if record is None:
             return None
         where = f"handoff {record.id}"
-        if turn.command == "human":
+        if turn.command is Command.HUMAN:
             reply = Reply(
                 turn.key,
                 text("handoff_already", language),
                 ReplyKind.NOTICE,
                 reply_to=turn.message_id,
             )
-            return Completion((reply,), Decision("notice", reasons=("already with staff", where)))
-        if not self.desk_enabled:
-            return Completion((), Decision("relay", reasons=("in handoff; no staff desk", where)))
+            reasons = ("already with staff", where)
+            return Completion((reply,), Decision(DecisionKind.NOTICE, reasons=reasons))
+        if not self.desks:
+            reasons = ("in handoff; no staff desk", where)
+            return Completion((), Decision(DecisionKind.RELAY, reasons=reasons))
         if not turn.text.strip() and not turn.images:
-            return Completion(
-                (), Decision("relay", reasons=("in handoff; nothing to relay", where))
-            )
+            reasons = ("in handoff; nothing to relay", where)
+            return Completion((), Decision(DecisionKind.RELAY, reasons=reasons))
         reply = Reply(
             desk_key(conversation.id),
             turn.text,
@@ -84,38 +84,34 @@ class HandoffRelay:
         )
         return Completion(
             (reply,),
-            Decision("relay", reasons=("in handoff: customer message relayed to staff", where)),
+            Decision(
+                DecisionKind.RELAY,
+                reasons=("in handoff: customer message relayed to staff", where),
+            ),
         )
 
     async def staff_turn(self, turn: Turn) -> Completion | None:
-        """A staff turn in a handoff's Slack thread; None when the thread is not a handoff's."""
-        if (
-            turn.sender.role is not Role.STAFF
-            or turn.key.platform != "slack"
-            or not turn.key.thread_id
-        ):
+        """A staff turn on a handoff's staff side; None when it is not on one."""
+        if turn.sender.role is not Role.STAFF:
             return None
-        record = await self.records.by_staff_ref(staff_ref_of(turn.key))
+        refs = (desk.staff_ref_of(turn.key) for desk in self.desks)
+        staff_ref = next((ref for ref in refs if ref is not None), None)
+        if staff_ref is None:
+            return None
+        record = await self.records.by_staff_ref(staff_ref)
         if record is None:
             return None
         if turn.command:
-            button = texts.parse_button(turn.command)
-            if button is None or button[1] != record.id:
-                return Completion(
-                    (),
-                    Decision(
-                        "ignored",
-                        reasons=(f"command {turn.command!r} in the thread of handoff {record.id}",),
-                    ),
-                )
-            return await self._button(record, turn, button[0])
+            if turn.command not in DESK_ACTIONS or turn.command_arg != str(record.id):
+                reasons = (f"command {turn.command!r} in the thread of handoff {record.id}",)
+                return Completion((), Decision(DecisionKind.IGNORED, reasons=reasons))
+            return await self._button(record, turn, turn.command)
         return await self._staff_message(record, turn)
 
-    async def _button(self, record: HandoffRecord, turn: Turn, verb: str) -> Completion:
+    async def _button(self, record: HandoffRecord, turn: Turn, action: Command) -> Completion:
         name = _name(turn)
-        marker = f"click {turn.key.platform}:{turn.message_id}"
-        factory = {texts.TAKE: take, texts.RESOLVE: resolve, texts.RETURN: return_to_bot}[verb]
-        transition = factory(name, (marker,))
+        marker = f"click {turn.key.channel}:{turn.message_id}"
+        transition = transition_for(action, name, (marker,))
         applied = await self.records.apply(record, transition)
         if not applied and not await self.records.logged(
             record.conversation_id, transition.decision, marker
@@ -125,9 +121,10 @@ class HandoffRelay:
             reasons = (f"no change: handoff {record.id} is already {status}", f"pressed by {name}")
             return Completion((), Decision(transition.decision, reasons=reasons))
         # Applied now, or by this same click before a crash: say so (again) either way.
-        notice = texts.taken_text(name) if verb == texts.TAKE else texts.closed_text(verb, name)
+        taken = action is Command.TAKE
+        notice = texts.taken_text(name) if taken else texts.closed_text(action, name)
         replies = [Reply(turn.key, notice, ReplyKind.NOTICE)]
-        if verb != texts.TAKE:
+        if not taken:
             language = await self._customer_language(record)
             replies.append(
                 Reply(record.customer_key, text("handoff_returned", language), ReplyKind.NOTICE)
@@ -141,26 +138,27 @@ class HandoffRelay:
         where = f"handoff {record.id}"
         if not record.active:
             notice = Reply(turn.key, texts.not_relayed_text(record.status), ReplyKind.NOTICE)
-            return Completion(
-                (notice,), Decision("relay", reasons=(f"not relayed: {where} is {record.status}",))
-            )
+            not_sent = (f"not relayed: {where} is {record.status.value}",)
+            return Completion((notice,), Decision(DecisionKind.RELAY, reasons=not_sent))
         if not turn.text.strip() and not turn.images:
-            return Completion((), Decision("relay", reasons=("nothing to relay", where)))
+            return Completion((), Decision(DecisionKind.RELAY, reasons=("nothing to relay", where)))
         if turn.text.lstrip().startswith(texts.NOTE_PREFIX):
             # Staff talking among themselves in the thread: never shown to the customer.
-            return Completion((), Decision("note", reasons=("internal staff note", where)))
+            return Completion(
+                (), Decision(DecisionKind.NOTE, reasons=("internal staff note", where))
+            )
         name = _name(turn)
         replies = [Reply(record.customer_key, turn.text, ReplyKind.RELAY, images=turn.images)]
-        reasons = [f"staff {name} → customer on {record.customer_key.platform}", where]
-        if record.status == "open" and await self.records.apply(
+        reasons = [f"staff {name} → customer on {record.customer_key.channel}", where]
+        if record.status is HandoffStatus.OPEN and await self.records.apply(
             record, take(name, ("replied in the thread",))
         ):
             replies.append(Reply(turn.key, texts.taken_text(name), ReplyKind.NOTICE))
             reasons.append(f"taken by {name} (first reply)")
         await self.records.record_relayed(Turn(
-            record.customer_key, turn.sender, f"relay:{turn.key.platform}:{turn.message_id}",
+            record.customer_key, turn.sender, f"relay:{turn.key.channel}:{turn.message_id}",
             turn.parts, turn.timestamp))  # fmt: skip
-        return Completion(tuple(replies), Decision("relay", reasons=tuple(reasons)))
+        return Completion(tuple(replies), Decision(DecisionKind.RELAY, reasons=tuple(reasons)))
 
     async def _customer_language(self, record: HandoffRecord) -> Language:
         last = await self.records.last_customer_turn(record.conversation_id)

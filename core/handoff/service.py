@@ -8,16 +8,15 @@ Durability comes from the store, not from this process:
   ``staff_ref``: it posts the thread's first message, stores ``staff_ref`` at once (so a
   crash never opens a second thread), then adds the transcript, photos and draft.
 - Customer messages during a handoff are outbox rows on the pseudo platform
-  ``"handoff"``; :class:`HandoffAdapter` is their deliverer (the dispatcher retries it
-  like any adapter) and opens the thread first if the loop has not yet.
+  ``"handoff"`` (:data:`core.handoff.relay.DESK_PLATFORM`); this service is their
+  deliverer (the dispatcher retries it like any adapter) and opens the staff side first
+  if the loop has not yet.
 - Reminders are claimed with ``UPDATE … WHERE pinged_at`` is due, and queued with the
   customer's ``handoff_timeout`` notice in the same transaction: one ping per period.
 
-Wiring (``main.py``)::
-
-    handoff = HandoffService(store, settings.handoff, slack_channel=..., desks=build_desks(...))
-    runtime = Runtime(..., {**factories, "handoff": handoff.adapter_factory}, ...)
-    handoff.bind(runtime)
+Wiring (``main.py``): the desks are built first, then this service with them and the
+outbox's bell; the runtime gets the service as the ``"handoff"`` deliverer, as a service
+to start and stop, and rings :meth:`HandoffService.wake` after every answer.
 """
 
 from __future__ import annotations
@@ -25,43 +24,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
 
-from adapters.base import Adapter, AdapterContext, Capabilities
-from config.handoff import HandoffSettings
 from core.errors import (
     ConfigError,
     KefuError,
     PermanentDeliveryError,
     PlatformError,
     RateLimitedError,
-    UnsupportedContentError,
 )
 from core.handoff import summary as texts
-from core.handoff.desk import (
-    DeskFactory,
-    HandoffBrief,
-    Progress,
-    RelayedMessage,
-    StaffDesk,
-    split_ref,
-)
-from core.handoff.records import HandoffRecord, HandoffRecords
+from core.handoff.desk import HandoffBrief, Progress, RelayedMessage, StaffDesk
 from core.handoff.relay import DRAFT_REASON, desk_key
-from core.model.turn import Reply, ReplyKind, Role, Sender, Turn
-from core.ports import DeliveryReceipt, OutboundMessage
+from core.model.handoff import HandoffRecord
+from core.model.turn import Reply, ReplyKind, Role, Sender
+from core.ports import Bell, DeliveryReceipt, OutboundMessage
 from core.store.db import utcnow
+from core.store.handoffs import HandoffRecords
 from core.store.store import Store
 from core.texts import detect_language, text
 
-if TYPE_CHECKING:
-    from core.runtime.runtime import Runtime
-
 log = logging.getLogger(__name__)
 MAX_OPEN_BACKOFF_S = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffOptions:
+    """How the handoff service runs.
+
+    Attributes:
+        take_timeout_minutes: After this long without anyone taking a handoff, the customer
+            is told (once) and staff are pinged again, every period while nobody takes it.
+        transcript_turns: How many recent turns staff see.
+        summary_messages: How many recent customer messages the summary quotes.
+        poll_interval_s: How often the service looks for handoffs to open or ping.
+    """
+
+    take_timeout_minutes: float = 15.0
+    transcript_turns: int = 10
+    summary_messages: int = 3
+    poll_interval_s: float = 10.0
 
 
 class HandoffService:
@@ -69,85 +73,51 @@ class HandoffService:
 
     Args:
         store: The durable store.
-        settings: Handoff settings.
-        slack_channel: Staff channel when ``settings.slack_channel`` is unset (``slack.staff_channel``).
+        desks: Every desk that may hold handoffs (older handoffs keep the desk they were
+            opened on); new handoffs go to the first.
+        outbox: Rung when this service queues messages (reminders), so they go out at once.
+        options: Timeouts and transcript sizes.
+
+    Raises:
+        ConfigError: no desk, or two desks with the same target.
     """
+
+    retry_schedule: tuple[float, ...] | None = None  # the dispatcher's own schedule
 
     def __init__(
         self,
         store: Store,
-        settings: HandoffSettings,
-        *,
-        slack_channel: str | None = None,
-        desks: Mapping[str, DeskFactory] | None = None,
+        desks: Sequence[StaffDesk],
+        outbox: Bell,
+        options: HandoffOptions | None = None,
     ) -> None:
+        if not desks:
+            raise ConfigError("handoff: no staff desk is configured")
+        self.desks: dict[str, StaffDesk] = {d.target: d for d in desks}
+        if len(self.desks) != len(desks):
+            raise ConfigError("handoff: two staff desks have the same target")
+        self.default_target = desks[0].target
         self.store = store
-        self.settings = settings
-        # Desks are platform code (adapters/); the composition root hands them in.
-        self._desk_factories: Mapping[str, DeskFactory] = desks or {}
-        self._desks: dict[str, StaffDesk] = {}
+        self.options = options or HandoffOptions()
         self.records = HandoffRecords(store)
-        self.channel = settings.slack_channel or slack_channel
-        self._adapters: Mapping[str, Any] = {}
-        self._bound = False
-        self._wake_dispatcher: Callable[[], None] = lambda: None
+        self._outbox = outbox
         self._progress: dict[int, Progress] = {}  # per outbox id, for retries
         self._details_pending: dict[int, Progress] = {}  # thread started, details not all posted
         self._locks: dict[int, asyncio.Lock] = {}
         self._open_retry: dict[int, tuple[int, float]] = {}  # failures, next try (loop time)
-        self._wake = asyncio.Event()
+        self._wake = Bell()
         self._task: asyncio.Task[None] | None = None
 
-    # -- wiring and lifecycle -----------------------------------------------------------
-
-    def adapter_factory(self, context: AdapterContext) -> HandoffAdapter:
-        """Factory for ``Runtime(adapter_factories={"handoff": ...})``."""
-        return HandoffAdapter(context, self)
-
-    def bind(self, runtime: Runtime) -> None:
-        """Use the runtime's adapters and dispatcher; relay customers' messages from now on."""
-        self._adapters = runtime.adapters
-        self._bound = True
-        self._wake_dispatcher = runtime.dispatcher.wake
-        runtime.answerer.relay.desk_enabled = True
-        previous = runtime.worker.on_completed
-
-        def completed() -> None:  # a new handoff gets its thread without waiting for a poll
-            if previous is not None:
-                previous()
-            self.wake()
-
-        runtime.worker.on_completed = completed
-
-    def check_config(self) -> None:
-        """Raises ConfigError when the chosen target lacks its settings."""
-        if self.settings.target == "slack" and not self.channel:
-            raise ConfigError("handoff: set handoff.slack_channel or slack.staff_channel")
-        if self.settings.target == "slack" and self._bound and "slack" not in self._adapters:
-            raise ConfigError("handoff: the slack target needs the Slack adapter "
-                              "(KEFU_SLACK__BOT_TOKEN)")  # fmt: skip
-        if self.settings.target == "webhook":
-            secret = self.settings.helpdesk_secret
-            if not self.settings.helpdesk_url or secret is None or not secret.get_secret_value():
-                raise ConfigError(
-                    "handoff: the webhook target needs handoff.helpdesk_url and "
-                    "KEFU_HANDOFF__HELPDESK_SECRET"
-                )
-        if self.settings.target not in self._desk_factories:
-            raise ConfigError(f"handoff: no staff desk for target '{self.settings.target}'")
-        if self.settings.target == "webhook":
-            self._desk("webhook")  # a bad helpdesk secret must stop the start, not a handoff
+    # -- lifecycle ------------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        """Look for new handoffs now (rung after every answer)."""
+        self._wake.ring()
 
     async def start(self) -> None:
-        """Re-join open staff threads (replies there are relayed) and start the loop."""
-        slack = self._adapters.get("slack")
-        threads = getattr(slack, "threads", None)
-        if threads is not None:
-            for ref in await self.records.active_staff_refs("slack"):
-                threads.add(*split_ref(ref))
+        """Start the desks with their active handoffs (replies there are relayed), then the loop."""
+        for desk in self.desks.values():
+            await desk.start(await self.records.active_staff_refs(desk.target))
         self._task = asyncio.create_task(self.run(), name="kefu-handoff")
 
     async def stop(self) -> None:
@@ -156,22 +126,20 @@ class HandoffService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for desk in self._desks.values():
-            close = getattr(desk, "close", None)
-            if close is not None:
-                await close()
+        for desk in self.desks.values():
+            await desk.stop()
 
     async def run(self) -> None:
         """Open new staff threads and send reminders until stopped."""
+        interval = self.options.poll_interval_s
         while True:
             self._wake.clear()
             try:
                 await self.open_pending()
                 await self.check_timeouts()
             except Exception:  # the loop must outlive one bad pass; retried next tick
-                log.exception("handoff pass failed; retrying in %ss", self.settings.poll_interval_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+                log.exception("handoff pass failed; retrying in %ss", interval)
+            await self._wake.wait(interval)
 
     # -- opening --------------------------------------------------------------------------
 
@@ -207,14 +175,10 @@ class HandoffService:
         )  # fmt: skip
 
     def _desk(self, target: str) -> StaffDesk:
-        if target not in self._desks:
-            factory = self._desk_factories.get(target)
-            if factory is None:
-                raise PermanentDeliveryError(f"handoff desk '{target}' is not configured")
-            if target == "slack" and ("slack" not in self._adapters or not self.channel):
-                raise PlatformError("handoff: the Slack adapter or staff channel is not available")
-            self._desks[target] = factory(self._adapters, self.channel)
-        return self._desks[target]
+        desk = self.desks.get(target)
+        if desk is None:
+            raise PermanentDeliveryError(f"handoff desk '{target}' is not configured")
+        return desk
 
     async def ensure_open(self, record: HandoffRecord) -> HandoffRecord:
         """Open (or finish opening) the staff side of ``record``; returns it with ``staff_ref``."""
@@ -222,10 +186,10 @@ class HandoffService:
             current = await self.records.get(record.id) or record
             if current.staff_ref and current.id not in self._details_pending:
                 return current
-            desk = self._desk(current.target if current.staff_ref else self.settings.target)
+            desk = self._desk(current.target if current.staff_ref else self.default_target)
             brief = await self.brief(current)
             if current.staff_ref is None:
-                staff_ref = await desk.start(brief, Progress(-current.id))
+                staff_ref = await desk.open(brief, Progress(-current.id))
                 if not await self.records.set_staff_ref(current.id, staff_ref, desk.target):
                     log.warning("handoff %s was opened twice; keeping the first thread", current.id)
                     return await self.records.get(current.id) or current
@@ -241,10 +205,10 @@ class HandoffService:
         """What staff see: the transcript up to the handoff's turn, the summary, the draft."""
         trigger_turn, reasons = await self.records.trigger(record)
         transcript = await self.records.transcript(
-            record.conversation_id, trigger_turn, self.settings.transcript_turns
+            record.conversation_id, trigger_turn, self.options.transcript_turns
         )
         customer = await self._customer(record)
-        summary = texts.summarise(record, customer, transcript, self.settings.summary_messages)
+        summary = texts.summarise(record, customer, transcript, self.options.summary_messages)
         draft = next(
             (r.removeprefix(DRAFT_REASON) for r in reasons if r.startswith(DRAFT_REASON)), ""
         )
@@ -293,7 +257,7 @@ class HandoffService:
     async def check_timeouts(self, now: datetime | None = None) -> int:
         """Ping staff (and tell the customer, the first time) about handoffs nobody took."""
         now = now or utcnow()
-        timeout = timedelta(minutes=self.settings.take_timeout_minutes)
+        timeout = timedelta(minutes=self.options.take_timeout_minutes)
         pinged = 0
         for record in await self.records.due_for_ping(timeout, now):
             waited = round((now - record.created_at).total_seconds() / 60, 1)
@@ -305,7 +269,7 @@ class HandoffService:
                 )
             ]
             reasons = [
-                f"not taken within {self.settings.take_timeout_minutes:g} min",
+                f"not taken within {self.options.take_timeout_minutes:g} min",
                 "staff pinged",
             ]
             if record.pinged_at is None:  # the customer hears about the wait once
@@ -319,39 +283,5 @@ class HandoffService:
             if await self.records.claim_ping(record, timeout, replies, reasons, now):
                 pinged += 1
         if pinged:
-            self._wake_dispatcher()
+            self._outbox.ring()
         return pinged
-
-
-class HandoffAdapter(Adapter[Turn, Reply]):
-    """The ``"handoff"`` pseudo platform: the dispatcher's deliverer for staff-desk rows.
-
-    It receives nothing; its lifecycle runs the service's loop.
-    """
-
-    name: ClassVar[str] = "handoff"
-    receives: ClassVar[bool] = False  # its start() runs the desk loop: worker role
-    capabilities: ClassVar[Capabilities] = Capabilities(images=True)
-
-    def __init__(self, context: AdapterContext, service: HandoffService) -> None:
-        super().__init__(context)
-        self.service = service
-
-    async def initialize(self) -> None:
-        """Raises ConfigError when the handoff target lacks its settings."""
-        self.service.check_config()
-
-    async def start(self) -> None:
-        await self.service.start()
-
-    async def shutdown(self) -> None:
-        await self.service.stop()
-
-    def to_turn(self, raw: Turn) -> Turn:
-        raise UnsupportedContentError("the handoff desk receives nothing directly")
-
-    def to_platform(self, reply: Reply) -> list[Reply]:
-        return [reply]
-
-    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
-        return await self.service.deliver(message)

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.knowledge.intents import detect_intents
 from core.knowledge.ordernumbers import find_order_numbers
 from core.knowledge.policy import COMPLAINT_PHRASES, DAMAGE_PHRASES
 from core.knowledge.textproc import normalise
-from core.model.turn import Button, Role, Sender
+from core.model.decision import HandoffStatus
+from core.model.handoff import HandoffRecord, TranscriptEntry
+from core.model.turn import Button, Command, Role, Sender
 
 MAX_QUOTE_CHARS = 300
-TAKE, RESOLVE, RETURN = "take", "resolve", "return"
-BUTTON_LABELS = {TAKE: "Take", RESOLVE: "Resolve", RETURN: "Return to bot"}
+BUTTON_LABELS = {Command.TAKE: "Take", Command.RESOLVE: "Resolve", Command.RETURN: "Return to bot"}
 NOTE_PREFIX = "//"  # staff messages starting with it stay in the thread (internal notes)
 DRAFT_HEADER = "Bot's draft answer (a suggestion, NOT sent to the customer):"
 # Damage wordings the handoff policy does not need (it already hands these over as
@@ -77,7 +77,7 @@ def summarise(
     words = "\n".join(e.text for e in said)
     return HandoffSummary(
         customer=customer,
-        platform=record.customer_key.platform,
+        platform=record.customer_key.channel,
         reason=record.reason,
         intents=detect_topics(words),
         recent=tuple(_shorten(e.text) for e in said[-recent_count:] if e.text.strip()),
@@ -116,18 +116,8 @@ def parent_text(record: HandoffRecord, summary: HandoffSummary) -> str:
 
 
 def buttons(handoff_id: int) -> tuple[Button, ...]:
-    """Take / Resolve / Return to bot; the action carries the handoff id."""
-    return tuple(Button(BUTTON_LABELS[verb], f"handoff:{verb}:{handoff_id}")
-                 for verb in (TAKE, RESOLVE, RETURN))  # fmt: skip
-
-
-def parse_button(command: str) -> tuple[str, int] | None:
-    """``"handoff:take:12"`` → ``("take", 12)``; None for anything else."""
-    kind, _, rest = command.partition(":")
-    verb, _, raw_id = rest.partition(":")
-    if kind != "handoff" or verb not in BUTTON_LABELS or not raw_id.isdigit():
-        return None
-    return verb, int(raw_id)
+    """Take / Resolve / Return to bot; each carries the handoff id."""
+    return tuple(Button(label, action, str(handoff_id)) for action, label in BUTTON_LABELS.items())
 
 
 def _speaker(entry: TranscriptEntry) -> str:
@@ -141,7 +131,7 @@ def transcript_text(entries: Sequence[TranscriptEntry]) -> str:
     """The recent turns, one line each, oldest first."""
     lines = [f"Transcript (last {len(entries)} turns, times in UTC):"]
     for entry in entries:
-        body = entry.text or (f"/{entry.command}" if entry.command else "")
+        body = entry.text or (f"/{entry.command.value}" if entry.command else "")
         photos = f" [{len(entry.images)} photo(s)]" if entry.images else ""
         lines.append(f"[{entry.at:%H:%M}] {_speaker(entry)}: {_shorten(body, 1000)}{photos}")
     return "\n".join(lines)
@@ -167,11 +157,11 @@ def taken_text(name: str) -> str:
     return f"{name} took this."
 
 
-def closed_text(verb: str, name: str) -> str:
-    if verb == RESOLVE:
+def closed_text(action: Command, name: str) -> str:
+    if action is Command.RESOLVE:
         return f"{name} resolved this. The bot answers the customer again."
     return f"{name} returned this to the bot. The bot answers the customer again."
 
 
-def not_relayed_text(status: str) -> str:
-    return f"Not sent: this handoff is {status}; the bot answers the customer now."
+def not_relayed_text(status: HandoffStatus) -> str:
+    return f"Not sent: this handoff is {status.value}; the bot answers the customer now."

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from core.answering.bot import Assessment, Fact, HandoffDecision, HistoryItem, Prepared
+from core.answering.bot import Assessment, Fact, HandoffDecision, Prepared, TurnContext
 from core.answering.confidence import combine, scaled, with_cap
 from core.engines.base import ChatMessage
 from core.knowledge.answers import product_fact
@@ -31,7 +31,16 @@ from core.knowledge.pricing import quote
 from core.knowledge.retrieval import Hit, body_for, quote_for
 from core.knowledge.textproc import tokenize
 from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
-from core.model.turn import Confidence, ConfidenceComponent, ImagePart, Role, Turn
+from core.model.decision import HandoffKind
+from core.model.turn import (
+    Command,
+    Confidence,
+    ConfidenceComponent,
+    HistoryItem,
+    ImagePart,
+    Role,
+    Turn,
+)
 from core.texts import Language, detect_language, text
 
 log = logging.getLogger(__name__)
@@ -120,14 +129,14 @@ class KnowledgeBrain:
             texts.append(normalise_ocr_text(str(getattr(result, "text", ""))))
         return "\n".join(t for t in texts if t)
 
-    async def prepare(self, turn: Turn, history: Sequence[HistoryItem]) -> Prepared:
+    async def prepare(self, turn: Turn, context: TurnContext) -> Prepared:
         customer_text = turn.text.strip()
+        history = context.history
         ocr_text = await self.read_photos(turn)
         language = detect_language(customer_text or ocr_text)
-        if turn.command in ("start", "help"):
+        if turn.command in (Command.START, Command.HELP):
             return Prepared((), direct_reply=text("greeting", language), ocr_text=ocr_text)
-        conversation = turn.key.as_str()
-        decision = self.policy.before_answer(customer_text, turn.command, history, conversation)
+        decision = self.policy.before_answer(customer_text, turn.command, history, context.failures)
         if decision is not None:
             return Prepared((), handoff=decision, ocr_text=ocr_text)
         if not customer_text and not ocr_text:
@@ -145,13 +154,12 @@ class KnowledgeBrain:
                 (), outcome.facts + evidence, handoff=outcome.handoff, ocr_text=ocr_text
             )
         if outcome.reply is not None:
-            self.policy.answered_by_tools(conversation)
             return Prepared(
                 (), outcome.facts + evidence, direct_reply=outcome.reply, ocr_text=ocr_text
             )
         query = customer_text or ocr_text
         prepared = self._from_knowledge(turn, query, outcome, history, evidence, language)
-        return replace(prepared, ocr_text=ocr_text)
+        return replace(prepared, ocr_text=ocr_text, failures=context.failures)
 
     async def _tools(
         self, turn: Turn, customer_text: str, ocr_text: str, intents: Intents, language: Language
@@ -187,7 +195,6 @@ class KnowledgeBrain:
             hits
         )  # tool facts did not answer; a clear FAQ/policy match does
         if direct is not None:
-            self.policy.answered_by_tools(turn.key.as_str())
             facts = (self._hit_fact(direct, language), *outcome.facts, *evidence)
             return Prepared((), facts, direct_reply=quote_for(direct.document, language))
         facts = (*outcome.facts, *(self._hit_fact(h, language) for h in hits))[
@@ -243,14 +250,16 @@ class KnowledgeBrain:
 
     def _no_knowledge(self, detail: str) -> HandoffDecision:
         decision = self.policy.no_knowledge(detail)
-        return decision or HandoffDecision((f"nothing to answer with: {detail}",), "no_knowledge")
+        return decision or HandoffDecision(
+            (f"nothing to answer with: {detail}",), HandoffKind.NO_KNOWLEDGE
+        )
 
     def assess(
         self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
     ) -> Assessment:
         confidence = self.score(turn, prepared, answer, logprob_confidence)
-        decision = self.policy.after_answer(confidence, turn.key.as_str())
-        return Assessment(confidence, decision)
+        decision = self.policy.after_answer(confidence, prepared.failures)
+        return Assessment(confidence, decision, weak=self.policy.is_weak(confidence))
 
     def score(
         self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence

@@ -2,7 +2,7 @@
 
 :class:`OrderSource` is the shop's order system (a file for the demo, the shop's own HTTP
 API in production). :class:`OrderLookup` is the only way the brains read orders, and it
-binds every lookup to the asker's VERIFIED platform identity (``turn.key.platform`` and
+binds every lookup to the asker's VERIFIED platform identity (``turn.key.channel`` and
 ``turn.sender.user_id``), never to anything written in a message. A customer asking about
 another customer's order gets exactly what an unknown order number gets: nothing.
 """
@@ -65,7 +65,7 @@ class Asker:
 
     @classmethod
     def of(cls, turn: Turn) -> Asker:
-        return cls(Identity(turn.key.platform, turn.sender.user_id), turn.sender.role)
+        return cls(Identity(turn.key.channel, turn.sender.user_id), turn.sender.role)
 
     @property
     def is_staff(self) -> bool:

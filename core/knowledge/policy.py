@@ -12,21 +12,23 @@ decision log:
   grounding check) is below ``confidence_threshold``.
 - **repeated_failure**: the customer says the bot is not helping ("答非所问", "not helpful"),
   repeats a question the bot already answered, or ``max_weak_in_a_row`` answers in a row
-  scored below ``weak_threshold``. The weak-answer counter lives in memory per conversation
-  (:class:`FailureTracker`): it restarts with the process, which only delays a handoff.
+  failed or scored below ``weak_threshold``. The count is the conversation's durable
+  counter (``conversations.failures``, given in :class:`~core.answering.bot.TurnContext`):
+  it holds across restarts and processes; the policy only reads it, and says which answers
+  are weak (the worker commits the count with the answer).
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.answering.bot import HandoffDecision, HistoryItem
+from core.answering.bot import HandoffDecision
 from core.knowledge.textproc import normalise, tokenize
-from core.model.turn import Confidence, Role
+from core.model.decision import HandoffKind
+from core.model.turn import Command, Confidence, HistoryItem, Role
 
 EXPLICIT_PHRASES = (
     "转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "转接人工", "真人客服", "人工坐席", "找客服",
@@ -86,27 +88,6 @@ def _similarity(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
 
 
-class FailureTracker:
-    """Weak answers in a row, per conversation (bounded LRU, in memory)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._counts: OrderedDict[str, int] = OrderedDict()
-        self._capacity = capacity
-
-    def get(self, conversation: str) -> int:
-        return self._counts.get(conversation, 0)
-
-    def record(self, conversation: str, weak: bool) -> int:
-        """Count a weak answer (or reset on a good one); returns the new count."""
-        previous = self._counts.pop(conversation, 0)
-        count = previous + 1 if weak else 0
-        if count:
-            self._counts[conversation] = count
-            while len(self._counts) > self._capacity:
-                self._counts.popitem(last=False)
-        return count
-
-
 class HandoffPolicy:
     """Applies a :class:`HandoffPolicyConfig`."""
 
@@ -117,32 +98,41 @@ class HandoffPolicy:
         self._complaint = _phrase_pattern((*c.complaint_phrases, *c.extra_complaint_phrases))
         self._damage = _phrase_pattern(c.damage_phrases)
         self._frustration = _phrase_pattern(c.frustration_phrases)
-        self.failures = FailureTracker()
 
     def before_answer(
-        self, text: str, command: str | None, history: Sequence[HistoryItem], conversation: str
+        self, text: str, command: Command | None, history: Sequence[HistoryItem], failures: int
     ) -> HandoffDecision | None:
-        """Rules that need no answer: explicit requests, complaints, damage, frustration, repeats."""
+        """Rules that need no answer: explicit requests, complaints, damage, frustration, repeats.
+
+        Args:
+            text: The customer's words.
+            command: The turn's command, if any.
+            history: The conversation's recent rounds.
+            failures: Failed or weak answers in a row so far (the durable counter).
+        """
         lowered = normalise(text)
-        if command == "human":
-            return HandoffDecision(("customer pressed 'talk to a person' (/human)",), "explicit")
+        if command is Command.HUMAN:
+            return HandoffDecision(
+                ("customer pressed 'talk to a person' (/human)",), HandoffKind.EXPLICIT
+            )
         if match := self._explicit.search(lowered):
             return HandoffDecision(
-                (f"customer asked for a person: {match.group(0)!r}",), "explicit"
+                (f"customer asked for a person: {match.group(0)!r}",), HandoffKind.EXPLICIT
             )
         if match := self._complaint.search(lowered):
             return HandoffDecision(
-                (f"complaint or escalation wording: {match.group(0)!r}",), "complaint"
+                (f"complaint or escalation wording: {match.group(0)!r}",), HandoffKind.COMPLAINT
             )
         if self.config.handoff_on_damage and (match := self._damage.search(lowered)):
             return HandoffDecision(
-                (f"damaged or defective item reported: {match.group(0)!r}",), "complaint"
+                (f"damaged or defective item reported: {match.group(0)!r}",), HandoffKind.COMPLAINT
             )
         if match := self._frustration.search(lowered):
             return HandoffDecision(
-                (f"customer says the bot is not helping: {match.group(0)!r}",), "repeated_failure"
+                (f"customer says the bot is not helping: {match.group(0)!r}",),
+                HandoffKind.REPEATED_FAILURE,
             )
-        return self._repeated_question(text, history) or self._too_many_weak(conversation)
+        return self._repeated_question(text, history) or self._too_many_weak(failures)
 
     def _repeated_question(
         self, text: str, history: Sequence[HistoryItem]
@@ -157,14 +147,16 @@ class HandoffPolicy:
                 and _similarity(text, item.text) >= self.config.repeated_question_similarity
             ):
                 return HandoffDecision(
-                    ("customer repeated a question the bot already answered",), "repeated_failure"
+                    ("customer repeated a question the bot already answered",),
+                    HandoffKind.REPEATED_FAILURE,
                 )
         return None
 
-    def _too_many_weak(self, conversation: str) -> HandoffDecision | None:
-        weak = self.failures.get(conversation)
-        if weak >= self.config.max_weak_in_a_row:
-            return HandoffDecision((f"{weak} weak answers in a row",), "repeated_failure")
+    def _too_many_weak(self, failures: int) -> HandoffDecision | None:
+        if failures >= self.config.max_weak_in_a_row:
+            return HandoffDecision(
+                (f"{failures} failed or weak answers in a row",), HandoffKind.REPEATED_FAILURE
+            )
         return None
 
     def no_knowledge(self, detail: str) -> HandoffDecision | None:
@@ -172,27 +164,31 @@ class HandoffPolicy:
         if not self.config.handoff_on_no_knowledge:
             return None
         return HandoffDecision(
-            (f"nothing relevant in the shop's knowledge: {detail}",), "no_knowledge"
+            (f"nothing relevant in the shop's knowledge: {detail}",), HandoffKind.NO_KNOWLEDGE
         )
 
-    def after_answer(self, confidence: Confidence, conversation: str) -> HandoffDecision | None:
-        """Judge a generated answer; also counts weak answers for the repeated-failure rule."""
+    def is_weak(self, confidence: Confidence) -> bool:
+        """A sent answer below ``weak_threshold`` counts towards the failures in a row."""
+        return confidence.score < self.config.weak_threshold
+
+    def after_answer(self, confidence: Confidence, failures: int) -> HandoffDecision | None:
+        """Judge a generated answer.
+
+        Args:
+            confidence: The answer's confidence.
+            failures: Failed or weak answers in a row before this one (the durable counter).
+        """
         c = self.config
         if confidence.score < c.confidence_threshold:
-            self.failures.record(conversation, weak=True)
             reasons = (
                 f"confidence {confidence.score:.2f} < {c.confidence_threshold:.2f}",
                 *confidence.reasons,
             )
-            return HandoffDecision(reasons, "low_confidence")
-        weak = self.failures.record(conversation, weak=confidence.score < c.weak_threshold)
+            return HandoffDecision(reasons, HandoffKind.LOW_CONFIDENCE)
+        weak = failures + 1 if self.is_weak(confidence) else 0
         if weak >= c.max_weak_in_a_row:
             return HandoffDecision(
                 (f"{weak} weak answers in a row (< {c.weak_threshold:.2f})", *confidence.reasons),
-                "repeated_failure",
+                HandoffKind.REPEATED_FAILURE,
             )
         return None
-
-    def answered_by_tools(self, conversation: str) -> None:
-        """A tool answered fully: the conversation is going well."""
-        self.failures.record(conversation, weak=False)

@@ -28,6 +28,7 @@ from core.knowledge.ordernumbers import find_order_numbers
 from core.knowledge.orders import Asker
 from core.knowledge.pricing import quote
 from core.knowledge.retrieval import body_for
+from core.model.decision import HandoffKind
 from core.texts import Language
 
 OPEN_STATUSES = frozenset(
@@ -117,7 +118,7 @@ class ShopTools:
         if not found:
             # Unknown and not-yours look the same to the customer; staff see the reason.
             reason = f"order number {', '.join(numbers)} not found for {request.asker.identity.platform} user {request.asker.identity.user_id}"
-            return ToolOutcome(handoff=HandoffDecision((reason,), "order_not_found"))
+            return ToolOutcome(handoff=HandoffDecision((reason,), HandoffKind.ORDER_NOT_FOUND))
         facts = tuple(
             Fact(f"order:{o.order_no}", order_fact(o, self.shop, request.language)) for o in found
         )

@@ -21,27 +21,78 @@ class Role(StrEnum):
     BOT = "bot"
 
 
+class Command(StrEnum):
+    """What a command or a pressed button asks for.
+
+    ``TAKE``, ``RESOLVE`` and ``RETURN`` are the staff desk's actions on one handoff; the
+    handoff's id travels as the turn's ``command_arg``.
+    """
+
+    START = "start"
+    HELP = "help"
+    RESET = "reset"
+    HUMAN = "human"
+    TAKE = "take"
+    RESOLVE = "resolve"
+    RETURN = "return"
+    UNKNOWN = "unknown"  # a command or button kefu does not know; ``command_arg`` has it
+
+
+CUSTOMER_COMMANDS = frozenset({Command.START, Command.HELP, Command.RESET, Command.HUMAN})
+DESK_ACTIONS = frozenset({Command.TAKE, Command.RESOLVE, Command.RETURN})
+_DESK_TOKEN_PREFIX = "handoff:"
+
+
+class ContentProblem(StrEnum):
+    """Why a turn carries nothing (or not everything) the model can read.
+
+    The adapter keeps whatever text there was; the core answers according to the problem.
+    """
+
+    UNSUPPORTED = "unsupported"  # stickers, voice, video, other files: the core explains
+    IMAGE_ERROR = "image_error"  # the photo could not be read; the adapter told the customer
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationKey:
     """Identifies one conversation: a platform, a chat on it, and an optional thread.
 
     Attributes:
-        platform: Adapter name, e.g. ``"telegram"``, ``"slack"``, ``"webhook:shopify"``.
+        platform: Adapter name, e.g. ``"telegram"``, ``"slack"``, ``"webhook"``.
         chat_id: The platform's chat/channel id, as a string.
         thread_id: Thread within the chat (Slack ``thread_ts``); empty when not threaded.
+        source: Which sender of an adapter that serves several (a webhook source such as
+            ``"shopify"``); empty for single-source platforms.
     """
 
     platform: str
     chat_id: str
     thread_id: str = ""
+    source: str = ""
+
+    @property
+    def channel(self) -> str:
+        """Platform and source as one name (``"webhook:shopify"``): the store's key column."""
+        return f"{self.platform}:{self.source}" if self.source else self.platform
 
     def as_str(self) -> str:
-        return f"{self.platform}|{self.chat_id}|{self.thread_id}"
+        return f"{self.channel}|{self.chat_id}|{self.thread_id}"
+
+    @classmethod
+    def from_channel(cls, channel: str, chat_id: str, thread_id: str = "") -> ConversationKey:
+        """The inverse of :attr:`channel` (used where keys are read back from storage)."""
+        platform, _, source = channel.partition(":")
+        return cls(platform, chat_id, thread_id, source)
 
     @classmethod
     def parse(cls, value: str) -> ConversationKey:
-        platform, chat_id, thread_id = value.split("|", 2)
-        return cls(platform, chat_id, thread_id)
+        """The inverse of :meth:`as_str`.
+
+        Raises:
+            ValueError: ``value`` is not ``channel|chat|thread``.
+        """
+        channel, chat_id, thread_id = value.split("|", 2)
+        return cls.from_channel(channel, chat_id, thread_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +160,9 @@ class Turn:
         parts: Text and image parts in order.
         timestamp: When the platform says it was sent (UTC).
         reply_to: Platform message id this turn replies to, if any.
-        command: A bot command without the slash (``"reset"``, ``"human"``), if the turn is one.
+        command: The command or pressed button, if the turn is one.
+        command_arg: The command's argument (a handoff id for the desk actions).
+        problem: Content the model cannot read came with this turn, if set.
     """
 
     key: ConversationKey
@@ -118,7 +171,9 @@ class Turn:
     parts: tuple[Part, ...]
     timestamp: datetime = field(default_factory=_utcnow)
     reply_to: str | None = None
-    command: str | None = None
+    command: Command | None = None
+    command_arg: str = ""
+    problem: ContentProblem | None = None
 
     @property
     def text(self) -> str:
@@ -136,6 +191,14 @@ class Turn:
         return tuple(p for p in self.parts if isinstance(p, ImagePart))
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One earlier message of the conversation, for the prompt (last N rounds)."""
+
+    role: Role
+    text: str
+
+
 class ReplyKind(StrEnum):
     ANSWER = "answer"  # the bot's own answer
     NOTICE = "notice"  # a fixed text: greeting, help, unsupported content, reset
@@ -146,10 +209,36 @@ class ReplyKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """An inline button; ``action`` is what kefu receives back when it is pressed."""
+    """An inline button; pressing it sends ``command`` (with ``arg``) back to kefu."""
 
     label: str
-    action: str
+    command: Command
+    arg: str = ""
+
+    @property
+    def token(self) -> str:
+        """The button's value on a platform (callback data): ``"human"``, ``"handoff:take:12"``."""
+        return command_token(self.command, self.arg)
+
+
+def command_token(command: Command, arg: str = "") -> str:
+    """How a command travels in a platform's button payload (see :func:`parse_command_token`)."""
+    if command in DESK_ACTIONS:
+        return f"{_DESK_TOKEN_PREFIX}{command.value}:{arg}"
+    return command.value
+
+
+def parse_command_token(token: str) -> tuple[Command, str] | None:
+    """``"human"`` → ``(HUMAN, "")``; ``"handoff:take:12"`` → ``(TAKE, "12")``; else None."""
+    value = token.strip().lower()
+    if value.startswith(_DESK_TOKEN_PREFIX):
+        verb, _, arg = value.removeprefix(_DESK_TOKEN_PREFIX).partition(":")
+        if verb in {c.value for c in DESK_ACTIONS} and arg.isdigit():
+            return Command(verb), arg
+        return None
+    if value in {c.value for c in CUSTOMER_COMMANDS}:
+        return Command(value), ""
+    return None
 
 
 @dataclass(frozen=True, slots=True)

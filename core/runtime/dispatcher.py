@@ -13,14 +13,12 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
 
 from prometheus_client import Counter
-from sqlalchemy.exc import SQLAlchemyError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError, StoreError
-from core.ports import DeliveryReceipt, OutboundMessage
+from core.ports import Bell, Deliverer, DeliveryReceipt, OutboundMessage
 from core.store.outbox import OutboxQueue, OutboxRow
 from core.store.store import Store
 
@@ -29,12 +27,6 @@ log = logging.getLogger(__name__)
 DELIVERIES = Counter("kefu_deliveries_total", "Outbox deliveries", ["platform", "result"])
 MAX_INLINE_WAIT_S = 30.0  # longer Retry-After values are rescheduled durably
 MAX_RATE_LIMITED_ATTEMPTS = 20  # a receiver answering 429 forever is dead-lettered eventually
-
-
-class Deliverer(Protocol):
-    """What the dispatcher needs from an adapter."""
-
-    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt: ...
 
 
 def _wait_for_retry_after(retry_state) -> float:  # type: ignore[no-untyped-def]
@@ -61,6 +53,7 @@ class Dispatcher:
         inline_attempts: In-process attempts per durable attempt.
         linger_s: Pause after a wake-up before claiming, so that replies finishing
             together are claimed in one go.
+        bell: Rung by whoever queues outbox rows (a new one when not given).
     """
 
     def __init__(
@@ -73,6 +66,7 @@ class Dispatcher:
         poll_interval_s: float = 0.5,
         lease_s: float = 15.0,
         linger_s: float = 0.01,
+        bell: Bell | None = None,
     ) -> None:
         self.queue = OutboxQueue(store, lease_s)
         self.lease_s = lease_s
@@ -82,13 +76,19 @@ class Dispatcher:
         self.inline_attempts = inline_attempts
         self.concurrency = concurrency
         self.poll_interval_s = poll_interval_s
-        self._wake = asyncio.Event()
+        self._wake = bell or Bell()
         self._stopping = False
+        self._loop: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        self._wake.ring()
 
-    async def run(self) -> None:
+    async def start(self) -> None:
+        """Deliver the outbox until :meth:`stop`."""
+        if self._loop is None:
+            self._loop = asyncio.create_task(self._run(), name="kefu-dispatcher")
+
+    async def _run(self) -> None:
         platforms = list(self.adapters)
         while not self._stopping:
             # Cleared before the claim: a wake-up that arrives during it is not lost.
@@ -98,18 +98,16 @@ class Dispatcher:
                 await asyncio.gather(
                     *(self._deliver_conversation(group) for group in _by_conversation(rows))
                 )
-                if len(rows) == self.concurrency or self._wake.is_set():
+                if len(rows) == self.concurrency or self._wake.rung:
                     continue
-            timeout = await self._idle_wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._wake.wait(await self._idle_wait())
             if self.linger_s and not self._stopping:
                 await asyncio.sleep(self.linger_s)  # replies finishing together go out together
 
     async def _claim(self, platforms: list[str]) -> list[OutboxRow]:
         try:
             return await self.queue.claim(self.concurrency, platforms)
-        except (StoreError, SQLAlchemyError) as exc:
+        except StoreError as exc:
             # The database is busy or away: the replies wait in the outbox; try again later.
             log.warning("claiming outbox rows failed, retrying: %s", exc)
             return []
@@ -117,18 +115,20 @@ class Dispatcher:
     async def _idle_wait(self) -> float:
         try:
             due = await self.queue.next_due()
-        except (StoreError, SQLAlchemyError):
+        except StoreError:
             return self.poll_interval_s
         if due is None:
             return self.poll_interval_s
         return max(0.01, min(self.poll_interval_s, (due - datetime.now(UTC)).total_seconds()))
 
     async def stop(self) -> None:
+        """Let the deliveries under way finish, then finish their bookkeeping writes."""
         self._stopping = True
-        self._wake.set()
-
-    async def close(self) -> None:
-        """Finish the bookkeeping writes already submitted (after :meth:`run` has ended)."""
+        self._wake.ring()
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
         await self.queue.close()
 
     async def _deliver_conversation(self, rows: list[OutboxRow]) -> None:
@@ -136,17 +136,17 @@ class Dispatcher:
             if not await self.deliver_row(row):
                 break  # keep order: later rows of this conversation wait
 
-    def _schedule_for(self, platform: str) -> tuple[float, ...]:
-        own = getattr(self.adapters[platform.split(":")[0]], "retry_schedule", None)
+    def _schedule_for(self, row: OutboxRow) -> tuple[float, ...]:
+        own = self.adapters[row.adapter].retry_schedule
         return tuple(own) if own is not None else self.schedule_s
 
     def _inline_attempts_for(self, adapter: Deliverer) -> int:
         # An adapter with its own (spec-defined) schedule gets exactly that many attempts.
-        return 1 if getattr(adapter, "retry_schedule", None) is not None else self.inline_attempts
+        return 1 if adapter.retry_schedule is not None else self.inline_attempts
 
     async def deliver_row(self, row: OutboxRow) -> bool:
         """Deliver one row; True when it is delivered."""
-        adapter = self.adapters[row.platform.split(":")[0]]
+        adapter = self.adapters[row.adapter]
         reply = await self.queue.reply_of(row)
         message = OutboundMessage(
             row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1
@@ -198,7 +198,7 @@ class Dispatcher:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _reschedule(self, row: OutboxRow, error: str) -> bool:
-        schedule = self._schedule_for(row.platform)
+        schedule = self._schedule_for(row)
         if row.attempts >= len(schedule):
             log.error(
                 "outbox %s dead-lettered after %s attempts: %s", row.id, row.attempts + 1, error

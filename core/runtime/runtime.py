@@ -8,28 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
 
 from aiohttp import web
 
-from adapters.base import Adapter, AdapterContext
 from core.answering.answer import Answerer, AnswerSettings
-from core.answering.bot import BotBrain
 from core.engines.base import Engine
 from core.errors import StoreError
-from core.model.turn import Role
+from core.ports import Adapter, Bell, Deliverer, Service, StreamOpener
 from core.runtime.dispatcher import Dispatcher
 from core.runtime.worker import Worker
 from core.store.store import Store
 
 log = logging.getLogger(__name__)
 
-AdapterFactory = Callable[[AdapterContext], Adapter]  # type: ignore[type-arg]
+
+class Role(StrEnum):
+    """What one process runs (``serve --role``)."""
+
+    ALL = "all"  # everything in one process
+    INGEST = "ingest"  # receives platform traffic and stores turns: no model, no worker
+    WORKER = "worker"  # answers and delivers: no HTTP server, no receiving
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class RuntimeOptions:
     host: str = "127.0.0.1"
     port: int = 0
@@ -40,94 +44,107 @@ class RuntimeOptions:
     delivery_schedule_s: tuple[float, ...] = (1, 5, 30, 120)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     serve_http: bool = True
-    # "all" runs everything in one process. "ingest" receives platform traffic and stores
-    # turns (no model, no worker), so acks never wait behind answering; "worker" answers
-    # and delivers (no HTTP server, no receiving). Run one of each against the same store.
-    role: Literal["all", "ingest", "worker"] = "all"
+    # ALL runs everything in one process. INGEST receives platform traffic and stores turns
+    # (no model, no worker), so acks never wait behind answering; WORKER answers and
+    # delivers (no HTTP server, no receiving). Run one of each against the same store.
+    role: Role = Role.ALL
+
+
+def stream_openers(adapters: Mapping[str, Adapter]) -> dict[str, StreamOpener]:  # type: ignore[type-arg]
+    """The adapters that can show an answer while it is written, by platform name."""
+    return {name: a for name, a in adapters.items() if a.capabilities.streaming}
 
 
 class Runtime:
-    """Lifecycle owner of a running kefu.
+    """Lifecycle owner of a running kefu: it wires nothing it was not given.
 
     Args:
         store: Opened store.
         engine: Engine (started by :meth:`start`).
-        brains: Brain per sender role.
-        adapter_factories: Adapter per platform name.
-        options: Ports, concurrency, retry schedule.
-        web_app: An application to serve (the core service routes may already be on it).
+        answerer: Answers turns (the worker's work).
+        adapters: Platform adapters by name; each delivers its platform's outbox rows.
+        options: Ports, concurrency, retry schedule, role.
+        web_app: The application to serve (the core API routes may already be on it).
+        deliverers: Outbox deliverers that are not platforms (the handoff desk's
+            ``"handoff"`` rows).
+        services: Long-lived parts started after the adapters and stopped after the
+            worker (the handoff service); not run in the ingest role.
+        on_answered: Called after each committed answer (besides waking the dispatcher).
+        outbox: The bell the dispatcher waits on; others that queue outbox rows ring it.
     """
 
     def __init__(
         self,
         store: Store,
         engine: Engine,
-        brains: Mapping[Role, BotBrain],
-        adapter_factories: Mapping[str, AdapterFactory],
+        answerer: Answerer,
+        adapters: Mapping[str, Adapter],  # type: ignore[type-arg]
         options: RuntimeOptions | None = None,
+        *,
         web_app: web.Application | None = None,
+        deliverers: Mapping[str, Deliverer] | None = None,
+        services: Sequence[Service] = (),
+        on_answered: Sequence[Callable[[], None]] = (),
+        outbox: Bell | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
+        self.answerer = answerer
         self.options = options or RuntimeOptions()
         self.web = web_app or web.Application(client_max_size=64 * 1024 * 1024)
-        self.adapters: dict[str, Adapter] = {}  # type: ignore[type-arg]
-        for name, factory in adapter_factories.items():
-            context = AdapterContext(
-                inbox=store, web=self.web, retry_schedule=self.options.delivery_schedule_s
-            )
-            self.adapters[name] = factory(context)
-        self.answerer = Answerer(store, engine, brains, self._stream_opener, self.options.answer)
+        self.adapters = dict(adapters)
+        self.services = tuple(services)
         self.dispatcher = Dispatcher(
             store,
-            self.adapters,
+            {**self.adapters, **(deliverers or {})},
             self.options.delivery_schedule_s,
             poll_interval_s=self.options.poll_interval_s,
             lease_s=self.options.delivery_lease_s,
+            bell=outbox,
         )
+        callbacks = (self.dispatcher.wake, *on_answered)
         self.worker = Worker(
             store,
-            self.answerer,
+            answerer,
             concurrency=self.options.worker_concurrency,
             lease_s=self.options.lease_s,
             poll_interval_s=self.options.poll_interval_s,
-            on_completed=self.dispatcher.wake,
+            on_completed=callbacks,
         )
         self._runner: web.AppRunner | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._working = False
+        self._started: list[Adapter | Service] = []  # type: ignore[type-arg]
         self._unwatch: Callable[[], Awaitable[None]] | None = None
         self.base_url = ""
 
-    def _stream_opener(self, platform: str) -> Adapter | None:  # type: ignore[type-arg]
-        adapter = self.adapters.get(platform.split(":")[0])
-        if adapter is None or not adapter.capabilities.streaming:
-            return None
-        return adapter
-
     async def start(self) -> None:
-        """Load the engine, initialise adapters, serve HTTP, start receiving and working."""
+        """Load the engine, serve HTTP, start the adapters and services, then work.
+
+        Adapters' routes exist from construction and answer 503 until their adapter has
+        started, so a platform's early retry is never lost.
+        """
         role = self.options.role
-        if role != "ingest":
+        if role is not Role.INGEST:
             await self.engine.start()
-        for adapter in self.adapters.values():
-            await adapter.initialize()
-        if self.options.serve_http and role != "worker":
+        if self.options.serve_http and role is not Role.WORKER:
             self._runner = web.AppRunner(self.web, handle_signals=False, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.options.host, self.options.port)
             await site.start()
             port = self._runner.addresses[0][1]
             self.base_url = f"http://{self.options.host}:{port}"
-        for adapter in self.adapters.values():
-            if role == "all" or (role == "ingest") == adapter.receives:
-                await adapter.start()
-        if role == "worker":
+        parts: list[Adapter | Service] = list(self.adapters.values())  # type: ignore[type-arg]
+        if role is not Role.INGEST:
+            parts.extend(self.services)
+        for part in parts:
+            await part.start()
+            self._started.append(part)
+        if role is Role.WORKER:
             await self._watch_inbox()
-        if role != "ingest":
-            self._tasks = [
-                asyncio.create_task(self.worker.run(), name="kefu-worker"),
-                asyncio.create_task(self.dispatcher.run(), name="kefu-dispatcher"),
-            ]
+        if role is not Role.INGEST:
+            await self.worker.start()
+            await self.dispatcher.start()
+            self._working = True
 
     async def _watch_inbox(self) -> None:
         # Another process receives: on PostgreSQL it notifies us of new turns at once.
@@ -141,19 +158,19 @@ class Runtime:
         if self._unwatch is not None:
             await self._unwatch()
             self._unwatch = None
-        for adapter in self.adapters.values():
-            await adapter.shutdown()
-        if self._tasks:
+        adapters = [p for p in self._started if p not in self.services]
+        for adapter in adapters:
+            await adapter.stop()
+        if self._working:
             await self.worker.stop()
             await self.dispatcher.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.worker.close()
-        await self.dispatcher.close()
+            self._working = False
+        for service in [p for p in self._started if p in self.services]:
+            await service.stop()
+        self._started.clear()
         if self._runner is not None:
             await self._runner.cleanup()
-        await self.engine.close()
+        await self.engine.stop()
 
     async def wait_until_idle(self, timeout: float = 30.0) -> None:
         """Wait until every inbox turn is answered and every outbox row delivered or dead."""
@@ -161,6 +178,6 @@ class Runtime:
             while True:
                 open_turns = await self.worker.queue.pending_count()
                 undelivered = await self.dispatcher.queue.undelivered_count()
-                if not open_turns and not undelivered and not self.worker._tasks:
+                if not open_turns and not undelivered and not self.worker.busy:
                     return
                 await asyncio.sleep(0.05)

@@ -10,16 +10,16 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.answering.answer import Answerer
 from core.errors import KefuError, StoreError
+from core.model.decision import Completion, Decision, DecisionKind
 from core.model.turn import Reply, ReplyKind
-from core.store.queue import Claim, Completion, Decision, InboxQueue, LeaseLost
+from core.store.queue import Claim, InboxQueue, LeaseLost
 from core.store.store import Store
 from core.texts import detect_language, text
 
@@ -39,7 +39,8 @@ class Worker:
         concurrency: Most turns answered at once (feed for the engine's batcher).
         lease_s: Claim lease; a crashed worker's turns are retried after it expires.
         poll_interval_s: Idle poll period (new turns in this process wake it at once).
-        on_completed: Called after each commit (wakes the outbox dispatcher).
+        on_completed: Called after each commit (wake the outbox dispatcher, the handoff
+            service).
         linger_s: Pause after a wake-up before claiming, so that turns arriving together
             are claimed in one go.
         ingest_first_above: While more turns than this wait to be stored (requests waiting
@@ -56,7 +57,7 @@ class Worker:
         concurrency: int = 16,
         lease_s: float = 60.0,
         poll_interval_s: float = 0.5,
-        on_completed: Callable[[], None] | None = None,
+        on_completed: Sequence[Callable[[], None]] = (),
         linger_s: float = 0.02,
         ingest_first_above: int = 32,
         max_defer_s: float = 0.1,
@@ -72,30 +73,31 @@ class Worker:
         self.concurrency = concurrency
         self.lease_s = lease_s
         self.poll_interval_s = poll_interval_s
-        self.on_completed = on_completed
+        self.on_completed = tuple(on_completed)
         self.linger_s = linger_s
         self.ingest_first_above = ingest_first_above
         self.max_defer_s = max_defer_s
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()
-        self._loop_ended = asyncio.Event()
-        self._loop_ended.set()  # no run() loop is active
+        self._loop: asyncio.Task[None] | None = None
         self._stopping = False
         store.on_new_turn(self.wake)
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
-        """Claim and answer turns until :meth:`stop`."""
-        self._loop_ended.clear()
-        try:
-            await self._loop()
-        finally:
-            self._loop_ended.set()
+    @property
+    def busy(self) -> bool:
+        """Answers are being written right now."""
+        return bool(self._tasks)
 
-    async def _loop(self) -> None:
+    async def start(self) -> None:
+        """Claim and answer turns until :meth:`stop`."""
+        if self._loop is None:
+            self._loop = asyncio.create_task(self._run(), name="kefu-worker")
+
+    async def _run(self) -> None:
         backlog = False  # the last claim filled every free slot: more turns are waiting
         while not self._stopping:
             free = self.concurrency - len(self._tasks)
@@ -136,7 +138,7 @@ class Worker:
     async def _claim(self, free: int) -> list[Claim]:
         try:
             return await self.queue.claim(free)
-        except (StoreError, SQLAlchemyError) as exc:
+        except StoreError as exc:
             # The database is busy or away: the turns wait in the inbox; try again later.
             log.warning("claiming inbox work failed, retrying: %s", exc)
             return []
@@ -147,18 +149,20 @@ class Worker:
         self._wake.set()  # a slot is free and the conversation may have a next turn
 
     async def stop(self) -> None:
-        """Stop claiming and wait for in-flight answers to commit."""
+        """Stop claiming, let in-flight answers commit, and finish the submitted writes."""
         self._stopping = True
         self._wake.set()
-        # A claim under way when stop() was called still starts its answers: wait for the
-        # loop to end first, so that those are waited for too.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._loop_ended.wait(), self.lease_s)
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            # A claim under way when stop() was called still starts its answers: wait for
+            # the loop to end first, so that those are waited for too.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(loop), self.lease_s)
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def close(self) -> None:
-        """Finish the completion writes already submitted (after :meth:`run` has ended)."""
         await self.queue.close()
 
     async def _process(self, claim: Claim) -> None:
@@ -173,8 +177,8 @@ class Worker:
             raise
         finally:
             keeper.cancel()
-        if self.on_completed:
-            self.on_completed()
+        for callback in self.on_completed:
+            callback()
 
     async def _answer_and_commit(self, claim: Claim) -> None:
         turn = claim.turn
@@ -197,7 +201,9 @@ class Worker:
     def _fallback(self, key, turn_text: str, message_id: str, reason: str) -> Completion:  # type: ignore[no-untyped-def]
         language = detect_language(turn_text)
         reply = Reply(key, text("internal_error", language), ReplyKind.ERROR, reply_to=message_id)
-        return Completion((reply,), Decision("error", reasons=(reason,)), failure_delta=1)
+        return Completion(
+            (reply,), Decision(DecisionKind.ERROR, reasons=(reason,)), failure_delta=1
+        )
 
     async def _keep_lease(self, claim: Claim) -> None:
         while True:

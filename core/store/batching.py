@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from core.errors import StoreError
+from core.errors import StoreConflictError, StoreError
 from core.store.db import Database
 
 Item = TypeVar("Item")
@@ -123,26 +122,20 @@ class WriteBatcher(Generic[Item, Result]):
         items = [p.item for p in batch]
         try:
             results = await self.db.write(lambda conn: self.write_many(conn, items))
-        except (SQLAlchemyError, StoreError) as exc:
-            if isinstance(exc, IntegrityError) and self.one_by_one is not None:
+        except StoreError as exc:
+            if isinstance(exc, StoreConflictError) and self.one_by_one is not None:
                 await self._one_by_one(batch, self.one_by_one)
             elif len(batch) > 1:
                 await self._one_by_one(batch, self._alone)  # one bad item fails alone
             else:
-                _fail(
-                    batch,
-                    exc if isinstance(exc, StoreError) else StoreError(f"could not write: {exc}"),
-                )
+                _fail(batch, exc)
         else:
             _settle(batch, results)
         if self.after is not None:
             self.after()
 
     async def _alone(self, item: Item) -> Result:
-        try:
-            (result,) = await self.db.write(lambda conn: self.write_many(conn, [item]))
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not write: {exc}") from exc
+        (result,) = await self.db.write(lambda conn: self.write_many(conn, [item]))
         if isinstance(result, Exception):
             raise result
         return result

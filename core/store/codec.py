@@ -6,6 +6,7 @@ from typing import Any
 
 from core.model.turn import (
     Button,
+    Command,
     Confidence,
     ConfidenceComponent,
     ConversationKey,
@@ -14,6 +15,7 @@ from core.model.turn import (
     Reply,
     ReplyKind,
     TextPart,
+    parse_command_token,
 )
 
 
@@ -41,15 +43,25 @@ def parts_from_json(rows: list[dict[str, Any]], images: dict[str, ImagePart]) ->
     return tuple(parts)
 
 
+def components_to_json(components: tuple[ConfidenceComponent, ...]) -> list[dict[str, Any]]:
+    return [
+        {"name": c.name, "value": c.value, "weight": c.weight, "detail": c.detail}
+        for c in components
+    ]
+
+
+def components_from_json(rows: list[dict[str, Any]]) -> tuple[ConfidenceComponent, ...]:
+    return tuple(
+        ConfidenceComponent(c["name"], c["value"], c["weight"], c.get("detail", "")) for c in rows
+    )
+
+
 def confidence_to_json(confidence: Confidence | None) -> dict[str, Any] | None:
     if confidence is None:
         return None
     return {
         "score": confidence.score,
-        "components": [
-            {"name": c.name, "value": c.value, "weight": c.weight, "detail": c.detail}
-            for c in confidence.components
-        ],
+        "components": components_to_json(confidence.components),
         "reasons": list(confidence.reasons),
     }
 
@@ -71,7 +83,9 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
         "kind": reply.kind.value,
         "reply_to": reply.reply_to,
         "confidence": confidence_to_json(reply.confidence),
-        "buttons": [{"label": b.label, "action": b.action} for b in reply.buttons],
+        "buttons": [
+            {"label": b.label, "command": b.command.value, "arg": b.arg} for b in reply.buttons
+        ],
         "images": [{"sha256": i.sha256, "caption": i.caption} for i in reply.images],
     }
 
@@ -83,7 +97,7 @@ def reply_from_json(data: dict[str, Any], images: dict[str, ImagePart]) -> Reply
         kind=ReplyKind(data["kind"]),
         reply_to=data.get("reply_to"),
         confidence=confidence_from_json(data.get("confidence")),
-        buttons=tuple(Button(b["label"], b["action"]) for b in data.get("buttons", [])),
+        buttons=tuple(_button(b) for b in data.get("buttons", [])),
         images=tuple(
             ImagePart(
                 images[i["sha256"]].data,
@@ -96,3 +110,11 @@ def reply_from_json(data: dict[str, Any], images: dict[str, ImagePart]) -> Reply
             for i in data.get("images", [])
         ),
     )
+
+
+def _button(data: dict[str, Any]) -> Button:
+    if "command" in data:
+        return Button(data["label"], Command(data["command"]), data.get("arg", ""))
+    # Outbox rows written before commands were typed carry the platform token.
+    parsed = parse_command_token(data["action"]) or (Command.HELP, "")
+    return Button(data["label"], *parsed)

@@ -31,12 +31,12 @@ from alembic.config import Config
 from sqlalchemy import ColumnElement, Connection, Engine, Table, event, literal_column
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
-from core.errors import StoreError
+from core.errors import StoreConflictError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 T = TypeVar("T")
@@ -86,6 +86,18 @@ def _create_sqlite_engine(url: str) -> Engine:
     return engine
 
 
+@contextlib.contextmanager
+def _as_store_errors() -> Iterator[None]:
+    """The store's one error type outward: database and driver failures become StoreError
+    (a uniqueness violation StoreConflictError), so no caller handles SQLAlchemy's."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise StoreConflictError(f"conflicting write: {exc.orig}") from exc
+    except (SQLAlchemyError, sqlite3.Error, asyncpg.PostgresError, OSError) as exc:
+        raise StoreError(f"database error: {exc}") from exc
+
+
 class Database:
     """Runs store transactions for one database URL.
 
@@ -119,19 +131,21 @@ class Database:
                 after a power cut skip it: a lease (claims, renewals) that is lost with the
                 machine is simply taken again after it expires.
         """
-        if self._async is not None:
-            async with self._async.begin() as conn:
-                if not durable:
-                    await conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                return await conn.run_sync(work)
-        return await self._on_thread(self._sqlite_write, work, durable)
+        with _as_store_errors():
+            if self._async is not None:
+                async with self._async.begin() as conn:
+                    if not durable:
+                        await conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    return await conn.run_sync(work)
+            return await self._on_thread(self._sqlite_write, work, durable)
 
     async def read(self, work: Work[T]) -> T:
         """Run ``work`` on a connection and roll back whatever it did."""
-        if self._async is not None:
-            async with self._async.connect() as conn:
-                return await conn.run_sync(work)
-        return await self._on_thread(self._sqlite_read, work)
+        with _as_store_errors():
+            if self._async is not None:
+                async with self._async.connect() as conn:
+                    return await conn.run_sync(work)
+            return await self._on_thread(self._sqlite_read, work)
 
     async def listen(
         self, channel: str, callback: Callable[[], None]

@@ -30,7 +30,7 @@ def _export(conn: Connection, key: ConversationKey) -> dict[str, Any]:
         conv = (
             conn.execute(
                 select(conversations).where(
-                    conversations.c.platform == key.platform,
+                    conversations.c.platform == key.channel,
                     conversations.c.chat_id == key.chat_id,
                     conversations.c.thread_id == key.thread_id,
                 )
@@ -66,6 +66,8 @@ def _export(conn: Connection, key: ConversationKey) -> dict[str, Any]:
                     "text": t.text,
                     "parts": t.parts,
                     "command": t.command,
+                    "command_arg": t.command_arg,
+                    "problem": t.problem,
                     "sent_at": _iso(t.sent_at),
                 }
                 for t in turn_rows
@@ -116,10 +118,9 @@ async def export_conversation_from_url(url: str, key: str) -> dict[str, Any]:
     """Open the store at ``url`` and export ``key`` (``platform|chat|thread``)."""
     store = await Store.open(url)
     try:
-        parts = key.split("|")
-        conversation_key = ConversationKey(
-            parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
-        )
+        channel, _, rest = key.partition("|")
+        chat_id, _, thread_id = rest.partition("|")
+        conversation_key = ConversationKey.from_channel(channel, chat_id, thread_id)
         return await export_conversation(store, conversation_key)
     finally:
         await store.close()

@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, literal_column, or_, select, union_all
 
-from core.answering.bot import HistoryItem
-from core.model.turn import Role
+from core.model.turn import HistoryItem, Role
 from core.store.schema import conversations, turns
 
 _NO_LIMIT = 2**62
@@ -76,6 +75,7 @@ def _part(slot: int) -> Any:
         .where(
             turns.c.conversation_id == conversation,
             turns.c.command.is_(None),
+            turns.c.problem.is_(None),
             turns.c.id < bindparam(f"before_{slot}"),
             or_(reset_at.is_(None), turns.c.stored_at > reset_at),
         )

@@ -23,7 +23,7 @@ INBOX_CHANNEL = "kefu_inbox"  # PostgreSQL NOTIFY channel: new turns are in the 
 
 def write_turns(conn: Connection, dialect: str, batch: Sequence[Turn]) -> list[IngestResult]:
     """Store new turns with their inbox rows; turns already in the inbox are duplicates."""
-    keys = [(t.key.platform, t.message_id) for t in batch]
+    keys = [(t.key.channel, t.message_id) for t in batch]
     existing = _existing(conn, set(keys))
     owners: dict[tuple[str, str], int] = {}
     fresh = []
@@ -37,7 +37,7 @@ def write_turns(conn: Connection, dialect: str, batch: Sequence[Turn]) -> list[I
     if fresh and dialect == "postgresql":
         # Delivered at commit to worker processes listening (``serve --role worker``).
         conn.exec_driver_sql(f"NOTIFY {INBOX_CHANNEL}")
-    new_ids = {(t.key.platform, t.message_id): tid for t, tid in zip(fresh, turn_ids, strict=True)}
+    new_ids = {(t.key.channel, t.message_id): tid for t, tid in zip(fresh, turn_ids, strict=True)}
     results = []
     for index, key in enumerate(keys):
         if key in existing:
@@ -62,7 +62,7 @@ def _insert(
         dialect,
         [
             {
-                "platform": t.key.platform,
+                "platform": t.key.channel,
                 "platform_message_id": t.message_id,
                 "conversation_id": conversation_ids[t.key],
                 "turn_id": turn_id,

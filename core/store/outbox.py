@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
-from core.model.turn import Reply
+from core.model.turn import ConversationKey, Reply
 from core.store import codec
 from core.store.batching import WriteBatcher
 from core.store.db import as_utc, is_in, utcnow
@@ -28,10 +28,15 @@ class OutboxRow:
     turn_id: int | None
     seq: int
     final: bool
-    platform: str
+    platform: str  # the conversation key's channel: "telegram", "webhook:shopify"
     payload: dict[str, Any]
     stream_ref: str | None
     attempts: int
+
+    @property
+    def adapter(self) -> str:
+        """The adapter that delivers this row (the channel's platform)."""
+        return _adapter(self.platform)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +69,7 @@ class OutboxQueue:
         now = utcnow()
 
         def ready(row: Any) -> bool:
-            if platforms is not None and row.platform.split(":")[0] not in platforms:
+            if platforms is not None and _adapter(row.platform) not in platforms:
                 return False  # another dispatcher's; it still holds its conversation's place
             if row.status == "pending":
                 return bool(as_utc(row.next_attempt_at) <= now)  # type: ignore[operator]
@@ -146,6 +151,10 @@ def _ready(now: Any) -> Any:
             and_(is_in(outbox.c.status, "sending"), outbox.c.lease_until < now),
         ),
     )
+
+
+def _adapter(channel: str) -> str:
+    return ConversationKey.from_channel(channel, "").platform
 
 
 # Built once: reusing a statement object skips SQLAlchemy's construction and cache-key work.

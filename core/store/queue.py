@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
-from core.answering.bot import HistoryItem
-from core.model.turn import ConversationKey, Reply, Turn
+from core.model.decision import Completion, Conversation
+from core.model.turn import ConversationKey, HistoryItem, Turn
 from core.store import codec
 from core.store.batching import WriteBatcher
 from core.store.bulk import BulkInsert
@@ -19,7 +19,7 @@ from core.store.heads import open_heads
 from core.store.history import read_histories
 from core.store.rows import insert_ids, insert_turns
 from core.store.schema import conversations, decisions, handoffs, inbox, outbox
-from core.store.store import Conversation, Store, read_conversations, read_turns
+from core.store.store import Store, read_conversations, read_turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,40 +33,6 @@ class Claim:
     turn: Turn
     conversation: Conversation
     history: tuple[HistoryItem, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One entry of the decision log."""
-
-    kind: str
-    confidence: float | None = None
-    components: tuple[dict[str, Any], ...] = ()
-    reasons: tuple[str, ...] = ()
-    model: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """Everything an answered turn writes, in one transaction.
-
-    Attributes:
-        replies: Outbound replies, in order; the last is marked final.
-        stream_refs: Draft message id for a reply index that was streamed.
-        bot_turns: Turns to remember in history (the bot's answers).
-        decision: The decision-log entry.
-        new_state: Conversation state after this turn (``"handoff"`` / ``"bot"``), if changed.
-        failure_delta: +1 after a failed/low-confidence answer, 0 keeps, -1 resets the counter.
-        handoff_reason: Opens a handoff row when set.
-    """
-
-    replies: tuple[Reply, ...]
-    decision: Decision
-    stream_refs: dict[int, str] = field(default_factory=dict)
-    bot_turns: tuple[Turn, ...] = ()
-    new_state: str | None = None
-    failure_delta: int = 0
-    handoff_reason: str | None = None
 
 
 class LeaseLost(Exception):
@@ -272,7 +238,7 @@ def _insert_replies(
             rows.append({
                 "conversation_id": finished.claim.conversation_id,
                 "turn_id": finished.claim.turn_id, "seq": index + 1,
-                "final": index == len(replies) - 1, "platform": reply.key.platform,
+                "final": index == len(replies) - 1, "platform": reply.key.channel,
                 "payload": codec.reply_to_json(reply),
                 "stream_ref": finished.completion.stream_refs.get(index), "status": "pending",
                 "attempts": 0, "next_attempt_at": now, "created_at": now,
@@ -293,7 +259,7 @@ def _insert_decisions(
     _DECISION_INSERT.run(conn, dialect, [
         {"conversation_id": f.claim.conversation_id, "turn_id": f.claim.turn_id,
          "kind": f.completion.decision.kind, "confidence": f.completion.decision.confidence,
-         "components": list(f.completion.decision.components),
+         "components": codec.components_to_json(f.completion.decision.components),
          "reasons": list(f.completion.decision.reasons), "model": f.completion.decision.model,
          "created_at": now}
         for f in batch
@@ -329,7 +295,7 @@ def _update_conversations(conn: Connection, batch: Sequence[_Finished], now: dat
     if opened:
         conn.execute(handoffs.insert(), [
             {"conversation_id": f.claim.conversation_id, "status": "open",
-             "reason": f.completion.handoff_reason, "target": "slack",
+             "reason": f.completion.handoff_reason, "target": "",
              "created_at": now, "updated_at": now}
             for f in opened
         ])  # fmt: skip

@@ -52,7 +52,7 @@ def ensure_conversations(
         dialect,
         [
             {
-                "platform": k.platform,
+                "platform": k.channel,
                 "chat_id": k.chat_id,
                 "thread_id": k.thread_id,
                 "state": "bot",
@@ -64,9 +64,11 @@ def ensure_conversations(
         ],
     )
     rows = conn.execute(
-        _CONVERSATION_IDS, {"keys": [(k.platform, k.chat_id, k.thread_id) for k in keys]}
+        _CONVERSATION_IDS, {"keys": [(k.channel, k.chat_id, k.thread_id) for k in keys]}
     )
-    return {ConversationKey(r.platform, r.chat_id, r.thread_id): int(r.id) for r in rows}
+    return {
+        ConversationKey.from_channel(r.platform, r.chat_id, r.thread_id): int(r.id) for r in rows
+    }
 
 
 def ensure_images(conn: Connection, dialect: str, parts: list[ImagePart], now: datetime) -> None:
@@ -102,7 +104,9 @@ def turn_row(turn: Turn, conversation_id: int, now: datetime) -> dict[str, Any]:
         "text": turn.text,
         "parts": codec.parts_to_json(turn.parts),
         "reply_to": turn.reply_to,
-        "command": turn.command,
+        "command": turn.command.value if turn.command else None,
+        "command_arg": turn.command_arg or None,
+        "problem": turn.problem.value if turn.problem else None,
         "sent_at": turn.timestamp,
         "stored_at": now,
     }

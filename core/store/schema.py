@@ -67,7 +67,9 @@ turns = Table(
     Column("text", Text, nullable=False, default=""),
     Column("parts", JSON, nullable=False),  # [{"type": "text"|"image", ...}] images by sha256
     Column("reply_to", String(255), nullable=True),
-    Column("command", String(64), nullable=True),
+    Column("command", String(64), nullable=True),  # core.model.turn.Command
+    Column("command_arg", String(64), nullable=True),  # a desk action's handoff id
+    Column("problem", String(16), nullable=True),  # core.model.turn.ContentProblem
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False),
     Index("ix_turns_conversation", "conversation_id", "id"),
@@ -145,7 +147,7 @@ handoffs = Table(
     Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
     Column("status", String(16), nullable=False),  # open | taken | resolved | returned
     Column("reason", Text, nullable=False),
-    Column("target", String(64), nullable=False, default="slack"),
+    Column("target", String(64), nullable=False, default=""),  # the desk; "" until opened
     Column("staff_ref", String(255), nullable=True),  # e.g. "C123|1700000000.0001"
     Column("taken_by", String(255), nullable=True),
     Column("pinged_at", DateTime(timezone=True), nullable=True),

@@ -8,16 +8,22 @@ what makes "answered exactly once" hold across crashes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from core.answering.bot import HistoryItem
-from core.errors import NotFoundError, StoreError
-from core.model.turn import ConversationKey, ImagePart, Role, Sender, Turn
+from core.errors import NotFoundError, StoreConflictError, StoreError
+from core.model.decision import Conversation, ConversationState
+from core.model.turn import (
+    Command,
+    ContentProblem,
+    ConversationKey,
+    HistoryItem,
+    ImagePart,
+    Role,
+    Sender,
+    Turn,
+)
 from core.ports import IngestResult
 from core.store import codec
 from core.store.batching import WriteBatcher
@@ -26,15 +32,6 @@ from core.store.history import read_history
 from core.store.inbox_writes import INBOX_CHANNEL, write_turns
 from core.store.rows import ensure_conversations, insert_turns
 from core.store.schema import conversations, decisions, handoffs, images, inbox, outbox, turns
-
-
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    id: int
-    key: ConversationKey
-    state: str
-    failures: int
-    memory_reset_at: datetime | None
 
 
 class Store:
@@ -68,7 +65,7 @@ class Store:
         db = Database(url)
         try:
             await db.migrate()
-        except (SQLAlchemyError, OSError) as exc:
+        except StoreError as exc:
             await db.dispose()
             raise StoreError(f"cannot open store at {url.split('@')[-1]}: {exc}") from exc
         return cls(db)
@@ -126,23 +123,18 @@ class Store:
         """Store one turn in its own transaction (the group commit's fallback)."""
         try:
             return (await self.db.write(lambda conn: write_turns(conn, self.db.dialect, [turn])))[0]
-        except IntegrityError:
+        except StoreConflictError:
             # A concurrent delivery of the same message won the race.
-            existing = await self._find_inbox(turn.key.platform, turn.message_id)
+            existing = await self._find_inbox(turn.key.channel, turn.message_id)
             if existing is None:
                 raise StoreError("inbox insert conflicted but no row exists") from None
             return IngestResult(existing, duplicate=True)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not store turn: {exc}") from exc
 
     async def _find_inbox(self, platform: str, message_id: str) -> int | None:
         query = select(inbox.c.turn_id).where(
             inbox.c.platform == platform, inbox.c.platform_message_id == message_id
         )
-        try:
-            found = await self.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not read inbox: {exc}") from exc
+        found = await self.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
         return int(found) if found is not None else None
 
     def insert_turn(self, conn: Connection, conversation_id: int, turn: Turn) -> int:
@@ -183,7 +175,9 @@ class Store:
                 return conn.execute(_by_key(key)).one()
 
             row = await self.db.write(create)
-        return Conversation(row.id, key, row.state, row.failures, as_utc(row.memory_reset_at))
+        return Conversation(
+            row.id, key, ConversationState(row.state), row.failures, as_utc(row.memory_reset_at)
+        )
 
     async def history(
         self, conversation_id: int, rounds: int, before_turn: int | None = None
@@ -201,7 +195,7 @@ class Store:
         )
         await self.db.write(lambda conn: conn.execute(statement))
 
-    async def set_state(self, conversation_id: int, state: str) -> None:
+    async def set_state(self, conversation_id: int, state: ConversationState) -> None:
         statement = (
             update(conversations)
             .where(conversations.c.id == conversation_id)
@@ -258,7 +252,7 @@ class Store:
 
 def _by_key(key: ConversationKey) -> Any:
     return select(conversations).where(
-        conversations.c.platform == key.platform,
+        conversations.c.platform == key.channel,
         conversations.c.chat_id == key.chat_id,
         conversations.c.thread_id == key.thread_id,
     )
@@ -298,16 +292,28 @@ def read_turns(conn: Connection, turn_ids: Sequence[int]) -> dict[int, Turn]:
     stored_images = read_images(conn, hashes)
     return {
         row.id: Turn(
-            key=ConversationKey(row.platform, row.chat_id, row.thread_id),
+            key=ConversationKey.from_channel(row.platform, row.chat_id, row.thread_id),
             sender=Sender(row.sender_id, row.sender_name, Role(row.role)),
             message_id=row.platform_message_id or "",
             parts=codec.parts_from_json(row.parts, stored_images),
             timestamp=as_utc(row.sent_at) or utcnow(),
             reply_to=row.reply_to,
-            command=row.command,
+            command=command_of(row.command),
+            command_arg=row.command_arg or "",
+            problem=problem_of(row.problem),
         )
         for row in rows
     }
+
+
+def command_of(value: str | None) -> Command | None:
+    """A stored command (None for a value this version does not know)."""
+    return Command(value) if value and value in Command._value2member_map_ else None
+
+
+def problem_of(value: str | None) -> ContentProblem | None:
+    """A stored content problem (None for a value this version does not know)."""
+    return ContentProblem(value) if value and value in ContentProblem._value2member_map_ else None
 
 
 _CONVERSATIONS = select(conversations).where(
@@ -321,8 +327,8 @@ def read_conversations(conn: Connection, ids: set[int]) -> dict[int, Conversatio
     return {
         r.id: Conversation(
             r.id,
-            ConversationKey(r.platform, r.chat_id, r.thread_id),
-            r.state,
+            ConversationKey.from_channel(r.platform, r.chat_id, r.thread_id),
+            ConversationState(r.state),
             r.failures,
             as_utc(r.memory_reset_at),
         )

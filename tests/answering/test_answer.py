@@ -9,24 +9,28 @@ from pathlib import Path
 import pytest
 
 from core.answering.answer import Answerer, AnswerSettings
-from core.answering.bot import HistoryItem
 from core.answering.prompt_brain import PromptBrain
 from core.engines.stub import StubEngine
 from core.errors import EngineError
-from core.handoff.records import HandoffRecords, return_to_bot
 from core.media.images import ImageLimits, normalise_image
+from core.model.handoff import return_to_bot
 from core.model.turn import (
+    Command,
+    ContentProblem,
     ConversationKey,
+    HistoryItem,
     ReplyKind,
     Role,
     Sender,
     TextPart,
     Turn,
+    parse_command_token,
 )
+from core.store.handoffs import HandoffRecords
 from core.store.store import Store
 from core.texts import text
 from tests.conftest import make_turn, png_bytes
-from tests.handoff.helpers import PolicyBrain, answer_next
+from tests.handoff.helpers import PolicyBrain, ThreadDesk, answer_next
 
 THREAD = ConversationKey("slack", "CSTAFF", "1700000001.000100")
 STAFF_REF = "CSTAFF|1700000001.000100"
@@ -68,28 +72,31 @@ def answerer(
     opener: FakeOpener | None = None,
 ) -> Answerer:
     brain = PolicyBrain()
-    built = Answerer(
+    return Answerer(
         store,
         engine or StubEngine(),
         {Role.CUSTOMER: brain, Role.STAFF: PromptBrain()},
-        (lambda _p: opener) if opener else (lambda _p: None),
+        {"telegram": opener} if opener else {},
         AnswerSettings(handoff_wait_minutes=7),
+        [ThreadDesk()] if desk else [],
     )
-    built.relay.desk_enabled = desk
-    return built
 
 
-def tg(text_: str, command: str | None = None, chat: str = "42", **kw: object) -> Turn:
+def tg(text_: str, command: Command | None = None, chat: str = "42", **kw: object) -> Turn:
     return make_turn(text_, chat=chat, platform="telegram", command=command, **kw)  # type: ignore[arg-type]
 
 
 def staff(text_: str, command: str | None = None, key: ConversationKey = THREAD) -> Turn:
+    """A staff turn; ``command`` is what Slack sends for a click (``action:<id>:<token>``)."""
+    token = command.split(":", 2)[-1] if command else ""
+    parsed = (parse_command_token(token) or (Command.UNKNOWN, token)) if command else None
     return Turn(
         key,
         Sender("UALICE", "alice", Role.STAFF),
         f"m-{text_}-{command}",
         (TextPart(text_),),
-        command=command,
+        command=parsed[0] if parsed else None,
+        command_arg=parsed[1] if parsed else "",
     )
 
 
@@ -106,10 +113,12 @@ async def hand_over(store: Store, a: Answerer, staff_ref: str | None = STAFF_REF
 
 async def test_start_is_a_direct_greeting_without_the_model(store: Store) -> None:
     engine = StubEngine()
-    completion = await answer_next(store, answerer(store, engine), tg("/start", command="start"))
+    completion = await answer_next(
+        store, answerer(store, engine), tg("/start", command=Command.START)
+    )
     [reply] = completion.replies
     assert reply.text == text("greeting", "en") and completion.decision.kind == "direct"
-    assert [b.action for b in reply.buttons] == ["human"] and engine.requests == []
+    assert [b.command for b in reply.buttons] == [Command.HUMAN] and engine.requests == []
 
 
 async def test_reset_clears_the_memory(store: Store) -> None:
@@ -117,7 +126,7 @@ async def test_reset_clears_the_memory(store: Store) -> None:
     await answer_next(store, a, tg("what sizes do you have"))
     conversation = await store.conversation(ConversationKey("telegram", "42"))
     assert len(await store.history(conversation.id, 5)) == 2
-    completion = await answer_next(store, a, tg("/reset", command="reset"))
+    completion = await answer_next(store, a, tg("/reset", command=Command.RESET))
     assert completion.replies[0].text == text("reset_done", "en")
     assert await store.history(conversation.id, 5) == []
 
@@ -126,9 +135,11 @@ async def test_unreadable_photo_is_silent_and_unsupported_content_gets_a_notice(
     store: Store,
 ) -> None:
     a = answerer(store)
-    silent = await answer_next(store, a, tg("", command="image_error", chat="a"))
+    silent = await answer_next(store, a, tg("", problem=ContentProblem.IMAGE_ERROR, chat="a"))
     assert silent.replies == () and silent.decision.reasons == ("unreadable photo",)
-    notice = await answer_next(store, a, tg("[voice]", command="unsupported", chat="b"))
+    notice = await answer_next(
+        store, a, tg("[voice]", problem=ContentProblem.UNSUPPORTED, chat="b")
+    )
     assert notice.replies[0].text == text("unsupported_content", "en")
 
 
@@ -137,16 +148,14 @@ async def test_a_question_is_answered_by_the_model_with_the_person_button(store:
     completion = await answer_next(store, answerer(store, engine), tg("do you ship to Paris"))
     [reply] = completion.replies
     assert reply.text == "Echo: do you ship to Paris" and reply.kind is ReplyKind.ANSWER
-    assert reply.buttons[0].action == "human" and completion.decision.kind == "answer"
+    assert reply.buttons[0].command is Command.HUMAN and completion.decision.kind == "answer"
     assert len(engine.requests) == 1 and completion.bot_turns[0].text == reply.text
 
 
 async def test_human_command_and_button_hand_over(store: Store) -> None:
     a = answerer(store)
-    by_command = await answer_next(store, a, tg("/human", command="human", chat="x"))
-    by_button = await answer_next(
-        store, a, tg("转人工", command="action:kefu_btn_0:human", chat="y")
-    )
+    by_command = await answer_next(store, a, tg("/human", command=Command.HUMAN, chat="x"))
+    by_button = await answer_next(store, a, tg("转人工", command=Command.HUMAN, chat="y"))
     for completion in (by_command, by_button):
         assert completion.new_state == "handoff" and completion.handoff_reason
         assert completion.decision.reasons[0] == "handoff:explicit"
@@ -224,7 +233,7 @@ async def test_without_a_desk_the_bot_is_just_silent_and_human_again_is_acknowle
     await hand_over(store, a, staff_ref=None)
     silent = await answer_next(store, a, tg("hello?"))
     assert silent.replies == () and silent.decision.kind == "relay"
-    again = await answer_next(store, a, tg("/human", command="human"))
+    again = await answer_next(store, a, tg("/human", command=Command.HUMAN))
     assert again.replies[0].text == text("handoff_already", "en") and again.new_state is None
 
 
@@ -276,7 +285,8 @@ async def test_buttons_take_once_and_return_to_the_bot(store: Store) -> None:
             Sender("UBOB", "bob", Role.STAFF),
             "click-2",
             (TextPart("Take"),),
-            command=f"action:kefu_btn_0:handoff:take:{handoff_id}",
+            command=Command.TAKE,
+            command_arg=str(handoff_id),
         ),
     )
     assert double.replies == () and "already taken" in double.decision.reasons[0]
@@ -336,8 +346,8 @@ async def test_a_brain_can_withhold_the_live_preview(store: Store) -> None:
     from dataclasses import replace
 
     class NoPreviewBrain(PolicyBrain):
-        async def prepare(self, turn, history):  # type: ignore[no-untyped-def]
-            return replace(await super().prepare(turn, history), stream_preview=False)
+        async def prepare(self, turn, context):  # type: ignore[no-untyped-def]
+            return replace(await super().prepare(turn, context), stream_preview=False)
 
     opener = FakeOpener()
     built = answerer(

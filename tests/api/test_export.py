@@ -9,7 +9,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from core.api.export import add_export_route, parse_key
+from core.api.export import parse_key
+from core.api.routes import ServiceOptions
+from core.api.serving import mount_api
 from core.model.turn import ConversationKey
 from core.store.store import Store
 from tests.handoff.helpers import open_handoff
@@ -26,7 +28,7 @@ async def serve(
     async def start(api_key: str | None) -> tuple[Store, Get]:
         store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/kefu-{len(cleanups)}.db")
         app = web.Application()
-        add_export_route(app, store, api_key)
+        mount_api(app, None, ServiceOptions(api_key=api_key), store)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -81,7 +83,7 @@ async def test_without_an_api_key_export_is_refused(serve) -> None:  # type: ign
 
 def test_keys_parse() -> None:
     assert parse_key("slack|C1|1.2") == ConversationKey("slack", "C1", "1.2")
-    assert parse_key("webhook:shop|abc") == ConversationKey("webhook:shop", "abc", "")
+    assert parse_key("webhook:shop|abc") == ConversationKey("webhook", "abc", "", "shop")
     for bad in ("", "telegram", "|42|", "x|" + "9" * 700):
         with pytest.raises(ValueError):
             parse_key(bad)

@@ -10,7 +10,8 @@ import openai
 import pytest
 from aiohttp import web
 
-from core.api.routes import ServiceOptions, build_service_app
+from core.api.routes import ServiceOptions
+from core.api.serving import build_service_app
 from core.engines.stub import StubEngine
 from core.errors import EngineError
 from tests.conftest import png_bytes

@@ -13,6 +13,7 @@ from bench.eval.runner import CaseResult, Summary, fold, run_all
 from bots.shop.brain import build_brain
 from core.engines.stub import StubEngine
 from core.errors import ConfigError
+from core.media.ocr import OcrReader
 from tests.knowledge.fakes import ScriptedOcr
 
 
@@ -123,14 +124,14 @@ async def test_real_engine_smoke(case_file) -> None:  # type: ignore[no-untyped-
     ids = {"price-en-promo", "open-laptop-bag-en", "handoff-unknown-bitcoin"}
     cases = [c for c in case_file.cases if c.id in ids]
     brain = build_brain(clock=lambda: case_file.date, ocr=ScriptedOcr())
-    engine, _ = build_eval_engine("settings", max_batch_size=4)
+    engine, _ = build_eval_engine("settings", 4, OcrReader())
     await engine.start()
     try:
         summary = await run_all(
             cases, brain, engine, brain.holder.current.retriever, max_new_tokens=48
         )
     finally:
-        await engine.close()
+        await engine.stop()
     by_id = {r.case.id: r for r in summary.results}
     assert by_id["price-en-promo"].resolved and by_id["price-en-promo"].path == "tool"
     assert by_id["open-laptop-bag-en"].path in ("model", "model-handoff")

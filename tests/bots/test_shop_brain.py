@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from bots.shop.brain import ShopBrain, build_brain
-from core.answering.bot import Prepared
+from core.answering.bot import Prepared, TurnContext
 from core.answering.confidence import score_logprobs
 from core.engines.base import GenerationRequest, collect
 from core.engines.stub import StubEngine
@@ -33,10 +33,10 @@ def brain(ocr: ScriptedOcr) -> ShopBrain:
 
 async def answer(brain: ShopBrain, engine: StubEngine, t, history=()):  # type: ignore[no-untyped-def]
     """The worker's sequence: prepare, then the engine unless decided, then assess."""
-    prepared: Prepared = await brain.prepare(t, list(history))
+    prepared: Prepared = await brain.prepare(t, TurnContext(tuple(history)))
     if prepared.handoff or prepared.direct_reply is not None:
         return prepared, None
-    text, logprobs, _ = await collect(engine, GenerationRequest(prepared.messages))
+    text, logprobs, _ = await collect(engine.generate(GenerationRequest(prepared.messages)))
     return prepared, brain.assess(t, prepared, text, score_logprobs(logprobs))
 
 
@@ -160,6 +160,6 @@ async def test_real_ocr_reads_a_committed_screenshot() -> None:
 
 
 async def test_model_answers_are_not_previewed_live_for_the_shop(brain: ShopBrain) -> None:
-    prepared = await brain.prepare(turn("What is your return policy?"), [])
+    prepared = await brain.prepare(turn("What is your return policy?"), TurnContext())
     assert prepared.messages and prepared.direct_reply is None  # the model writes this one
     assert prepared.stream_preview is False

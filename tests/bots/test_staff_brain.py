@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from bots.staff.brain import StaffBrain, build_brain
+from core.answering.bot import TurnContext
 from core.answering.confidence import score_logprobs
 from core.engines.base import TokenLogprob
 from core.model.turn import Role
@@ -28,7 +29,7 @@ def staff(text: str = "", **kwargs):  # type: ignore[no-untyped-def]
 
 
 async def test_any_order_with_the_customer(brain: StaffBrain) -> None:
-    prepared = await brain.prepare(staff("SO20261025-0318 status?"), [])
+    prepared = await brain.prepare(staff("SO20261025-0318 status?"), TurnContext())
     assert prepared.direct_reply is not None
     assert (
         "JDV004417782301" in prepared.direct_reply and "C002 Anna Schmidt" in prepared.direct_reply
@@ -38,34 +39,34 @@ async def test_any_order_with_the_customer(brain: StaffBrain) -> None:
 
 async def test_order_from_a_screenshot(brain: StaffBrain, ocr: ScriptedOcr) -> None:
     shot = ocr.script(photo((1, 1, 1)), "订单编号：SO20261117-0788")
-    prepared = await brain.prepare(staff("这单什么情况", images=(shot,)), [])
+    prepared = await brain.prepare(staff("这单什么情况", images=(shot,)), TurnContext())
     assert prepared.direct_reply is not None and "SF1417720938411" in prepared.direct_reply
 
 
 async def test_unknown_order_is_said_plainly(brain: StaffBrain) -> None:
-    prepared = await brain.prepare(staff("SO20991231-0001"), [])
+    prepared = await brain.prepare(staff("SO20991231-0001"), TurnContext())
     assert prepared.direct_reply == "Order SO20991231-0001 does not exist."
 
 
 async def test_orders_of_a_customer_by_identity(brain: StaffBrain) -> None:
-    prepared = await brain.prepare(staff("orders of telegram 1001"), [])
+    prepared = await brain.prepare(staff("orders of telegram 1001"), TurnContext())
     assert prepared.direct_reply is not None
     assert prepared.direct_reply.count("Order SO") == 3
 
 
 async def test_nothing_found_instead_of_a_handoff(brain: StaffBrain) -> None:
-    prepared = await brain.prepare(staff("Do we sell laptops?"), [])
+    prepared = await brain.prepare(staff("Do we sell laptops?"), TurnContext())
     assert prepared.handoff is None
     assert prepared.direct_reply == "Nothing in the shop's knowledge or orders matches that."
 
 
 async def test_policy_text_is_quoted(brain: StaffBrain) -> None:
-    prepared = await brain.prepare(staff("退货运费谁出"), [])
+    prepared = await brain.prepare(staff("退货运费谁出"), TurnContext())
     assert prepared.direct_reply is not None and "顺丰12元" in prepared.direct_reply
 
 
 async def test_a_customer_turn_gets_no_staff_rights(brain: StaffBrain) -> None:
-    prepared = await brain.prepare(turn("SO20261025-0318", user="1001"), [])
+    prepared = await brain.prepare(turn("SO20261025-0318", user="1001"), TurnContext())
     assert (
         prepared.handoff is None
         and prepared.direct_reply == "Nothing in the shop's knowledge or orders matches that."
@@ -74,7 +75,7 @@ async def test_a_customer_turn_gets_no_staff_rights(brain: StaffBrain) -> None:
 
 async def test_assess_never_hands_off(brain: StaffBrain) -> None:
     t = staff("Will a 15-inch laptop fit in the leather backpack?")
-    prepared = await brain.prepare(t, [])
+    prepared = await brain.prepare(t, TurnContext())
     assessment = brain.assess(
         t, prepared, "It costs ¥1.", score_logprobs([TokenLogprob("x", -3.0)])
     )

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from config.settings import EngineSettings
 from core.engines import embedded
 from core.engines.base import ChatMessage, GenerationRequest, collect
 from core.engines.embedded import (
@@ -28,6 +27,7 @@ from core.engines.embedded import (
     locate_embedded_gguf,
     write_cache,
 )
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine
 from core.errors import ModelLoadError
 
@@ -169,14 +169,12 @@ def test_a_directory_without_marker_is_not_trusted(
 def smollm2():
     """One real embedded engine for the session, cached in .kefu/test-models."""
     stages: list[LoadProgress] = []
-    settings = EngineSettings(
-        cache_dir=str(TEST_CACHE), threads=1, max_batch_size=8, max_wait_ms=20
-    )
+    settings = EngineOptions(cache_dir=str(TEST_CACHE), threads=1, max_batch_size=8, max_wait_ms=20)
     engine = TransformersEngine(settings, progress=stages.append)
     asyncio.run(engine.start())
     engine.stages = stages  # type: ignore[attr-defined]
     yield engine
-    asyncio.run(engine.close())
+    asyncio.run(engine.stop())
 
 
 def ask(question: str, system: str = "You are a helpful assistant.", **kwargs) -> GenerationRequest:
@@ -189,7 +187,7 @@ async def test_real_model_answers_a_real_question(smollm2):
     assert smollm2.model_id == "smollm2-135m-instruct"
     assert smollm2.stages[-1].stage == "ready"
     text, logprobs, final = await collect(
-        smollm2, ask("What is the capital of France?", max_new_tokens=24)
+        smollm2.generate(ask("What is the capital of France?", max_new_tokens=24))
     )
     assert "Paris" in text
     assert final.finish_reason == "stop" and len(logprobs) == final.usage.completion_tokens
@@ -199,7 +197,7 @@ async def test_real_model_answers_a_real_question(smollm2):
 async def test_real_model_serves_concurrent_chats(smollm2):
     questions = ["What is 2+2?", "Name a colour.", "What is the capital of Italy?", "Say hello."]
     results = await asyncio.gather(
-        *(collect(smollm2, ask(q, max_new_tokens=16)) for q in questions)
+        *(collect(smollm2.generate(ask(q, max_new_tokens=16))) for q in questions)
     )
     assert smollm2.scheduler.max_rows_seen >= 2
     assert all(text.strip() for text, _, _ in results)

@@ -8,11 +8,17 @@ from contextlib import aclosing
 
 import pytest
 
-from config.settings import EngineSettings
 from core.engines import _llamacpp
-from core.engines.base import ChatMessage, GenerationRequest, collect
+from core.engines.base import (
+    ChatMessage,
+    GenerationChunk,
+    GenerationRequest,
+    TokenLogprob,
+    collect,
+)
 from core.engines.factory import resolve_kind
 from core.engines.llamacpp_engine import ChatTemplate, LlamaCppEngine, gguf_path, prepare_prompt
+from core.engines.options import EngineKind, EngineOptions
 from core.errors import EngineError, InvalidInputError, ModelLoadError
 
 pytestmark = [
@@ -25,6 +31,12 @@ SYSTEM = (
 )
 
 
+async def answer(
+    engine: LlamaCppEngine, request: GenerationRequest
+) -> tuple[str, list[TokenLogprob], GenerationChunk]:
+    return await collect(engine.generate(request))
+
+
 def ask(question: str, **changes: object) -> GenerationRequest:
     messages = (ChatMessage.text("system", SYSTEM), ChatMessage.text("user", question))
     fields: dict[str, object] = {"max_new_tokens": 24, **changes}
@@ -33,14 +45,14 @@ def ask(question: str, **changes: object) -> GenerationRequest:
 
 @pytest.fixture
 async def engine():
-    engine = LlamaCppEngine(EngineSettings(kind="llamacpp", threads=2, context_tokens=4096))
+    engine = LlamaCppEngine(EngineOptions(kind=EngineKind.LLAMACPP, threads=2, context_tokens=4096))
     await engine.start()
     yield engine
-    await engine.close()
+    await engine.stop()
 
 
 async def test_streams_an_answer_with_one_logprob_per_token(engine):
-    text, logprobs, final = await collect(engine, ask("How long does shipping take?"))
+    text, logprobs, final = await answer(engine, ask("How long does shipping take?"))
     assert text.strip()
     assert final.finish_reason in {"stop", "length"}
     assert final.usage is not None and final.usage.prompt_tokens > 40
@@ -50,7 +62,7 @@ async def test_streams_an_answer_with_one_logprob_per_token(engine):
 
 
 async def test_top_logprobs_are_the_models_distribution(engine):
-    _, logprobs, _ = await collect(engine, ask("Is shipping free?", top_logprobs=5))
+    _, logprobs, _ = await answer(engine, ask("Is shipping free?", top_logprobs=5))
     for lp in logprobs:
         assert len(lp.top) == 5
         values = [value for _, value in lp.top]
@@ -62,8 +74,8 @@ async def test_top_logprobs_are_the_models_distribution(engine):
 
 async def test_concurrent_answers_match_answers_alone(engine):
     questions = ["Is shipping free?", "Can I return shoes?", "Do you ship to Norway?"]
-    alone = [(await collect(engine, ask(q)))[0] for q in questions]
-    together = await asyncio.gather(*(collect(engine, ask(q)) for q in questions * 3))
+    alone = [(await answer(engine, ask(q)))[0] for q in questions]
+    together = await asyncio.gather(*(answer(engine, ask(q)) for q in questions * 3))
     texts = [result[0] for result in together]
     # the shared system prompt and batching change nothing in greedy answers; the first
     # words are compared because batched float sums may differ in the last bits
@@ -99,48 +111,50 @@ async def test_consumer_leaving_early_frees_its_row(engine):
             break
         await asyncio.sleep(0.02)
     assert engine.scheduler is not None and engine.scheduler.running == 0
-    text, _, _ = await collect(engine, ask("Is shipping free?"))
+    text, _, _ = await answer(engine, ask("Is shipping free?"))
     assert text
 
 
 async def test_stop_strings_cut_the_answer(engine):
-    text, _, final = await collect(engine, ask("How long does shipping take?"))
+    text, _, final = await answer(engine, ask("How long does shipping take?"))
     word = text.split()[1]
-    stopped, _, final = await collect(engine, ask("How long does shipping take?", stop=(word,)))
+    stopped, _, final = await answer(engine, ask("How long does shipping take?", stop=(word,)))
     assert final.finish_reason == "stop" and word not in stopped
 
 
 async def test_sampling_is_reproducible_with_a_seed(engine):
-    first = await collect(engine, ask("Say hi", temperature=0.9, seed=7))
-    second = await collect(engine, ask("Say hi", temperature=0.9, seed=7))
+    first = await answer(engine, ask("Say hi", temperature=0.9, seed=7))
+    second = await answer(engine, ask("Say hi", temperature=0.9, seed=7))
     assert first[0] == second[0]
 
 
 async def test_requests_wait_for_cells_instead_of_failing():
-    settings = EngineSettings(kind="llamacpp", threads=2, context_tokens=512, max_batch_size=8)
+    settings = EngineOptions(
+        kind=EngineKind.LLAMACPP, threads=2, context_tokens=512, max_batch_size=8
+    )
     engine = LlamaCppEngine(settings)
     await engine.start()
     try:
         results = await asyncio.gather(
-            *(collect(engine, ask(q, max_new_tokens=40)) for q in ["Hi", "Hello", "Hey"] * 3)
+            *(answer(engine, ask(q, max_new_tokens=40)) for q in ["Hi", "Hello", "Hey"] * 3)
         )
         assert all(final.finish_reason in {"stop", "length"} for _, _, final in results)
         long_prompt = ask("shoes " * 600)
         with pytest.raises(InvalidInputError) as caught:
-            await collect(engine, long_prompt)
+            await answer(engine, long_prompt)
         assert caught.value.code == "prompt_too_long"
     finally:
-        await engine.close()
+        await engine.stop()
 
 
 async def test_invalid_unstarted_and_closed(engine):
     with pytest.raises(InvalidInputError):
-        await collect(engine, ask("Hi", top_logprobs=21))
-    fresh = LlamaCppEngine(EngineSettings(kind="llamacpp"))
+        await answer(engine, ask("Hi", top_logprobs=21))
+    fresh = LlamaCppEngine(EngineOptions(kind=EngineKind.LLAMACPP))
     assert not (await fresh.check_health()).ok
     with pytest.raises(EngineError):
-        await collect(fresh, ask("Hi"))
-    await engine.close()
+        await answer(fresh, ask("Hi"))
+    await engine.stop()
     assert not (await engine.check_health()).ok
 
 
@@ -169,10 +183,10 @@ def test_bad_model_paths_raise_model_load_error(tmp_path):
 
 
 def test_auto_picks_llamacpp_for_a_gguf_on_cpu(tmp_path):
-    assert resolve_kind(EngineSettings()) == "llamacpp"
-    assert resolve_kind(EngineSettings(model=str(tmp_path))) == "transformers"
-    assert resolve_kind(EngineSettings(device="cuda")) == "transformers"
-    assert resolve_kind(EngineSettings(kind="transformers")) == "transformers"
+    assert resolve_kind(EngineOptions()) == "llamacpp"
+    assert resolve_kind(EngineOptions(model=str(tmp_path))) == "transformers"
+    assert resolve_kind(EngineOptions(device="cuda")) == "transformers"
+    assert resolve_kind(EngineOptions(kind=EngineKind.TRANSFORMERS)) == "transformers"
 
 
 def test_chat_template_without_a_template_is_chatml():
@@ -224,7 +238,7 @@ async def test_a_slow_consumer_neither_holds_the_batch_nor_loses_tokens(engine):
                 await fast_done.wait()  # stuck (a platform rate limit) until the other is done
 
     async def fast() -> None:
-        await collect(engine, ask("Is shipping free?", max_new_tokens=24))
+        await answer(engine, ask("Is shipping free?", max_new_tokens=24))
         fast_done.set()
 
     # if the engine waited for the stuck consumer, the other answer would never finish

@@ -62,7 +62,7 @@ async def wrapped(rapid: OcrEngineFn) -> AsyncIterator[tuple[OcrTextEngine, Stub
     engine = OcrTextEngine(inner, reader)
     await engine.start()
     yield engine, inner, reader
-    await engine.close()
+    await engine.stop()
 
 
 def user(*parts: TextPart | ImagePart) -> ChatMessage:
@@ -107,7 +107,7 @@ async def test_photo_is_replaced_by_fenced_ocr_text_and_caption_kept(wrapped) ->
             ),
         )
     )
-    text, logprobs, last = await collect(engine, request)
+    text, logprobs, last = await collect(engine.generate(request))
     sent = inner.requests[0]
     assert sent.request_id == request.request_id
     assert sent.messages[0] == request.messages[0]
@@ -135,7 +135,7 @@ async def test_photos_are_numbered_across_messages_and_read_once(wrapped) -> Non
             user(TextPart("And these?"), blank(), tag),
         )
     )
-    await collect(engine, request)
+    await collect(engine.generate(request))
     sent = inner.requests[0].messages
     assert sent[0].content_text.startswith("[Photo 1 — text read by OCR")
     assert sent[1].content_text == "That is our thermos cup."
@@ -147,7 +147,7 @@ async def test_photos_are_numbered_across_messages_and_read_once(wrapped) -> Non
 async def test_request_without_images_passes_through_untouched(wrapped) -> None:
     engine, inner, _ = wrapped
     request = GenerationRequest((ChatMessage.text("user", "hello"),))
-    text, _, _ = await collect(engine, request)
+    text, _, _ = await collect(engine.generate(request))
     assert inner.requests[0] is request
     assert text == "Echo: hello"
 
@@ -174,7 +174,7 @@ async def test_abort_while_reading_photos_skips_the_model(rapid: OcrEngineFn) ->
     await aborter
     assert [(c.text, c.finish_reason) for c in chunks] == [("", "abort")]
     assert inner.requests == []
-    await engine.close()
+    await engine.stop()
 
 
 async def test_abort_while_generating_is_delegated(rapid: OcrEngineFn) -> None:
@@ -187,7 +187,7 @@ async def test_abort_while_generating_is_delegated(rapid: OcrEngineFn) -> None:
         if len(chunks) == 2:
             await engine.abort(request.request_id)
     assert [c.finish_reason for c in chunks] == [None, None, "abort"]
-    await engine.close()
+    await engine.stop()
 
 
 async def test_unreadable_photo_raises_a_typed_error(wrapped) -> None:
@@ -195,7 +195,7 @@ async def test_unreadable_photo_raises_a_typed_error(wrapped) -> None:
     data = (DATA / "corrupt.jpg").read_bytes()
     broken = ImagePart.from_normalised(data, "image/jpeg", 640, 480)
     with pytest.raises(ImageError):
-        await collect(engine, GenerationRequest((user(broken),)))
+        await collect(engine.generate(GenerationRequest((user(broken),))))
     assert inner.requests == []
 
 
@@ -208,7 +208,7 @@ async def test_delegates_identity_health_and_close(wrapped) -> None:
     assert health == HealthStatus(True, "OCR ready", "kefu-stub")
     inner.fail_with = EngineError("down")
     assert not (await engine.check_health()).ok
-    await engine.close()
+    await engine.stop()
     with pytest.raises(EngineError, match="closed"):
         await reader.read(blank())
 
@@ -223,7 +223,7 @@ async def test_ocr_load_failure_fails_start_and_health() -> None:
     health = await engine.check_health()
     assert not health.ok
     assert "OCR model failed to load: model file missing" in health.detail
-    await engine.close()
+    await engine.stop()
 
 
 class EndlessEngine(StubEngine):
@@ -249,4 +249,4 @@ async def test_consumer_leaving_early_closes_the_inner_stream_at_once(rapid: Ocr
     await stream.__anext__()  # type: ignore[attr-defined]
     await stream.aclose()  # type: ignore[attr-defined]
     assert inner.stream_closed
-    await engine.close()
+    await engine.stop()

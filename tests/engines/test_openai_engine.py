@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from pydantic import SecretStr
 
-from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationChunk, GenerationRequest, collect
 from core.engines.openai_engine import OpenAIEngine
+from core.engines.options import EngineKind, EngineOptions
 from core.errors import EngineError, EngineOverloadedError
 from core.media.images import normalise_image
 from core.model.turn import TextPart
@@ -149,10 +148,10 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 
 def make_engine(base_url: str, *, timeout_s: float = 5.0, **kwargs: Any) -> OpenAIEngine:
-    settings = EngineSettings(
-        kind="openai",
+    settings = EngineOptions(
+        kind=EngineKind.OPENAI,
         base_url=base_url + "/",
-        api_key=SecretStr("sk-test"),
+        api_key="sk-test",
         remote_model="kefu",
         timeout_s=timeout_s,
     )
@@ -164,7 +163,7 @@ async def engine(fake: FakeOpenAI) -> AsyncIterator[OpenAIEngine]:
     engine = make_engine(fake.url)
     await engine.start()
     yield engine
-    await engine.close()
+    await engine.stop()
 
 
 def ask(text: str = "Where is my order?", **kwargs: Any) -> GenerationRequest:
@@ -193,7 +192,7 @@ async def test_streams_text_logprobs_finish_and_usage(
 ) -> None:
     request = ask(top_logprobs=3, max_new_tokens=64, stop=("\n\n",), seed=7, temperature=0.2)
     chunks = await chunks_of(engine, request)
-    text, logprobs, last = await collect(engine, request)
+    text, logprobs, last = await collect(engine.generate(request))
     assert text == "Your order SO20261102-0042 shipped."
     assert [(lp.token, lp.logprob) for lp in logprobs] == TOKENS
     assert logprobs[2].top == (
@@ -225,7 +224,7 @@ async def test_streams_text_logprobs_finish_and_usage(
 
 
 async def test_optional_fields_are_left_out(fake: FakeOpenAI, engine: OpenAIEngine) -> None:
-    await collect(engine, ask(logprobs=False, top_logprobs=5))
+    await collect(engine.generate(ask(logprobs=False, top_logprobs=5)))
     body = fake.requests[0][1]
     assert body["logprobs"] is False
     assert not {"top_logprobs", "stop", "seed"} & body.keys()
@@ -236,7 +235,7 @@ async def test_images_are_sent_as_data_uris_with_their_caption(
 ) -> None:
     photo = normalise_image((DATA / "price_tag.png").read_bytes(), caption="这个价格对吗？")
     message = ChatMessage("user", (TextPart("Look:"), photo))
-    await collect(engine, GenerationRequest((message,)))
+    await collect(engine.generate(GenerationRequest((message,))))
     content = fake.requests[0][1]["messages"][0]["content"]
     assert content[0] == {"type": "text", "text": "Look:"}
     assert content[1]["type"] == "image_url"
@@ -256,7 +255,7 @@ async def test_length_finish_and_missing_usage(fake: FakeOpenAI, engine: OpenAIE
         return response
 
     fake.handler = truncated
-    text, logprobs, last = await collect(engine, ask())
+    text, logprobs, last = await collect(engine.generate(ask()))
     assert (text, last.finish_reason, last.usage) == ("Hello", "length", None)
     assert len(logprobs) == 1
 
@@ -273,7 +272,7 @@ async def test_stream_without_done_is_accepted_once_finished(
         return response  # ends without a blank line or [DONE]
 
     fake.handler = no_done
-    text, _, last = await collect(engine, ask())
+    text, _, last = await collect(engine.generate(ask()))
     assert (text, last.finish_reason) == ("Hi", "stop")
 
 
@@ -290,7 +289,7 @@ async def test_http_500_is_an_engine_error_with_the_server_message(
 
     fake.handler = broken
     with pytest.raises(EngineError, match="HTTP 500: model crashed") as caught:
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
     assert not isinstance(caught.value, EngineOverloadedError)
     assert caught.value.code == "engine_http_error"
     assert fake.attempts == 1  # an answered request is never retried
@@ -309,7 +308,7 @@ async def test_busy_server_is_overloaded_with_retry_after(
     with pytest.raises(
         EngineOverloadedError, match=f"HTTP {status}: queue full.*retry after 3"
     ) as caught:
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
     assert caught.value.code == "engine_overloaded"
 
 
@@ -319,7 +318,7 @@ async def test_auth_failure_has_its_own_code(fake: FakeOpenAI, engine: OpenAIEng
 
     fake.handler = denied
     with pytest.raises(EngineError, match="invalid api key") as caught:
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
     assert caught.value.code == "engine_auth_failed"
 
 
@@ -354,7 +353,7 @@ async def test_a_line_that_is_not_sse_is_a_protocol_error(
 ) -> None:
     await scripted(fake, b'{"choices": []}\n\n')
     with pytest.raises(EngineError, match="not an SSE line"):
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
 
 
 @pytest.mark.parametrize(
@@ -371,7 +370,7 @@ async def test_bad_fields_are_protocol_errors(
 ) -> None:
     await scripted(fake, payload, sse("[DONE]"))
     with pytest.raises(EngineError, match="malformed stream"):
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
 
 
 async def test_error_event_mid_stream_carries_the_server_message(
@@ -381,7 +380,7 @@ async def test_error_event_mid_stream_carries_the_server_message(
         fake, sse(token_event("Hi", -0.1, 0)), sse({"error": {"message": "CUDA out of memory"}})
     )
     with pytest.raises(EngineError, match="CUDA out of memory"):
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
 
 
 async def test_stream_cut_before_the_end_is_an_error(
@@ -389,7 +388,7 @@ async def test_stream_cut_before_the_end_is_an_error(
 ) -> None:
     await scripted(fake, sse(token_event("Hi", -0.1, 0)))  # no finish_reason, no [DONE]
     with pytest.raises(EngineError, match="before the answer finished"):
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
 
 
 # ----------------------------------------------------------------------------- connections
@@ -399,10 +398,10 @@ async def test_connection_refused_is_retried_then_unreachable() -> None:
     engine = make_engine(f"http://127.0.0.1:{free_port()}/v1", connect_attempts=3)
     started = time.perf_counter()
     with pytest.raises(EngineError, match="after 3 attempts") as caught:
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
     assert caught.value.code == "engine_unreachable"
     assert time.perf_counter() - started < 3
-    await engine.close()
+    await engine.stop()
 
 
 async def test_connection_dropped_before_the_response_is_retried(
@@ -416,7 +415,7 @@ async def test_connection_dropped_before_the_response_is_retried(
         return await fake.stream_tokens(request)
 
     fake.handler = drop_first
-    text, _, last = await collect(engine, ask())
+    text, _, last = await collect(engine.generate(ask()))
     assert text == "Your order SO20261102-0042 shipped."
     assert last.finish_reason == "stop"
     assert fake.attempts == 2
@@ -431,19 +430,19 @@ async def test_slow_server_times_out_without_retry(fake: FakeOpenAI) -> None:
     engine = make_engine(fake.url, timeout_s=0.3)
     started = time.perf_counter()
     with pytest.raises(EngineError, match="timed out") as caught:
-        await collect(engine, ask())
+        await collect(engine.generate(ask()))
     assert caught.value.code == "engine_timeout"
     assert time.perf_counter() - started < 1.5
     assert fake.attempts == 1
-    await engine.close()
+    await engine.stop()
 
 
 async def test_stall_mid_stream_times_out(fake: FakeOpenAI) -> None:
     fake.token_delay_s = 1.0
     engine = make_engine(fake.url, timeout_s=0.3)
     with pytest.raises(EngineError, match="timed out"):
-        await collect(engine, ask())
-    await engine.close()
+        await collect(engine.generate(ask()))
+    await engine.stop()
 
 
 # ----------------------------------------------------------------------------- abort
@@ -504,7 +503,7 @@ async def test_abort_of_unknown_request_is_ignored_and_duplicate_ids_refused(
     first = engine.generate(request)
     await first.__anext__()  # type: ignore[attr-defined]
     with pytest.raises(EngineError, match="already running"):
-        await collect(engine, request)
+        await collect(engine.generate(request))
     await first.aclose()  # type: ignore[attr-defined]
 
 
@@ -526,35 +525,35 @@ async def test_health_not_ok_when_the_model_is_missing(
 
 
 async def test_health_reports_auth_failure_and_unreachable_server(fake: FakeOpenAI) -> None:
-    settings = EngineSettings(
-        kind="openai", base_url=fake.url, api_key=SecretStr("wrong"), remote_model="kefu"
+    settings = EngineOptions(
+        kind=EngineKind.OPENAI, base_url=fake.url, api_key="wrong", remote_model="kefu"
     )
     wrong_key = OpenAIEngine(settings)
     health = await wrong_key.check_health()
     assert not health.ok and "HTTP 401: bad api key" in health.detail
-    await wrong_key.close()
+    await wrong_key.stop()
     down = make_engine(f"http://127.0.0.1:{free_port()}/v1")
     health = await down.check_health()
     assert not health.ok and "cannot reach" in health.detail
-    await down.close()
+    await down.stop()
 
 
 async def test_close_is_idempotent_and_start_reopens(fake: FakeOpenAI) -> None:
     engine = make_engine(fake.url)
-    await engine.close()  # never started
+    await engine.stop()  # never started
     await engine.start()
-    await engine.close()
-    await engine.close()
-    text, _, _ = await collect(engine, ask())  # generate starts it again
+    await engine.stop()
+    await engine.stop()
+    text, _, _ = await collect(engine.generate(ask()))  # generate starts it again
     assert text.startswith("Your order")
-    await engine.close()
+    await engine.stop()
 
 
 # ----------------------------------------------------------------------------- flags
 
 
 def test_text_only_image_flag_and_model_id() -> None:
-    settings = EngineSettings(kind="openai", remote_model="qwen")
+    settings = EngineOptions(kind=EngineKind.OPENAI, remote_model="qwen")
     assert OpenAIEngine(settings).supports_images is True
     text_only = OpenAIEngine(settings, supports_images=False)
     assert (text_only.supports_images, text_only.model_id) == (False, "qwen")

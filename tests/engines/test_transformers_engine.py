@@ -9,9 +9,9 @@ import os
 import pytest
 import torch
 
-from config.settings import EngineSettings
 from core.engines.base import ChatMessage, Engine, GenerationRequest, collect
 from core.engines.embedded import LoadProgress
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import (
     TransformersEngine,
     _eos_ids,
@@ -31,10 +31,10 @@ def ask(question: str, **kwargs) -> GenerationRequest:
     return GenerationRequest((SYSTEM, ChatMessage.text("user", question)), **kwargs)
 
 
-def settings_for(path, **overrides) -> EngineSettings:
+def settings_for(path, **overrides) -> EngineOptions:
     values = {"model": str(path), "threads": 1, "max_wait_ms": 10.0, "max_batch_size": 8}
     values.update(overrides)
-    return EngineSettings(**values)
+    return EngineOptions(**values)
 
 
 def greedy_reference(model, tokenizer, request: GenerationRequest, new_tokens: int) -> str:
@@ -60,7 +60,7 @@ async def engine(tiny_llama_dir):
     await engine.start()
     engine.stages = stages  # type: ignore[attr-defined]
     yield engine
-    await engine.close()
+    await engine.stop()
 
 
 async def test_loads_a_local_checkpoint_and_answers_like_generate(
@@ -74,7 +74,7 @@ async def test_loads_a_local_checkpoint_and_answers_like_generate(
     health = await engine.check_health()
     assert health.ok and health.model == tiny_llama_dir.name
     request = ask("Where is my order SO20260001?", max_new_tokens=12)
-    text, logprobs, final = await collect(engine, request)
+    text, logprobs, final = await collect(engine.generate(request))
     assert text == greedy_reference(tiny_llama, tiny_tokenizer, request, 12)
     assert len(logprobs) == 12 and all(lp.logprob <= 0 for lp in logprobs)
     assert final.finish_reason == "length" and final.usage.completion_tokens == 12
@@ -90,7 +90,7 @@ async def test_concurrent_generate_calls_share_batches(engine, tiny_llama, tiny_
     requests = [
         ask(f"Question {i}: what do the red shoes cost?", max_new_tokens=8) for i in range(5)
     ]
-    results = await asyncio.gather(*(collect(engine, r) for r in requests))
+    results = await asyncio.gather(*(collect(engine.generate(r)) for r in requests))
     assert engine.scheduler.max_rows_seen >= 2
     for request, (text, _, _) in zip(requests, results, strict=True):
         assert text == greedy_reference(tiny_llama, tiny_tokenizer, request, 8)
@@ -104,13 +104,13 @@ async def test_consumer_leaving_early_frees_its_slot(engine):
     async with asyncio.timeout(10):
         while engine.scheduler.running:
             await asyncio.sleep(0.005)
-    _, _, final = await collect(engine, ask("Hi", max_new_tokens=3))
+    _, _, final = await collect(engine.generate(ask("Hi", max_new_tokens=3)))
     assert final.finish_reason == "length"
 
 
 async def test_abort_ends_the_stream_at_once(engine):
     request = ask("Tell me everything about shipping.", max_new_tokens=300)
-    consumer = asyncio.create_task(collect(engine, request))
+    consumer = asyncio.create_task(collect(engine.generate(request)))
     async with asyncio.timeout(10):
         while engine.scheduler.steps < 3:
             await asyncio.sleep(0.002)
@@ -132,14 +132,14 @@ async def test_abort_ends_the_stream_at_once(engine):
 )
 async def test_invalid_requests_are_refused(engine, changes, message):
     with pytest.raises(InvalidInputError, match=message):
-        await collect(engine, ask("Hi", **changes))
+        await collect(engine.generate(ask("Hi", **changes)))
 
 
 async def test_empty_and_too_long_prompts_are_refused(engine):
     with pytest.raises(InvalidInputError):
-        await collect(engine, GenerationRequest(()))
+        await collect(engine.generate(GenerationRequest(())))
     with pytest.raises(InvalidInputError) as caught:
-        await collect(engine, ask("shoes " * 600))
+        await collect(engine.generate(ask("shoes " * 600)))
     assert caught.value.code == "prompt_too_long"
 
 
@@ -149,7 +149,7 @@ async def test_images_to_a_text_model_are_left_out(engine, tiny_tokenizer):
     prompt = prepare_prompt(tiny_tokenizer, (message,), None)
     assert prompt.vision is None
     assert "<|image_pad|>" not in tiny_tokenizer.decode(prompt.ids)
-    _, _, final = await collect(engine, GenerationRequest((message,), max_new_tokens=2))
+    _, _, final = await collect(engine.generate(GenerationRequest((message,), max_new_tokens=2)))
     assert final.finish_reason == "length"
 
 
@@ -157,12 +157,12 @@ async def test_closed_or_unstarted_engine_refuses(tiny_llama_dir):
     engine = TransformersEngine(settings_for(tiny_llama_dir))
     assert not (await engine.check_health()).ok
     with pytest.raises(EngineError, match="not started"):
-        await collect(engine, ask("Hi"))
+        await collect(engine.generate(ask("Hi")))
     await engine.start()
-    await engine.close()
+    await engine.stop()
     assert not (await engine.check_health()).ok
     with pytest.raises(EngineError):
-        await collect(engine, ask("Hi"))
+        await collect(engine.generate(ask("Hi")))
 
 
 async def test_bfloat16_setting_is_honoured(tiny_llama_dir):
@@ -171,10 +171,10 @@ async def test_bfloat16_setting_is_honoured(tiny_llama_dir):
     try:
         assert engine.dtype == torch.bfloat16
         assert next(engine.scheduler.runner.model.parameters()).dtype == torch.bfloat16
-        _, logprobs, final = await collect(engine, ask("Hi", max_new_tokens=4))
+        _, logprobs, final = await collect(engine.generate(ask("Hi", max_new_tokens=4)))
         assert final.usage.completion_tokens == 4 and len(logprobs) == 4
     finally:
-        await engine.close()
+        await engine.stop()
 
 
 async def test_bad_model_paths_raise_model_load_error(tmp_path):
@@ -219,16 +219,16 @@ def test_system_prefix_is_marked_shareable(tiny_tokenizer):
 async def test_from_model_serves_an_in_memory_model(tiny_llama, tiny_tokenizer):
     model = copy.deepcopy(tiny_llama)
     engine = TransformersEngine.from_model(
-        model, tiny_tokenizer, EngineSettings(threads=1), model_id="mem"
+        model, tiny_tokenizer, EngineOptions(threads=1), model_id="mem"
     )
     await engine.start()
     try:
         assert engine.model_id == "mem" and not engine.supports_images
         request = ask("Hi there", max_new_tokens=5)
-        text, _, _ = await collect(engine, request)
+        text, _, _ = await collect(engine.generate(request))
         assert text == greedy_reference(tiny_llama, tiny_tokenizer, request, 5)
     finally:
-        await engine.close()
+        await engine.stop()
 
 
 def test_kernel_cache_limit_respects_the_operator(monkeypatch):

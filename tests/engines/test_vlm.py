@@ -9,8 +9,8 @@ import json
 import pytest
 import torch
 
-from config.settings import EngineSettings
 from core.engines.base import ChatMessage, GenerationRequest, collect
+from core.engines.options import EngineOptions
 from core.engines.transformers_engine import TransformersEngine, prepare_prompt
 from core.engines.vlm import QwenVisionPrompter, VisionSpec, is_qwen_vl, vision_spec
 from core.errors import ImageError, ModelLoadError
@@ -36,10 +36,10 @@ def ask_about(
 
 @pytest.fixture
 async def vl_engine(tiny_qwen2_vl_dir):
-    engine = TransformersEngine(EngineSettings(model=str(tiny_qwen2_vl_dir), threads=1, **BUDGET))
+    engine = TransformersEngine(EngineOptions(model=str(tiny_qwen2_vl_dir), threads=1, **BUDGET))
     await engine.start()
     yield engine
-    await engine.close()
+    await engine.stop()
 
 
 async def test_qwen2_vl_loads_from_a_directory_with_vision(vl_engine, tiny_qwen2_vl_dir):
@@ -49,8 +49,10 @@ async def test_qwen2_vl_loads_from_a_directory_with_vision(vl_engine, tiny_qwen2
 
 
 async def test_the_image_reaches_the_model(vl_engine):
-    red = await collect(vl_engine, ask_about(photo(RED), max_new_tokens=6, top_logprobs=5))
-    noise = await collect(vl_engine, ask_about(photo(NOISE), max_new_tokens=6, top_logprobs=5))
+    red = await collect(vl_engine.generate(ask_about(photo(RED), max_new_tokens=6, top_logprobs=5)))
+    noise = await collect(
+        vl_engine.generate(ask_about(photo(NOISE), max_new_tokens=6, top_logprobs=5))
+    )
     first_red, first_noise = red[1][0], noise[1][0]
     assert first_red.top != first_noise.top  # different pixels, different next-token distribution
     assert red[2].usage.prompt_tokens == noise[2].usage.prompt_tokens  # same token budget
@@ -102,7 +104,7 @@ async def test_engine_matches_transformers_generate(vl_engine, tiny_qwen2_vl_dir
         "\ufffd"
     )
     for _ in range(2):  # second run reuses the cached system-prompt KV
-        text, _, _ = await collect(vl_engine, request)
+        text, _, _ = await collect(vl_engine.generate(request))
         assert text == expected
     assert vl_engine.scheduler.prefix_cache.hits >= 1
 
@@ -112,21 +114,21 @@ async def test_vision_requests_are_batched_and_match_sequential(vl_engine):
     requests = [
         ask_about(image, f"Question {i}?", max_new_tokens=8) for i, image in enumerate(images)
     ]
-    alone = [(await collect(vl_engine, r))[0] for r in requests]
-    together = await asyncio.gather(*(collect(vl_engine, r) for r in requests))
+    alone = [(await collect(vl_engine.generate(r)))[0] for r in requests]
+    together = await asyncio.gather(*(collect(vl_engine.generate(r)) for r in requests))
     assert [t[0] for t in together] == alone
     assert vl_engine.scheduler.max_rows_seen >= 2
 
 
 async def test_text_only_turns_work_on_a_vision_model(vl_engine):
     request = GenerationRequest((ChatMessage.text("user", "Hello"),), max_new_tokens=4)
-    _, _, final = await collect(vl_engine, request)
+    _, _, final = await collect(vl_engine.generate(request))
     assert final.usage.completion_tokens == 4
 
 
 async def test_abort_frees_a_vision_row(vl_engine):
     request = ask_about(photo(RED), max_new_tokens=400)
-    consumer = asyncio.create_task(collect(vl_engine, request))
+    consumer = asyncio.create_task(collect(vl_engine.generate(request)))
     async with asyncio.timeout(20):
         while vl_engine.scheduler.steps < 2:
             await asyncio.sleep(0.002)
@@ -141,7 +143,7 @@ async def test_abort_frees_a_vision_row(vl_engine):
 async def test_undecodable_image_is_an_image_error(vl_engine):
     broken = ImagePart.from_normalised(b"not an image", "image/png", 10, 10)
     with pytest.raises(ImageError):
-        await collect(vl_engine, ask_about(broken))
+        await collect(vl_engine.generate(ask_about(broken)))
 
 
 @pytest.mark.parametrize("model_type", ["qwen2_5_vl", "qwen3_vl"])
@@ -150,17 +152,21 @@ async def test_other_qwen_vl_families(tmp_path, tiny_tokenizer, model_type):
     assert is_qwen_vl(model.config)
     model.save_pretrained(str(tmp_path))
     tiny_tokenizer.save_pretrained(str(tmp_path))
-    engine = TransformersEngine(EngineSettings(model=str(tmp_path), threads=1, **BUDGET))
+    engine = TransformersEngine(EngineOptions(model=str(tmp_path), threads=1, **BUDGET))
     await engine.start()
     try:
         assert engine.supports_images
-        red = await collect(engine, ask_about(photo(RED), max_new_tokens=4, top_logprobs=5))
-        noise = await collect(engine, ask_about(photo(NOISE), max_new_tokens=4, top_logprobs=5))
+        red = await collect(
+            engine.generate(ask_about(photo(RED), max_new_tokens=4, top_logprobs=5))
+        )
+        noise = await collect(
+            engine.generate(ask_about(photo(NOISE), max_new_tokens=4, top_logprobs=5))
+        )
         assert red[1][0].top != noise[1][0].top
         spec = engine._loaded.vision.spec
         assert spec.pixels_per_token == (32 if model_type == "qwen3_vl" else 28)
     finally:
-        await engine.close()
+        await engine.stop()
 
 
 def test_preprocessor_config_overrides_the_defaults(tmp_path, tiny_tokenizer):

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from core.answering.answer import Answerer
-from core.answering.bot import Assessment, HistoryItem, Prepared
+from core.answering.bot import Assessment, Prepared, TurnContext
 from core.answering.prompt_brain import PromptBrain
-from core.handoff.records import HandoffRecord, HandoffRecords
+from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
 from core.knowledge.policy import HandoffPolicy
+from core.model.decision import Completion, ConversationState, Decision, DecisionKind
+from core.model.handoff import HandoffRecord
 from core.model.turn import Confidence, ConversationKey, Reply, ReplyKind, Turn
-from core.store.queue import Completion, Decision, InboxQueue
+from core.store.handoffs import HandoffRecords
+from core.store.queue import InboxQueue
 from core.store.store import Store
 from tests.conftest import make_turn
 
@@ -25,16 +29,58 @@ class PolicyBrain:
         self.inner = PromptBrain()
         self.policy = HandoffPolicy()
 
-    async def prepare(self, turn: Turn, history: Sequence[HistoryItem]) -> Prepared:
-        decision = self.policy.before_answer(turn.text, turn.command, history, turn.key.as_str())
+    async def prepare(self, turn: Turn, context: TurnContext) -> Prepared:
+        decision = self.policy.before_answer(
+            turn.text, turn.command, context.history, context.failures
+        )
         if decision is not None:
             return Prepared((), handoff=decision)
-        return await self.inner.prepare(turn, history)
+        prepared = await self.inner.prepare(turn, context)
+        return replace(prepared, failures=context.failures)
 
     def assess(
         self, turn: Turn, prepared: Prepared, answer: str, confidence: Confidence
     ) -> Assessment:
-        return Assessment(confidence, self.policy.after_answer(confidence, turn.key.as_str()))
+        decision = self.policy.after_answer(confidence, prepared.failures)
+        return Assessment(confidence, decision, weak=self.policy.is_weak(confidence))
+
+
+@dataclass
+class ThreadDesk:
+    """A staff desk in memory whose staff sides are threads of the ``slack`` platform
+    (``"<chat>|<thread>"``), recording what it is asked to do."""
+
+    target: str = "slack"
+    opened: list[HandoffBrief] = field(default_factory=list)
+    relayed: list[RelayedMessage] = field(default_factory=list)
+    reminders: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+
+    async def start(self, active_refs: Sequence[str]) -> None:
+        self.resumed.extend(active_refs)
+
+    async def stop(self) -> None:
+        return None
+
+    def staff_ref_of(self, key: ConversationKey) -> str | None:
+        if key.platform != "slack" or not key.thread_id:
+            return None
+        return f"{key.chat_id}|{key.thread_id}"
+
+    async def open(self, brief: HandoffBrief, progress: Progress) -> str:
+        self.opened.append(brief)
+        return f"CSTAFF|{brief.record.id}.000"
+
+    async def details(self, brief: HandoffBrief, staff_ref: str, progress: Progress) -> None:
+        return None
+
+    async def relay(
+        self, record: HandoffRecord, message: RelayedMessage, progress: Progress
+    ) -> None:
+        self.relayed.append(message)
+
+    async def remind(self, record: HandoffRecord, text: str, progress: Progress) -> None:
+        self.reminders.append(text)
 
 
 async def answer_next(store: Store, answerer: Answerer, turn: Turn) -> Completion:
@@ -69,8 +115,8 @@ async def open_handoff(
     notice = Reply(turn.key, "a person will reply", ReplyKind.HANDOFF)
     completion = Completion(
         (notice,),
-        Decision("handoff", reasons=("handoff:complaint", *reasons)),
-        new_state="handoff",
+        Decision(DecisionKind.HANDOFF, reasons=("handoff:complaint", *reasons)),
+        new_state=ConversationState.HANDOFF,
         handoff_reason="complaint wording",
     )
     await commit(store, turn, completion)

@@ -1,7 +1,7 @@
 """A whole kefu with Telegram and Slack pointed at their fakes, plus the handoff service.
 
-:class:`HandoffHarness` is :class:`tests.harness.KefuHarness` wired the way ``main.py``
-wires the handoff (the ``"handoff"`` adapter, ``bind``) and the export route.
+:class:`HandoffHarness` builds kefu with ``main.assemble``, the composition root itself,
+from settings whose platforms point at the fakes, plus the export route.
 """
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from adapters.base import AdapterContext
-from adapters.handoff_desks import build_desks
-from adapters.slack.adapter import SlackAdapter
-from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter
-from adapters.webhook.adapter import WebhookAdapter
+import main
+from adapters.slack.settings import SlackSettings
+from adapters.telegram.adapter import SECRET_HEADER
+from adapters.telegram.settings import TelegramSettings
+from adapters.webhook.settings import WebhookSettings
 from config.handoff import HandoffSettings
-from config.webhook import WebhookSettings
 from core.answering.prompt_brain import PromptBrain
-from core.api.export import add_export_route
+from core.api.routes import ServiceOptions
+from core.api.serving import mount_api
 from core.engines.stub import StubEngine
 from core.handoff.service import HandoffService
 from core.model.turn import Role
-from core.runtime.runtime import AdapterFactory, Runtime
+from core.runtime.runtime import Runtime
 from core.store.store import Store
 from tests.adapters.slack.conftest import SIGNING_SECRET, slack_settings
 from tests.adapters.telegram.conftest import WEBHOOK_SECRET, webhook_settings
@@ -44,36 +44,40 @@ API_KEY = "export-key-for-tests"
 
 
 class HandoffHarness(KefuHarness):
-    """KefuHarness plus ``HandoffService`` and the export route, wired like ``main.py``."""
+    """KefuHarness wired by ``main.assemble``: the configured platforms, the staff desk of
+    ``handoff.target``, the handoff service, and the export route.
+
+    Args:
+        handoff: Handoff settings.
+        platforms: Settings section per platform (``telegram``, ``slack``, ``webhook``).
+    """
 
     def __init__(
-        self, handoff: HandoffSettings, slack_channel: str | None = STAFF_CHANNEL, **kwargs: Any
+        self,
+        handoff: HandoffSettings,
+        platforms: dict[str, TelegramSettings | SlackSettings | WebhookSettings] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.handoff_settings = handoff
-        self.slack_channel = slack_channel
+        self.platforms = platforms or {}
         self.handoff: HandoffService | None = None
 
-    async def __aenter__(self) -> HandoffHarness:
-        if self._store_url is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="kefu-handoff-")
-            self._store_url = f"sqlite+aiosqlite:///{Path(self._tmp.name) / 'kefu.db'}"
-        self.store = await Store.open(self._store_url)
-        self.handoff = HandoffService(
-            self.store,
-            self.handoff_settings,
-            slack_channel=self.slack_channel,
-            desks=build_desks(self.handoff_settings),
+    def build_runtime(self, store: Store, app: web.Application) -> Runtime:
+        settings = main.load_settings(
+            handoff=self.handoff_settings,
+            worker={
+                "poll_interval_s": self._options.poll_interval_s,
+                "delivery_retry_schedule_s": list(self._options.delivery_schedule_s),
+                "concurrency": self._options.worker_concurrency,
+            },
+            service={"port": 0},
+            **self.platforms,
         )
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        add_export_route(app, self.store, API_KEY)
-        adapters = {**self._adapters, "handoff": self.handoff.adapter_factory}
-        self.runtime = Runtime(
-            self.store, self.engine, self._brains, adapters, self._options, web_app=app
-        )
-        self.handoff.bind(self.runtime)
-        await self.runtime.start()
-        return self
+        mount_api(app, None, ServiceOptions(api_key=API_KEY), store)
+        runtime = main.assemble(settings, store, self.engine, self._brains, app)
+        self.handoff = next((s for s in runtime.services if isinstance(s, HandoffService)), None)
+        return runtime
 
 
 async def eventually(predicate: Callable[[], bool], within_s: float = 10.0) -> None:
@@ -136,25 +140,21 @@ async def running_kefu(
             FakeSlack() as slack,
             aiohttp.ClientSession() as session,
         ):
-            tg_config = webhook_settings(
-                tg, album_journal_path=str(Path(folder) / "albums.db"), stream_edit_interval_s=0.2
-            )
-            slack_config = slack_settings(slack, staff_channel=STAFF_CHANNEL)
-
-            def telegram(context: AdapterContext) -> TelegramAdapter:
-                return TelegramAdapter(context, tg_config)
-
-            def slack_adapter(context: AdapterContext) -> SlackAdapter:
-                return SlackAdapter(context, slack_config)
-
-            adapters: dict[str, AdapterFactory] = {"telegram": telegram, "slack": slack_adapter}
+            platforms: dict[str, Any] = {
+                "telegram": webhook_settings(
+                    tg,
+                    album_journal_path=str(Path(folder) / "albums.db"),
+                    stream_edit_interval_s=0.2,
+                ),
+                "slack": slack_settings(slack, staff_channel=STAFF_CHANNEL),
+            }
             if webhook is not None:
-                adapters["webhook"] = lambda context: WebhookAdapter(context, webhook)
+                platforms["webhook"] = webhook
             harness = HandoffHarness(
                 settings,
+                platforms,
                 engine=engine,
                 store_url=store_url,
-                adapters=adapters,
                 brains={Role.CUSTOMER: PolicyBrain(), Role.STAFF: PromptBrain()},
             )
             async with harness:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from adapters.webhook.settings import WebhookSettings, WebhookSource
 from adapters.webhook.signing import parse_secret, signed_headers
-from config.webhook import WebhookSettings, WebhookSource
 from core.texts import text
 from tests.adapters.webhook.conftest import SECRET
 from tests.fakes.callback_receiver import CallbackReceiver

@@ -11,9 +11,9 @@ import pytest
 from adapters.webhook.helpdesk import WebhookDesk
 from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
 from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
-from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.handoff.summary import summarise
 from core.media.images import ImageLimits, normalise_image
+from core.model.handoff import HandoffRecord, TranscriptEntry
 from core.model.turn import ConversationKey, Role, Sender
 from tests.conftest import png_bytes
 from tests.fakes.callback_receiver import CallbackReceiver
@@ -33,7 +33,7 @@ async def helpdesk() -> AsyncIterator[tuple[WebhookDesk, CallbackReceiver]]:
         try:
             yield desk, receiver
         finally:
-            await desk.close()
+            await desk.stop()
 
 
 async def test_opened_event_is_signed_and_complete(
@@ -45,7 +45,7 @@ async def test_opened_event_is_signed_and_complete(
     big = type(big)(big.data + b"\0" * 3000, big.mime, big.width, big.height, big.sha256)
     entries = (TranscriptEntry(1, Role.CUSTOMER, CUSTOMER, "is 42 ok", (small, big), None, AT),)
     brief = HandoffBrief(RECORD, summarise(RECORD, CUSTOMER, entries, 3), entries, "maybe 42")
-    assert await desk.start(brief, Progress(-5)) == "webhook|5"
+    assert await desk.open(brief, Progress(-5)) == "webhook|5"
     [call] = receiver.calls
     assert call.verified and call.webhook_id == "handoff_5_opened"
     body = call.body

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core.handoff.records import HandoffRecords, resolve, return_to_bot, take
 from core.media.images import ImageLimits, normalise_image
+from core.model.decision import Completion, Decision, DecisionKind
+from core.model.handoff import resolve, return_to_bot, take
 from core.model.turn import ConversationKey, Reply, ReplyKind, Role, Sender, TextPart, Turn
-from core.store.queue import Completion, Decision
+from core.store.handoffs import HandoffRecords
 from core.store.schema import decisions, outbox
 from core.store.store import Store
 from tests.conftest import make_turn, png_bytes
@@ -116,9 +117,9 @@ async def test_a_taken_handoff_is_never_pinged(store: Store) -> None:
 async def test_transcript_stops_at_the_trigger_and_carries_photos(store: Store) -> None:
     photo = normalise_image(png_bytes((40, 30)), ImageLimits())
     first = make_turn("收到的鞋子是坏的", chat="t", platform="telegram", images=(photo,))
-    first_id = await commit(store, first, Completion((), Decision("answer")))
+    first_id = await commit(store, first, Completion((), Decision(DecisionKind.ANSWER)))
     later = make_turn("还在吗", chat="t", platform="telegram")
-    await commit(store, later, Completion((), Decision("relay")))
+    await commit(store, later, Completion((), Decision(DecisionKind.RELAY)))
     conversation = await store.conversation(first.key)
     records = HandoffRecords(store)
     [entry] = await records.transcript(conversation.id, first_id, 10)

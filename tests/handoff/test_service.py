@@ -5,25 +5,36 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
+from collections.abc import AsyncIterator
 
 import pytest
 from PIL import Image
 from pydantic import SecretStr
 
-from adapters.base import AdapterContext
-from adapters.handoff_desks import build_desks
+import main
+from adapters.slack.settings import SlackSettings
+from adapters.webhook.helpdesk import WebhookDesk
 from config.handoff import HandoffSettings
 from core.engines.stub import StubEngine
-from core.errors import ConfigError, PermanentDeliveryError, UnsupportedContentError
-from core.handoff.service import HandoffAdapter, HandoffService
+from core.errors import ConfigError, PermanentDeliveryError
+from core.handoff.service import HandoffService
 from core.model.turn import ConversationKey, Reply, ReplyKind
-from core.ports import OutboundMessage
+from core.ports import Bell, OutboundMessage
 from core.store.store import Store
+from tests.adapters.slack.conftest import slack_settings
 from tests.adapters.telegram.conftest import host_photo
 from tests.fakes.callback_receiver import CallbackReceiver
-from tests.handoff.rig import STAFF_CHANNEL, HandoffHarness, eventually, running_kefu
+from tests.fakes.slack_server import FakeSlack
+from tests.handoff.rig import eventually, running_kefu
 
 SECRET = "whsec_" + base64.b64encode(b"helpdesk-secret-key-0123456789").decode()
+
+
+@pytest.fixture
+async def fake_slack_settings() -> AsyncIterator[SlackSettings]:
+    async with FakeSlack() as fake:
+        yield slack_settings(fake, staff_channel="CSTAFF")
 
 
 async def test_a_low_confidence_draft_is_shown_to_staff_as_a_suggestion() -> None:
@@ -111,49 +122,54 @@ async def test_handoffs_can_go_to_a_webhook_helpdesk() -> None:
         assert rig.parents() == []  # nothing went to Slack
 
 
-async def test_misconfigured_targets_refuse_to_start(tmp_path: object) -> None:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/kefu.db")
-    try:
-        for settings, channel in (
-            (HandoffSettings(), None),
-            (HandoffSettings(target="webhook", helpdesk_url="http://x"), "C1"),
-            (
-                HandoffSettings(
-                    target="webhook",
-                    helpdesk_url="http://x",
-                    helpdesk_secret=SecretStr("not base64!"),
-                ),
-                "C1",
+async def test_misconfigured_desks_refuse_to_start(fake_slack_settings: SlackSettings) -> None:
+    cases = (
+        (
+            HandoffSettings(),
+            {"slack": fake_slack_settings.model_copy(update={"staff_channel": None})},
+        ),
+        (HandoffSettings(target="webhook", helpdesk_url="http://x"), {}),
+        (
+            HandoffSettings(
+                target="webhook", helpdesk_url="http://x", helpdesk_secret=SecretStr("not base64!")
             ),
-        ):
-            desks = build_desks(settings)
-            adapter = HandoffService(
-                store, settings, slack_channel=channel, desks=desks
-            ).adapter_factory(AdapterContext(inbox=store))
-            with pytest.raises(ConfigError):
-                await adapter.initialize()
-    finally:
-        await store.close()
+            {},
+        ),
+        (HandoffSettings(target="telegram"), {}),  # a platform without a desk
+        (HandoffSettings(target="nowhere"), {}),
+    )
+    for handoff, platforms in cases:
+        settings = main.load_settings(handoff=handoff, **platforms)
+        adapters = {"slack": object()} if "slack" in platforms else {}
+        with pytest.raises(ConfigError):
+            main.build_desks(settings, adapters)  # type: ignore[arg-type]
+
+
+def test_the_slack_target_without_the_slack_adapter_runs_without_a_desk(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert main.build_desks(main.load_settings(handoff=HandoffSettings()), {}) == []
+    assert "Slack adapter" in caplog.text
+    assert main.build_desks(main.load_settings(handoff=HandoffSettings(enabled=False)), {}) == []
 
 
 async def test_the_desk_rejects_what_it_cannot_deliver(tmp_path: object) -> None:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/kefu.db")
     try:
-        adapter = HandoffService(
-            store,
-            HandoffSettings(),
-            slack_channel=STAFF_CHANNEL,
-            desks=build_desks(HandoffSettings()),
-        ).adapter_factory(AdapterContext(inbox=store))
-        assert isinstance(adapter, HandoffAdapter)
+        desk = WebhookDesk("http://127.0.0.1:9/", SECRET)
+        service = HandoffService(store, [desk], Bell())
         for chat in ("not-a-number", "999"):
             message = OutboundMessage(
                 1, Reply(ConversationKey("handoff", chat), "hi", ReplyKind.RELAY)
             )
             with pytest.raises(PermanentDeliveryError):
-                await adapter.deliver(message)
-        with pytest.raises(UnsupportedContentError):
-            adapter.to_turn(None)  # type: ignore[arg-type]
+                await service.deliver(message)
+        with pytest.raises(ConfigError):
+            HandoffService(store, [], Bell())
+        with pytest.raises(ConfigError):
+            HandoffService(store, [desk, desk], Bell())
+        await desk.stop()
     finally:
         await store.close()
 
@@ -169,14 +185,3 @@ async def test_a_thread_that_cannot_be_opened_is_retried_with_backoff() -> None:
         assert rig.harness.handoff is not None
         [record] = await rig.harness.handoff.records.unopened()  # still waiting for a thread
         assert record.staff_ref is None
-
-
-async def test_the_slack_target_without_a_slack_adapter_refuses_to_start() -> None:
-    harness = HandoffHarness(HandoffSettings(), adapters={})
-    with pytest.raises(ConfigError, match="Slack adapter"):
-        await harness.__aenter__()
-    assert harness.runtime is not None and harness.store is not None
-    await harness.runtime.engine.close()
-    await harness.store.close()
-    if harness._tmp is not None:
-        harness._tmp.cleanup()

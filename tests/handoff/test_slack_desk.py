@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.base import AdapterContext
 from adapters.slack.adapter import SlackAdapter
-from adapters.slack.desk import PIECE_CHARS, SlackDesk
+from adapters.slack.desk import PIECE_CHARS, SlackDesk, split_ref
 from core.errors import PermanentDeliveryError
-from core.handoff.desk import HandoffBrief, Progress, RelayedMessage, split_ref
-from core.handoff.records import HandoffRecord, TranscriptEntry
+from core.handoff.desk import HandoffBrief, Progress, RelayedMessage
 from core.handoff.summary import summarise
+from core.model.handoff import HandoffRecord, TranscriptEntry
 from core.model.turn import ConversationKey, Role, Sender
+from core.ports import AdapterContext
 from tests.adapters.slack.conftest import MemoryInbox, slack_settings
 from tests.fakes.slack_server import FakeSlack
 
@@ -48,22 +48,20 @@ def brief(*texts: str, draft: str = "") -> HandoffBrief:
 async def desk() -> AsyncIterator[tuple[SlackDesk, FakeSlack]]:
     async with FakeSlack() as fake:
         adapter = SlackAdapter(
-            AdapterContext(inbox=MemoryInbox()), slack_settings(fake, mode="socket")
+            AdapterContext(inbox=MemoryInbox(), receive=False), slack_settings(fake, mode="socket")
         )
-        await adapter.initialize()
+        await adapter.start()
         try:
             yield SlackDesk(adapter, "CSTAFF", "<!subteam^S1>"), fake
         finally:
-            await adapter.shutdown()
+            await adapter.stop()
 
 
 async def test_customer_words_cannot_ping_or_disguise_links(
     desk: tuple[SlackDesk, FakeSlack],
 ) -> None:
     slack_desk, fake = desk
-    staff_ref = await slack_desk.start(
-        brief("<!channel> see <http://evil|your order>"), Progress(1)
-    )
+    staff_ref = await slack_desk.open(brief("<!channel> see <http://evil|your order>"), Progress(1))
     channel, ts = split_ref(staff_ref)
     parent = fake.messages[(channel, ts)]
     assert "<!channel>" not in parent.text and "&lt;!channel&gt;" in parent.text

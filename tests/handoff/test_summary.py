@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.handoff.records import HandoffRecord, TranscriptEntry
 from core.handoff.summary import (
     buttons,
     customer_label,
     detect_topics,
     parent_text,
-    parse_button,
     relay_text,
     summarise,
     transcript_text,
 )
 from core.media.images import ImageLimits, normalise_image
-from core.model.turn import ConversationKey, Role, Sender
+from core.model.handoff import HandoffRecord, TranscriptEntry
+from core.model.turn import Command, ConversationKey, Role, Sender, parse_command_token
 from tests.conftest import png_bytes
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -91,14 +90,14 @@ def test_the_parent_message_names_the_customer_reason_and_topics() -> None:
 
 
 def test_buttons_carry_the_handoff_id_and_parse_back() -> None:
-    assert [(b.label, b.action) for b in buttons(7)] == [
+    assert [(b.label, b.token) for b in buttons(7)] == [
         ("Take", "handoff:take:7"),
         ("Resolve", "handoff:resolve:7"),
         ("Return to bot", "handoff:return:7"),
     ]
-    assert parse_button("handoff:return:7") == ("return", 7)
-    for bad in ("handoff:take:", "handoff:take:7x", "handoff:delete:7", "human", "action:x:y"):
-        assert parse_button(bad) is None
+    assert parse_command_token("handoff:return:7") == (Command.RETURN, "7")
+    for bad in ("handoff:take:", "handoff:take:7x", "handoff:delete:7", "action:x:y", "/foo"):
+        assert parse_command_token(bad) is None
 
 
 def test_transcript_and_relay_lines() -> None:

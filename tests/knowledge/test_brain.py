@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.answering.bot import HistoryItem
+from core.answering.bot import TurnContext
 from core.answering.confidence import score_logprobs
 from core.engines.base import GenerationRequest, TokenLogprob, collect
 from core.engines.stub import StubEngine
@@ -15,7 +15,7 @@ from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import load_bot_config
 from core.knowledge.brain import KnowledgeBrain, is_repetitive, support_share
 from core.knowledge.policy import HandoffPolicyConfig
-from core.model.turn import Confidence, ImagePart, Role
+from core.model.turn import Command, Confidence, HistoryItem, ImagePart, Role
 from tests.knowledge.fakes import ScriptedOcr, photo, turn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,20 +45,20 @@ def confident() -> Confidence:
 
 
 async def test_start_command_greets_in_the_customers_language(brain: KnowledgeBrain) -> None:
-    prepared = await brain.prepare(turn("/start", command="start"), [])
+    prepared = await brain.prepare(turn("/start", command=Command.START), TurnContext())
     assert prepared.direct_reply is not None and prepared.direct_reply.startswith("Hello")
-    prepared = await brain.prepare(turn("开始", command="start"), [])
+    prepared = await brain.prepare(turn("开始", command=Command.START), TurnContext())
     assert prepared.direct_reply is not None and prepared.direct_reply.startswith("您好")
 
 
 async def test_explicit_request_hands_off_without_the_model(brain: KnowledgeBrain) -> None:
-    prepared = await brain.prepare(turn("转人工"), [])
+    prepared = await brain.prepare(turn("转人工"), TurnContext())
     assert prepared.handoff is not None and prepared.handoff.kind == "explicit"
     assert prepared.messages == ()
 
 
 async def test_photo_without_text_hands_off(brain: KnowledgeBrain, ocr: ScriptedOcr) -> None:
-    prepared = await brain.prepare(turn(images=(photo((1, 2, 3)),)), [])
+    prepared = await brain.prepare(turn(images=(photo((1, 2, 3)),)), TurnContext())
     assert prepared.handoff is not None and prepared.handoff.kind == "no_knowledge"
     assert len(ocr.calls) == 1
 
@@ -67,7 +67,7 @@ async def test_screenshot_is_read_once_and_answers_in_its_language(
     brain: KnowledgeBrain, ocr: ScriptedOcr
 ) -> None:
     image = ocr.script(photo((9, 9, 9)), "订单详情\n订单编号:SO20261118-0107")
-    prepared = await brain.prepare(turn(images=(image,)), [])
+    prepared = await brain.prepare(turn(images=(image,)), TurnContext())
     assert prepared.ocr_text.startswith("订单详情")
     assert prepared.direct_reply is not None and "快递单号SF1418827364509" in prepared.direct_reply
     assert ocr.calls == [image.sha256]
@@ -76,7 +76,7 @@ async def test_screenshot_is_read_once_and_answers_in_its_language(
 
 
 async def test_faq_is_quoted_directly(brain: KnowledgeBrain) -> None:
-    prepared = await brain.prepare(turn("Which payment methods do you accept?"), [])
+    prepared = await brain.prepare(turn("Which payment methods do you accept?"), TurnContext())
     assert (
         prepared.direct_reply
         == "We accept Alipay, WeChat Pay, UnionPay and Visa/Mastercard credit cards. Cash on delivery is not available."
@@ -85,7 +85,7 @@ async def test_faq_is_quoted_directly(brain: KnowledgeBrain) -> None:
 
 
 async def test_unknown_topic_hands_off(brain: KnowledgeBrain) -> None:
-    prepared = await brain.prepare(turn("Do you sell laptops?"), [])
+    prepared = await brain.prepare(turn("Do you sell laptops?"), TurnContext())
     assert prepared.handoff is not None and prepared.handoff.kind == "no_knowledge"
 
 
@@ -93,7 +93,8 @@ async def test_open_question_builds_a_grounded_prompt(brain: KnowledgeBrain) -> 
     image = photo((5, 6, 7))
     history = [HistoryItem(Role.CUSTOMER, f"q{i}") for i in range(10)]
     prepared = await brain.prepare(
-        turn("Will my 15-inch laptop fit in the leather backpack?", images=(image,)), history
+        turn("Will my 15-inch laptop fit in the leather backpack?", images=(image,)),
+        TurnContext(tuple(history)),
     )
     assert prepared.direct_reply is None and prepared.handoff is None
     system = prepared.messages[0]
@@ -108,18 +109,18 @@ async def test_open_question_builds_a_grounded_prompt(brain: KnowledgeBrain) -> 
 
 
 async def test_product_facts_carry_todays_price(brain: KnowledgeBrain) -> None:
-    prepared = await brain.prepare(turn("Is the down jacket warm?"), [])
+    prepared = await brain.prepare(turn("Is the down jacket warm?"), TurnContext())
     fact = next(f for f in prepared.facts if f.source == "catalog:JK-3001")
     assert "¥479.20 today" in fact.text
 
 
 async def test_stub_engine_flow_grounded_answer_is_kept(brain: KnowledgeBrain) -> None:
     t = turn("Will my 15-inch laptop fit in the leather backpack?")
-    prepared = await brain.prepare(t, [])
+    prepared = await brain.prepare(t, TurnContext())
     engine = StubEngine(
         lambda _req: "Yes, the leather backpack fits a 15-inch laptop.", logprob=-0.02
     )
-    answer, logprobs, _ = await collect(engine, GenerationRequest(prepared.messages))
+    answer, logprobs, _ = await collect(engine.generate(GenerationRequest(prepared.messages)))
     assessment = brain.assess(t, prepared, answer, score_logprobs(logprobs))
     assert assessment.handoff is None
     names = {c.name for c in assessment.confidence.components}
@@ -129,7 +130,7 @@ async def test_stub_engine_flow_grounded_answer_is_kept(brain: KnowledgeBrain) -
 
 async def test_invented_price_is_handed_off_with_the_reason(brain: KnowledgeBrain) -> None:
     t = turn("Will my 15-inch laptop fit in the leather backpack?")
-    prepared = await brain.prepare(t, [])
+    prepared = await brain.prepare(t, TurnContext())
     assessment = brain.assess(
         t, prepared, "Yes, the leather backpack fits a 15-inch laptop and costs ¥499.", confident()
     )
@@ -142,7 +143,7 @@ async def test_invented_price_is_handed_off_with_the_reason(brain: KnowledgeBrai
 
 async def test_off_facts_and_wrong_language_answers_score_low(brain: KnowledgeBrain) -> None:
     t = turn("轻薄羽绒服的充绒量是多少")
-    prepared = await brain.prepare(t, [])
+    prepared = await brain.prepare(t, TurnContext())
     english = brain.score(
         t, prepared, "I am sorry, as an AI I cannot help with fashion questions today.", confident()
     )
@@ -154,7 +155,7 @@ async def test_off_facts_and_wrong_language_answers_score_low(brain: KnowledgeBr
 
 async def test_repetitive_and_empty_answers_are_capped(brain: KnowledgeBrain) -> None:
     t = turn("Will my 15-inch laptop fit in the leather backpack?")
-    prepared = await brain.prepare(t, [])
+    prepared = await brain.prepare(t, TurnContext())
     loop = "The backpack fits a 15-inch laptop. " * 4
     assert brain.score(t, prepared, loop, confident()).score <= 0.2
     assert brain.score(t, prepared, "", confident()).score == 0.0
@@ -165,11 +166,12 @@ async def test_two_weak_answers_hand_off(holder: KnowledgeHolder, ocr: ScriptedO
     strict = config.model_copy(update={"handoff": HandoffPolicyConfig(weak_threshold=0.95)})
     brain = KnowledgeBrain(strict, holder, ocr=ocr, clock=lambda: TODAY)
     t = turn("Will my 15-inch laptop fit in the leather backpack?", chat="weak")
-    prepared = await brain.prepare(t, [])
     answer = "Yes, the leather backpack fits a 15-inch laptop."
     unsure = score_logprobs([TokenLogprob(" x", -0.7)] * 10)
-    first = brain.assess(t, prepared, answer, unsure)
-    assert first.handoff is None and first.confidence.score < 0.95
+    first = brain.assess(t, await brain.prepare(t, TurnContext()), answer, unsure)
+    assert first.handoff is None and first.weak and first.confidence.score < 0.95
+    # The worker commits the weak answer: the next turn's context counts one failure.
+    prepared = await brain.prepare(t, TurnContext(failures=1))
     second = brain.assess(t, prepared, answer, unsure)
     assert second.handoff is not None and second.handoff.kind == "repeated_failure"
     assert second.handoff.reasons[0].startswith("2 weak answers in a row")

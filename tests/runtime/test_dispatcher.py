@@ -6,10 +6,11 @@ import asyncio
 import time
 
 from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
+from core.model.decision import Completion, Decision, DecisionKind
 from core.model.turn import ConversationKey, Reply
 from core.ports import DeliveryReceipt, OutboundMessage
 from core.runtime.dispatcher import Dispatcher
-from core.store.queue import Completion, Decision, InboxQueue
+from core.store.queue import InboxQueue
 from core.store.store import Store
 from tests.conftest import make_turn
 
@@ -23,8 +24,7 @@ class ScriptedAdapter:
         self.failures = failures
         self.attempts: list[tuple[float, str]] = []
         self.sent: list[str] = []
-        if retry_schedule is not None:
-            self.retry_schedule = retry_schedule
+        self.retry_schedule = retry_schedule
 
     async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
         self.attempts.append((time.monotonic(), message.reply.text))
@@ -40,18 +40,17 @@ async def _answered(store: Store, *texts: str) -> None:
     queue = InboxQueue(store, "w")
     (claim,) = await queue.claim(1)
     replies = tuple(Reply(key, t) for t in texts)
-    await queue.complete(claim, key, Completion(replies, Decision("answer")))
+    await queue.complete(claim, key, Completion(replies, Decision(DecisionKind.ANSWER)))
 
 
 async def _run_until(dispatcher: Dispatcher, store: Store, predicate, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
-    task = asyncio.create_task(dispatcher.run())
+    await dispatcher.start()
     try:
         async with asyncio.timeout(timeout):
             while not predicate(await store.counts()):
                 await asyncio.sleep(0.02)
     finally:
         await dispatcher.stop()
-        await task
 
 
 async def test_rate_limit_is_waited_out_and_delivered_once(store: Store) -> None:

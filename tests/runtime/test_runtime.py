@@ -8,11 +8,12 @@ from typing import ClassVar
 
 import pytest
 
-from adapters.base import Adapter, AdapterContext, Capabilities
+from core.answering.answer import Answerer
 from core.answering.prompt_brain import PromptBrain
 from core.engines.stub import StubEngine
 from core.model.turn import Reply, Role, Turn
-from core.ports import DeliveryReceipt, OutboundMessage
+from core.ports import Adapter, AdapterContext, Capabilities, DeliveryReceipt, OutboundMessage
+from core.runtime.runtime import Role as ProcessRole
 from core.runtime.runtime import Runtime, RuntimeOptions
 from core.store.store import Store
 from tests.conftest import make_turn
@@ -25,15 +26,12 @@ class RecordingAdapter(Adapter[Turn, str]):
     def __init__(self, context: AdapterContext, log: list[str]) -> None:
         super().__init__(context)
         self.log = log
-        self.started = False
-
-    async def initialize(self) -> None:
-        return None
+        self.receiving = False
 
     async def start(self) -> None:
-        self.started = True
+        self.receiving = self.context.receive
 
-    async def shutdown(self) -> None:
+    async def stop(self) -> None:
         return None
 
     def to_turn(self, raw: Turn) -> Turn:
@@ -56,35 +54,33 @@ class CountingEngine(StubEngine):
 
 def _runtime(
     store: Store,
-    role: str,
+    role: ProcessRole,
     log: list[str],
-    holder: dict[str, RecordingAdapter],
+    holder: dict[ProcessRole, RecordingAdapter],
     poll_interval_s: float = 0.05,
 ) -> Runtime:
-    brain = PromptBrain()
-
-    def make(context: AdapterContext) -> RecordingAdapter:
-        holder[role] = RecordingAdapter(context, log)
-        return holder[role]
-
-    options = RuntimeOptions(role=role, poll_interval_s=poll_interval_s)  # type: ignore[arg-type]
-    return Runtime(store, CountingEngine(), {Role.CUSTOMER: brain}, {"rec": make}, options)
+    context = AdapterContext(inbox=store, receive=role is not ProcessRole.WORKER)
+    holder[role] = RecordingAdapter(context, log)
+    engine = CountingEngine()
+    answerer = Answerer(store, engine, {Role.CUSTOMER: PromptBrain()})
+    options = RuntimeOptions(role=role, poll_interval_s=poll_interval_s)
+    return Runtime(store, engine, answerer, {"rec": holder[role]}, options)
 
 
 async def test_ingest_and_worker_processes_share_the_store(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}"
     ingest_store, worker_store = await Store.open(url), await Store.open(url)
     log: list[str] = []
-    adapters: dict[str, RecordingAdapter] = {}
+    adapters: dict[ProcessRole, RecordingAdapter] = {}
     CountingEngine.starts = 0
-    ingest = _runtime(ingest_store, "ingest", log, adapters)
-    worker = _runtime(worker_store, "worker", log, adapters)
+    ingest = _runtime(ingest_store, ProcessRole.INGEST, log, adapters)
+    worker = _runtime(worker_store, ProcessRole.WORKER, log, adapters)
     await ingest.start()
     await worker.start()
     try:
         assert ingest.base_url and not worker.base_url  # only ingest serves HTTP
         assert CountingEngine.starts == 1  # only the worker loads the model
-        assert adapters["ingest"].started and not adapters["worker"].started
+        assert adapters[ProcessRole.INGEST].receiving and not adapters[ProcessRole.WORKER].receiving
         for index in range(5):
             await ingest_store.put(make_turn(f"q{index}", chat=f"c{index}", platform="rec"))
         await asyncio.sleep(0.3)
@@ -105,9 +101,9 @@ async def test_on_postgresql_the_worker_process_is_woken_by_notify_not_by_pollin
         pytest.skip("SQLite cannot notify another process; its worker polls")
     ingest_store, worker_store = await Store.open(store_url), await Store.open(store_url)
     log: list[str] = []
-    adapters: dict[str, RecordingAdapter] = {}
-    ingest = _runtime(ingest_store, "ingest", log, adapters)
-    worker = _runtime(worker_store, "worker", log, adapters, poll_interval_s=60)
+    adapters: dict[ProcessRole, RecordingAdapter] = {}
+    ingest = _runtime(ingest_store, ProcessRole.INGEST, log, adapters)
+    worker = _runtime(worker_store, ProcessRole.WORKER, log, adapters, poll_interval_s=60)
     await ingest.start()
     await worker.start()
     try:

@@ -9,7 +9,8 @@ import itertools
 from adapters.terminal.adapter import TerminalAdapter
 from core.engines.stub import StubEngine
 from core.errors import EngineError, StoreError
-from core.model.turn import ConversationKey
+from core.model.turn import Command, ConversationKey
+from core.runtime.worker import Worker
 from core.store.queue import InboxQueue
 from tests.conftest import make_turn
 from tests.harness import KefuHarness
@@ -94,12 +95,13 @@ async def test_turn_past_max_attempts_is_not_retried_forever(tmp_path) -> None: 
         for _ in range(3):  # three crashed attempts
             await queue.claim(1)
             await asyncio.sleep(0.02)
-        kefu.runtime.worker._stopping = False  # type: ignore[union-attr]
-        task = asyncio.create_task(kefu.runtime.worker.run())  # type: ignore[union-attr]
+        assert kefu.runtime is not None
+        worker = Worker(kefu.store, kefu.runtime.answerer, poll_interval_s=0.05,
+                        on_completed=(kefu.runtime.dispatcher.wake,))  # fmt: skip
+        await worker.start()
         await kefu.wait_until_idle(20)
         rows = await kefu.store.delivered_outbox()
-        await kefu.runtime.worker.stop()  # type: ignore[union-attr]
-        await task
+        await worker.stop()
     assert rows[0]["payload"]["kind"] == "error"
 
 
@@ -110,11 +112,11 @@ async def test_reset_and_human_commands(tmp_path) -> None:  # type: ignore[no-un
         assert kefu.store is not None
         await kefu.store.put(make_turn("first question", chat="r", platform="terminal"))
         await kefu.wait_until_idle(20)
-        await kefu.store.put(make_turn("", chat="r", platform="terminal", command="reset"))
+        await kefu.store.put(make_turn("", chat="r", platform="terminal", command=Command.RESET))
         await kefu.wait_until_idle(20)
         await kefu.store.put(make_turn("second question", chat="r", platform="terminal"))
         await kefu.wait_until_idle(20)
-        await kefu.store.put(make_turn("", chat="r", platform="terminal", command="human"))
+        await kefu.store.put(make_turn("", chat="r", platform="terminal", command=Command.HUMAN))
         await kefu.store.put(make_turn("are you there?", chat="r", platform="terminal"))
         await kefu.wait_until_idle(20)
         rows = await kefu.store.delivered_outbox()

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from core.errors import StoreError
+from core.errors import StoreConflictError, StoreError
 from core.model.turn import ConversationKey
 from core.store.bulk import BulkInsert
 from core.store.db import insert_ignore
@@ -18,7 +17,7 @@ from core.store.schema import conversations, decisions, outbox
 from core.store.store import Store
 
 NOW = datetime(2026, 11, 21, 12, 30, 15, 123456, tzinfo=UTC)
-KEY = ConversationKey("webhook:shop", "c1")
+KEY = ConversationKey("webhook", "c1", source="shop")
 
 
 async def _conversation(store: Store) -> int:
@@ -94,7 +93,7 @@ async def test_rows_with_different_columns_are_refused(store: Store) -> None:
 
 async def test_an_ignoring_insert_skips_existing_rows(store: Store) -> None:
     await _conversation(store)
-    row = {"platform": KEY.platform, "chat_id": KEY.chat_id, "thread_id": "", "state": "bot",
+    row = {"platform": KEY.channel, "chat_id": KEY.chat_id, "thread_id": "", "state": "bot",
            "failures": 0, "created_at": NOW, "updated_at": NOW}  # fmt: skip
     ignoring = BulkInsert(insert_ignore(store.db.dialect, conversations))
     await store.db.write(lambda c: ignoring.run(c, store.db.dialect, [row, row]))
@@ -103,10 +102,10 @@ async def test_an_ignoring_insert_skips_existing_rows(store: Store) -> None:
 
 
 async def test_a_constraint_violation_is_sqlalchemys_integrity_error(store: Store) -> None:
-    row = {"platform": KEY.platform, "chat_id": KEY.chat_id, "thread_id": "", "state": "bot",
+    row = {"platform": KEY.channel, "chat_id": KEY.chat_id, "thread_id": "", "state": "bot",
            "failures": 0, "created_at": NOW, "updated_at": NOW}  # fmt: skip
     plain = BulkInsert(conversations.insert())
-    with pytest.raises(IntegrityError):  # what the inbox's group commit falls back on
+    with pytest.raises(StoreConflictError):  # what the inbox's group commit falls back on
         await store.db.write(lambda c: plain.run(c, store.db.dialect, [row, row]))
 
 
@@ -115,7 +114,7 @@ async def test_insert_ids_are_the_new_rows_ids_in_order(store: Store) -> None:
 
     def reply_row(seq: int) -> dict[str, Any]:
         return {"conversation_id": conversation_id, "turn_id": None, "seq": seq, "final": False,
-                "platform": KEY.platform, "payload": {"text": f"reply {seq}"},
+                "platform": KEY.channel, "payload": {"text": f"reply {seq}"},
                 "stream_ref": None, "status": "pending", "attempts": 0,
                 "next_attempt_at": NOW, "created_at": NOW}  # fmt: skip
 

@@ -159,7 +159,7 @@ async def test_a_failed_commit_does_not_poison_the_next_transaction(tmp_path: Pa
         return [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
 
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(StoreError):
             await db.write(insert)
         # Nothing of the failed transaction stays, and a lease write (another durability,
         # so a PRAGMA first) and a normal write both work.
@@ -191,3 +191,27 @@ async def test_a_raw_driver_error_is_a_store_error_and_the_next_write_works(
         assert await db.write(lambda c: c.execute(text("SELECT 1")).scalar_one()) == 1
     finally:
         await db.dispose()
+
+
+async def test_database_failures_come_out_as_store_errors_only(store: Store) -> None:
+    from sqlalchemy import text as sql
+
+    from core.errors import StoreConflictError, StoreError
+
+    with pytest.raises(StoreError) as caught:
+        await store.db.read(lambda conn: conn.execute(sql("SELECT * FROM no_such_table")))
+    assert not isinstance(caught.value, StoreConflictError)
+    from core.store.db import utcnow
+    from core.store.schema import images
+
+    row = images.insert().values(sha256="a", mime="image/png", width=1, height=1, data=b"\0",
+                                 created_at=utcnow())  # fmt: skip
+    await store.db.write(lambda conn: conn.execute(row))
+    with pytest.raises(StoreConflictError):
+        await store.db.write(lambda conn: conn.execute(row))
+
+    def not_a_database_error(_conn: object) -> None:
+        raise ValueError("a bug in the caller stays itself")
+
+    with pytest.raises(ValueError):
+        await store.db.write(not_a_database_error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core.model.turn import ConversationKey, Role
+from core.model.turn import Command, ConversationKey, Role
 from core.store.history import read_histories, read_history
 from core.store.queue import InboxQueue
 from core.store.store import Store
@@ -46,7 +46,7 @@ async def test_commands_and_turns_before_a_reset_are_left_out(store: Store) -> N
     conversation, _ = await _chat(store, "r", 2)
     await asyncio.sleep(0.01)
     await store.reset_memory(conversation)
-    await store.record_turn(make_turn("/help", chat="r", command="help"))
+    await store.record_turn(make_turn("/help", chat="r", command=Command.HELP))
     await store.record_turn(make_turn("after the reset", chat="r"))
     other, _ = await _chat(store, "s", 1)  # not reset: keeps its history in the same read
     histories = await store.db.read(

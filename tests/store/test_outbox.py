@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
+from core.model.decision import Completion, Decision, DecisionKind
 from core.model.turn import ConversationKey, Reply
 from core.store.outbox import OutboxQueue
-from core.store.queue import Completion, Decision, InboxQueue
+from core.store.queue import InboxQueue
 from core.store.store import Store
 from tests.conftest import make_turn
 
 
 def _completion(key: ConversationKey, *texts: str) -> Completion:
     replies = tuple(Reply(key, t) for t in texts or ("ok",))
-    return Completion(replies=replies, decision=Decision("answer", 0.9, reasons=("test",)))
+    return Completion(
+        replies=replies, decision=Decision(DecisionKind.ANSWER, 0.9, reasons=("test",))
+    )
 
 
 async def _answered(store: Store, chat: str, *texts: str) -> None:

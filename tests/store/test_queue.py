@@ -6,16 +6,17 @@ import asyncio
 
 import pytest
 
+from core.model.decision import Completion, ConversationState, Decision, DecisionKind
 from core.model.turn import ConversationKey, Reply
 from core.store.outbox import OutboxQueue
-from core.store.queue import Completion, Decision, InboxQueue, LeaseLost
+from core.store.queue import InboxQueue, LeaseLost
 from core.store.store import Store
 from tests.conftest import make_turn
 
 
 def _completion(key: ConversationKey, text: str = "ok") -> Completion:
     return Completion(
-        replies=(Reply(key, text),), decision=Decision("answer", 0.9, reasons=("test",))
+        replies=(Reply(key, text),), decision=Decision(DecisionKind.ANSWER, 0.9, reasons=("test",))
     )
 
 
@@ -69,8 +70,8 @@ async def test_complete_writes_outbox_decision_and_state_atomically(store: Store
     (claim,) = await queue.claim(1)
     completion = Completion(
         replies=(Reply(key, "part 1"), Reply(key, "part 2")),
-        decision=Decision("handoff", 0.2, reasons=("low confidence",)),
-        new_state="handoff",
+        decision=Decision(DecisionKind.HANDOFF, 0.2, reasons=("low confidence",)),
+        new_state=ConversationState.HANDOFF,
         handoff_reason="low confidence",
     )
     ids = await queue.complete(claim, key, completion)

@@ -12,12 +12,11 @@ from aiohttp import web
 from PIL import Image
 from pydantic import SecretStr
 
-from adapters.base import AdapterContext
 from adapters.slack.adapter import SlackAdapter
-from config.slack import SlackSettings
+from adapters.slack.settings import SlackSettings
 from core.errors import StoreError
 from core.model.turn import Turn
-from core.ports import IngestResult
+from core.ports import AdapterContext, IngestResult
 from tests.fakes.slack_server import FakeSlack, SlackEventSender
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -43,7 +42,7 @@ class MemoryInbox:
         if self.fail_next:
             self.fail_next -= 1
             raise StoreError("disk full")
-        key = (turn.key.platform, turn.message_id)
+        key = (turn.key.channel, turn.message_id)
         if key in self.ids:
             return IngestResult(self.ids[key], duplicate=True)
         self.turns.append(turn)
@@ -91,14 +90,13 @@ async def serve(fake_slack: FakeSlack) -> AsyncIterator[Callable[..., Any]]:
         app = web.Application()
         settings = slack_settings(fake_slack, **overrides)
         adapter = SlackAdapter(AdapterContext(inbox=inbox, web=app), settings)
-        await adapter.initialize()
         runner = web.AppRunner(app)
         await runner.setup()
         cleanups.append(runner.cleanup)
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        cleanups.append(adapter.shutdown)
+        cleanups.append(adapter.stop)
         await adapter.start()
         sender = SlackEventSender(base + settings.events_path, SIGNING_SECRET)
         return Served(adapter, inbox, fake_slack, sender, base)

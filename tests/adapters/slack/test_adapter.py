@@ -11,7 +11,6 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from adapters.base import AdapterContext
 from adapters.slack.adapter import SlackAdapter
 from core.errors import (
     AuthenticationError,
@@ -21,10 +20,10 @@ from core.errors import (
     RateLimitedError,
 )
 from core.media.images import normalise_image
-from core.model.turn import Button, ConversationKey, Reply
-from core.ports import OutboundMessage
-from tests.adapters.slack.conftest import MemoryInbox, png_bytes, slack_settings
-from tests.fakes.slack_server import FakeSlack
+from core.model.turn import Button, Command, ConversationKey, Reply
+from core.ports import AdapterContext, OutboundMessage
+from tests.adapters.slack.conftest import SIGNING_SECRET, MemoryInbox, png_bytes, slack_settings
+from tests.fakes.slack_server import FakeSlack, SlackEventSender, event_callback, message_event
 
 KEY = ConversationKey("slack", "C100", "1700000050.000100")
 
@@ -121,14 +120,14 @@ async def test_model_output_cannot_ping_the_channel(serve: Any) -> None:
 
 async def test_buttons_become_an_actions_block_on_the_last_message(serve: Any) -> None:
     s = await serve()
-    buttons = (Button("Talk to a person", "human"), Button("Rate: good", "rate:good"))
+    buttons = (Button("Talk to a person", Command.HUMAN), Button("Start over", Command.RESET))
     await s.adapter.deliver(outbound("Anything else?", buttons=buttons))
     [posted] = s.fake.thread("C100", KEY.thread_id)
     section, actions = posted.blocks
     assert section == {"type": "section", "text": {"type": "mrkdwn", "text": "Anything else?"}}
     assert [(e["action_id"], e["value"], e["text"]["text"]) for e in actions["elements"]] == [
         ("kefu_btn_0", "human", "Talk to a person"),
-        ("kefu_btn_1", "rate:good", "Rate: good"),
+        ("kefu_btn_1", "reset", "Start over"),
     ]
 
 
@@ -190,12 +189,12 @@ async def test_empty_final_answer_removes_the_draft(serve: Any) -> None:
     assert s.fake.thread("C100", KEY.thread_id) == []
 
 
-async def test_initialize_rejects_a_bad_token(fake_slack: FakeSlack) -> None:
+async def test_start_rejects_a_bad_token(fake_slack: FakeSlack) -> None:
     settings = slack_settings(fake_slack, bot_token=SecretStr("xoxb-wrong"))
     adapter = SlackAdapter(AdapterContext(inbox=MemoryInbox(), web=web.Application()), settings)
     with pytest.raises(AuthenticationError):
-        await adapter.initialize()
-    await adapter.shutdown()
+        await adapter.start()
+    await adapter.stop()
 
 
 @pytest.mark.parametrize(
@@ -208,15 +207,31 @@ async def test_initialize_rejects_a_bad_token(fake_slack: FakeSlack) -> None:
     ],
     ids=["no-bot-token", "no-signing-secret", "http-without-web", "socket-without-app-token"],
 )
-async def test_initialize_refuses_incomplete_settings(
+async def test_construction_refuses_incomplete_settings(
     fake_slack: FakeSlack, overrides: dict[str, Any], with_web: bool
 ) -> None:
     settings = slack_settings(fake_slack, **overrides)
     app = web.Application() if with_web else None
-    adapter = SlackAdapter(AdapterContext(inbox=MemoryInbox(), web=app), settings)
     with pytest.raises(ConfigError):
-        await adapter.initialize()
+        SlackAdapter(AdapterContext(inbox=MemoryInbox(), web=app), settings)
     assert fake_slack.calls == []
+
+
+async def test_events_before_the_start_are_refused_for_a_retry(fake_slack: FakeSlack) -> None:
+    app = web.Application()
+    SlackAdapter(AdapterContext(inbox=MemoryInbox(), web=app), slack_settings(fake_slack))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
+        sender = SlackEventSender(url, SIGNING_SECRET)
+        payload = event_callback(message_event("D1", "U1", "hello", "1.1"))
+        status, _ = await sender.post_event(payload)
+        assert status == 503  # Slack delivers the event again
+    finally:
+        await runner.cleanup()
 
 
 async def test_socket_mode_start_rejects_a_bad_app_token(serve: Any) -> None:

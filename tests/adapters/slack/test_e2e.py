@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from adapters.base import AdapterContext
 from adapters.slack.adapter import SlackAdapter
 from core.engines.base import GenerationRequest
 from core.engines.stub import StubEngine
+from core.ports import AdapterContext
 from tests.adapters.slack.conftest import SIGNING_SECRET, png_bytes, slack_settings
 from tests.fakes.slack_server import (
     FakeSlack,

@@ -10,11 +10,10 @@ from hypothesis import strategies as st
 from adapters.slack.formatting import (
     SECTION_TEXT_LIMIT,
     escape_mrkdwn,
-    parse_action_command,
     render,
     split_escaped,
 )
-from core.model.turn import Button
+from core.model.turn import Button, Command, parse_command_token
 
 
 def test_escape_neutralises_mentions_and_links() -> None:
@@ -53,27 +52,29 @@ def test_split_keeps_every_character_within_the_limit(text: str, limit: int) -> 
 
 def test_buttons_go_on_the_last_piece_within_the_section_limit() -> None:
     text = "z" * 3500 + " " + "q" * 3500
-    messages = render(text, (Button("Yes", "confirm:yes"), Button("No", "confirm:no")))
+    messages = render(
+        text, (Button("Take", Command.TAKE, "1"), Button("Resolve", Command.RESOLVE, "1"))
+    )
     assert [m.blocks == () for m in messages] == [True] * (len(messages) - 1) + [False]
     section, actions = messages[-1].blocks
     assert len(section["text"]["text"]) <= SECTION_TEXT_LIMIT
-    assert [e["value"] for e in actions["elements"]] == ["confirm:yes", "confirm:no"]
+    assert [e["value"] for e in actions["elements"]] == ["handoff:take:1", "handoff:resolve:1"]
     assert len({e["action_id"] for e in actions["elements"]}) == 2  # Slack needs unique ids
     assert "".join(m.text for m in messages[:-1]) + section["text"]["text"] == text.replace(" ", "")
 
 
 def test_buttons_without_text_still_have_fallback_text() -> None:
-    [message] = render("", (Button("Talk to a person", "human"),))
+    [message] = render("", (Button("Talk to a person", Command.HUMAN),))
     assert message.text == "Talk to a person" and message.blocks[0]["type"] == "actions"
 
 
 def test_button_label_is_truncated_to_slack_limit() -> None:
-    [message] = render("hi", (Button("L" * 100, "x"),))
+    [message] = render("hi", (Button("L" * 100, Command.HELP),))
     assert len(message.blocks[1]["elements"][0]["text"]["text"]) == 75
 
 
-def test_parse_action_command_round_trips_the_button_action() -> None:
-    assert parse_action_command("action:kefu_btn_1:rate:good") == ("kefu_btn_1", "rate:good")
-    assert parse_action_command("action:approve:") == ("approve", "")
-    assert parse_action_command("human") is None
-    assert parse_action_command("action:") is None
+def test_a_button_value_is_its_command_token() -> None:
+    [message] = render("pick", (Button("Take", Command.TAKE, "7"),))
+    values = [e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert values == ["handoff:take:7"]
+    assert parse_command_token(values[0]) == (Command.TAKE, "7")

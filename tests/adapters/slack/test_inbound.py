@@ -16,7 +16,7 @@ import pytest
 from adapters.slack.inbound import BotIdentity, should_answer
 from adapters.slack.payloads import parse_message
 from adapters.slack.threads import KnownThreads
-from core.model.turn import ConversationKey, Role, TextPart
+from core.model.turn import Command, ConversationKey, Role, TextPart
 from tests.adapters.slack.conftest import MemoryInbox, png_bytes
 from tests.fakes.slack_server import (
     block_actions,
@@ -239,7 +239,7 @@ async def test_ack_waits_for_the_durable_put(serve: Any) -> None:
     assert len(s.inbox.turns) == 1
 
 
-async def test_button_click_becomes_an_action_command_turn_deduped(serve: Any) -> None:
+async def test_button_click_becomes_a_command_turn_deduped(serve: Any) -> None:
     s = await serve()
     payload = block_actions(
         "C600",
@@ -253,7 +253,7 @@ async def test_button_click_becomes_an_action_command_turn_deduped(serve: Any) -
     assert (await s.sender.post_action(payload))[0] == 200
     assert (await s.sender.post_action(payload))[0] == 200
     [turn] = s.inbox.turns
-    assert turn.command == "action:kefu_btn_0:human"
+    assert (turn.command, turn.command_arg) == (Command.HUMAN, "")
     assert turn.key == ConversationKey("slack", "C600", "1700000014.000001")
     assert turn.text == "Talk to a person" and turn.sender.role is Role.STAFF
 

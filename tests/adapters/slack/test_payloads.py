@@ -102,7 +102,7 @@ def test_parse_block_actions() -> None:
         label="Good",
     )
     [action] = parse_block_actions(payload)
-    assert action.command == "action:kefu_btn_0:rate:good"
+    assert action.value == "rate:good"
     assert action.message_id == "C1:action:1700000001.5"
     assert action.thread_root == "1700000000.0" and action.label == "Good"
 

@@ -16,12 +16,11 @@ from aiohttp import web
 from PIL import Image
 from pydantic import SecretStr
 
-from adapters.base import AdapterContext
 from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter
-from config.telegram import TelegramSettings
+from adapters.telegram.settings import TelegramSettings
 from core.errors import StoreError
 from core.model.turn import Turn
-from core.ports import IngestResult
+from core.ports import AdapterContext, IngestResult
 from tests.fakes.telegram_server import (
     FakeTelegramServer,
     WebhookAttempt,
@@ -63,7 +62,7 @@ class MemoryInbox:
         if self.fail_next:
             self.fail_next -= 1
             raise StoreError("disk full")
-        key = (turn.key.platform, turn.message_id)
+        key = (turn.key.channel, turn.message_id)
         if key in self.ids:
             self.duplicates += 1
             return IngestResult(self.ids[key], duplicate=True)
@@ -149,7 +148,6 @@ async def serve_webhook(
             adapter = TelegramAdapter(
                 AdapterContext(inbox=inbox, web=app), webhook_settings(tg, **overrides)
             )
-            await adapter.initialize()
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -161,7 +159,7 @@ async def serve_webhook(
 
         yield serve
         for adapter, runner in started:
-            await adapter.shutdown()
+            await adapter.stop()
             await runner.cleanup()
 
 
@@ -179,14 +177,13 @@ async def polling_adapter(
 
     async def make(**overrides: Any) -> TelegramAdapter:
         adapter = TelegramAdapter(AdapterContext(inbox=inbox), tg_settings(tg, **overrides))
-        await adapter.initialize()
         await adapter.start()
         adapters.append(adapter)
         return adapter
 
     yield make
     for adapter in adapters:
-        await adapter.shutdown()
+        await adapter.stop()
 
 
 async def eventually(predicate: Callable[[], bool], within_s: float = 5.0) -> None:

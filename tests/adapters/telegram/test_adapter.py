@@ -10,12 +10,11 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from adapters.base import AdapterContext
 from adapters.telegram.adapter import TelegramAdapter
 from adapters.telegram.streaming import TelegramReplyStream
 from core.errors import ConfigError, PermanentDeliveryError
-from core.model.turn import Button, ConversationKey, Reply, TextPart
-from core.ports import OutboundMessage
+from core.model.turn import Button, Command, ContentProblem, ConversationKey, Reply, TextPart
+from core.ports import AdapterContext, OutboundMessage
 from core.texts import text
 from tests.adapters.telegram.conftest import (
     WEBHOOK_SECRET,
@@ -129,7 +128,7 @@ async def test_journaled_album_survives_a_crash_in_the_debounce_window(
     album = tg.updates.album(["c1", "c2"], caption="damaged box", media_group_id="g9")
     assert [a.status for a in await first.deliver(*album)] == [200, 200]
     await first.adapter._ingestor._albums.close()  # the process dies: memory is gone
-    await first.adapter.shutdown()
+    await first.adapter.stop()
     assert first.inbox.turns == []
     second = await serve_webhook()  # restart with the same journal and inbox
     await eventually(lambda: len(second.inbox.turns) == 1)
@@ -184,7 +183,8 @@ async def test_button_press_is_stored_as_human_and_answered(webhook_rig: Webhook
     await webhook_rig.post(update)
     (turn,) = webhook_rig.inbox.turns
     assert (
-        turn.command == "human" and turn.message_id == f"callback:{update['callback_query']['id']}"
+        turn.command is Command.HUMAN
+        and turn.message_id == f"callback:{update['callback_query']['id']}"
     )
     await eventually(lambda: len(webhook_rig.tg.calls_of("answerCallbackQuery")) == 1)
     assert (
@@ -215,7 +215,7 @@ async def test_corrupt_photo_keeps_caption_and_tells_the_customer_once(
 async def test_unsupported_content_is_stored_as_a_command(webhook_rig: WebhookRig) -> None:
     await webhook_rig.post(webhook_rig.tg.updates.sticker())
     (turn,) = webhook_rig.inbox.turns
-    assert turn.command == "unsupported"
+    assert turn.command is None and turn.problem is ContentProblem.UNSUPPORTED
     assert webhook_rig.tg.chat_messages(42) == []  # the core answers it, not the adapter
 
 
@@ -225,7 +225,9 @@ async def test_open_stream_and_deliver_edge_cases(webhook_rig: WebhookRig) -> No
     stream = await adapter.open_stream(ConversationKey("telegram", "42"), "42:7")
     assert isinstance(stream, TelegramReplyStream)
     await stream.close()
-    bad = Reply(ConversationKey("telegram", "42"), "hi", buttons=(Button("x", "y" * 80),))
+    bad = Reply(
+        ConversationKey("telegram", "42"), "hi", buttons=(Button("x", Command.TAKE, "9" * 80),)
+    )
     with pytest.raises(PermanentDeliveryError):
         await adapter.deliver(OutboundMessage(1, bad))
 
@@ -245,15 +247,16 @@ async def test_configuration_errors(tg: FakeTelegramServer, inbox: MemoryInbox) 
         TelegramAdapter(AdapterContext(inbox=inbox), tg_settings(tg, bot_token=None))
     no_secret = webhook_settings(tg, webhook_secret=None)
     with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
-        await TelegramAdapter(
-            AdapterContext(inbox=inbox, web=web.Application()), no_secret
-        ).initialize()
-    no_web = TelegramAdapter(AdapterContext(inbox=inbox), webhook_settings(tg))
+        TelegramAdapter(AdapterContext(inbox=inbox, web=web.Application()), no_secret)
     with pytest.raises(ConfigError, match="HTTP server"):
-        await no_web.initialize()
+        TelegramAdapter(AdapterContext(inbox=inbox), webhook_settings(tg))
+    # A process that only delivers needs no webhook settings, and registers no route.
+    deliver_only = AdapterContext(inbox=inbox, web=web.Application(), receive=False)
+    TelegramAdapter(deliver_only, no_secret)
+    assert deliver_only.web is not None and not list(deliver_only.web.router.routes())
     wrong_token = tg_settings(tg, bot_token=SecretStr("999:wrong"))
     with pytest.raises(ConfigError, match="getMe"):
-        await TelegramAdapter(AdapterContext(inbox=inbox), wrong_token).initialize()
+        await TelegramAdapter(AdapterContext(inbox=inbox), wrong_token).start()
 
 
 def test_webhook_url_keeps_an_explicit_path(tg: FakeTelegramServer, inbox: MemoryInbox) -> None:
@@ -268,9 +271,9 @@ async def test_the_token_is_redacted_from_construction_on(
     tg: FakeTelegramServer, inbox: MemoryInbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        adapter = TelegramAdapter(AdapterContext(inbox=inbox), tg_settings(tg))
-        await adapter.initialize()
-        await adapter.shutdown()
+        adapter = TelegramAdapter(AdapterContext(inbox=inbox, receive=False), tg_settings(tg))
+        await adapter.start()
+        await adapter.stop()
     messages = [record.getMessage() for record in caplog.records]
     assert any("Set Bot API URL" in m for m in messages)
     assert [m for m in messages if tg.token in m] == []

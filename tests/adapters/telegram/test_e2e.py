@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 
 import aiohttp
 
-from adapters.base import AdapterContext, Capabilities
 from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter
 from adapters.telegram.outbound import utf16_len
 from core.engines.base import GenerationRequest
 from core.engines.stub import StubEngine, echo_answer
+from core.ports import AdapterContext, Capabilities
 from core.texts import text
 from tests.adapters.telegram.conftest import (
     WEBHOOK_SECRET,

@@ -17,7 +17,7 @@ from adapters.telegram.inbound import (
     parse_update,
 )
 from core.errors import FetchError, ImageError
-from core.model.turn import ConversationKey, ImagePart, Role, TextPart
+from core.model.turn import ContentProblem, ConversationKey, ImagePart, Role, TextPart
 from tests.fakes.telegram_server import UpdateFactory
 
 BOT = BotIdentity(777000111, "kefu_test_bot")
@@ -85,7 +85,7 @@ def test_photo_only_failure_is_an_image_error_turn() -> None:
     inbound = parsed(FACTORY.photo("bad"))
     received = single(inbound, MediaOutcome(error=FetchError("timeout")))
     turn = build_turn(received)
-    assert turn.command == "image_error"
+    assert turn.command is None and turn.problem is ContentProblem.IMAGE_ERROR
     assert turn.parts == (TextPart("[photo could not be read: fetch_failed]"),)
     assert notices_for(received) == ("image_fetch_failed",)
 
@@ -111,7 +111,7 @@ def test_image_document_is_media_and_other_documents_are_unsupported() -> None:
     assert image_doc.media is not None and image_doc.media.caption == "screenshot"
     pdf = parsed(FACTORY.document("doc2", "application/pdf"))
     assert pdf.media is None and pdf.unsupported == "document"
-    assert build_turn(single(pdf)).command == "unsupported"
+    assert build_turn(single(pdf)).problem is ContentProblem.UNSUPPORTED
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_edit_is_a_new_turn_deduped_on_edit_date() -> None:
 def test_unsupported_content_gets_a_localised_placeholder() -> None:
     sticker = parsed(FACTORY.sticker())
     turn = build_turn(single(sticker))
-    assert turn.command == "unsupported" and turn.parts == (TextPart("[sticker]"),)
+    assert turn.problem is ContentProblem.UNSUPPORTED and turn.parts == (TextPart("[sticker]"),)
     assert notices_for(single(sticker)) == ()  # the core answers the command
     zh_user = FACTORY.user(42, language_code="zh-hans")
     voice = parsed(FACTORY.voice(user=zh_user))

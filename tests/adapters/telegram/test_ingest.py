@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from core.model.turn import ContentProblem
 from core.texts import text
 from tests.adapters.telegram.conftest import WebhookRig, eventually, host_photo
 
@@ -42,7 +43,7 @@ async def test_notice_language_follows_the_user(webhook_rig: WebhookRig) -> None
     zh_user = tg.updates.user(42, language_code="zh-hans")
     await webhook_rig.post(tg.updates.photo("zh", user=zh_user))
     (turn,) = webhook_rig.inbox.turns
-    assert turn.command == "image_error"
+    assert turn.problem is ContentProblem.IMAGE_ERROR
     await eventually(lambda: tg.chat_texts(42) == [text("image_unsupported", "zh")])
 
 

@@ -19,7 +19,7 @@ from adapters.telegram.outbound import (
     utf16_len,
 )
 from core.errors import InvalidInputError, PermanentDeliveryError, PlatformError, RateLimitedError
-from core.model.turn import Button, ConversationKey, ImagePart, Reply
+from core.model.turn import Button, Command, ConversationKey, ImagePart, Reply
 
 KEY = ConversationKey("telegram", "42")
 NASTY = "*bold_ [link](http://x) `code` <b>html</b> \\ _*[]()~`>#+-=|{}.! &amp; <i"
@@ -112,7 +112,7 @@ def test_reply_is_plain_text_verbatim_even_with_markup_characters() -> None:
 
 def test_long_reply_puts_buttons_on_last_part_and_quotes_only_the_first() -> None:
     reply = Reply(KEY, ("para " * 500 + "\n\n") * 4, reply_to="42:7",
-                  buttons=(Button("Talk to a person", "human"),))  # fmt: skip
+                  buttons=(Button("Talk to a person", Command.HUMAN),))  # fmt: skip
     specs = [s for s in reply_to_messages(reply) if isinstance(s, OutgoingText)]
     assert len(specs) >= 2 and len(specs) == len(reply_to_messages(reply))
     assert [s.buttons for s in specs] == [()] * (len(specs) - 1) + [reply.buttons]
@@ -130,9 +130,9 @@ def test_photos_go_first_and_thread_is_kept() -> None:
 
 def test_invalid_buttons_and_foreign_keys_are_typed_errors() -> None:
     with pytest.raises(InvalidInputError):
-        reply_to_messages(Reply(KEY, "x", buttons=(Button("b", "a" * 65),)))
+        reply_to_messages(Reply(KEY, "x", buttons=(Button("b", Command.TAKE, "9" * 60),)))
     with pytest.raises(InvalidInputError):
-        reply_to_messages(Reply(KEY, "x", buttons=(Button(" ", "human"),)))
+        reply_to_messages(Reply(KEY, "x", buttons=(Button(" ", Command.HUMAN),)))
     with pytest.raises(InvalidInputError):
         reply_to_messages(Reply(ConversationKey("slack", "C1"), "x"))
 

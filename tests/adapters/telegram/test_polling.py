@@ -55,7 +55,7 @@ async def test_redelivered_update_after_restart_is_a_duplicate(
     tg.enqueue(update)
     first = await polling_adapter()
     await eventually(lambda: len(inbox.turns) == 1)
-    await first.shutdown()
+    await first.stop()
     tg.enqueue(update)  # Telegram delivers it again after the restart
     await polling_adapter()
     await eventually(lambda: inbox.duplicates == 1)

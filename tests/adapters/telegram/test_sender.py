@@ -11,7 +11,7 @@ from adapters.telegram.outbound import reply_to_messages
 from adapters.telegram.sender import TelegramSender
 from adapters.telegram.streaming import ChatPacer
 from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
-from core.model.turn import Button, ConversationKey, ImagePart, Reply
+from core.model.turn import Button, Command, ConversationKey, ImagePart, Reply
 from core.ports import OutboundMessage
 from tests.adapters.telegram.conftest import jpeg_bytes
 from tests.fakes.telegram_server import FakeTelegramServer
@@ -27,7 +27,7 @@ class FakeClock:
         return self.now
 
 
-HUMAN = (Button("Talk to a person", "human"),)
+HUMAN = (Button("Talk to a person", Command.HUMAN),)
 
 
 @pytest.fixture

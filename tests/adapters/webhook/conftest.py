@@ -17,14 +17,13 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
-from adapters.base import AdapterContext
 from adapters.webhook.adapter import WebhookAdapter
+from adapters.webhook.settings import WebhookSettings, WebhookSource
 from adapters.webhook.signing import parse_secret, signed_headers
-from config.webhook import WebhookSettings, WebhookSource
 from core.errors import StoreError
 from core.media.fetch import SafeFetcher
-from core.model.turn import Button, Confidence, ConversationKey, Reply, ReplyKind, Turn
-from core.ports import IngestResult, OutboundMessage
+from core.model.turn import Button, Command, Confidence, ConversationKey, Reply, ReplyKind, Turn
+from core.ports import AdapterContext, IngestResult, OutboundMessage
 
 SECRET = "whsec_" + base64.b64encode(b"kefu-webhook-test-secret-0123456").decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"kefu-webhook-old-secret-76543210").decode()
@@ -58,7 +57,7 @@ def message(text: str | None = "hello", **extra: Any) -> dict[str, Any]:
     return body
 
 
-KEY = ConversationKey("webhook:shop", "conv-1")
+KEY = ConversationKey("webhook", "conv-1", source="shop")
 
 
 def outbound(
@@ -75,7 +74,7 @@ def outbound(
         ReplyKind.ANSWER,
         reply_to="msg_test_1",
         confidence=Confidence(0.8, reasons=("grounded",)),
-        buttons=(Button("Talk to a person", "human"),),
+        buttons=(Button("Talk to a person", Command.HUMAN),),
     )
     return OutboundMessage(outbox_id, reply, turn_id, seq, final, attempt=attempt)
 
@@ -97,7 +96,7 @@ class MemoryInbox:
     async def put(self, turn: Turn) -> IngestResult:
         if self.fail_with is not None:
             raise self.fail_with
-        dedupe = (turn.key.platform, turn.message_id)
+        dedupe = (turn.key.channel, turn.message_id)
         if dedupe in self._ids:
             return IngestResult(self._ids[dedupe], duplicate=True)
         turn_id = len(self.turns) + 1
@@ -162,7 +161,7 @@ async def serve() -> AsyncIterator[ServeFactory]:
             fetcher=fetcher,
             clock=clock,
         )
-        await adapter.initialize()
+        await adapter.start()
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -175,5 +174,5 @@ async def serve() -> AsyncIterator[ServeFactory]:
     yield start
     for runner, adapter, session in runners:
         await session.close()
-        await adapter.shutdown()
+        await adapter.stop()
         await runner.cleanup()

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.base import AdapterContext
+import main
 from adapters.webhook.adapter import WebhookAdapter
-from config.webhook import WebhookSettings, WebhookSource
+from adapters.webhook.settings import WebhookSettings, WebhookSource
 from core.errors import ConfigError, PermanentDeliveryError, StoreError
 from core.media.fetch import FetchPolicy, SafeFetcher
 from core.model.turn import (
@@ -24,7 +24,7 @@ from core.model.turn import (
     Role,
     TextPart,
 )
-from core.ports import OutboundMessage
+from core.ports import AdapterContext, OutboundMessage
 from core.texts import text
 from tests.adapters.webhook.conftest import (
     KEY,
@@ -123,7 +123,7 @@ async def test_same_webhook_id_from_another_source_is_another_turn(serve: ServeF
     assert (await (await served.post(message(), webhook_id="x")).json())["turn_id"] == 1
     other = await served.post(message(), webhook_id="x", source="crm")
     assert (await other.json())["turn_id"] == 2
-    assert served.inbox.turns[2].key.platform == "webhook:crm"
+    assert served.inbox.turns[2].key.channel == "webhook:crm"
 
 
 async def test_previous_secret_is_accepted_during_rotation(serve: ServeFactory) -> None:
@@ -364,7 +364,7 @@ async def test_deliver_posts_a_signed_callback() -> None:
             receipt = await adapter.deliver(outbound(17, turn_id=3))
             await adapter.deliver(outbound(17, turn_id=3, attempt=2))  # a retry of the same row
         finally:
-            await adapter.shutdown()
+            await adapter.stop()
     assert receipt.platform_message_ids == ("msg_17",)
     assert [c.webhook_id for c in receiver.delivered] == ["msg_17", "msg_17"]
     assert receiver.calls[0].body == {
@@ -391,7 +391,7 @@ async def test_deliver_without_callback_url_only_records() -> None:
 
 async def test_deliver_to_a_removed_source_is_permanent() -> None:
     adapter = WebhookAdapter(AdapterContext(MemoryInbox()), make_settings(None))
-    gone = OutboundMessage(1, Reply(ConversationKey("webhook:old", "c"), "x"), 1)
+    gone = OutboundMessage(1, Reply(ConversationKey("webhook", "c", source="old"), "x"), 1)
     with pytest.raises(PermanentDeliveryError):
         await adapter.deliver(gone)
 
@@ -443,7 +443,8 @@ def test_sources_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("KEFU_WEBHOOK__SOURCES__CRM__SECRET", SECRET)
     monkeypatch.setenv("KEFU_WEBHOOK__SOURCES__CRM__PREVIOUS_SECRETS", json.dumps([OLD_SECRET]))
     monkeypatch.setenv("KEFU_WEBHOOK__SOURCES__CRM__CALLBACK_URL", "http://127.0.0.1:9/cb")
-    adapter = WebhookAdapter(AdapterContext(MemoryInbox()))  # settings loaded, not given
+    settings = main.load_settings().platform("webhook")  # from the environment, as serve does
+    adapter = WebhookAdapter(AdapterContext(MemoryInbox()), settings)
     assert adapter.settings.sources["crm"].callback_url == "http://127.0.0.1:9/cb"
     assert "kefu-webhook-test-secret" not in repr(adapter._sources)
     body = b"{}"

@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.base import AdapterContext
 from adapters.webhook.adapter import WebhookAdapter
 from core.engines.stub import StubEngine
+from core.ports import AdapterContext
 from tests.adapters.webhook.conftest import (
     OTHER_SECRET,
     SECRET,

@@ -29,10 +29,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from adapters.base import AdapterContext
 from adapters.webhook.adapter import WebhookAdapter
 from adapters.webhook.signing import parse_secret, signed_headers
 from core.engines.stub import StubEngine
+from core.ports import AdapterContext
 from tests.adapters.webhook.conftest import SECRET, make_settings
 from tests.harness import KefuHarness
 

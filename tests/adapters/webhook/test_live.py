@@ -8,7 +8,7 @@ from adapters.webhook.live import LiveEvent, LiveRequest, ReplyBook, SseReplyStr
 from adapters.webhook.schema import ReplyEvent
 from core.model.turn import ConversationKey
 
-KEY = ConversationKey("webhook:shop", "conv-1")
+KEY = ConversationKey("webhook", "conv-1", source="shop")
 
 
 def reply(turn_id: int | None, seq: int, final: bool, text: str = "hi") -> ReplyEvent:
@@ -73,7 +73,7 @@ def test_stream_for_matches_message_id_then_oldest_of_conversation() -> None:
     waiting = LiveRequest(KEY, "m0", streaming=False)
     first = LiveRequest(KEY, "m1", streaming=True)
     second = LiveRequest(KEY, "m2", streaming=True)
-    other = LiveRequest(ConversationKey("webhook:shop", "conv-2"), "m3", streaming=True)
+    other = LiveRequest(ConversationKey("webhook", "conv-2", source="shop"), "m3", streaming=True)
     for live in (waiting, first, second, other):
         book.register(live)
     assert book.stream_for(KEY, "m0") is None  # wait=true requests do not stream

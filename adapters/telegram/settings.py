@@ -46,3 +46,8 @@ class TelegramSettings(BaseModel):
     typing_interval_s: float = 4.0
     webhook_max_connections: int = 40
     album_journal_path: str | None = ".kefu/telegram-albums.db"
+
+    @property
+    def configured(self) -> bool:
+        """Enabled and a bot token is set: ``serve`` runs the adapter."""
+        return self.enabled and bool(self.bot_token and self.bot_token.get_secret_value())

@@ -46,3 +46,8 @@ class SlackSettings(BaseModel):
     http_timeout_s: float = 10.0
     known_threads_max: int = 10_000
     max_body_bytes: int = 1024 * 1024
+
+    @property
+    def configured(self) -> bool:
+        """Enabled and a bot token is set: ``serve`` runs the adapter."""
+        return self.enabled and bool(self.bot_token and self.bot_token.get_secret_value())

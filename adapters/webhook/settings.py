@@ -50,3 +50,8 @@ class WebhookSettings(BaseModel):
     max_text_chars: int = 32_000
     allow_image_urls: bool = True
     image_url_allow_networks: list[str] = []
+
+    @property
+    def configured(self) -> bool:
+        """Enabled and at least one source is set: ``serve`` runs the adapter."""
+        return self.enabled and bool(self.sources)

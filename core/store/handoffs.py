@@ -9,93 +9,18 @@ transaction, so the conversation never says "bot" while the handoff says "taken"
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 
+from core.model.decision import DecisionKind, HandoffStatus
+from core.model.handoff import ACTIVE, HandoffRecord, TranscriptEntry, Transition
 from core.model.turn import ConversationKey, ImagePart, Reply, Role, Sender, Turn
 from core.store import codec
 from core.store.db import as_utc, utcnow
 from core.store.schema import conversations, decisions, handoffs, outbox, turns
-from core.store.store import Store
-
-OPEN, TAKEN, RESOLVED, RETURNED = "open", "taken", "resolved", "returned"
-ACTIVE = (OPEN, TAKEN)
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffRecord:
-    """One handoff and the customer conversation it belongs to.
-
-    Attributes:
-        staff_ref: ``"C123|<thread_ts>"`` for Slack, ``"webhook|<id>"`` for a helpdesk;
-            None until the staff side is opened.
-    """
-
-    id: int
-    conversation_id: int
-    customer_key: ConversationKey
-    status: str
-    reason: str
-    target: str
-    staff_ref: str | None
-    taken_by: str | None
-    pinged_at: datetime | None
-    created_at: datetime
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptEntry:
-    """One stored turn, as staff see it."""
-
-    turn_id: int
-    role: Role
-    sender: Sender
-    text: str
-    images: tuple[ImagePart, ...]
-    command: str | None
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """A requested status change of a handoff.
-
-    Attributes:
-        to_status: New status.
-        from_statuses: Statuses it may move from; any other status leaves the row as is.
-        actor: Who did it (staff display name), kept in ``taken_by`` for a take.
-        conversation_state: New state of the customer conversation, if it changes.
-        decision: Kind written to the decision log of the customer conversation.
-        reasons: Reasons for the decision log.
-    """
-
-    to_status: str
-    from_statuses: tuple[str, ...]
-    actor: str
-    conversation_state: str | None
-    decision: str
-    reasons: tuple[str, ...] = ()
-
-
-def take(actor: str, reasons: tuple[str, ...] = ()) -> Transition:
-    return Transition(TAKEN, (OPEN,), actor, None, "take", (f"taken by {actor}", *reasons))
-
-
-def resolve(actor: str, reasons: tuple[str, ...] = ()) -> Transition:
-    return Transition(RESOLVED, ACTIVE, actor, "bot", "resolve", (f"resolved by {actor}", *reasons))
-
-
-def return_to_bot(actor: str, reasons: tuple[str, ...] = ()) -> Transition:
-    return Transition(
-        RETURNED, ACTIVE, actor, "bot", "return", (f"returned to the bot by {actor}", *reasons)
-    )
+from core.store.store import Store, command_of
 
 
 def _select() -> Any:
@@ -108,8 +33,8 @@ def _record(row: Any) -> HandoffRecord:
     return HandoffRecord(
         id=row.id,
         conversation_id=row.conversation_id,
-        customer_key=ConversationKey(row.platform, row.chat_id, row.thread_id),
-        status=row.status,
+        customer_key=ConversationKey.from_channel(row.platform, row.chat_id, row.thread_id),
+        status=HandoffStatus(row.status),
         reason=row.reason,
         target=row.target,
         staff_ref=row.staff_ref,
@@ -130,14 +55,18 @@ def insert_replies(
     for index, reply in enumerate(replies):
         conn.execute(outbox.insert().values(
             conversation_id=conversation_id, turn_id=turn_id, seq=index + 1,
-            final=index == len(replies) - 1, platform=reply.key.platform,
+            final=index == len(replies) - 1, platform=reply.key.channel,
             payload=codec.reply_to_json(reply), stream_ref=None, status="pending", attempts=0,
             next_attempt_at=now, created_at=now,
         ))  # fmt: skip
 
 
 def insert_decision(
-    conn: Connection, conversation_id: int, kind: str, reasons: Sequence[str], now: datetime
+    conn: Connection,
+    conversation_id: int,
+    kind: DecisionKind,
+    reasons: Sequence[str],
+    now: datetime,
 ) -> None:
     conn.execute(decisions.insert().values(
         conversation_id=conversation_id, turn_id=None, kind=kind, confidence=None,
@@ -198,7 +127,8 @@ class HandoffRecords:
         """
         query = (select(decisions.c.turn_id, decisions.c.reasons)
                  .where(decisions.c.conversation_id == record.conversation_id,
-                        decisions.c.kind == "handoff", decisions.c.created_at <= record.created_at)
+                        decisions.c.kind == DecisionKind.HANDOFF,
+                        decisions.c.created_at <= record.created_at)
                  .order_by(decisions.c.id.desc()).limit(1))  # fmt: skip
         row = await self.store.db.read(lambda conn: conn.execute(query).one_or_none())
         if row is None:
@@ -216,7 +146,7 @@ class HandoffRecords:
         """Move ``record`` as ``transition`` says; False (and nothing written) if it already moved."""
         now = utcnow()
         values: dict[str, Any] = {"status": transition.to_status, "updated_at": now}
-        if transition.to_status == TAKEN:
+        if transition.to_status is HandoffStatus.TAKEN:
             values["taken_by"] = transition.actor
 
         def work(conn: Connection) -> bool:
@@ -236,7 +166,7 @@ class HandoffRecords:
 
         return await self.store.db.write(work)
 
-    async def logged(self, conversation_id: int, kind: str, reason: str) -> bool:
+    async def logged(self, conversation_id: int, kind: DecisionKind, reason: str) -> bool:
         """Whether a ``kind`` decision with ``reason`` is in the conversation's log.
 
         A click whose transition committed but whose answer did not (a crash in between)
@@ -253,7 +183,7 @@ class HandoffRecords:
 
     @staticmethod
     def _due(cutoff: datetime) -> Any:
-        return and_(handoffs.c.status == OPEN, or_(
+        return and_(handoffs.c.status == HandoffStatus.OPEN, or_(
             and_(handoffs.c.pinged_at.is_(None), handoffs.c.created_at <= cutoff),
             handoffs.c.pinged_at <= cutoff))  # fmt: skip
 
@@ -284,7 +214,9 @@ class HandoffRecords:
                 return False
             insert_replies(conn, record.conversation_id, replies, at)
             reasons_with_id = (*reasons, f"handoff {record.id}")
-            insert_decision(conn, record.conversation_id, "handoff_timeout", reasons_with_id, at)
+            insert_decision(
+                conn, record.conversation_id, DecisionKind.HANDOFF_TIMEOUT, reasons_with_id, at
+            )
             return True
 
         return await self.store.db.write(work)
@@ -311,7 +243,7 @@ class HandoffRecords:
                 tuple(
                     p for p in codec.parts_from_json(r.parts, images) if isinstance(p, ImagePart)
                 ),
-                r.command,
+                command_of(r.command),
                 as_utc(r.sent_at) or utcnow(),
             )
             for r in rows
@@ -335,7 +267,7 @@ class HandoffRecords:
         relay does not add it twice.
         """
         query = (select(turns.c.id).join(conversations, conversations.c.id == turns.c.conversation_id)
-                 .where(conversations.c.platform == turn.key.platform,
+                 .where(conversations.c.platform == turn.key.channel,
                         conversations.c.chat_id == turn.key.chat_id,
                         conversations.c.thread_id == turn.key.thread_id,
                         turns.c.platform_message_id == turn.message_id).limit(1))  # fmt: skip
