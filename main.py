@@ -4,6 +4,7 @@ python main.py serve     # everything configured: core service + adapters + work
 python main.py core      # the OpenAI-compatible inference service alone
 python main.py chat      # talk to the bot in the terminal (/image PATH, /reset, /export)
 python main.py export KEY [--out FILE]   # a conversation as JSON
+python main.py deadletters list|replay [REF ...] [--all]   # failed turns, undeliverable replies
 
 Every part is built here, by its constructor, from the settings; nothing is re-bound
 afterwards. ``config/`` reads settings, ``core/`` takes plain options, and the platform
@@ -49,6 +50,7 @@ from core.media.images import ImageLimits
 from core.media.ocr import OcrReader
 from core.model.turn import Role
 from core.ports import Adapter, AdapterContext, Bell
+from core.runtime.limits import Limits, MemoryLimiter, Rate, RateLimiter, RedisLimiter
 from core.runtime.runtime import Role as ProcessRole
 from core.runtime.runtime import Runtime, RuntimeOptions, stream_openers
 from core.store.store import Store
@@ -144,12 +146,17 @@ def runtime_options(
         port=settings.service.port,
         worker_concurrency=settings.worker.concurrency,
         lease_s=settings.worker.lease_s,
+        delivery_lease_s=settings.worker.delivery_lease_s,
         poll_interval_s=settings.worker.poll_interval_s,
         delivery_schedule_s=tuple(settings.worker.delivery_retry_schedule_s),
+        max_attempts=settings.worker.max_attempts,
+        engine_retry_s=settings.worker.engine_retry_s,
+        engine_handoff_after_s=settings.worker.engine_handoff_after_s,
         answer=AnswerSettings(
             history_rounds=settings.bot.history_rounds,
             max_new_tokens=settings.engine.max_new_tokens,
             handoff_wait_minutes=settings.handoff.expected_wait_minutes,
+            hold_on_engine_error=True,
         ),
         serve_http=serve_http,
         role=role,
@@ -164,6 +171,19 @@ def handoff_options(settings: Settings) -> HandoffOptions:
         summary_messages=h.summary_messages,
         poll_interval_s=h.poll_interval_s,
     )
+
+
+def build_limiter(settings: Settings) -> RateLimiter | None:
+    """Rate limits on answering: in Redis when ``limits.redis_url`` is set (shared by every
+    replica), else in this process; None when ``limits.enabled`` is off."""
+    limits = settings.limits
+    if not limits.enabled:
+        return None
+    rates = Limits(
+        Rate(limits.customer_per_minute, limits.customer_burst),
+        Rate(limits.platform_per_minute, limits.platform_burst),
+    )
+    return RedisLimiter(limits.redis_url, rates) if limits.redis_url else MemoryLimiter(rates)
 
 
 # -- platforms ------------------------------------------------------------------------------
@@ -243,6 +263,7 @@ def assemble(
         services=(handoff,) if handoff else (),
         on_answered=(handoff.wake,) if handoff else (),
         outbox=outbox,
+        limiter=build_limiter(settings) if role is not ProcessRole.INGEST else None,
     )
 
 
@@ -341,10 +362,44 @@ def _parser() -> argparse.ArgumentParser:
     export_parser = sub.add_parser("export", help="export a conversation as JSON")
     export_parser.add_argument("key", help="platform|chat_id|thread_id, e.g. 'terminal|local|'")
     export_parser.add_argument("--out", type=Path)
+    dead_parser = sub.add_parser("deadletters", help="list or replay dead letters")
+    dead_parser.add_argument("action", choices=["list", "replay"])
+    dead_parser.add_argument("refs", nargs="*", help="inbox:ID or outbox:ID (replay)")
+    dead_parser.add_argument("--all", action="store_true", help="replay every dead letter")
+    dead_parser.add_argument("--json", action="store_true", help="list as JSON")
     return parser
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> None:
+async def deadletters(settings: Settings, args: argparse.Namespace) -> int:
+    """``deadletters list`` prints them; ``deadletters replay REF… | --all`` requeues them."""
+    from core.store.deadletters import DeadLetters
+
+    store = await Store.open(settings.store.url)
+    try:
+        letters = DeadLetters(store)
+        if args.action == "list":
+            found = await letters.listed()
+            if args.json:
+                print(json.dumps([
+                    {"ref": d.ref, "conversation": d.conversation, "attempts": d.attempts,
+                     "error": d.error, "text": d.text, "at": d.at.isoformat() if d.at else None}
+                    for d in found
+                ], ensure_ascii=False, indent=2))  # fmt: skip
+            for d in [] if args.json else found:
+                print(f"{d.ref}\t{d.conversation}\t{d.attempts}\t{d.error[:60]}\t{d.text}")
+            if not args.json:
+                print(f"{len(found)} dead letter(s)", file=sys.stderr)
+            return 0
+        if not args.refs and not args.all:
+            raise ConfigError("deadletters replay: name inbox:ID / outbox:ID, or --all")
+        replayed = await letters.replay(args.refs, every=args.all)
+        print(f"replayed {len(replayed)}: {' '.join(replayed) or '-'}")
+        return 0 if replayed or args.all else 1
+    finally:
+        await store.close()
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         asyncio.run(serve(settings, ProcessRole(args.role)))
     elif args.command == "core":
@@ -360,6 +415,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
             args.out.write_text(text, encoding="utf-8")
         else:
             print(text)
+    elif args.command == "deadletters":
+        return asyncio.run(deadletters(settings, args))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,13 +427,12 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-        _run(args, settings)
+        return _run(args, settings)
     except KefuError as exc:
         print(f"kefu: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":

@@ -102,10 +102,41 @@ class ServiceSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
+    """Answering and delivering.
+
+    Attributes:
+        max_attempts: A turn whose answering fails (or kills the process) this often is
+            dead-lettered: the customer gets an apology, ``main.py deadletters`` lists it.
+        engine_retry_s: While the engine is down or timing out, a turn waits this long
+            between tries (the customer is told once).
+        engine_handoff_after_s: A turn that waited this long for the engine goes to staff.
+    """
+
     concurrency: int = 16
     lease_s: float = 60.0
     poll_interval_s: float = 0.5
     delivery_retry_schedule_s: list[float] = [1, 5, 30, 120]
+    delivery_lease_s: float = Field(15.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    engine_retry_s: float = Field(5.0, gt=0)
+    engine_handoff_after_s: float = Field(300.0, ge=0)
+
+
+class LimitsSettings(BaseModel):
+    """Rate limits on answering (token buckets); every message is still stored at once.
+
+    A customer over ``customer_per_minute`` (with ``customer_burst`` saved up) is told once,
+    and their extra messages are answered together when the bucket refills. The platform
+    bucket caps answers per platform (all customers of it together). With ``redis_url`` the
+    buckets live in Redis and hold across replicas; without it, in each process.
+    """
+
+    enabled: bool = True
+    redis_url: str | None = None
+    customer_per_minute: float = Field(20.0, gt=0)
+    customer_burst: int = Field(8, ge=1)
+    platform_per_minute: float = Field(6000.0, gt=0)
+    platform_burst: int = Field(300, ge=1)
 
 
 class ImageSettings(BaseModel):
@@ -143,6 +174,7 @@ class Settings(BaseSettings):
     ocr: OcrSettings = OcrSettings()
     bot: BotSettings = BotSettings()
     handoff: HandoffSettings = HandoffSettings()
+    limits: LimitsSettings = LimitsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -78,7 +78,9 @@ class Deliverer(Protocol):
     """What the outbox dispatcher needs from whoever delivers a platform's rows.
 
     ``retry_schedule`` is None to use the dispatcher's own schedule, or the delays between
-    durable attempts a platform's spec prescribes (each attempt is then made once).
+    durable attempts a platform's spec prescribes (each attempt is then made once). A
+    deliverer with a true ``coalesce_relays`` attribute (the staff desk) is given relays
+    queued behind each other as one merged message.
     """
 
     @property

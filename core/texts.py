@@ -66,6 +66,18 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "Sorry for the wait. Our staff are busy; we have reminded them and someone will reply as soon as possible.",
         "zh": "抱歉让您久等了，工作人员正忙，我们已再次提醒，会尽快回复您。",
     },
+    "rate_limited": {
+        "en": "You are sending messages faster than I can answer them. I have all of them and will reply to them together in a moment.",
+        "zh": "您发送消息的速度有点快，我都收到了，稍后会一并回复您。",
+    },
+    "engine_delayed": {
+        "en": "Sorry, I need a little longer than usual to answer. I have your message and will reply here as soon as I can.",
+        "zh": "抱歉，我需要比平时多一点时间。您的消息已收到，我会尽快在这里回复您。",
+    },
+    "message_failed": {
+        "en": "Sorry, I could not process your last message. Our staff have been notified; please try rephrasing it.",
+        "zh": "抱歉，无法处理您的上一条消息，我们已通知工作人员，请换一种说法再试。",
+    },
     "talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
     "reset_done": {
         "en": "Conversation cleared. How can I help?",

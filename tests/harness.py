@@ -23,6 +23,7 @@ from core.engines.base import Engine
 from core.engines.stub import StubEngine
 from core.model.turn import Role
 from core.ports import Adapter, AdapterContext
+from core.runtime.limits import RateLimiter
 from core.runtime.runtime import Runtime, RuntimeOptions, stream_openers
 from core.store.store import Store
 
@@ -38,6 +39,8 @@ class KefuHarness:
         brains: Brain per role (default: PromptBrain for customers and staff).
         store_url: Use this store instead of a temporary SQLite file.
         delivery_schedule_s: Durable retry schedule (short by default, for tests).
+        limiter: Rate limits on answering (none by default).
+        options: Other :class:`RuntimeOptions` fields (max_attempts, engine_retry_s, ...).
     """
 
     def __init__(
@@ -49,6 +52,8 @@ class KefuHarness:
         delivery_schedule_s: tuple[float, ...] = (0.2, 0.5, 1.0),
         answer: AnswerSettings | None = None,
         worker_concurrency: int = 16,
+        limiter: RateLimiter | None = None,
+        **options: Any,
     ) -> None:
         self.engine = engine or StubEngine()
         self._adapters = dict(adapters or {})
@@ -61,7 +66,9 @@ class KefuHarness:
             delivery_schedule_s=delivery_schedule_s,
             answer=answer or AnswerSettings(),
             worker_concurrency=worker_concurrency,
+            **options,
         )
+        self._limiter = limiter
         self.runtime: Runtime | None = None
         self.store: Store | None = None
 
@@ -84,7 +91,10 @@ class KefuHarness:
         answerer = Answerer(
             store, self.engine, self._brains, stream_openers(adapters), self._options.answer
         )
-        return Runtime(store, self.engine, answerer, adapters, self._options, web_app=app)
+        return Runtime(
+            store, self.engine, answerer, adapters, self._options, web_app=app,
+            limiter=self._limiter,
+        )  # fmt: skip
 
     async def __aexit__(self, *exc: Any) -> None:
         assert self.runtime is not None and self.store is not None

@@ -60,6 +60,9 @@ class AnswerSettings:
     max_new_tokens: int = 256
     temperature: float = 0.0
     handoff_wait_minutes: int = 10
+    # Raise engine failures to the worker, which holds the turn and answers it when the
+    # engine is back (or hands it to staff after a while); False answers with an apology.
+    hold_on_engine_error: bool = False
 
 
 class Answerer:
@@ -153,6 +156,11 @@ class Answerer:
             return self._direct(turn, prepared)
         return await self._generate(turn, conversation, brain, prepared, language)
 
+    def engine_handoff(self, turn: Turn, conversation: Conversation, reason: str) -> Completion:
+        """Hand the conversation to staff because the engine stayed down too long."""
+        decision = HandoffDecision((reason,), HandoffKind.POLICY)
+        return self._handoff(turn, conversation, decision, detect_language(turn.text))
+
     def _notice(self, turn: Turn, body: str, reason: str) -> Completion:
         reply = Reply(turn.key, body, ReplyKind.NOTICE, reply_to=turn.message_id)
         return Completion(
@@ -238,6 +246,8 @@ class Answerer:
         try:
             body, logprobs = await self._run(request, stream if prepared.stream_preview else None)
         except EngineError as exc:
+            if self.settings.hold_on_engine_error:
+                raise
             log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
             return self._engine_failed(turn, exc, language, stream.ref if stream else None)
         finally:

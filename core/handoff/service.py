@@ -83,6 +83,9 @@ class HandoffService:
     """
 
     retry_schedule: tuple[float, ...] | None = None  # the dispatcher's own schedule
+    # Relays queued behind each other reach staff as one message (see core.runtime.dispatcher):
+    # a customer typing fast must not leave a hundred messages pending at the desk's pace.
+    coalesce_relays = True
 
     def __init__(
         self,

@@ -29,6 +29,9 @@ class DecisionKind(StrEnum):
     TAKE = "take"  # staff took a handoff
     RESOLVE = "resolve"  # staff resolved a handoff
     RETURN = "return"  # staff returned the conversation to the bot
+    RATE_LIMITED = "rate_limited"  # over the customer's limit: answered with a later message
+    HELD = "held"  # not answered yet (the engine is down): answered when it is back
+    DEAD_LETTER = "dead_letter"  # failed every attempt: kept for `main.py deadletters`
 
 
 class ConversationState(StrEnum):

@@ -1,5 +1,17 @@
 """The outbox dispatcher: delivers replies through adapters, in order, with bounded retries.
 
+Each conversation is its own delivery lane: a lane delivers its conversation's oldest open
+row, and the dispatcher claims the next rows for other lanes while it does. One chat that
+a platform slows down (a 429 with ``retry_after`` 20 s) therefore never delays another
+chat's replies, and each chat still gets its replies in order (only a conversation's
+oldest open row is ever claimed). Waits longer than ``max_inline_wait_s`` are not slept
+in a lane: the row is rescheduled durably and its lane slot goes to other chats.
+
+Rows on a deliverer that coalesces relays (``coalesce_relays``, the staff desk) are sent
+together: a lane that holds a relay also takes the relays queued right behind it in the
+same conversation and delivers them as one message, so a customer writing fast during a
+handoff becomes one staff message (or a few), not one per line at the desk's pace.
+
 Short retries (a 429 with a few seconds of Retry-After, a flaky connection) happen in
 process with tenacity. Longer schedules (webhook callbacks: 5 min, 30 min, …) are durable:
 the row's ``next_attempt_at`` moves and any dispatcher picks it up later. After the
@@ -12,12 +24,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError, StoreError
+from core.model.turn import Reply, ReplyKind
 from core.ports import Bell, Deliverer, DeliveryReceipt, OutboundMessage
 from core.store.outbox import OutboxQueue, OutboxRow
 from core.store.store import Store
@@ -25,8 +39,12 @@ from core.store.store import Store
 log = logging.getLogger(__name__)
 
 DELIVERIES = Counter("kefu_deliveries_total", "Outbox deliveries", ["platform", "result"])
-MAX_INLINE_WAIT_S = 30.0  # longer Retry-After values are rescheduled durably
+COALESCED = Counter(
+    "kefu_relays_coalesced_total", "Relayed messages merged into an earlier one", ["platform"]
+)
+MAX_INLINE_WAIT_S = 5.0  # longer Retry-After values are rescheduled durably
 MAX_RATE_LIMITED_ATTEMPTS = 20  # a receiver answering 429 forever is dead-lettered eventually
+MAX_COALESCED = 20  # relays merged into one staff message at most
 
 
 def _wait_for_retry_after(retry_state) -> float:  # type: ignore[no-untyped-def]
@@ -36,14 +54,17 @@ def _wait_for_retry_after(retry_state) -> float:  # type: ignore[no-untyped-def]
     return float(wait_exponential(multiplier=0.2, max=2)(retry_state))
 
 
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, RateLimitedError):
-        return exc.retry_after <= MAX_INLINE_WAIT_S
-    return isinstance(exc, PlatformError) and not isinstance(exc, PermanentDeliveryError)
+def _retryable_within(max_wait_s: float):  # type: ignore[no-untyped-def]
+    def retryable(exc: BaseException) -> bool:
+        if isinstance(exc, RateLimitedError):
+            return exc.retry_after <= max_wait_s
+        return isinstance(exc, PlatformError) and not isinstance(exc, PermanentDeliveryError)
+
+    return retryable
 
 
 class Dispatcher:
-    """Delivers the outbox.
+    """Delivers the outbox, one lane per conversation.
 
     Args:
         store: The store.
@@ -51,9 +72,12 @@ class Dispatcher:
         schedule_s: Durable retry delays after the in-process attempts fail; an adapter's
             own ``retry_schedule`` attribute overrides it.
         inline_attempts: In-process attempts per durable attempt.
+        concurrency: Most conversations delivered to at once (lanes).
         linger_s: Pause after a wake-up before claiming, so that replies finishing
             together are claimed in one go.
         bell: Rung by whoever queues outbox rows (a new one when not given).
+        max_inline_wait_s: A 429 asking for a longer wait is rescheduled durably instead of
+            slept in the lane.
     """
 
     def __init__(
@@ -67,6 +91,7 @@ class Dispatcher:
         lease_s: float = 15.0,
         linger_s: float = 0.01,
         bell: Bell | None = None,
+        max_inline_wait_s: float = MAX_INLINE_WAIT_S,
     ) -> None:
         self.queue = OutboxQueue(store, lease_s)
         self.lease_s = lease_s
@@ -76,12 +101,19 @@ class Dispatcher:
         self.inline_attempts = inline_attempts
         self.concurrency = concurrency
         self.poll_interval_s = poll_interval_s
+        self.max_inline_wait_s = max_inline_wait_s
         self._wake = bell or Bell()
         self._stopping = False
         self._loop: asyncio.Task[None] | None = None
+        self._lanes: dict[int, asyncio.Task[None]] = {}  # conversation id -> its delivery
 
     def wake(self) -> None:
         self._wake.ring()
+
+    @property
+    def busy(self) -> bool:
+        """Deliveries are under way right now."""
+        return bool(self._lanes)
 
     async def start(self) -> None:
         """Deliver the outbox until :meth:`stop`."""
@@ -93,20 +125,40 @@ class Dispatcher:
         while not self._stopping:
             # Cleared before the claim: a wake-up that arrives during it is not lost.
             self._wake.clear()
-            rows = await self._claim(platforms)
-            if rows:
-                await asyncio.gather(
-                    *(self._deliver_conversation(group) for group in _by_conversation(rows))
-                )
-                if len(rows) == self.concurrency or self._wake.rung:
-                    continue
+            free = self.concurrency - len(self._lanes)
+            if free > 0:
+                rows = await self._claim(platforms, free)
+                opened = sum(self._open_lane(row) for row in rows)
+                if rows and len(rows) == free and opened:
+                    continue  # more may be due
             await self._wake.wait(await self._idle_wait())
             if self.linger_s and not self._stopping:
                 await asyncio.sleep(self.linger_s)  # replies finishing together go out together
 
-    async def _claim(self, platforms: list[str]) -> list[OutboxRow]:
+    def _open_lane(self, row: OutboxRow) -> bool:
+        if row.conversation_id in self._lanes:
+            return False  # our own lease lapsed and came back to us: its lane has it
+        lane = asyncio.create_task(self._deliver_lane(row), name=f"kefu-lane-{row.conversation_id}")
+        self._lanes[row.conversation_id] = lane
+        lane.add_done_callback(lambda _: self._lane_done(row.conversation_id))
+        return True
+
+    def _lane_done(self, conversation_id: int) -> None:
+        self._lanes.pop(conversation_id, None)
+        self._wake.ring()  # a slot is free, and the conversation may have its next row
+
+    async def _deliver_lane(self, row: OutboxRow) -> None:
         try:
-            return await self.queue.claim(self.concurrency, platforms)
+            await self.deliver_row(row)
+        except StoreError as exc:
+            # The bookkeeping write failed: the row's lease lapses and it is tried again.
+            log.warning("outbox %s: bookkeeping failed, retried later: %s", row.id, exc)
+        except Exception:
+            log.exception("outbox %s: delivery lane failed", row.id)
+
+    async def _claim(self, platforms: list[str], limit: int) -> list[OutboxRow]:
+        try:
+            return await self.queue.claim(limit, platforms)
         except StoreError as exc:
             # The database is busy or away: the replies wait in the outbox; try again later.
             log.warning("claiming outbox rows failed, retrying: %s", exc)
@@ -129,12 +181,9 @@ class Dispatcher:
         if loop is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
+        if self._lanes:
+            await asyncio.gather(*self._lanes.values(), return_exceptions=True)
         await self.queue.close()
-
-    async def _deliver_conversation(self, rows: list[OutboxRow]) -> None:
-        for row in rows:
-            if not await self.deliver_row(row):
-                break  # keep order: later rows of this conversation wait
 
     def _schedule_for(self, row: OutboxRow) -> tuple[float, ...]:
         own = self.adapters[row.adapter].retry_schedule
@@ -144,21 +193,47 @@ class Dispatcher:
         # An adapter with its own (spec-defined) schedule gets exactly that many attempts.
         return 1 if adapter.retry_schedule is not None else self.inline_attempts
 
+    async def _followers(self, row: OutboxRow, reply: Reply) -> list[OutboxRow]:
+        adapter = self.adapters[row.adapter]
+        if reply.kind is not ReplyKind.RELAY or not getattr(adapter, "coalesce_relays", False):
+            return []
+        return await self.queue.claim_followers(row, MAX_COALESCED - 1)
+
     async def deliver_row(self, row: OutboxRow) -> bool:
-        """Deliver one row; True when it is delivered."""
+        """Deliver one row (with the relays coalesced behind it); True when delivered."""
         adapter = self.adapters[row.adapter]
         reply = await self.queue.reply_of(row)
+        followers = await self._followers(row, reply)
+        if followers:
+            reply = _merged(reply, [await self.queue.reply_of(f) for f in followers])
         message = OutboundMessage(
             row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1
         )
-        keeper = asyncio.create_task(self._keep_lease(row))
+        keeper = asyncio.create_task(self._keep_lease((row, *followers)))
         try:
             receipt = await self._attempt(adapter, message, self._inline_attempts_for(adapter))
-        except PermanentDeliveryError as exc:
+        except BaseException as exc:
+            keeper.cancel()
+            if followers:  # they go back in line, behind the head, untouched
+                await self.queue.release(followers)
+            if not isinstance(exc, Exception):
+                raise
+            return await self._failed(row, exc)
+        keeper.cancel()
+        await self.queue.delivered(row, receipt.platform_message_ids)
+        for follower in followers:
+            await self.queue.delivered(follower, receipt.platform_message_ids)
+        DELIVERIES.labels(row.platform, "delivered").inc(1 + len(followers))
+        if followers:
+            COALESCED.labels(row.platform).inc(len(followers))
+        return True
+
+    async def _failed(self, row: OutboxRow, exc: Exception) -> bool:
+        if isinstance(exc, PermanentDeliveryError):
             await self.queue.dead(row, f"{exc.code}: {exc}")
             DELIVERIES.labels(row.platform, "dead").inc()
             return False
-        except RateLimitedError as exc:
+        if isinstance(exc, RateLimitedError):
             if row.attempts >= MAX_RATE_LIMITED_ATTEMPTS:
                 await self.queue.dead(
                     row, f"still rate limited after {row.attempts} attempts: {exc}"
@@ -166,21 +241,17 @@ class Dispatcher:
                 DELIVERIES.labels(row.platform, "dead").inc()
                 return False
             await self.queue.retry_later(row, exc.retry_after, f"rate limited: {exc}")
+            DELIVERIES.labels(row.platform, "deferred").inc()
             return False
-        except Exception as exc:
-            return await self._reschedule(row, f"{type(exc).__name__}: {exc}")
-        finally:
-            keeper.cancel()
-        await self.queue.delivered(row, receipt.platform_message_ids)
-        DELIVERIES.labels(row.platform, "delivered").inc()
-        return True
+        return await self._reschedule(row, f"{type(exc).__name__}: {exc}")
 
-    async def _keep_lease(self, row: OutboxRow) -> None:
+    async def _keep_lease(self, rows: Sequence[OutboxRow]) -> None:
         # A crashed dispatcher's rows come back after one short lease, not after the
         # longest delivery could take.
         while True:
             await asyncio.sleep(self.lease_s / 3)
-            await self.queue.renew(row)
+            for row in rows:
+                await self.queue.renew(row)
 
     async def _attempt(
         self, adapter: Deliverer, message: OutboundMessage, attempts: int
@@ -190,7 +261,7 @@ class Dispatcher:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=_wait_for_retry_after,
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(_retryable_within(self.max_inline_wait_s)),
             reraise=True,
         ):
             with attempt:
@@ -211,8 +282,9 @@ class Dispatcher:
         return False
 
 
-def _by_conversation(rows: list[OutboxRow]) -> list[list[OutboxRow]]:
-    groups: dict[int, list[OutboxRow]] = {}
-    for row in rows:
-        groups.setdefault(row.conversation_id, []).append(row)
-    return list(groups.values())
+def _merged(head: Reply, followers: list[Reply]) -> Reply:
+    """One staff message for several relayed customer messages, in order."""
+    replies = [head, *followers]
+    text = "\n".join(r.text for r in replies if r.text.strip())
+    images = tuple(image for r in replies for image in r.images)
+    return replace(head, text=text, images=images)

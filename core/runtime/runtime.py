@@ -19,6 +19,7 @@ from core.engines.base import Engine
 from core.errors import StoreError
 from core.ports import Adapter, Bell, Deliverer, Service, StreamOpener
 from core.runtime.dispatcher import Dispatcher
+from core.runtime.limits import RateLimiter
 from core.runtime.worker import Worker
 from core.store.store import Store
 
@@ -42,6 +43,10 @@ class RuntimeOptions:
     delivery_lease_s: float = 15.0
     poll_interval_s: float = 0.5
     delivery_schedule_s: tuple[float, ...] = (1, 5, 30, 120)
+    max_attempts: int = 3  # a turn failing this often is dead-lettered
+    engine_retry_s: float = 5.0  # a turn waits this long while the engine is down
+    engine_handoff_after_s: float = 300.0  # then, after this long, it goes to staff
+    retry_base_s: float = 1.0  # first wait before retrying a turn that failed unexpectedly
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     serve_http: bool = True
     # ALL runs everything in one process. INGEST receives platform traffic and stores turns
@@ -71,6 +76,7 @@ class Runtime:
             worker (the handoff service); not run in the ingest role.
         on_answered: Called after each committed answer (besides waking the dispatcher).
         outbox: The bell the dispatcher waits on; others that queue outbox rows ring it.
+        limiter: Rate limits on answering (closed by :meth:`stop`); None for no limits.
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class Runtime:
         services: Sequence[Service] = (),
         on_answered: Sequence[Callable[[], None]] = (),
         outbox: Bell | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -110,7 +117,13 @@ class Runtime:
             lease_s=self.options.lease_s,
             poll_interval_s=self.options.poll_interval_s,
             on_completed=callbacks,
+            limiter=limiter,
+            max_attempts=self.options.max_attempts,
+            engine_retry_s=self.options.engine_retry_s,
+            engine_handoff_after_s=self.options.engine_handoff_after_s,
+            retry_base_s=self.options.retry_base_s,
         )
+        self.limiter = limiter
         self._runner: web.AppRunner | None = None
         self._working = False
         self._started: list[Adapter | Service] = []  # type: ignore[type-arg]
@@ -170,6 +183,8 @@ class Runtime:
         self._started.clear()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.limiter is not None:
+            await self.limiter.close()
         await self.engine.stop()
 
     async def wait_until_idle(self, timeout: float = 30.0) -> None:
@@ -178,6 +193,7 @@ class Runtime:
             while True:
                 open_turns = await self.worker.queue.pending_count()
                 undelivered = await self.dispatcher.queue.undelivered_count()
-                if not open_turns and not undelivered and not self.worker.busy:
+                busy = self.worker.busy or self.dispatcher.busy
+                if not open_turns and not undelivered and not busy:
                     return
                 await asyncio.sleep(0.05)

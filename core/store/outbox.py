@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
-from core.model.turn import ConversationKey, Reply
+from core.model.turn import ConversationKey, Reply, ReplyKind
 from core.store import codec
 from core.store.batching import WriteBatcher
 from core.store.db import as_utc, is_in, utcnow
@@ -85,6 +85,40 @@ class OutboxQueue:
             lambda conn: conn.execute(_TAKE, parameters).all(), durable=False
         )
         return sorted((OutboxRow(*row) for row in rows), key=lambda r: r.id)
+
+    async def claim_followers(self, head: OutboxRow, limit: int) -> list[OutboxRow]:
+        """Claim the relays queued right behind ``head`` in its conversation (to merge them).
+
+        Only an unbroken run of due, pending relay rows on the head's channel is taken, so
+        nothing is delivered out of order.
+        """
+        now = utcnow()
+
+        def work(conn: Connection) -> list[OutboxRow]:
+            rows = conn.execute(_BEHIND, {"conversation": head.conversation_id,
+                                          "after": head.id, "page": limit}).all()  # fmt: skip
+            run: list[int] = []
+            for row in rows:
+                due = as_utc(row.next_attempt_at) <= now  # type: ignore[operator]
+                relay = row.payload.get("kind") == ReplyKind.RELAY.value
+                if row.status != "pending" or not due or row.platform != head.platform or not relay:
+                    break
+                run.append(row.id)
+            if not run:
+                return []
+            taken = conn.execute(_TAKE, {"ids": run, "now": now, "until": now + self.lease})
+            return sorted((OutboxRow(*r) for r in taken.all()), key=lambda r: r.id)
+
+        return await self.store.db.write(work, durable=False)
+
+    async def release(self, rows: Sequence[OutboxRow]) -> None:
+        """Give claimed rows back untouched (no attempt counted): they are due again now."""
+        statement = (
+            update(outbox)
+            .where(outbox.c.id.in_([r.id for r in rows]), outbox.c.status == "sending")
+            .values(status="pending", lease_until=None)
+        )
+        await self.store.db.write(lambda conn: conn.execute(statement), durable=False)
 
     async def renew(self, row: OutboxRow) -> None:
         """Extend the delivery lease while a (slow, rate-limited) delivery is under way."""
@@ -162,6 +196,14 @@ _OPEN = (
     select(outbox.c.id, outbox.c.conversation_id, outbox.c.platform, outbox.c.status,
            outbox.c.next_attempt_at, outbox.c.lease_until)
     .where(is_in(outbox.c.status, "pending", "sending"), outbox.c.id > bindparam("after"))
+    .order_by(outbox.c.id)
+    .limit(bindparam("page"))
+)  # fmt: skip
+_BEHIND = (
+    select(outbox.c.id, outbox.c.status, outbox.c.platform, outbox.c.payload,
+           outbox.c.next_attempt_at)
+    .where(outbox.c.conversation_id == bindparam("conversation"),
+           outbox.c.id > bindparam("after"), is_in(outbox.c.status, "pending", "sending"))
     .order_by(outbox.c.id)
     .limit(bindparam("page"))
 )  # fmt: skip

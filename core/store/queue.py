@@ -33,6 +33,9 @@ class Claim:
     turn: Turn
     conversation: Conversation
     history: tuple[HistoryItem, ...] | None = None
+    joined: tuple[Turn, ...] = ()  # earlier turns to answer together with this one, in order
+    joined_ids: tuple[int, ...] = ()
+    held_since: datetime | None = None  # when the engine first failed this turn
 
 
 class LeaseLost(Exception):
@@ -73,8 +76,11 @@ class InboxQueue:
         now = utcnow()
 
         def ready(row: Any) -> bool:
+            if row.status == "pending":
+                available_at = as_utc(row.available_at)
+                return available_at is None or available_at <= now
             lease_until = as_utc(row.lease_until)
-            return row.status == "pending" or (lease_until is not None and lease_until < now)
+            return lease_until is not None and lease_until < now
 
         heads = await self.store.db.read(lambda conn: open_heads(conn, _OPEN, ready, limit))
         candidates = [row.id for row in heads]
@@ -87,10 +93,12 @@ class InboxQueue:
     def _take(self, conn: Connection, candidates: list[int], now: datetime) -> list[Claim]:
         parameters = {"ids": candidates, "now": now, "owner": self.owner, "until": now + self.lease}
         claimed = conn.execute(_TAKE, parameters).all()
-        turns = read_turns(conn, [r.turn_id for r in claimed])
+        joined = {r.id: tuple(int(i) for i in r.joined or ()) for r in claimed}
+        wanted = [r.turn_id for r in claimed] + [i for ids in joined.values() for i in ids]
+        turns = read_turns(conn, wanted)
         states = read_conversations(conn, {r.conversation_id for r in claimed})
         claimed = sorted(claimed, key=lambda r: r.id)
-        histories = self._histories(conn, claimed)
+        histories = self._histories(conn, claimed, joined)
         return [
             Claim(
                 row.id,
@@ -100,16 +108,20 @@ class InboxQueue:
                 turns[row.turn_id],
                 states[row.conversation_id],
                 history,
+                tuple(turns[i] for i in joined[row.id] if i in turns),
+                joined[row.id],
+                as_utc(row.held_since),
             )
             for row, history in zip(claimed, histories, strict=True)
         ]
 
     def _histories(
-        self, conn: Connection, claimed: Sequence[Any]
+        self, conn: Connection, claimed: Sequence[Any], joined: dict[int, tuple[int, ...]]
     ) -> list[tuple[HistoryItem, ...] | None]:
         if not self.history_rounds:
             return [None] * len(claimed)
-        heads = [(row.conversation_id, row.turn_id) for row in claimed]
+        # Turns answered together with this one are part of it, not of its history.
+        heads = [(row.conversation_id, min((row.turn_id, *joined[row.id]))) for row in claimed]
         return [tuple(h) for h in read_histories(conn, heads, self.history_rounds)]
 
     def _owned(self, claim: Claim) -> Any:
@@ -167,6 +179,99 @@ class InboxQueue:
             for f in batch
         ]
 
+    async def hold(
+        self,
+        claim: Claim,
+        delay_s: float,
+        completion: Completion | None = None,
+        *,
+        engine_down: bool = False,
+        counted: bool = False,
+    ) -> bool:
+        """Give the turn back, claimable again after ``delay_s``.
+
+        ``completion`` (a notice to the customer, its decision) is written in the same
+        transaction. ``engine_down`` dates the outage (``held_since``) the first time. A
+        hold is not an attempt unless ``counted`` (a retry after an unexpected failure).
+
+        Returns:
+            False when the lease was lost (nothing written).
+        """
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": "pending", "lease_owner": None, "lease_until": None,
+            "available_at": now + timedelta(seconds=delay_s),
+            "attempts": inbox.c.attempts - (0 if counted else 1),
+        }  # fmt: skip
+        if engine_down:
+            values["held_since"] = func.coalesce(inbox.c.held_since, now)
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(update(inbox).where(self._owned(claim)).values(**values)).rowcount != 1:
+                return False
+            self._side_effects(conn, claim, completion, now)
+            return True
+
+        return bool(await self.store.db.write(work))
+
+    async def coalesce(self, claim: Claim, completion: Completion) -> bool:
+        """Finish the turn unanswered and join it to the next waiting turn of its conversation,
+        which is then answered for both.
+
+        Returns:
+            False when no later turn waits (nothing written): hold this one instead.
+
+        Raises:
+            LeaseLost: another worker owns the item now.
+        """
+        now = utcnow()
+
+        def work(conn: Connection) -> bool:
+            later = conn.execute(_NEXT_OPEN, {"conversation": claim.conversation_id,
+                                              "after": claim.inbox_id}).one_or_none()  # fmt: skip
+            if later is None:
+                return False
+            if conn.execute(_DONE, {"ids": [claim.inbox_id], "owner": self.owner,
+                                    "at": now}).all() == []:  # fmt: skip
+                raise LeaseLost(f"inbox item {claim.inbox_id} is no longer ours")
+            joined = [*(later.joined or ()), *claim.joined_ids, claim.turn_id]
+            conn.execute(update(inbox).where(inbox.c.id == later.id).values(joined=joined))
+            self._side_effects(conn, claim, completion, now)
+            return True
+
+        return bool(await self.store.db.write(work))
+
+    async def dead_letter(self, claim: Claim, error: str, completion: Completion) -> None:
+        """Give up on a turn (it failed ``attempts`` times): status ``failed``, kept for
+        ``main.py deadletters``; ``completion`` (the customer's apology) is written with it.
+        Later turns of the conversation are claimable at once.
+        """
+        now = utcnow()
+        statement = (
+            update(inbox)
+            .where(inbox.c.id == claim.inbox_id, is_in(inbox.c.status, "pending", "processing"))
+            .values(status="failed", error=error[:2000], done_at=now, lease_owner=None,
+                    lease_until=None)
+        )  # fmt: skip
+
+        def work(conn: Connection) -> None:
+            if conn.execute(statement).rowcount == 1:
+                self._side_effects(conn, claim, completion, now)
+
+        await self.store.db.write(work)
+
+    def _side_effects(
+        self, conn: Connection, claim: Claim, completion: Completion | None, now: datetime
+    ) -> None:
+        if completion is None:
+            return
+        finished = [_Finished(claim, claim.turn.key, completion)]
+        insert_turns(conn, self.store.db.dialect,
+                     [(claim.conversation_id, t) for t in completion.bot_turns], now)  # fmt: skip
+        _insert_replies(conn, self.store.db.dialect, finished, now)
+        _insert_decisions(conn, self.store.db.dialect, finished, now)
+        _update_conversations(conn, finished, now)
+
     async def pending_count(self) -> int:
         query = select(func.count()).where(is_in(inbox.c.status, "pending", "processing"))
         return int(await self.store.db.read(lambda conn: conn.execute(query).scalar_one()))
@@ -178,7 +283,10 @@ def _claimable(now: Any) -> Any:
     return and_(
         is_in(inbox.c.status, "pending", "processing"),
         or_(
-            is_in(inbox.c.status, "pending"),
+            and_(
+                is_in(inbox.c.status, "pending"),
+                or_(inbox.c.available_at.is_(None), inbox.c.available_at <= now),
+            ),
             and_(is_in(inbox.c.status, "processing"), inbox.c.lease_until < now),
         ),
     )
@@ -187,7 +295,13 @@ def _claimable(now: Any) -> Any:
 # Built once: a statement object reused with new parameters skips SQLAlchemy's per-call
 # construction and cache-key work, which is most of the CPU a small query costs.
 _OPEN = (
-    select(inbox.c.id, inbox.c.conversation_id, inbox.c.status, inbox.c.lease_until)
+    select(
+        inbox.c.id,
+        inbox.c.conversation_id,
+        inbox.c.status,
+        inbox.c.lease_until,
+        inbox.c.available_at,
+    )
     .where(is_in(inbox.c.status, "pending", "processing"), inbox.c.id > bindparam("after"))
     .order_by(inbox.c.id)
     .limit(bindparam("page"))
@@ -212,7 +326,24 @@ _TAKE = (
         lease_until=bindparam("until", type_=inbox.c.lease_until.type),
         attempts=inbox.c.attempts + 1,
     )
-    .returning(inbox.c.id, inbox.c.turn_id, inbox.c.conversation_id, inbox.c.attempts)
+    .returning(
+        inbox.c.id,
+        inbox.c.turn_id,
+        inbox.c.conversation_id,
+        inbox.c.attempts,
+        inbox.c.joined,
+        inbox.c.held_since,
+    )
+)
+_NEXT_OPEN = (
+    select(inbox.c.id, inbox.c.joined)
+    .where(
+        inbox.c.conversation_id == bindparam("conversation"),
+        inbox.c.id > bindparam("after"),
+        is_in(inbox.c.status, "pending", "processing"),
+    )
+    .order_by(inbox.c.id)
+    .limit(1)
 )
 
 

@@ -92,6 +92,11 @@ inbox = Table(
     Column("error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("done_at", DateTime(timezone=True), nullable=True),
+    # Holds (rate limit, engine down): not claimable before available_at; joined lists the
+    # earlier turns answered together with this one; held_since dates an engine outage.
+    Column("available_at", DateTime(timezone=True), nullable=True),
+    Column("joined", JSON, nullable=True),
+    Column("held_since", DateTime(timezone=True), nullable=True),
     UniqueConstraint("platform", "platform_message_id", name="uq_inbox_platform_message"),
     Index("ix_inbox_turn", "turn_id"),
     # Claims walk the open rows in id order: a partial index keeps that fast however long

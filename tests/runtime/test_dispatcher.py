@@ -104,3 +104,116 @@ async def test_permanent_failure_is_dead_lettered_at_once(store: Store) -> None:
     dispatcher = Dispatcher(store, {"fake": adapter}, poll_interval_s=0.02)
     await _run_until(dispatcher, store, lambda c: c.get("outbox.dead") == 1)
     assert len(adapter.attempts) == 1
+
+
+class ChatThrottledAdapter:
+    """Answers 429 (``retry_after``) for one chat's first ``limited`` sends; records the rest."""
+
+    retry_schedule = None
+
+    def __init__(self, slow_chat: str, retry_after: float, limited: int = 1) -> None:
+        self.slow_chat = slow_chat
+        self.retry_after = retry_after
+        self.limited = limited
+        self.sent: list[tuple[str, str]] = []
+
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+        chat = message.reply.key.chat_id
+        if chat == self.slow_chat and self.limited > 0:
+            self.limited -= 1
+            raise RateLimitedError("429 Too Many Requests", retry_after=self.retry_after)
+        self.sent.append((chat, message.reply.text))
+        return DeliveryReceipt((str(message.outbox_id),))
+
+
+async def _answer_in(store: Store, chat: str, *texts: str) -> None:
+    key = ConversationKey("fake", chat)
+    await store.put(make_turn("q", chat=chat, platform="fake"))
+    queue = InboxQueue(store, "w")
+    for claim in await queue.claim(10):
+        if claim.turn.key == key:
+            replies = tuple(Reply(key, t) for t in texts)
+            await queue.complete(claim, key, Completion(replies, Decision(DecisionKind.ANSWER)))
+
+
+async def test_a_chat_told_to_wait_20_s_does_not_delay_other_chats(store: Store) -> None:
+    adapter = ChatThrottledAdapter("slow", retry_after=20)
+    await _answer_in(store, "slow", "s1", "s2")
+    for chat in ("a", "b", "c"):
+        await _answer_in(store, chat, f"{chat}1", f"{chat}2", f"{chat}3")
+    dispatcher = Dispatcher(store, {"fake": adapter}, poll_interval_s=0.02)
+    await _run_until(dispatcher, store, lambda c: c.get("outbox.delivered") == 9)
+    assert [t for chat, t in adapter.sent if chat == "a"] == ["a1", "a2", "a3"]
+    assert all(chat != "slow" for chat, _ in adapter.sent)  # s1 waits, s2 waits behind it
+    counts = await store.counts()
+    assert counts["outbox.pending"] == 2  # rescheduled durably, in order, still there
+
+
+async def test_an_inline_wait_holds_only_its_own_lane(store: Store) -> None:
+    adapter = ChatThrottledAdapter("slow", retry_after=3.0)
+    await _answer_in(store, "slow", "s1", "s2")
+    await _answer_in(store, "b", "b1", "b2", "b3")
+    dispatcher = Dispatcher(store, {"fake": adapter}, poll_interval_s=0.02)
+    await _run_until(dispatcher, store, lambda c: c.get("outbox.delivered") == 5, timeout=30)
+    order = [t for _, t in adapter.sent]
+    # b's replies all went out while "slow" waited out its 429 in its own lane.
+    assert order.index("b3") < order.index("s1") < order.index("s2")
+
+
+class SlowDesk:
+    """A staff desk that takes a while per message and merges relays (as the handoff service)."""
+
+    retry_schedule = None
+    coalesce_relays = True
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+        await asyncio.sleep(0.2)
+        self.sent.append(message.reply.text)
+        return DeliveryReceipt((str(message.outbox_id),))
+
+
+async def test_relays_queued_behind_each_other_go_to_staff_together(store: Store) -> None:
+    from core.model.turn import ReplyKind
+
+    key = ConversationKey("fake", "desk")
+    await store.put(make_turn("q", chat="desk", platform="fake"))
+    queue = InboxQueue(store, "w")
+    (claim,) = await queue.claim(1)
+    relays = tuple(Reply(key, f"line {i}", ReplyKind.RELAY) for i in range(30))
+    await queue.complete(claim, key, Completion(relays, Decision(DecisionKind.RELAY)))
+    desk = SlowDesk()
+    dispatcher = Dispatcher(store, {"fake": desk}, poll_interval_s=0.02)
+    await _run_until(dispatcher, store, lambda c: c.get("outbox.delivered") == 30)
+    assert len(desk.sent) <= 3  # 30 rapid customer messages, at most 3 staff messages
+    assert "\n".join(desk.sent).split("\n") == [f"line {i}" for i in range(30)]  # in order
+
+
+async def test_a_failed_merged_relay_gives_its_followers_back_in_order(store: Store) -> None:
+    from core.model.turn import ReplyKind
+
+    class FlakyDesk(SlowDesk):
+        def __init__(self) -> None:
+            super().__init__()
+            self.failures = 1
+
+        async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+            if self.failures:
+                self.failures -= 1
+                raise PlatformError("desk down")
+            return await super().deliver(message)
+
+    key = ConversationKey("fake", "desk")
+    await store.put(make_turn("q", chat="desk", platform="fake"))
+    queue = InboxQueue(store, "w")
+    (claim,) = await queue.claim(1)
+    relays = tuple(Reply(key, f"line {i}", ReplyKind.RELAY) for i in range(5))
+    await queue.complete(claim, key, Completion(relays, Decision(DecisionKind.RELAY)))
+    desk = FlakyDesk()
+    dispatcher = Dispatcher(
+        store, {"fake": desk}, schedule_s=(0.05,), inline_attempts=1, poll_interval_s=0.02
+    )
+    await _run_until(dispatcher, store, lambda c: c.get("outbox.delivered") == 5)
+    assert "\n".join(desk.sent).split("\n") == [f"line {i}" for i in range(5)]
