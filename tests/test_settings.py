@@ -12,7 +12,7 @@ from config.settings import SettingsError, load_settings
 def test_defaults_come_from_the_yaml_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KEFU_CONFIG", raising=False)
     settings = load_settings()
-    assert settings.engine.kind == "transformers" and settings.engine.model == "embedded"
+    assert settings.engine.kind == "auto" and settings.engine.model == "embedded"
     assert settings.store.url.startswith("sqlite:///")
     assert settings.telegram.bot_token is None
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from core.errors import EngineError
+from core.errors import EngineError, InvalidInputError
 from core.model.turn import ImagePart, Part, TextPart
 
 ChatRole = Literal["system", "user", "assistant"]
@@ -192,3 +192,21 @@ async def collect(
     if last is None:
         raise EngineError("the engine ended without a final chunk")
     return "".join(pieces), logprobs, last
+
+
+def validate_request(request: GenerationRequest) -> None:
+    """Reject malformed requests before they reach an engine thread.
+
+    Raises:
+        InvalidInputError: no messages, or a bound out of range.
+    """
+    if not request.messages:
+        raise InvalidInputError("a generation request needs at least one message")
+    if request.max_new_tokens < 1:
+        raise InvalidInputError("max_new_tokens must be at least 1")
+    if request.temperature < 0:
+        raise InvalidInputError("temperature must not be negative")
+    if not 0.0 < request.top_p <= 1.0:
+        raise InvalidInputError("top_p must be in (0, 1]")
+    if not 0 <= request.top_logprobs <= 20:
+        raise InvalidInputError("top_logprobs must be between 0 and 20")

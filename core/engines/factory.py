@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,14 +13,17 @@ from core.engines.base import Engine
 from core.engines.embedded import LoadProgress
 from core.engines.ocr_wrapper import OcrTextEngine
 from core.engines.options import EngineKind, EngineOptions
-from core.engines.vlm import is_qwen_vl
 from core.media.ocr import OcrReader
+
+log = logging.getLogger(__name__)
 
 
 def local_model_sees_images(model: str) -> bool:
     """True when ``model`` is a local Qwen-VL checkpoint (decided from its config.json)."""
     if model == "embedded":
         return False
+    from core.engines.vlm import is_qwen_vl  # imports torch: only for checkpoint directories
+
     config_file = Path(model) / "config.json"
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
@@ -44,7 +49,13 @@ def build_engine(
         max_chars_per_image: OCR text kept per photo.
     """
     inner: Engine
-    if settings.kind == EngineKind.OPENAI:
+    kind = resolve_kind(settings)
+    if kind == EngineKind.LLAMACPP:
+        from core.engines.llamacpp_engine import LlamaCppEngine
+
+        inner = LlamaCppEngine(settings, _reporter(progress))
+        sees_images = False
+    elif kind == EngineKind.OPENAI:
         from core.engines.openai_engine import OpenAIEngine
 
         inner = OpenAIEngine(settings, supports_images=settings.remote_supports_images)
@@ -52,12 +63,47 @@ def build_engine(
     else:
         from core.engines.transformers_engine import TransformersEngine
 
-        def report(step: LoadProgress) -> None:
-            if progress is not None:
-                progress(f"{step.fraction:4.0%} {step.stage}: {step.detail}")
-
-        inner = TransformersEngine.from_settings(settings, report)
+        inner = TransformersEngine.from_settings(settings, _reporter(progress))
         sees_images = local_model_sees_images(settings.model)
     if sees_images:
         return inner
     return OcrTextEngine(inner, ocr, max_chars_per_image=max_chars_per_image)
+
+
+def _reporter(progress: Callable[[str], None] | None) -> Callable[[LoadProgress], None]:
+    def report(step: LoadProgress) -> None:
+        if progress is not None:
+            progress(f"{step.fraction:4.0%} {step.stage}: {step.detail}")
+
+    return report
+
+
+def resolve_kind(settings: EngineOptions) -> EngineKind:
+    """The engine ``settings.kind`` means; ``auto`` picks the fastest that can serve the model.
+
+    A GGUF (``embedded`` or a ``.gguf`` file) on CPU goes to llama.cpp when its prebuilt
+    library is installed: measured 2-9x faster than transformers there through the API
+    (BENCHMARKS.md). Checkpoint directories, Qwen-VL and CUDA stay on transformers.
+    """
+    if settings.kind != EngineKind.AUTO:
+        return settings.kind
+    is_gguf = settings.model == "embedded" or settings.model.lower().endswith(".gguf")
+    if not is_gguf or settings.device == "cuda" or _cuda_wanted(settings):
+        return EngineKind.TRANSFORMERS
+    from core.engines import _llamacpp
+
+    if _llamacpp.available():
+        return EngineKind.LLAMACPP
+    log.warning("llama.cpp library not installed (%s); using transformers", _llamacpp.INSTALL_HINT)
+    return EngineKind.TRANSFORMERS
+
+
+def _cuda_wanted(settings: EngineOptions) -> bool:
+    """``device: auto`` means CUDA when a GPU is present; checked without importing torch
+    (seconds and hundreds of MB that the llama.cpp path does not need)."""
+    if settings.device != "auto" or settings.model.lower().endswith(".gguf"):
+        return False
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return bool(torch.cuda.is_available())
+    return Path("/proc/driver/nvidia/version").exists()

@@ -197,6 +197,9 @@ def test_device_dtype_and_threads_resolution(monkeypatch):
     assert resolve_device("auto") == torch.device("cuda")
     assert default_threads(3) == 3
     assert default_threads(None) >= 1
+    assert default_threads(None, cores=2) == 1  # one core stays with the event loop
+    assert default_threads(None, cores=8) == 7
+    assert default_threads(None, cores=1) == 1
 
 
 def test_eos_ids_include_chatml_end(tiny_llama, tiny_tokenizer):
