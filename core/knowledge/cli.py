@@ -68,13 +68,14 @@ def _migrate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Run a parsed ``knowledge`` command; problems go to ``err`` and exit 1."""
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run a parsed ``knowledge`` command (output to ``out``, default stdout); a problem goes
+    to ``err`` (default stderr) and exits 1."""
     commands = {"check": _check, "import": _import, "migrate": _migrate}
     try:
-        return commands[args.knowledge_command](args, out)
+        return commands[args.knowledge_command](args, out or sys.stdout)
     except ConfigError as exc:
-        print(f"kefu: {exc}", file=err)
+        print(f"kefu: {exc}", file=err or sys.stderr)
         return 1
 
 
