@@ -41,15 +41,16 @@ def read_table(path: Path) -> Table:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            rows = tuple(
-                (reader.line_num, {k: (v or "") for k, v in row.items() if k}) for row in reader
-            )
             header = tuple(reader.fieldnames or ())
+            rows, first = [], reader.line_num + 1
+            for row in reader:  # a quoted cell may span lines: a row is named by its first
+                rows.append((first, {k: (v or "") for k, v in row.items() if k}))
+                first = reader.line_num + 1
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CatalogImportError(f"{path}:1: cannot read the CSV: {exc}") from exc
     if not header:
         raise CatalogImportError(f"{path}:1: the CSV has no header row")
-    return Table(path, header, rows)
+    return Table(path, header, tuple(rows))
 
 
 def plain_text(value: str) -> str:
