@@ -26,7 +26,7 @@ SchemaT = TypeVar("SchemaT", bound=BaseModel)
 HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$")
 MIGRATE_HINT = (
     "this folder is knowledge format 1 (shop.yaml has no `format: 2`); convert it with "
-    "`python main.py knowledge migrate {folder}` (docs/knowledge-format.md §11)"
+    "`python main.py knowledge migrate {folder} NEW_FOLDER` (docs/knowledge-format.md §11)"
 )
 
 
