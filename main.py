@@ -6,6 +6,7 @@ python main.py chat      # talk to the bot in the terminal (/image PATH, /reset,
 python main.py export KEY [--out FILE]   # a conversation as JSON
 python main.py deadletters list|replay [REF ...] [--all]   # failed turns, undeliverable replies
 python main.py feedback export FILE [--since DAY] [--until DAY]   # staff feedback as eval cases
+python main.py knowledge check DIR [--date DAY] | import shopify|woocommerce CSV | migrate DIR NEW
 
 Every part is built here, by its constructor, from the settings; nothing is re-bound
 afterwards. ``config/`` reads settings, ``core/`` takes plain options, and the platform
@@ -20,12 +21,20 @@ import os
 # slower on a shared 2-core host); passive waiting costs nothing when the machine is quiet.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import sys
+
+if __name__ == "__main__" and sys.argv[1:2] == ["knowledge"]:
+    # The shop owner's knowledge tools need no model, store or network: run them before
+    # those are imported (fast, and usable where no model is installed).
+    from core.knowledge.cli import main as knowledge_main
+
+    sys.exit(knowledge_main(sys.argv[2:]))
+
 import argparse
 import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +57,7 @@ from core.errors import ConfigError, DeskUnavailableError, KefuError
 from core.handoff.desk import StaffDesk
 from core.handoff.relay import DESK_PLATFORM
 from core.handoff.service import HandoffOptions, HandoffService
+from core.knowledge import cli as knowledge_cli
 from core.media.images import ImageLimits
 from core.media.ocr import OcrReader
 from core.model.turn import Role
@@ -367,6 +377,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(__doc__).parse_args(argv)
+    if args.command == "knowledge":
+        return knowledge_cli.run(args)
     try:
         settings = load_settings()
         logging.basicConfig(

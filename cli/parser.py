@@ -6,6 +6,7 @@ import argparse
 from datetime import date
 from pathlib import Path
 
+from core.knowledge import cli as knowledge_cli
 from core.runtime.runtime import Role as ProcessRole
 
 
@@ -42,6 +43,7 @@ def build_parser(description: str | None) -> argparse.ArgumentParser:
     dead_parser.add_argument("refs", nargs="*", help="inbox:ID or outbox:ID (replay)")
     dead_parser.add_argument("--all", action="store_true", help="replay every dead letter")
     dead_parser.add_argument("--json", action="store_true", help="list as JSON")
+    knowledge_cli.add_parser(sub)
     return parser
 
 

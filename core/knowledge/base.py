@@ -14,6 +14,7 @@ from pathlib import Path
 from core.knowledge.catalog import Catalog
 from core.knowledge.loader import load_knowledge
 from core.knowledge.model import Knowledge
+from core.knowledge.ordernumbers import OrderNumbers
 from core.knowledge.orders import FileOrderSource, OrderLookup, OrderSource
 from core.knowledge.retrieval import RelevanceThresholds, Retriever
 
@@ -48,7 +49,9 @@ class KnowledgeBase:
         """
         knowledge = load_knowledge(folder)
         retriever = Retriever.for_knowledge(knowledge, thresholds)
-        source = order_source or FileOrderSource(knowledge.orders)
+        source = order_source or FileOrderSource(
+            knowledge.orders, OrderNumbers(knowledge.shop.order_number_pattern)
+        )
         return cls(knowledge, retriever, Catalog(knowledge), OrderLookup(source))
 
 

@@ -24,7 +24,7 @@ from core.knowledge.base import KnowledgeBase
 from core.knowledge.catalog import ProductMatch, colours_in, sizes_in
 from core.knowledge.intents import Intents
 from core.knowledge.model import Order, OrderStatus
-from core.knowledge.ordernumbers import find_order_numbers
+from core.knowledge.ordernumbers import OrderNumbers, find_order_numbers
 from core.knowledge.orders import Asker
 from core.knowledge.pricing import quote
 from core.knowledge.retrieval import body_for
@@ -86,12 +86,14 @@ class ShopTools:
         self.base = base
         self.shop = base.knowledge.shop
         self.prefix = order_prefix
+        self.numbers = OrderNumbers(self.shop.order_number_pattern)  # shop.yaml's own form
 
     async def run(self, request: ToolRequest) -> ToolOutcome:
         """Orders first (a number in the text or the screenshot), then products, then promotions."""
         numbers = find_order_numbers(request.text, self.prefix) + find_order_numbers(
             request.ocr_text, self.prefix
         )
+        numbers += self.numbers.find(request.text) + self.numbers.find(request.ocr_text)
         if numbers:
             return await self._orders(list(dict.fromkeys(numbers)), request)
         if request.intents.order_status and not request.intents.order_action:

@@ -83,3 +83,15 @@ def _loc(text: str):  # type: ignore[no-untyped-def]
     from core.knowledge.model import Localized
 
     return Localized(text, text)
+
+
+def test_aliases_and_paraphrases_are_searchable() -> None:
+    from pathlib import Path
+
+    from core.knowledge.loader import load_knowledge
+
+    food = load_knowledge(Path(__file__).resolve().parents[2] / "bench/eval/shops/food/knowledge")
+    retriever = Retriever.for_knowledge(food)
+    assert retriever.relevant("dragon well")[0].document.source == "catalog:T-LJ"  # an alias
+    assert retriever.relevant("冷泡茶节")[0].document.source == "promo:SUMMER-TEA-2026"
+    assert retriever.relevant("do you take visa")[0].document.source == "faq:payment-methods"
