@@ -46,6 +46,14 @@ class HandoffDecision:
     kind: HandoffKind = HandoffKind.POLICY
 
 
+class DraftGuard(Protocol):
+    """A brain's early verdict on a model draft while it is being written."""
+
+    def doomed(self, text_so_far: str) -> str | None:
+        """Why the draft can no longer pass the assessment, or None while it still may."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """The prompt for one turn plus what the assessment needs later.
@@ -60,6 +68,7 @@ class Prepared:
             Brains turn it off when answers are often withheld after assessment, so a
             customer never glimpses an answer that is then replaced by a handoff.
         failures: The context's failures in a row, for the assessment's repeated-failure rule.
+        guard: Stops the model's draft early once it can no longer pass the assessment.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -69,6 +78,7 @@ class Prepared:
     ocr_text: str = ""
     stream_preview: bool = True
     failures: int = 0
+    guard: DraftGuard | None = None
 
 
 @dataclass(frozen=True, slots=True)
