@@ -23,7 +23,7 @@ from core.engines.base import Engine, GenerationRequest
 from core.knowledge.grounding import Evidence, check_grounding
 from core.knowledge.retrieval import Retriever
 
-CRITICAL = frozenset({"price", "order_number", "tracking", "date"})
+CRITICAL = frozenset({"price", "order_number", "tracking", "date", "spec"})
 TOOL_PREFIXES = ("order:", "price:", "stock:", "promo:")
 
 

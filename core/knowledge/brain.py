@@ -25,6 +25,7 @@ from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig
 from core.knowledge.grounding import Evidence, check_grounding
 from core.knowledge.intents import Intents, detect_intents
+from core.knowledge.model import Knowledge
 from core.knowledge.orders import Asker
 from core.knowledge.policy import HandoffPolicy
 from core.knowledge.pricing import quote
@@ -46,7 +47,29 @@ from core.texts import Language, detect_language, text
 log = logging.getLogger(__name__)
 
 CONVERSATION = "conversation"  # source of the customer's own words (grounding evidence only)
-CRITICAL_CLAIMS = frozenset({"price", "order_number", "tracking", "date", "stock"})
+CRITICAL_CLAIMS = frozenset({"price", "order_number", "tracking", "date", "stock", "spec"})
+# The end of a draft still being written: a number or code may not be complete yet.
+_UNFINISHED = re.compile(r"[\w.,¥$€£%°℃:/+-]*$")
+
+
+class GroundingGuard:
+    """Stops a draft as soon as it states a price, date, id, stock count or specification
+    that is not in the facts: such a draft is capped below the handoff threshold anyway."""
+
+    def __init__(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+
+    def doomed(self, text_so_far: str) -> str | None:
+        settled = _UNFINISHED.sub("", text_so_far)
+        if not settled.strip():
+            return None
+        report = check_grounding(settled, self.evidence)
+        critical = [c for c in report.ungrounded if c.kind in CRITICAL_CLAIMS]
+        if critical:
+            return f"the draft states {critical[0].kind} {critical[0].text!r}, which is not in the facts"
+        return None
+
+
 RULES: dict[Language, str] = {
     "en": "Answer in English in one or two short sentences. Use only the facts below; copy prices, dates and numbers exactly. If the facts do not answer the question, say that a colleague will help.",
     "zh": "请用中文回答，一到两句话。只能使用下面的资料，价格、日期和数字要原样照抄。如果资料里没有答案，就说会请同事来帮忙。",
@@ -84,6 +107,12 @@ def is_repetitive(answer: str, min_repeats: int = 3) -> bool:
     for run in runs:
         counts[run] = counts.get(run, 0) + 1
     return any(c >= min_repeats and not run.isascii() for run, c in counts.items())
+
+
+def spec_labels(knowledge: Knowledge) -> tuple[str, ...]:
+    """Every product specification label of the shop, in every language."""
+    labels = {key.replace("_", " ") for p in knowledge.products for key, _ in p.attributes}
+    return tuple(sorted(labels))
 
 
 def shop_today(timezone: str) -> Callable[[], date]:
@@ -201,7 +230,17 @@ class KnowledgeBrain:
             : self.config.max_facts
         ]
         messages = self._messages(turn, facts, history, language)
-        return Prepared(messages, (*facts, *evidence), stream_preview=self.config.stream_previews)
+        everything = (*facts, *evidence)
+        return Prepared(
+            messages,
+            everything,
+            stream_preview=self.config.stream_previews,
+            guard=GroundingGuard(self.evidence(everything)),
+        )
+
+    def evidence(self, facts: Sequence[Fact]) -> Evidence:
+        """What a draft may state: the facts, with the shop's spec labels for spec checks."""
+        return Evidence((f.text for f in facts), spec_labels(self.holder.current.knowledge))
 
     def _direct_quote(self, hits: Sequence[Hit]) -> Hit | None:
         rule = self.config.direct_answers
@@ -266,7 +305,7 @@ class KnowledgeBrain:
     ) -> Confidence:
         """Logprobs, grounding, retrieval strength and language, with hard caps."""
         cfg = self.config.confidence
-        report = check_grounding(answer, Evidence(f.text for f in prepared.facts))
+        report = check_grounding(answer, self.evidence(prepared.facts))
         knowledge = [f for f in prepared.facts if f.source != CONVERSATION]
         strength = max((min(f.score, 1.0) for f in knowledge), default=0.0)
         language = detect_language(turn.text.strip() or prepared.ocr_text)
