@@ -13,7 +13,7 @@ import asyncio
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bench.eval.cases import Case
 from core.answering.bot import BotBrain, Prepared, TurnContext
@@ -187,8 +187,11 @@ async def run_case(
         checks = _check(case, prepared.direct_reply, prepared, False)
         return result("answer", _path(prepared), prepared.direct_reply, (), 1.0, checks)
     request = GenerationRequest(prepared.messages, max_new_tokens=max_new_tokens, temperature=0.0)
-    draft = await write_draft(engine, request, budget or DraftBudget(), prepared.guard)
+    draft = await write_draft(
+        engine, request, budget or DraftBudget(), prepared.guard, None, prepared.functions
+    )
     answer = draft.text
+    prepared = replace(prepared, facts=(*prepared.facts, *draft.facts))
     if draft.stopped is not None:
         checks = _check(case, answer, prepared, True)
         return result("handoff", "model-stopped", answer, (draft.stopped,), None, checks)

@@ -371,5 +371,10 @@ class Answerer:
                 await stream.update(text_so_far)
 
         return await write_draft(
-            self.engine, request, self.settings.draft_budget, prepared.guard, preview
+            self.engine,
+            request,
+            self.settings.draft_budget,
+            prepared.guard,
+            preview,
+            prepared.functions,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.engines.base import ChatMessage
+from core.engines.base import ChatMessage, ToolCall, ToolSpec
 from core.model.decision import HandoffKind
 from core.model.turn import Confidence, HistoryItem, Turn
 
@@ -54,6 +54,24 @@ class DraftGuard(Protocol):
         ...
 
 
+class FunctionBox(Protocol):
+    """A brain's functions for engines with function calling: the model chooses them."""
+
+    @property
+    def specs(self) -> tuple[ToolSpec, ...]:
+        """The functions offered to the model."""
+        ...
+
+    async def call(self, call: ToolCall) -> Fact:
+        """Run one call; its result is a fact (also grounding evidence). Bad arguments give
+        a fact saying so, for the model to correct itself, never an exception."""
+        ...
+
+    def guard(self, facts: tuple[Fact, ...]) -> DraftGuard | None:
+        """The draft guard once the calls so far returned ``facts``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """The prompt for one turn plus what the assessment needs later.
@@ -69,6 +87,7 @@ class Prepared:
             customer never glimpses an answer that is then replaced by a handoff.
         failures: The context's failures in a row, for the assessment's repeated-failure rule.
         guard: Stops the model's draft early once it can no longer pass the assessment.
+        functions: Offered to engines with function calling (None: the rules decide).
     """
 
     messages: tuple[ChatMessage, ...]
@@ -79,6 +98,7 @@ class Prepared:
     stream_preview: bool = True
     failures: int = 0
     guard: DraftGuard | None = None
+    functions: FunctionBox | None = None
 
 
 @dataclass(frozen=True, slots=True)
