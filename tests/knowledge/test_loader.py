@@ -21,7 +21,7 @@ def test_demo_shop_is_complete(demo_knowledge) -> None:
     assert len({o.customer_id for o in k.orders}) == 6
     assert {p.kind for p in k.promotions} == {
         PromotionKind.PERCENT_OFF,
-        PromotionKind.AMOUNT_OFF_OVER,
+        PromotionKind.SPEND_THRESHOLD,
     }
     assert {s.document for s in k.policies} == {"shipping", "returns", "warranty"}
     assert all(p.name.zh and p.name.en for p in k.products)
@@ -49,16 +49,16 @@ def _problems(folder: Path) -> str:
 def test_bad_price_names_file_and_line(mini_folder: Callable[..., Path]) -> None:
     folder = mini_folder(catalog_yaml=_mini("catalog.yaml").replace("price: 99.00", "price: cheap"))
     message = _problems(folder)
-    assert "catalog.yaml:15: products[1].price:" in message
+    assert "catalog.yaml:16: products[1].price:" in message
 
 
 def test_missing_field_points_at_its_mapping(mini_folder: Callable[..., Path]) -> None:
     folder = mini_folder(catalog_yaml=_mini("catalog.yaml").replace("    category: tops\n", ""))
-    assert "catalog.yaml:12: products[1].category: Field required" in _problems(folder)
+    assert "catalog.yaml:13: products[1].category: Field required" in _problems(folder)
 
 
 def test_unknown_sku_in_an_order_is_reported_at_its_line(mini_folder: Callable[..., Path]) -> None:
-    folder = mini_folder(orders_yaml=_mini("orders.yaml").replace("sku: JK-1", "sku: JK-9"))
+    folder = mini_folder(orders_yaml=_mini("orders.yaml").replace("sku: JK-1-M", "sku: JK-9"))
     assert "orders.yaml:8: orders[0].items[0].sku: unknown SKU JK-9" in _problems(folder)
 
 
