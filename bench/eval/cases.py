@@ -20,7 +20,16 @@ from pydantic import (
 from core.errors import ConfigError
 from core.knowledge.yamlsrc import read_yaml, validation_errors
 from core.media.images import normalise_image
-from core.model.turn import ConversationKey, HistoryItem, Part, Role, Sender, TextPart, Turn
+from core.model.turn import (
+    Command,
+    ConversationKey,
+    HistoryItem,
+    Part,
+    Role,
+    Sender,
+    TextPart,
+    Turn,
+)
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
 IMAGES_DIR = Path(__file__).with_name("images")
@@ -85,7 +94,7 @@ class Case(BaseModel):
             Sender(self.user, self.user, Role.CUSTOMER),
             f"eval-{self.id}",
             tuple(parts),
-            command=self.command,
+            command=Command(self.command) if self.command else None,
         )
 
     def history_items(self) -> list[HistoryItem]:

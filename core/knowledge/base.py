@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.knowledge.catalog import Catalog
+from core.knowledge.linking import ProductLinker
 from core.knowledge.loader import load_knowledge
 from core.knowledge.model import Knowledge
 from core.knowledge.orders import FileOrderSource, OrderLookup, OrderSource
@@ -28,6 +29,7 @@ class KnowledgeBase:
     retriever: Retriever
     catalog: Catalog
     orders: OrderLookup
+    linker: ProductLinker
 
     @classmethod
     def load(
@@ -49,7 +51,9 @@ class KnowledgeBase:
         knowledge = load_knowledge(folder)
         retriever = Retriever.for_knowledge(knowledge, thresholds)
         source = order_source or FileOrderSource(knowledge.orders)
-        return cls(knowledge, retriever, Catalog(knowledge), OrderLookup(source))
+        return cls(
+            knowledge, retriever, Catalog(knowledge), OrderLookup(source), ProductLinker(knowledge)
+        )
 
 
 class KnowledgeHolder:

@@ -177,7 +177,7 @@ class KnowledgeBrain:
         if (intents.greeting or intents.thanks) and not turn.images:
             reply = text("greeting", language) if intents.greeting else THANKS_REPLY[language]
             return Prepared((), evidence, direct_reply=reply, ocr_text=ocr_text)
-        outcome = await self._tools(turn, customer_text, ocr_text, intents, language)
+        outcome = await self._tools(turn, customer_text, ocr_text, intents, language, history)
         if outcome.handoff is not None:
             return Prepared(
                 (), outcome.facts + evidence, handoff=outcome.handoff, ocr_text=ocr_text
@@ -191,9 +191,15 @@ class KnowledgeBrain:
         return replace(prepared, ocr_text=ocr_text, failures=context.failures)
 
     async def _tools(
-        self, turn: Turn, customer_text: str, ocr_text: str, intents: Intents, language: Language
+        self,
+        turn: Turn,
+        customer_text: str,
+        ocr_text: str,
+        intents: Intents,
+        language: Language,
+        history: Sequence[HistoryItem] = (),
     ) -> ToolOutcome:
-        tools = ShopTools(self.holder.current, self.config.orders.prefix)
+        tools = ShopTools(self.holder.current)
         request = ToolRequest(
             customer_text,
             ocr_text,
@@ -202,6 +208,7 @@ class KnowledgeBrain:
             language,
             self.clock(),
             bool(turn.images),
+            tuple(h.text for h in history),
         )
         return await tools.run(request)
 
