@@ -208,7 +208,7 @@ class KnowledgeBrain:
             language,
             self.clock(),
             bool(turn.images),
-            tuple(h.text for h in history),
+            tuple(h.text for h in history if h.role is Role.CUSTOMER),
         )
         return await tools.run(request)
 

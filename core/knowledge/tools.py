@@ -60,7 +60,7 @@ class ToolOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ToolRequest:
-    """One turn as the tools see it (``history``: the conversation's earlier texts, oldest first)."""
+    """One turn as the tools see it (``history``: the customer's earlier messages, oldest first)."""
 
     text: str
     ocr_text: str
