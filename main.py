@@ -6,6 +6,7 @@ python main.py chat      # talk to the bot in the terminal (/image PATH, /reset,
 python main.py export KEY [--out FILE]   # a conversation as JSON
 python main.py deadletters list|replay [REF ...] [--all]   # failed turns, undeliverable replies
 python main.py feedback export FILE [--since DAY] [--until DAY]   # staff feedback as eval cases
+python main.py knowledge check DIR [--date DAY] | import shopify|woocommerce CSV | migrate DIR NEW
 
 Every part is built here, by its constructor, from the settings; nothing is re-bound
 afterwards. ``config/`` reads settings, ``core/`` takes plain options, and the platform
@@ -20,13 +21,21 @@ import os
 # slower on a shared 2-core host); passive waiting costs nothing when the machine is quiet.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import sys
+
+if __name__ == "__main__" and sys.argv[1:2] == ["knowledge"]:
+    # The shop owner's knowledge tools need no model, store or network: run them before
+    # those are imported (fast, and usable where no model is installed).
+    from core.knowledge.cli import main as knowledge_main
+
+    sys.exit(knowledge_main(sys.argv[2:]))
+
 import argparse
 import asyncio
 import contextlib
 import json
 import logging
 import signal
-import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -49,6 +58,7 @@ from core.errors import ConfigError, DeskUnavailableError, KefuError
 from core.handoff.desk import StaffDesk
 from core.handoff.relay import DESK_PLATFORM
 from core.handoff.service import HandoffOptions, HandoffService
+from core.knowledge import cli as knowledge_cli
 from core.media.images import ImageLimits
 from core.media.ocr import OcrReader
 from core.model.turn import Role
@@ -383,6 +393,7 @@ def _parser() -> argparse.ArgumentParser:
     dead_parser.add_argument("refs", nargs="*", help="inbox:ID or outbox:ID (replay)")
     dead_parser.add_argument("--all", action="store_true", help="replay every dead letter")
     dead_parser.add_argument("--json", action="store_true", help="list as JSON")
+    knowledge_cli.add_parser(sub)
     return parser
 
 
@@ -467,6 +478,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "knowledge":
+        return knowledge_cli.run(args)
     try:
         settings = load_settings()
         logging.basicConfig(

@@ -143,15 +143,21 @@ def orders_overview(orders: Sequence[Order], shop: ShopInfo, language: Language)
 
 
 def _promo_rule(promo: Promotion, shop: ShopInfo, language: Language) -> str:
+    zh, money = language == "zh", shop.money
     if promo.kind is PromotionKind.PERCENT_OFF:
+        return zh_discount(promo.percent_off) if zh else f"{promo.percent_off.normalize():f}% off"
+    if promo.kind is PromotionKind.AMOUNT_OFF:
+        return f"每件立减{money(promo.amount_off)}" if zh else f"{money(promo.amount_off)} off each"
+    if promo.kind is PromotionKind.N_FOR_M:
+        return f"买{promo.buy}付{promo.pay}" if zh else f"buy {promo.buy}, pay {promo.pay}"
+    if promo.kind is PromotionKind.BUNDLE:
         return (
-            zh_discount(promo.percent_off)
-            if language == "zh"
-            else f"{promo.percent_off.normalize():f}% off"
+            f"组合价{money(promo.bundle_price)}" if zh else f"{money(promo.bundle_price)} together"
         )
-    if language == "zh":
-        return f"满{shop.money(promo.threshold)}减{shop.money(promo.amount_off)}"
-    return f"{shop.money(promo.amount_off)} off orders of {shop.money(promo.threshold)} or more"
+    tiers = [(money(t.spend), money(t.off)) for t in promo.tiers]
+    if zh:
+        return "，".join(f"满{spend}减{off}" for spend, off in tiers)
+    return "; ".join(f"{off} off orders of {spend} or more" for spend, off in tiers)
 
 
 def promotion_fact(promo: Promotion, shop: ShopInfo, language: Language, today: date) -> str:

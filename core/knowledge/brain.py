@@ -275,7 +275,7 @@ class KnowledgeBrain:
     def _messages(
         self, turn: Turn, facts: Sequence[Fact], history: Sequence[HistoryItem], language: Language
     ) -> tuple[ChatMessage, ...]:
-        persona = self.config.persona.zh if language == "zh" else self.config.persona.en
+        persona = self.config.persona_for(self.holder.current.knowledge.shop).get(language)
         heading = "资料：" if language == "zh" else "Facts:"
         system = "\n".join([persona, RULES[language], heading, *(f"- {f.text}" for f in facts)])
         rounds = (

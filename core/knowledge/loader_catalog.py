@@ -158,7 +158,8 @@ def build_products(
             if sku in taken:
                 problems.at(doc, where, f"duplicate SKU {sku} (also {taken[sku]})")
             taken.setdefault(sku, item.sku)
-        if category is None or not variants:
+        prices = [v.price for v in variants if v.price is not None]
+        if category is None or not prices:
             continue
         specs = tuple(_spec(k, s) for k, s in (*item.attributes.items(), *item.specs.items()))
         products.append(
@@ -167,7 +168,7 @@ def build_products(
                 name=item.name.value(),
                 category=item.category,
                 category_name=category.value(),
-                price=min(v.price for v in variants if v.price is not None),
+                price=min(prices),
                 variants=variants,
                 attributes=tuple((s.key, s.value) for s in specs),
                 description=item.description.value() if item.description else Localized("", ""),

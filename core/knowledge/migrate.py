@@ -42,7 +42,7 @@ def _product(item: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[str, str]
     options = (["size"] if sizes != {"ONE"} else []) + (["color"] if colours != {""} else [])
     price = item.pop("price")
     skus: dict[tuple[str, str], str] = {}
-    out = {k: item[k] for k in ("sku", "name", "category") if k in item}
+    out: dict[str, Any] = {k: item[k] for k in ("sku", "name", "category") if k in item}
     if not options:
         skus[("ONE", "")] = item["sku"]
         out |= {"price": price, "stock": sum(int(v["stock"]) for v in variants)}
@@ -105,7 +105,8 @@ def migrate(source: Path, target: Path, number_pattern: str = FORMAT_ONE_NUMBER)
     target.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     shop = {"format": 2, **shop}
-    example = next(iter(_orders(source).get("orders", [])), {}).get("order_no", "")
+    first: dict[str, Any] = next(iter(_orders(source).get("orders", [])), {})
+    example = first.get("order_no", "")
     if example:
         shop["orders"] = {"number_pattern": number_pattern, "number_example": example}
     (target / "shop.yaml").write_text(_dump(shop, "Migrated from format 1."), encoding="utf-8")

@@ -73,7 +73,7 @@ class OrderPayload(BaseModel):
         items = tuple(
             OrderItem(
                 i.sku,
-                Localized(i.name.zh, i.name.en)
+                i.name.value()
                 if isinstance(i.name, LocalizedIn)
                 else Localized(i.name, i.name),
                 i.size,

@@ -112,6 +112,11 @@ class _Line:
     def names(self, sku: str) -> bool:
         return sku == self.product.sku or (self.variant is not None and self.variant.sku == sku)
 
+    def price_the_rest(self, unit_price: Decimal, deal: Promotion | None) -> None:
+        """Step 3c: every unit still unpriced costs ``unit_price`` (``deal`` made it so)."""
+        self.unit_deal = deal
+        self.take(self.left, unit_price * self.left, deal)
+
     def take(self, units: int, cost: Decimal, deal: Promotion | None) -> None:
         self.left -= units
         self.total += cost
@@ -184,8 +189,7 @@ def _apply_unit_deals(promotions: Sequence[Promotion], lines: list[_Line]) -> No
             candidate = _unit_price(promo, line.regular)
             if candidate < price:
                 best, price = promo, candidate
-        line.unit_deal = best
-        line.take(line.left, price * line.left, best)
+        line.price_the_rest(price, best)
 
 
 def _order_stage(

@@ -115,3 +115,114 @@ def _mini(name: str) -> str:
     text = MINI_FILES[name]
     assert text is not None
     return text
+
+
+# --- format 2 failure paths -----------------------------------------------------------------
+
+
+def test_the_evaluation_shops_load() -> None:
+    shops = Path(__file__).resolve().parents[2] / "bench" / "eval" / "shops"
+    food = load_knowledge(shops / "food" / "knowledge")
+    assert food.shop.persona is not None and "小岚" in food.shop.persona.zh
+    assert food.shop.order_number_pattern == r"WX-\d{4}-\d{6}"
+    snow = food.product("MC-SNOW-MT")
+    assert snow is not None and snow.price == Decimal("138.00")  # the product's price
+    matcha = snow.variant("MC-SNOW-MT")
+    assert matcha is not None and matcha.option("flavor") is not None
+    assert matcha.option("flavor").zh == "抹茶" and matcha.stock == 0
+    pitcher = food.product("TW-PITCHER")
+    assert pitcher is not None and not pitcher.sold  # discontinued
+    refund = next(o for o in food.orders if o.order_no == "WX-2026-001011").refund
+    assert refund is not None and refund.amount == Decimal("78.00")
+    electronics = load_knowledge(shops / "electronics" / "knowledge")
+    earbuds = electronics.product("VB-ABP-WH")
+    assert (
+        earbuds is not None and earbuds.restock_of(earbuds.variants[1]).isoformat() == "2026-06-28"
+    )
+    assert earbuds.warranty is not None and earbuds.warranty.zh == "1-year warranty"  # §1
+    # an unquoted comma inside {...} continues the text (§1)
+    assert electronics.promotion("AUDIO-SUMMER").description.en == (
+        "10% off all earbuds, headphones and speakers."
+    )
+
+
+def test_format_one_names_the_migration(mini_folder: Callable[..., Path]) -> None:
+    folder = mini_folder(shop_yaml="name: {zh: 店, en: Shop}\n")
+    message = _problems(folder)
+    assert "shop.yaml:1: format: this folder is knowledge format 1" in message
+    assert "knowledge migrate" in message
+
+
+def test_bad_yaml_names_its_line(mini_folder: Callable[..., Path]) -> None:
+    folder = mini_folder(faq_yaml="faq:\n  - id: x\n    question: [unclosed\n")
+    assert "faq.yaml:4: invalid YAML" in _problems(
+        folder
+    ) or "faq.yaml:3: invalid YAML" in _problems(folder)
+
+
+def test_bad_number_pattern(mini_folder: Callable[..., Path]) -> None:
+    shop = _mini("shop.yaml").replace(r"'SO\d{8}-\d{4}'", "'SO(\\d{8}'")
+    assert "shop.yaml:5: orders.number_pattern: not a regular expression" in _problems(
+        mini_folder(shop_yaml=shop)
+    )
+    shop = _mini("shop.yaml").replace("SO20260101-0001", "XX1")
+    assert "shop.yaml:6: orders.number_example: XX1 does not match" in _problems(
+        mini_folder(shop_yaml=shop)
+    )
+
+
+def test_order_number_must_match_the_pattern(mini_folder: Callable[..., Path]) -> None:
+    orders = _mini("orders.yaml").replace("SO20261102-0042", "SO-42")
+    assert "orders.yaml:5: orders[0].order_no: SO-42 does not match" in _problems(
+        mini_folder(orders_yaml=orders)
+    )
+
+
+def test_unknown_sku_in_a_promotion_and_variant_problems(mini_folder: Callable[..., Path]) -> None:
+    promos = _mini("promotions.yaml").replace("categories: [outerwear]", "skus: [JK-9]")
+    catalog = _mini("catalog.yaml").replace(
+        "{size: L, sku: JK-1-L, stock: 0}", "{size: L, colour: red, sku: JK-1-M, stock: 0}"
+    )
+    message = _problems(mini_folder(promotions_yaml=promos, catalog_yaml=catalog))
+    assert "promotions.yaml:6: promotions[0].skus[0]: unknown SKU JK-9" in message
+    assert (
+        "catalog.yaml:12: products[0].variants[1].colour: unknown key colour (options: size)"
+        in message
+    )
+    assert "catalog.yaml:12: products[0].variants[1].sku: duplicate SKU JK-1-M" in message
+
+
+def test_an_order_must_name_a_variant(mini_folder: Callable[..., Path]) -> None:
+    orders = _mini("orders.yaml").replace("sku: JK-1-M", "sku: JK-1")
+    assert "orders[0].items[0].sku: JK-1 has variants: name one (JK-1-M, JK-1-L)" in _problems(
+        mini_folder(orders_yaml=orders)
+    )
+
+
+def test_overlapping_spend_thresholds_and_invalid_windows(mini_folder: Callable[..., Path]) -> None:
+    spend = """
+  - id: {id}
+    name: Spend
+    kind: spend_threshold
+    tiers: [{{spend: 199, off: 20}}]
+    starts: {starts}
+    ends: 2026-11-30
+"""
+    promos = (
+        _mini("promotions.yaml")
+        + spend.format(id="A", starts="2026-11-01")
+        + spend.format(id="B", starts="2026-11-20")
+    )
+    message = _problems(mini_folder(promotions_yaml=promos))
+    assert "promotions[2].starts: overlaps spend threshold A on 2026-11-20" in message
+    message = _problems(
+        mini_folder(promotions_yaml=promos + spend.format(id="C", starts="2026-12-24"))
+    )
+    assert "promotions[3]: Value error, ends (2026-11-30) is before starts (2026-12-24)" in message
+
+
+def test_a_product_without_variants_needs_price_and_stock(mini_folder: Callable[..., Path]) -> None:
+    catalog = _mini("catalog.yaml").replace("    price: 99.00\n    stock: 5\n", "")
+    message = _problems(mini_folder(catalog_yaml=catalog))
+    assert "products[1]: price is missing" in message
+    assert "products[1]: stock is missing" in message
