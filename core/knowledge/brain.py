@@ -29,6 +29,7 @@ from core.knowledge.model import Knowledge
 from core.knowledge.orders import Asker
 from core.knowledge.policy import HandoffPolicy
 from core.knowledge.pricing import quote
+from core.knowledge.questions import answer_each, split_questions
 from core.knowledge.retrieval import Hit, body_for, quote_for
 from core.knowledge.textproc import tokenize
 from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
@@ -177,6 +178,14 @@ class KnowledgeBrain:
         if (intents.greeting or intents.thanks) and not turn.images:
             reply = text("greeting", language) if intents.greeting else THANKS_REPLY[language]
             return Prepared((), evidence, direct_reply=reply, ocr_text=ocr_text)
+        parts = split_questions(customer_text) if not turn.images else [customer_text]
+        if len(parts) > 1:
+            joined = await answer_each(
+                parts,
+                lambda part, earlier: self._answer_part(turn, part, earlier, history, language),
+            )
+            if joined is not None:
+                return Prepared((), joined[1] + evidence, direct_reply=joined[0])
         outcome = await self._tools(turn, customer_text, ocr_text, intents, language, history)
         if outcome.handoff is not None:
             return Prepared(
@@ -189,6 +198,27 @@ class KnowledgeBrain:
         query = customer_text or ocr_text
         prepared = self._from_knowledge(turn, query, outcome, history, evidence, language)
         return replace(prepared, ocr_text=ocr_text, failures=context.failures)
+
+    async def _answer_part(
+        self,
+        turn: Turn,
+        part: str,
+        earlier: Sequence[str],
+        history: Sequence[HistoryItem],
+        language: Language,
+    ) -> tuple[str, tuple[Fact, ...]] | None:
+        """One question of several: the tools' reply, or a clearly matching FAQ/policy quote."""
+        context = (*history, *(HistoryItem(Role.CUSTOMER, e) for e in earlier))
+        outcome = await self._tools(turn, part, "", detect_intents(part), language, context)
+        if outcome.handoff is not None:
+            return None
+        if outcome.reply is not None:
+            return outcome.reply, outcome.facts
+        hits = self.holder.current.retriever.relevant(part, self.config.retrieval.top_k)
+        direct = self._direct_quote(hits)
+        if direct is None:
+            return None
+        return quote_for(direct.document, language), (self._hit_fact(direct, language),)
 
     async def _tools(
         self,

@@ -73,9 +73,7 @@ class OrderPayload(BaseModel):
         items = tuple(
             OrderItem(
                 i.sku,
-                i.name.value()
-                if isinstance(i.name, LocalizedIn)
-                else Localized(i.name, i.name),
+                i.name.value() if isinstance(i.name, LocalizedIn) else Localized(i.name, i.name),
                 i.size,
                 i.quantity,
                 i.unit_price,

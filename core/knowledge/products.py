@@ -68,10 +68,11 @@ class ProductReader:
         self.linker = linker
         self.catalog = catalog
 
-    def mentions(self, text: str) -> list[Mention]:
+    def mentions(self, text: str, context: Sequence[Product] = ()) -> list[Mention]:
         """Products named in ``text``; a name that is an option value of another product
-        named there ("snow-skin mooncakes, mango") is that option, not a product. Without
-        a name, a clear search match of the catalog's names, categories and tags ("帆布鞋")."""
+        named there, or of one the conversation (``context``) is about ("snow-skin
+        mooncakes, mango"), is that option, not a product. Without a name, a clear search
+        match of the catalog's names, categories and tags ("帆布鞋")."""
         found = self.linker.link(text)
         if not found:
             found = [Mention(m.product, 0, 0, "search") for m in self.catalog.by_search(text)[:1]]
@@ -79,7 +80,7 @@ class ProductReader:
         kept = []
         for mention in found:
             words = normal[mention.start : mention.end]
-            others = [m.product for m in found if m is not mention]
+            others = [m.product for m in found if m is not mention] + list(context)
             if any(_is_option_value(words, p) for p in others):
                 continue
             kept.append(mention)

@@ -114,7 +114,10 @@ class ShopTools:
         intents = request.intents
         reader = self.products
         text = request.text
-        mentions = reader.mentions(text)
+        earlier = (
+            [m.product for m in reader.mentions(request.history[-1])] if request.history else []
+        )
+        mentions = reader.mentions(text, earlier)
         if mentions:
             return reader.read(text, mentions), intents
         if request.ocr_text:
