@@ -98,6 +98,12 @@ class _Pass:
     def text(self) -> str:
         return "".join(self.pieces)
 
+    def finish(self, calls: tuple[ToolCall, ...]) -> None:
+        self.calls = calls
+
+    def stop(self, reason: str | None) -> None:
+        self.stopped = reason
+
 
 async def _one_pass(
     result: _Pass,
@@ -116,10 +122,11 @@ async def _one_pass(
             if on_chunk is not None and chunk.text:
                 await on_chunk(chunk, result.text)
             if chunk.finish_reason is not None:
-                result.calls = chunk.tool_calls
+                result.finish(chunk.tool_calls)
                 break
-            result.stopped = (guard.doomed(result.text) if guard else None) or unsure_reason(
-                result.logprobs, budget
+            result.stop(
+                (guard.doomed(result.text) if guard else None)
+                or unsure_reason(result.logprobs, budget)
             )
             if result.stopped is not None:
                 break
@@ -159,14 +166,14 @@ async def write_draft(
                 if not (functions and result.calls) or result.stopped:
                     break
                 if round_ == budget.max_tool_rounds:
-                    result.stopped = f"the model still called functions after {round_} rounds"
+                    result.stop(f"the model still called functions after {round_} rounds")
                     break
                 current, found = await _answer_calls(current, result, functions)
                 facts.extend(found)
                 guard = functions.guard(tuple(facts))
     except TimeoutError:
         logprobs.extend(result.logprobs)
-        result.stopped = f"no answer within the {budget.deadline_s:g} s budget"
+        result.stop(f"no answer within the {budget.deadline_s:g} s budget")
     if result.stopped is not None:
         await engine.abort(current.request_id)
     seconds = time.perf_counter() - started

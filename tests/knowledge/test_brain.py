@@ -13,7 +13,8 @@ from core.engines.base import GenerationRequest, TokenLogprob, collect
 from core.engines.stub import StubEngine
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import load_bot_config
-from core.knowledge.brain import KnowledgeBrain, is_repetitive, support_share
+from core.knowledge.assessment import is_repetitive, support_share
+from core.knowledge.brain import KnowledgeBrain
 from core.knowledge.policy import HandoffPolicyConfig
 from core.model.turn import Command, Confidence, HistoryItem, ImagePart, Role
 from tests.knowledge.fakes import ScriptedOcr, photo, turn
