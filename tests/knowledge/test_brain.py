@@ -11,9 +11,9 @@ from core.answering.bot import TurnContext
 from core.answering.confidence import score_logprobs
 from core.engines.base import GenerationRequest, TokenLogprob, collect
 from core.engines.stub import StubEngine
+from core.knowledge.assessment import is_repetitive, support_share
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import load_bot_config
-from core.knowledge.assessment import is_repetitive, support_share
 from core.knowledge.brain import KnowledgeBrain
 from core.knowledge.policy import HandoffPolicyConfig
 from core.model.turn import Command, Confidence, HistoryItem, ImagePart, Role
