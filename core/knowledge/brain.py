@@ -115,13 +115,16 @@ class KnowledgeBrain:
     async def prepare(self, turn: Turn, context: TurnContext) -> Prepared:
         customer_text = turn.text.strip()
         history = context.history
-        ocr_text = await self.read_photos(turn)
-        language = detect_language(customer_text or ocr_text)
         if turn.command in (Command.START, Command.HELP):
-            return Prepared((), direct_reply=text("greeting", language), ocr_text=ocr_text)
+            greeting = text("greeting", detect_language(customer_text))
+            return Prepared((), direct_reply=greeting)
+        # The rules that need only the words come before reading photos: a damage report
+        # with a photo is handed over at once, without seconds of OCR first.
         decision = self.policy.before_answer(customer_text, turn.command, history, context.failures)
         if decision is not None:
-            return Prepared((), handoff=decision, ocr_text=ocr_text)
+            return Prepared((), handoff=decision)
+        ocr_text = await self.read_photos(turn)
+        language = detect_language(customer_text or ocr_text)
         if not customer_text and not ocr_text:
             return Prepared(
                 (), handoff=self._no_knowledge("a message without readable text"), ocr_text=ocr_text

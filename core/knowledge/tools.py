@@ -118,24 +118,36 @@ class ShopTools:
             [m.product for m in reader.mentions(request.history[-1])] if request.history else []
         )
         mentions = reader.mentions(text, earlier)
-        if mentions:
-            return reader.read(text, mentions), intents
+        asked = reader.read(text, mentions) if mentions else []
         if request.ocr_text:
-            on_photo = [
-                m for m in reader.mentions(request.ocr_text) if m.how not in ("typo", "search")
-            ]
-            if on_photo:
-                both = f"{text}\n{request.ocr_text}"
-                asked = reader.read(request.ocr_text, on_photo)
-                asked = [replace(a, variants=a.variants or chosen_variants(normalise(both), a.product))
-                         for a in asked]  # fmt: skip
-                if len(asked) == 1 and (count := only_count(find_quantities(text))):
-                    asked = [replace(asked[0], quantity=count)]
-                return asked, intents
+            asked += self._on_photo(request, {a.product.sku for a in asked})
+        if asked:
+            return asked, intents
         if request.history and text.strip() and _is_follow_up(text):
-            earlier = reader.from_history(request.history, text)
-            return earlier, follow_up_intents(intents, request.history)
+            previous = reader.from_history(request.history, text)
+            return previous, follow_up_intents(intents, request.history)
         return [], intents
+
+    def _on_photo(self, request: ToolRequest, known: set[str]) -> list[Asked]:
+        """Products on a photographed tag or label (exact names and SKUs only: OCR is noisy),
+        with the options on the label or in the words, and the count in the words."""
+        reader = self.products
+        on_photo = [
+            m
+            for m in reader.mentions(request.ocr_text)
+            if m.how not in ("typo", "search") and m.product.sku not in known
+        ]
+        if not on_photo:
+            return []
+        both = normalise(f"{request.text}\n{request.ocr_text}")
+        asked = [
+            replace(a, variants=a.variants or chosen_variants(both, a.product))
+            for a in reader.read(request.ocr_text, on_photo)
+        ]
+        count = only_count(find_quantities(request.text))
+        if len(asked) == 1 and not known and count:
+            asked = [replace(asked[0], quantity=count)]
+        return asked
 
     def _product_answer(
         self, asked: Sequence[Asked], intents: Intents, request: ToolRequest
