@@ -15,6 +15,7 @@ from core.knowledge.catalog import Catalog
 from core.knowledge.linking import ProductLinker
 from core.knowledge.loader import load_knowledge
 from core.knowledge.model import Knowledge
+from core.knowledge.ordernumbers import OrderNumbers
 from core.knowledge.orders import FileOrderSource, OrderLookup, OrderSource
 from core.knowledge.retrieval import RelevanceThresholds, Retriever
 
@@ -50,10 +51,17 @@ class KnowledgeBase:
         """
         knowledge = load_knowledge(folder)
         retriever = Retriever.for_knowledge(knowledge, thresholds)
+<<<<<<< HEAD
         source = order_source or FileOrderSource(knowledge.orders)
         return cls(
             knowledge, retriever, Catalog(knowledge), OrderLookup(source), ProductLinker(knowledge)
         )
+=======
+        source = order_source or FileOrderSource(
+            knowledge.orders, OrderNumbers(knowledge.shop.order_number_pattern)
+        )
+        return cls(knowledge, retriever, Catalog(knowledge), OrderLookup(source))
+>>>>>>> format
 
 
 class KnowledgeHolder:

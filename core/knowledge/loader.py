@@ -26,7 +26,7 @@ SchemaT = TypeVar("SchemaT", bound=BaseModel)
 HEADING = re.compile(r"^(#{1,3})\s+(.+?)\s*#*\s*$")
 MIGRATE_HINT = (
     "this folder is knowledge format 1 (shop.yaml has no `format: 2`); convert it with "
-    "`python main.py knowledge migrate {folder}` (docs/knowledge-format.md §11)"
+    "`python main.py knowledge migrate {folder} NEW_FOLDER` (docs/knowledge-format.md §11)"
 )
 
 
@@ -162,6 +162,12 @@ def _format_one(folder: Path) -> str | None:
     return None
 
 
+def _policies(policy_dir: Path, problems: Problems) -> tuple[PolicySection, ...]:
+    if not policy_dir.is_dir():
+        return ()
+    return tuple(s for p in sorted(policy_dir.glob("*.md")) for s in parse_policy(p, problems))
+
+
 def inspect_knowledge(folder: Path | str) -> tuple[Knowledge | None, list[str]]:
     """Read and validate a knowledge folder; the value (when valid) and every problem."""
     folder = Path(folder)
@@ -179,12 +185,7 @@ def inspect_knowledge(folder: Path | str) -> tuple[Knowledge | None, list[str]]:
     orders_file, orders_doc = _validate(
         folder / "orders.yaml", OrdersFile, problems, required=False
     )
-    policy_dir = folder / "policies"
-    policies = (
-        tuple(s for p in sorted(policy_dir.glob("*.md")) for s in parse_policy(p, problems))
-        if policy_dir.is_dir()
-        else ()
-    )
+    policies = _policies(folder / "policies", problems)
     info = _shop(shop, shop_doc, problems) if shop and shop_doc else None
     if catalog is None or catalog_doc is None or info is None:
         # Without a valid catalog every SKU reference would be reported as unknown; the

@@ -85,6 +85,29 @@ def _items(
     return tuple(items)
 
 
+def _order(item: OrderIn, customer: Customer, items: tuple[OrderItem, ...]) -> Order:
+    refund = item.refund
+    return Order(
+        order_no=item.order_no,
+        customer_id=customer.id,
+        identities=customer.identities,
+        items=items,
+        status=item.status,
+        placed=item.placed,
+        total=item.total,
+        shipped=item.shipped,
+        delivered=item.delivered,
+        carrier=item.carrier,
+        tracking=item.tracking,
+        estimated_delivery=item.estimated_delivery,
+        ship_by=item.ship_by,
+        refund=Refund(
+            refund.status, refund.amount, refund.date,
+            refund.reason.value() if refund.reason else None,
+        ) if refund else None,
+    )  # fmt: skip
+
+
 def build_orders(
     file: OrdersFile,
     doc: LocatedYaml,
@@ -115,30 +138,5 @@ def build_orders(
         if customer is None:
             problems.at(doc, (*loc, "customer"), f"unknown customer '{item.customer}'")
             continue
-        refund = item.refund
-        orders.append(
-            Order(
-                order_no=item.order_no,
-                customer_id=customer.id,
-                identities=customer.identities,
-                items=_items(item, loc, doc, index, problems),
-                status=item.status,
-                placed=item.placed,
-                total=item.total,
-                shipped=item.shipped,
-                delivered=item.delivered,
-                carrier=item.carrier,
-                tracking=item.tracking,
-                estimated_delivery=item.estimated_delivery,
-                ship_by=item.ship_by,
-                refund=Refund(
-                    refund.status,
-                    refund.amount,
-                    refund.date,
-                    refund.reason.value() if refund.reason else None,
-                )
-                if refund
-                else None,
-            )
-        )
+        orders.append(_order(item, customer, _items(item, loc, doc, index, problems)))
     return tuple(customers.values()), tuple(orders)

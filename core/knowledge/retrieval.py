@@ -109,8 +109,8 @@ def faq_document(entry: FaqEntry) -> Document:
             entry.question.zh,
             entry.question.en,
             *entry.paraphrases,
-            *entry.paraphrases,
             *entry.tags,
+            *entry.paraphrases,
             entry.answer.zh,
             entry.answer.en,
         ]
@@ -140,6 +140,7 @@ def product_document(product: Product) -> Document:
             product.description.zh,
             product.description.en,
             *product.tags,
+            *product.aliases,
         ]
     )
     return Document(product.source, "product", product.name, body, index)
@@ -164,6 +165,7 @@ def promotion_document(promo: Promotion, category_names: dict[str, Localized]) -
             promo.description.en,
             *applies,
             *promo.skus,
+            *promo.aliases,
             "促销 优惠 活动 折扣 打折 promotion sale discount deal offer",
         ]
     )
@@ -266,7 +268,11 @@ class Retriever:
         cls, knowledge: Knowledge, thresholds: RelevanceThresholds | None = None
     ) -> Retriever:
         """Index a knowledge folder, teaching the segmenter its product words first."""
-        add_words(w for p in knowledge.products for w in (p.name.zh, p.category_name.zh, *p.tags))
+        add_words(
+            w
+            for p in knowledge.products
+            for w in (p.name.zh, p.category_name.zh, *p.tags, *p.aliases)
+        )
         return cls(documents_of(knowledge), thresholds)
 
     @property

@@ -163,3 +163,16 @@ async def test_model_answers_are_not_previewed_live_for_the_shop(brain: ShopBrai
     prepared = await brain.prepare(turn("What is your return policy?"), TurnContext())
     assert prepared.messages and prepared.direct_reply is None  # the model writes this one
     assert prepared.stream_preview is False
+
+
+async def test_a_shop_folder_brings_its_own_order_numbers_and_persona(ocr: ScriptedOcr) -> None:
+    food = IMAGES.parent / "shops" / "food" / "knowledge"
+    shop = build_brain(clock=lambda: date(2026, 9, 20), ocr=ocr, knowledge_dir=food)
+    prepared = await shop.prepare(turn("WX 2026 001233 到哪里了", user="3003"), TurnContext())
+    assert prepared.direct_reply is not None and "JDX019928374651" in prepared.direct_reply
+    other = await shop.prepare(turn("wx-2026-001233 到哪了", user="3001"), TurnContext())
+    assert other.handoff is not None  # not this customer's order: nothing revealed
+    open_question = await shop.prepare(turn("铁观音怎么泡", user="3001"), TurnContext())
+    assert open_question.messages, "an open question goes to the model"
+    system = str(open_question.messages[0])
+    assert "山岚茶食铺" in system and "小岚" in system and "鹿米" not in system

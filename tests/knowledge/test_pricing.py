@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from core.knowledge.loader import load_knowledge
-from core.knowledge.model import Knowledge, Localized, Product, Promotion, PromotionKind, Variant
+from core.knowledge.model import (
+    BundleItem,
+    Knowledge,
+    Localized,
+    Product,
+    Promotion,
+    PromotionKind,
+    Variant,
+)
 from core.knowledge.pricing import best_item_promotion, discounted, quote, quote_skus, zh_discount
 
 TODAY = date(2026, 11, 21)
@@ -192,3 +200,49 @@ def test_ended_and_future_promotions_do_not_apply(food: Knowledge) -> None:
 def test_a_product_with_variants_needs_a_variant_sku(food: Knowledge) -> None:
     with pytest.raises(KeyError, match="T-LJ"):
         quote_skus(food, [("T-LJ", 1)], date(2026, 9, 20))
+
+
+def _sku_product(sku: str, price: str) -> Product:
+    variant = Variant("ONE", "", 9, sku, Decimal(price))
+    return Product(sku, Localized(sku, sku), "c", Localized("c", "c"), Decimal(price), (variant,))
+
+
+def test_n_for_m_frees_the_cheapest_of_each_full_group() -> None:
+    day = date(2026, 1, 1)
+    three_for_two = Promotion(
+        "N", Localized("n", "n"), PromotionKind.N_FOR_M, day, day, buy=3, pay=2,
+        categories=frozenset({"c"}),
+    )  # fmt: skip
+    a, b, c = _sku_product("A", "30.00"), _sku_product("B", "20.00"), _sku_product("C", "10.00")
+    q = quote([(a, 2), (b, 2), (c, 1)], [three_for_two], day)
+    # 30 30 20 | 20 10: the first group frees a 20; the second is not full
+    assert q.total == Decimal("90.00")
+    assert [line.line_total for line in q.lines] == [
+        Decimal("60.00"), Decimal("20.00"), Decimal("10.00")
+    ]  # fmt: skip
+
+
+def test_amount_off_never_goes_below_zero_and_needs_its_quantity() -> None:
+    day = date(2026, 1, 1)
+    big = Promotion(
+        "A", Localized("a", "a"), PromotionKind.AMOUNT_OFF, day, day,
+        amount_off=Decimal(50), min_quantity=2,
+    )  # fmt: skip
+    cheap = _sku_product("X", "30.00")
+    assert quote([(cheap, 1)], [big], day).total == Decimal("30.00")  # one unit: not enough
+    assert quote([(cheap, 2)], [big], day).total == Decimal("0.00")
+
+
+def test_a_bundle_is_formed_as_often_as_the_items_allow() -> None:
+    day = date(2026, 1, 1)
+    pair = Promotion(
+        "P", Localized("p", "p"), PromotionKind.BUNDLE, day, day,
+        items=(BundleItem("A"), BundleItem("B", 2)), bundle_price=Decimal("50.00"),
+    )  # fmt: skip
+    a, b = _sku_product("A", "30.00"), _sku_product("B", "20.00")
+    q = quote([(a, 3), (b, 4)], [pair], day)
+    # two bundles (2 A + 4 B) at 50 each, one A alone at 30
+    assert q.total == Decimal("130.00")
+    assert q.lines[0].deals == (pair,) and q.lines[0].line_total == Decimal(
+        "72.86"
+    )  # 2 × 21.43 + 30

@@ -12,17 +12,11 @@ from typing import Any
 
 import yaml
 
-from core.errors import ConfigError
+from core.errors import CatalogImportError
 
 TAG = re.compile(r"<[^>]+>")
 SPACES = re.compile(r"\s+")
 LANGUAGES = ("zh", "en")
-
-
-class ImportProblem(ConfigError):
-    """The CSV cannot be imported (unreadable, a required column missing, a bad row)."""
-
-    code = "import_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,27 +29,28 @@ class Table:
 
     def require(self, columns: Iterable[str]) -> None:
         if missing := [c for c in columns if c not in self.header]:
-            raise ImportProblem(f"{self.path}:1: missing column(s): {', '.join(missing)}")
+            raise CatalogImportError(f"{self.path}:1: missing column(s): {', '.join(missing)}")
 
 
 def read_table(path: Path) -> Table:
     """Read a UTF-8 CSV (a byte-order mark is allowed, as spreadsheet exports write one).
 
     Raises:
-        ImportProblem: the file cannot be read or has no header.
+        CatalogImportError: the file cannot be read or has no header.
     """
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            rows = tuple(
-                (reader.line_num, {k: (v or "") for k, v in row.items() if k}) for row in reader
-            )
             header = tuple(reader.fieldnames or ())
+            rows, first = [], reader.line_num + 1
+            for row in reader:  # a quoted cell may span lines: a row is named by its first
+                rows.append((first, {k: (v or "") for k, v in row.items() if k}))
+                first = reader.line_num + 1
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ImportProblem(f"{path}:1: cannot read the CSV: {exc}") from exc
+        raise CatalogImportError(f"{path}:1: cannot read the CSV: {exc}") from exc
     if not header:
-        raise ImportProblem(f"{path}:1: the CSV has no header row")
-    return Table(path, header, rows)
+        raise CatalogImportError(f"{path}:1: the CSV has no header row")
+    return Table(path, header, tuple(rows))
 
 
 def plain_text(value: str) -> str:

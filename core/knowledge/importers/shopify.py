@@ -17,9 +17,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from core.errors import CatalogImportError
 from core.knowledge.importers.common import (
     CatalogDraft,
-    ImportProblem,
     Table,
     dump_catalog,
     localized,
@@ -49,7 +49,7 @@ def _money(value: str, path: Path, line: int, column: str) -> str:
     try:
         return f"{Decimal(value.strip()):.2f}"
     except InvalidOperation:
-        raise ImportProblem(f"{path}:{line}: {column}: not a price: {value!r}") from None
+        raise CatalogImportError(f"{path}:{line}: {column}: not a price: {value!r}") from None
 
 
 def _options(row: dict[str, str]) -> list[tuple[int, str]]:
@@ -66,7 +66,7 @@ def _variant(
     variant: dict[str, Any] = {name: row.get(f"Option{n} Value", "").strip() for n, name in options}
     sku = row.get("Variant SKU", "").strip()
     if not sku:
-        raise ImportProblem(f"{table.path}:{line}: Variant SKU: every variant needs a SKU")
+        raise CatalogImportError(f"{table.path}:{line}: Variant SKU: every variant needs a SKU")
     price = _money(row["Variant Price"], table.path, line, "Variant Price")
     compare = row.get("Variant Compare At Price", "").strip()
     variant["sku"] = sku
@@ -141,7 +141,7 @@ def import_shopify(path: Path, language: str = "en") -> str:
     """The catalog.yaml text for a Shopify product CSV export.
 
     Raises:
-        ImportProblem: unreadable file, a required column missing, a variant without SKU,
+        CatalogImportError: unreadable file, a required column missing, a variant without SKU,
             a price that is not a number.
     """
     table = read_table(path)
@@ -154,7 +154,7 @@ def import_shopify(path: Path, language: str = "en") -> str:
     for line, row in table.rows:
         handle = row.get("Handle", "").strip()
         if not handle:
-            raise ImportProblem(f"{path}:{line}: Handle: every row needs the product's handle")
+            raise CatalogImportError(f"{path}:{line}: Handle: every row needs the product's handle")
         if row.get("Title", "").strip():  # the first row of a product
             current = None
             if _status(row) in SKIPPED_STATUS:
@@ -169,5 +169,5 @@ def import_shopify(path: Path, language: str = "en") -> str:
         current["variants"].append(_variant(row, options, table, line))
         current.update({k: v for k, v in extras.items() if k not in current})
     if not draft.products:
-        raise ImportProblem(f"{path}:1: no active product to import")
+        raise CatalogImportError(f"{path}:1: no active product to import")
     return dump_catalog(draft, path, "shopify")

@@ -14,9 +14,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from core.errors import CatalogImportError
 from core.knowledge.importers.common import (
     CatalogDraft,
-    ImportProblem,
     Table,
     dump_catalog,
     localized,
@@ -46,7 +46,7 @@ def _money(table: Table, line: int, row: dict[str, str], column: str) -> str | N
     try:
         return f"{Decimal(value):.2f}"
     except InvalidOperation:
-        raise ImportProblem(f"{table.path}:{line}: {column}: not a price: {value!r}") from None
+        raise CatalogImportError(f"{table.path}:{line}: {column}: not a price: {value!r}") from None
 
 
 def _stock(table: Table, line: int, row: dict[str, str]) -> str:
@@ -55,10 +55,12 @@ def _stock(table: Table, line: int, row: dict[str, str]) -> str:
         try:
             return str(max(int(float(value)), 0))
         except ValueError:
-            raise ImportProblem(f"{table.path}:{line}: Stock: not a number: {value!r}") from None
+            raise CatalogImportError(
+                f"{table.path}:{line}: Stock: not a number: {value!r}"
+            ) from None
     if row.get("In stock?", "").strip() in ("0", ""):
         return "0"
-    raise ImportProblem(
+    raise CatalogImportError(
         f"{table.path}:{line}: Stock: the product is in stock but WooCommerce does not count "
         "it (enable stock management, or write a quantity in the Stock column)"
     )
@@ -77,7 +79,7 @@ def _attributes(row: dict[str, str]) -> list[tuple[str, str]]:
 def _offer(table: Table, line: int, row: dict[str, str]) -> dict[str, str]:
     price = _money(table, line, row, "Regular price")
     if price is None:
-        raise ImportProblem(f"{table.path}:{line}: Regular price: missing")
+        raise CatalogImportError(f"{table.path}:{line}: Regular price: missing")
     offer = {"price": price}
     if (sale := _money(table, line, row, "Sale price")) is not None:
         offer["sale_price"] = sale
@@ -125,7 +127,7 @@ def _variable(
         values = dict(_attributes(row))
         variant: dict[str, Any] = {o.lower().replace(" ", "_"): values.get(o, "") for o in options}
         if not row["SKU"].strip():
-            raise ImportProblem(f"{table.path}:{line}: SKU: every variation needs a SKU")
+            raise CatalogImportError(f"{table.path}:{line}: SKU: every variation needs a SKU")
         variant["sku"] = row["SKU"].strip()
         product["variants"].append(variant | _offer(table, line, row))
     if specs := _specs(_attributes(parent[1]), options, language):
@@ -137,7 +139,7 @@ def import_woocommerce(path: Path, language: str = "en") -> str:
     """The catalog.yaml text for a WooCommerce product CSV export.
 
     Raises:
-        ImportProblem: unreadable file, a required column missing, a variation whose parent
+        CatalogImportError: unreadable file, a required column missing, a variation whose parent
             is not in the file, a price or stock that is not a number.
     """
     table = read_table(path)
@@ -154,7 +156,7 @@ def import_woocommerce(path: Path, language: str = "en") -> str:
             parents[f"id:{row['ID'].strip()}"] = parents[row["SKU"].strip()] = (line, row)
     for ref, rows in children.items():
         if ref not in parents:
-            raise ImportProblem(f"{path}:{rows[0][0]}: Parent: no product {ref} in this file")
+            raise CatalogImportError(f"{path}:{rows[0][0]}: Parent: no product {ref} in this file")
     draft = CatalogDraft()
     for line, row in order:
         if row.get("Published", "").strip() != "1":
@@ -170,5 +172,5 @@ def import_woocommerce(path: Path, language: str = "en") -> str:
             product["specs"] = specs
         draft.products.append(product)
     if not draft.products:
-        raise ImportProblem(f"{path}:1: no published product to import")
+        raise CatalogImportError(f"{path}:1: no published product to import")
     return dump_catalog(draft, path, "woocommerce")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.knowledge.importers.common import ImportProblem
+from core.errors import CatalogImportError
 from core.knowledge.importers.shopify import import_shopify
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -27,7 +27,7 @@ def test_draft_archived_and_image_rows_are_not_imported() -> None:
 def test_missing_columns_are_named(tmp_path: Path) -> None:
     csv = tmp_path / "products.csv"
     csv.write_text("Handle,Title,Variant Price\nx,X,1.00\n", encoding="utf-8")
-    with pytest.raises(ImportProblem, match=r"missing column.*Option1 Name.*Variant SKU"):
+    with pytest.raises(CatalogImportError, match=r"missing column.*Option1 Name.*Variant SKU"):
         import_shopify(csv)
 
 
@@ -38,5 +38,5 @@ def test_a_bad_price_names_its_line(tmp_path: Path) -> None:
         "mug,Mug,Kitchen,Title,Default Title,MUG-1,cheap,active\n",
         encoding="utf-8",
     )
-    with pytest.raises(ImportProblem, match=r"products\.csv:2: Variant Price: not a price"):
+    with pytest.raises(CatalogImportError, match=r"products\.csv:2: Variant Price: not a price"):
         import_shopify(csv)

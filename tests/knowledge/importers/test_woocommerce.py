@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.knowledge.importers.common import ImportProblem
+from core.errors import CatalogImportError
 from core.knowledge.importers.woocommerce import import_woocommerce
 from core.knowledge.loader import load_knowledge
 
@@ -44,7 +44,7 @@ def test_the_example_export_imports_and_loads(tmp_path: Path) -> None:
 def test_missing_columns_are_named(tmp_path: Path) -> None:
     csv = tmp_path / "wc.csv"
     csv.write_text("ID,Type,SKU,Name\n1,simple,A,A\n", encoding="utf-8")
-    with pytest.raises(ImportProblem, match=r"missing column.*Published.*Regular price"):
+    with pytest.raises(CatalogImportError, match=r"missing column.*Published.*Regular price"):
         import_woocommerce(csv)
 
 
@@ -52,5 +52,5 @@ def test_a_variation_without_its_parent_is_reported(tmp_path: Path) -> None:
     text = EXAMPLE.read_text(encoding="utf-8").replace("id:101", "id:999")
     csv = tmp_path / "wc.csv"
     csv.write_text(text, encoding="utf-8")
-    with pytest.raises(ImportProblem, match=r"wc\.csv:3: Parent: no product id:999"):
+    with pytest.raises(CatalogImportError, match=r"wc\.csv:3: Parent: no product id:999"):
         import_woocommerce(csv)
