@@ -51,17 +51,12 @@ class KnowledgeBase:
         """
         knowledge = load_knowledge(folder)
         retriever = Retriever.for_knowledge(knowledge, thresholds)
-<<<<<<< HEAD
-        source = order_source or FileOrderSource(knowledge.orders)
-        return cls(
-            knowledge, retriever, Catalog(knowledge), OrderLookup(source), ProductLinker(knowledge)
-        )
-=======
         source = order_source or FileOrderSource(
             knowledge.orders, OrderNumbers(knowledge.shop.order_number_pattern)
         )
-        return cls(knowledge, retriever, Catalog(knowledge), OrderLookup(source))
->>>>>>> format
+        return cls(
+            knowledge, retriever, Catalog(knowledge), OrderLookup(source), ProductLinker(knowledge)
+        )
 
 
 class KnowledgeHolder:

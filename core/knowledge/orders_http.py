@@ -96,11 +96,7 @@ class OrderPayload(BaseModel):
         items = tuple(
             OrderItem(
                 i.sku,
-<<<<<<< HEAD
-                i.name.value() if isinstance(i.name, LocalizedIn) else Localized(i.name, i.name),
-=======
                 _text(i.name),
->>>>>>> format
                 i.size,
                 i.quantity,
                 i.unit_price,
