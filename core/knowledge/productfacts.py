@@ -132,9 +132,9 @@ def stock_text(product: Product, asked: Sequence[Variant], today: date, language
     others = [v for v in product.variants if v.stock and v not in shown]
     if asked and not any(v.stock for v in asked) and others:
         listing = ("、" if zh else ", ").join(
-            f"{v.label.get(language)}（库存{v.stock}件）"
+            f"{variant_label(product, v, language)}（库存{v.stock}件）"
             if zh
-            else f"{v.label.get(language)} ({v.stock} in stock)"
+            else f"{variant_label(product, v, language)} ({v.stock} in stock)"
             for v in others
         )
         text += f"。其他有货款式：{listing}" if zh else f". In stock instead: {listing}"

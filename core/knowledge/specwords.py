@@ -74,7 +74,10 @@ def asked_specs(text: str, product: Product) -> list[Spec]:
             scored.append((score, -index, spec))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     best = scored[0][0] if scored else 0
-    return [spec for score, _, spec in scored if score == best][:3]
+    # Every spec the question names (by label or glossary word); an echoed value word
+    # only when nothing is named.
+    floor = 2 if best >= 2 else best
+    return [spec for score, _, spec in scored if score >= floor][:3]
 
 
 def _value_echoed(normal: str, spec: Spec, own: str) -> bool:

@@ -123,9 +123,10 @@ class ShopTools:
             asked += self._on_photo(request, {a.product.sku for a in asked})
         if asked:
             return asked, intents
-        if request.history and text.strip() and _is_follow_up(text):
+        if request.history and text.strip():
             previous = reader.from_history(request.history, text)
-            return previous, follow_up_intents(intents, request.history)
+            if previous and _continues(text, previous):
+                return previous, follow_up_intents(intents, request.history)
         return [], intents
 
     def _on_photo(self, request: ToolRequest, known: set[str]) -> list[Asked]:
@@ -246,9 +247,15 @@ class ShopTools:
         return ToolOutcome(facts=facts, reply="\n".join([head, *(f.text for f in facts[1:])]))
 
 
-def _is_follow_up(text: str) -> bool:
-    """A short message, or one that reads as "and ...?" / "那…呢", continues the last question."""
-    return FOLLOW_UP.search(text) is not None or len(tokenize(text)) <= 3
+def _continues(text: str, previous: Sequence[Asked]) -> bool:
+    """Whether a message without a product continues the last product question: it reads
+    as "and ...?" / "那…呢", or it names a count or an option of that product."""
+    if FOLLOW_UP.search(text) is not None:
+        return True
+    if len(tokenize(text)) > 4:
+        return False
+    named_option = any(chosen_variants(normalise(text), a.product) for a in previous)
+    return named_option or bool(find_quantities(text))
 
 
 def named_promotions(promotions: Sequence[Promotion], text: str) -> list[Promotion]:
