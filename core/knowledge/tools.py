@@ -24,7 +24,7 @@ from core.knowledge.orders import Asker
 from core.knowledge.productfacts import promotion_state
 from core.knowledge.products import Asked, ProductReader, follow_up_intents
 from core.knowledge.quantities import find_quantities, only_count
-from core.knowledge.retrieval import body_for
+from core.knowledge.retrieval import body_for, quote_for
 from core.knowledge.textproc import normalise, tokenize
 from core.model.decision import HandoffKind
 from core.texts import Language
@@ -159,7 +159,24 @@ class ShopTools:
         )
         if answer is None:  # an open question about the product: retrieval and the model
             return ToolOutcome(products=tuple(a.product for a in asked))
-        return ToolOutcome(facts=answer.facts, reply=answer.reply, products=answer.products)
+        facts, reply = answer.facts, answer.reply
+        if any(f.source.startswith("stock:") for f in facts) and _undated_gap(asked):
+            restock = self._restock_note(request)
+            if restock is not None:
+                facts, reply = (*facts, restock), f"{reply}\n{restock.text}"
+        return ToolOutcome(facts=facts, reply=reply, products=answer.products)
+
+    def _restock_note(self, request: ToolRequest) -> Fact | None:
+        """What the shop says about restocking in general (FAQ or policy), for a variant that
+        is out of stock without a restock date."""
+        hits = [
+            h
+            for h in self.base.retriever.relevant(RESTOCK_QUERY)
+            if h.document.kind in ("faq", "policy")
+        ]
+        if not hits:
+            return None
+        return Fact(hits[0].document.source, quote_for(hits[0].document, request.language))
 
     def _with_promotions(
         self, outcome: ToolOutcome, named: Sequence[Promotion], request: ToolRequest
@@ -245,6 +262,19 @@ class ShopTools:
             else f"As of {today}:"
         )
         return ToolOutcome(facts=facts, reply="\n".join([head, *(f.text for f in facts[1:])]))
+
+
+# General words for "when does it come back", to find the shop's own restocking note.
+RESTOCK_QUERY = "什么时候补货 到货通知 restock back in stock"
+
+
+def _undated_gap(asked: Sequence[Asked]) -> bool:
+    """Some asked variant is out of stock and the shop gives no date for it."""
+    return any(
+        not v.stock and a.product.restock_of(v) is None
+        for a in asked
+        for v in (a.variants or a.product.variants)
+    )
 
 
 def _continues(text: str, previous: Sequence[Asked]) -> bool:

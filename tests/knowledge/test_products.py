@@ -93,3 +93,11 @@ def test_promotions_are_named_by_alias_in_either_language() -> None:
     promotions = shop("food").knowledge.promotions
     assert [p.id for p in named_promotions(promotions, "月饼早鸟价还有吗")] == ["MOONCAKE-EARLY"]
     assert named_promotions(promotions, "hello there") == []
+
+
+async def test_an_undated_gap_adds_the_shops_restocking_note() -> None:
+    outcome = await ask("demo", "加绒连帽卫衣M码有货吗")
+    assert outcome.reply is not None and "暂时缺货" in outcome.reply
+    assert "faq:restock" in [f.source for f in outcome.facts]
+    dated = await ask("food", "龙井250克还有货吗")  # a restock date: no general note
+    assert all(not f.source.startswith("faq:") for f in dated.facts)
