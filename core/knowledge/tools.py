@@ -239,7 +239,8 @@ class ShopTools:
                 if request.language == "zh"
                 else f"I could not find any orders under this account. Please send your order number (for example {example}) or a screenshot of the order."
             )
-            return ToolOutcome(reply=reply)
+            # The example comes from shop.yaml: a fact, so the reply's number is grounded.
+            return ToolOutcome(facts=(Fact("shop:order-number-example", example),), reply=reply)
         shown = [o for o in mine if o.status in OPEN_STATUSES][:MAX_ORDERS] or mine[:1]
         facts = tuple(
             Fact(f"order:{o.order_no}", order_fact(o, self.shop, request.language)) for o in shown
