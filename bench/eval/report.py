@@ -163,7 +163,7 @@ def overview_table(runs: Sequence[ShopRun], holdout: bool = False) -> list[str]:
 DEFINITIONS = [
     "Definitions: *resolved* = an answerable case answered (not handed off) containing every expected fact and no",
     "forbidden one. *Wrong* = an answer that was sent (not handed off) and contains a forbidden fact or an ungrounded",
-    "price, date, order number or tracking number. *Handoff recall* = must-handoff cases handed off. Paths: *tool* =",
+    "price, date, order number, tracking number or specification. *Handoff recall* = must-handoff cases handed off. Paths: *tool* =",
     "templated answer from order/price/stock/promotion tools; *quote* = FAQ or policy text quoted; *fixed* =",
     "greeting; *model* = the model's answer was sent; *model-handoff* = the model answered but the assessment",
     "handed off; *model-stopped* = the draft was stopped (deadline, or it could no longer pass) and handed off;",
