@@ -48,8 +48,8 @@ from adapters import registry
 from config.settings import Settings, SettingsError
 from config.settings import load_settings as read_settings
 from core.answering.answer import Answerer, AnswerSettings
-from core.answering.draft import DraftBudget
 from core.answering.bot import BotBrain
+from core.answering.draft import DraftBudget
 from core.answering.interrupts import Interrupts
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app, mount_api
