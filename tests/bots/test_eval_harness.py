@@ -175,3 +175,14 @@ async def test_real_engine_smoke(case_file) -> None:  # type: ignore[no-untyped-
     assert by_id["open-laptop-bag-en"].path in ("model", "model-handoff")
     assert by_id["handoff-unknown-bitcoin"].handed_off
     assert summary.wrong_rate == 0.0
+
+
+async def test_the_command_runs_one_shop_and_prints_the_worst_shop_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.eval.__main__ import main
+
+    argv = ["--engine", "stub", "--shops", "food", "--only", "fd-order-zh-shipped", "--no-write"]
+    assert await main(argv) == 0
+    out = capsys.readouterr().out
+    assert "== food ==" in out and "| **worst shop** |" in out and "holdout" not in out
