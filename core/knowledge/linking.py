@@ -5,12 +5,12 @@ A product is known by its SKUs (product and variants), names, aliases and the wo
 only it has. In order:
 
 1. **exact forms**: a name, alias or SKU appears, compared without spaces and punctuation
-   ("aero buds" = "AeroBuds", "pu-erh" = "puerh"); SKUs may be glued to a label by OCR
+   ("trail lite" = "TrailLite", "e-bike" = "ebike"); SKUs may be glued to a label by OCR
    ("SKUHL-400");
 2. **typos**: a form within a small edit distance of a same-length stretch of the text
-   ("voltpak" for "VoltPack", "tie guan ying", "琥珀核挑仁");
+   ("traillte" for "TrailLite", "camp stoev", "登山帐逢");
 3. **own words**: a word of the product's names and aliases that no other product has
-   ("Pebble", "kettle").
+   ("Zephyr", "kettle").
 
 Every mention keeps its place in the normalised text, so quantities and options written
 next to it belong to it.

@@ -122,7 +122,7 @@ def _inside(short: object, long: object) -> bool:
 
 def blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` (normalised) with the given spans replaced by spaces (product names hold
-    numbers that are not options: "VoltPack 10000", "Pulse Band 5")."""
+    numbers that are not options: "Trail Tent 2", "Lamp 300")."""
     chars = list(normalise(text))
     for start, end in spans:
         for i in range(start, min(end, len(chars))):

@@ -42,7 +42,7 @@ def variant_label(product: Product, variant: Variant, language: Language) -> str
 
 
 def product_name(product: Product, variant: Variant | None, language: Language) -> str:
-    """``AeroBuds Pro (AEROBUDS-PRO) White`` / ``AeroBuds Pro（AEROBUDS-PRO）White``."""
+    """``Trail Tent (TT-2) Green`` / ``徒步帐篷（TT-2）Green``."""
     zh = language == "zh"
     name = f"{product.name.zh}（{product.sku}）" if zh else f"{product.name.en} ({product.sku})"
     label = variant_label(product, variant, language) if variant is not None else ""

@@ -2,7 +2,7 @@
 (price, stock, specification, warranty), answered together in one reply.
 
 Several products in one message are priced in one quote, so the total and the order deals
-come out right ("the earbuds and the charger together"). A follow-up that names no product
+come out right ("the tent and the stove together"). A follow-up that names no product
 ("and in size L?", "那买三个多少钱") is about the product the conversation last discussed,
 and asks what the last question asked unless it says otherwise.
 """
@@ -70,8 +70,8 @@ class ProductReader:
 
     def mentions(self, text: str, context: Sequence[Product] = ()) -> list[Mention]:
         """Products named in ``text``; a name that is an option value of another product
-        named there, or of one the conversation (``context``) is about ("snow-skin
-        mooncakes, mango"), is that option, not a product. Without a name, a clear search
+        named there, or of one the conversation (``context``) is about ("the jam,
+        apricot"), is that option, not a product. Without a name, a clear search
         match of the catalog's names, categories and tags ("帆布鞋")."""
         found = self.linker.link(text)
         if not found:

@@ -2,8 +2,8 @@
 on the Pulse Band 5?", "SSD 2TB什么时候有货？另外可以开发票吗"): split them, answer each with
 the tools or a quoted FAQ/policy passage, and send the answers together.
 
-A later question may lean on an earlier one ("盖碗容量多大？能放洗碗机吗" asks the second
-question about the same gaiwan), so each part is answered with the earlier parts as its
+A later question may lean on an earlier one ("水壶容量多大？能放洗碗机吗" asks the second
+question about the same kettle), so each part is answered with the earlier parts as its
 conversation. When any part cannot be answered this way, the message is answered as a whole.
 """
 

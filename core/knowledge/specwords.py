@@ -1,10 +1,10 @@
 """Which specification a question asks about ("What's the battery capacity", "防水吗",
-"can I wear it in the rain", "功率多少瓦", "是明前茶吗").
+"can I wear it in the rain", "功率多少瓦", "是有机的吗").
 
 A spec is asked for when the question names its label or key (either language, spaces
 ignored), names a common spec word that translates to a word of its label (a small general
 glossary: 防水 → waterproof, 续航 → battery life ...), or repeats a distinctive word of its
-value ("明前" in "2026年明前茶").
+value ("有机" in "有机认证").
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def asked_specs(text: str, product: Product) -> list[Spec]:
 
 
 def _value_echoed(normal: str, spec: Spec, own: str) -> bool:
-    """The question repeats a distinctive word of the value ("明前" of "2026年明前茶"),
+    """The question repeats a distinctive word of the value ("有机" of "有机认证"),
     not one of the product's own name ("wool" of a wool coat)."""
     value = normalise(f"{spec.value.zh} {spec.value.en}")
     words = {w for w in _VALUE_WORD.findall(value) if w not in _COMMON_VALUE_WORDS and w not in own}
