@@ -1,6 +1,6 @@
 """How many: quantities in digits, English words and Chinese numerals.
 
-"3 Clearwater bottles", "three of the 1 m cables", "买两个", "二十个", "x3", "a pair of" are
+"3 Zephyr bottles", "three of the 1 m cables", "买两个", "二十个", "x3", "a pair of" are
 quantities; "10000mAh", "65W", "1 m", "100 g", "¥299", "size 42" are not (a number followed
 by a unit, a price or a size describes the product, not how many). Every mention keeps its
 place in the text (of :func:`~core.knowledge.textproc.normalise`'s output), so a message

@@ -34,7 +34,7 @@ def _counts(text: str) -> list[tuple[int, bool]]:
 @pytest.mark.parametrize(
     ("text", "counts"),
     [
-        ("3 Clearwater bottles", [(3, False)]),
+        ("3 Zephyr bottles", [(3, False)]),
         ("I need three of the 1 m cables", [(3, True)]),
         ("1万毫安的充电宝买两个多少钱", [(2, True)]),
         ("那买三个多少钱", [(3, True)]),
