@@ -101,3 +101,10 @@ async def test_an_undated_gap_adds_the_shops_restocking_note() -> None:
     assert "faq:restock" in [f.source for f in outcome.facts]
     dated = await ask("food", "龙井250克还有货吗")  # a restock date: no general note
     assert all(not f.source.startswith("faq:") for f in dated.facts)
+
+
+async def test_and_in_size_l_is_about_the_jacket_just_asked_about() -> None:
+    history = ("Is the lightweight down jacket in stock in M?",)
+    outcome = await ask("demo", "and in size L?", history)
+    assert outcome.reply is not None and "JK-3001" in outcome.reply
+    assert "L" in outcome.reply and "10 in stock" in outcome.reply  # L / black: 10
