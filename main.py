@@ -48,6 +48,7 @@ from config.settings import Settings, SettingsError
 from config.settings import load_settings as read_settings
 from core.answering.answer import Answerer, AnswerSettings
 from core.answering.bot import BotBrain
+from core.answering.draft import DraftBudget
 from core.answering.interrupts import Interrupts
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app, mount_api
@@ -165,6 +166,7 @@ def runtime_options(
         engine_retry_s=settings.worker.engine_retry_s,
         engine_handoff_after_s=settings.worker.engine_handoff_after_s,
         answer=AnswerSettings(
+            draft_budget=DraftBudget(deadline_s=settings.bot.model_deadline_s),
             history_rounds=settings.bot.history_rounds,
             max_new_tokens=settings.engine.max_new_tokens,
             handoff_wait_minutes=settings.handoff.expected_wait_minutes,

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date
 
 from core.knowledge.model import (
+    REFUND_NAMES,
     STATUS_NAMES,
     Order,
     OrderStatus,
@@ -101,12 +102,37 @@ def _status_en(order: Order) -> str:
     return status
 
 
+def _extras(order: Order, shop: ShopInfo, language: Language) -> str:
+    """What an unshipped order's dates and a refund add (ships by, expected, refund)."""
+    zh = language == "zh"
+    parts = []
+    if order.shipped is None and order.ship_by is not None:
+        parts.append(f"预计{order.ship_by}前发货" if zh else f"ships by {order.ship_by}")
+    if order.shipped is None and order.estimated_delivery is not None:
+        parts.append(
+            f"预计{order.estimated_delivery}送达"
+            if zh
+            else f"expected delivery {order.estimated_delivery}"
+        )
+    if order.refund is not None:
+        refund = order.refund
+        name = REFUND_NAMES[refund.status].get(language)
+        amount = shop.money(refund.amount)
+        parts.append(
+            f"{name}{amount}（{refund.date}）" if zh else f"{name} {amount} on {refund.date}"
+        )
+    if not parts:
+        return ""
+    return ("；" + "；".join(parts)) if zh else ("; " + "; ".join(parts))
+
+
 def order_fact(order: Order, shop: ShopInfo, language: Language) -> str:
     """One sentence with everything the customer may ask about an order."""
     total = shop.money(order.total)
+    extras = _extras(order, shop, language)
     if language == "zh":
-        return f"订单{order.order_no}（{order.placed}下单）：{_items(order, 'zh')}；合计{total}；状态：{_status_zh(order)}。"
-    return f"Order {order.order_no} (placed {order.placed}): {_items(order, 'en')}; total {total}; status: {_status_en(order)}."
+        return f"订单{order.order_no}（{order.placed}下单）：{_items(order, 'zh')}；合计{total}；状态：{_status_zh(order)}{extras}。"
+    return f"Order {order.order_no} (placed {order.placed}): {_items(order, 'en')}; total {total}; status: {_status_en(order)}{extras}."
 
 
 def orders_overview(orders: Sequence[Order], shop: ShopInfo, language: Language) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.knowledge.catalog import Catalog
+from core.knowledge.linking import ProductLinker
 from core.knowledge.loader import load_knowledge
 from core.knowledge.model import Knowledge
 from core.knowledge.ordernumbers import OrderNumbers
@@ -29,6 +30,7 @@ class KnowledgeBase:
     retriever: Retriever
     catalog: Catalog
     orders: OrderLookup
+    linker: ProductLinker
 
     @classmethod
     def load(
@@ -52,7 +54,9 @@ class KnowledgeBase:
         source = order_source or FileOrderSource(
             knowledge.orders, OrderNumbers(knowledge.shop.order_number_pattern)
         )
-        return cls(knowledge, retriever, Catalog(knowledge), OrderLookup(source))
+        return cls(
+            knowledge, retriever, Catalog(knowledge), OrderLookup(source), ProductLinker(knowledge)
+        )
 
 
 class KnowledgeHolder:

@@ -108,6 +108,9 @@ class BotConfig(_Section):
     history_rounds: int = Field(3, ge=0, le=20)
     max_facts: int = Field(4, ge=1, le=12)
     stream_previews: bool = True  # show the model's answer live while it is written
+    # Offer the shop's tools as OpenAI functions and let the model choose them (for capable
+    # engines: a Qwen-VL checkpoint, vLLM behind engine.kind openai); off: the rules decide.
+    function_calling: bool = False
     retrieval: RetrievalConfig = RetrievalConfig()
     direct_answers: DirectAnswerConfig = DirectAnswerConfig()
     confidence: ConfidenceConfig = ConfidenceConfig()

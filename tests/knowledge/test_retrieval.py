@@ -85,6 +85,16 @@ def _loc(text: str):  # type: ignore[no-untyped-def]
     return Localized(text, text)
 
 
+def test_the_shop_profile_is_retrievable_and_faq_paraphrases_count() -> None:
+    from tests.knowledge.shops import shop
+
+    retriever = shop("food").retriever
+    assert retriever.relevant("客服几点下班")[0].document.source == "shop:hours"
+    assert retriever.relevant("what's your phone number")[0].document.source == "shop:contact"
+    top = retriever.relevant("do you take visa")[0].document.source
+    assert top == "faq:payment-methods"  # a paraphrase written in faq.yaml
+
+
 def test_aliases_and_paraphrases_are_searchable() -> None:
     from pathlib import Path
 
