@@ -39,7 +39,7 @@ from adapters import registry
 from config.settings import Settings, SettingsError
 from config.settings import load_settings as read_settings
 from core.answering.answer import Answerer, AnswerSettings
-from core.answering.bot import BotBrain
+from core.answering.bot import BotBrain, ShopContact
 from core.answering.interrupts import Interrupts
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app, mount_api
@@ -177,6 +177,12 @@ def handoff_options(settings: Settings) -> HandoffOptions:
     )
 
 
+def shop_contact(brains: Mapping[Role, BotBrain]) -> ShopContact | None:
+    """The customer brain, when it knows the shop's contact (told when no desk is reachable)."""
+    brain = brains.get(Role.CUSTOMER)
+    return brain if isinstance(brain, ShopContact) else None
+
+
 def build_limiter(settings: Settings) -> RateLimiter | None:
     """Rate limits on answering: in Redis when ``limits.redis_url`` is set (shared by every
     replica), else in this process; None when ``limits.enabled`` is off."""
@@ -259,6 +265,7 @@ def assemble(
         runtime_options(settings).answer,
         desks,
         interrupts,
+        shop_contact(brains),
     )
     return Runtime(
         store,
@@ -342,9 +349,10 @@ async def chat(settings: Settings, chat_id: str) -> None:
     context = AdapterContext(inbox=store, image_limits=image_limits(settings))
     adapter = TerminalAdapter(context, TerminalSettings(chat_id=chat_id))
     options = runtime_options(settings, serve_http=False)
+    brains = build_brains(settings, ocr)
     answerer = Answerer(
-        store, engine, build_brains(settings, ocr), stream_openers({adapter.name: adapter}),
-        options.answer,
+        store, engine, brains, stream_openers({adapter.name: adapter}), options.answer,
+        contact=shop_contact(brains),
     )  # fmt: skip
     runtime = Runtime(store, engine, answerer, {adapter.name: adapter}, options)
     await run_chat(runtime, store, adapter)

@@ -15,6 +15,7 @@ from typing import Any
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig, load_bot_config
 from core.knowledge.brain import KnowledgeBrain, OcrReading
+from core.texts import Language
 
 BOT_DIR = Path(__file__).parent
 BOT_FILE = BOT_DIR / "bot.yaml"
@@ -22,6 +23,11 @@ BOT_FILE = BOT_DIR / "bot.yaml"
 
 class ShopBrain(KnowledgeBrain):
     """The customer-facing shop assistant."""
+
+    def shop_contact(self, language: Language) -> str:
+        """The shop profile's contact (``shop.yaml``: ``contact``), the one place it is read."""
+        contact = self.holder.current.knowledge.shop.contact
+        return contact.get(language) if contact else ""
 
 
 def load_shop(

@@ -18,8 +18,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from core.answering.bot import Assessment, BotBrain, HandoffDecision, Prepared, TurnContext
+from core.answering.bot import (
+    Assessment,
+    BotBrain,
+    HandoffDecision,
+    Prepared,
+    ShopContact,
+    TurnContext,
+)
 from core.answering.confidence import score_logprobs
+from core.answering.fallbacks import no_desk_handoff, unknown_command
 from core.answering.feedback import FeedbackRecorder
 from core.answering.interrupts import Interrupts
 from core.engines.base import Engine, GenerationChunk, GenerationRequest, TokenLogprob, collect
@@ -83,6 +91,8 @@ class Answerer:
             relayed to them); none when no handoff service runs.
         interrupts: Answers being written, for the adapters' stop buttons (the same object
             is in their context); a private one when none is given.
+        contact: How customers reach the shop's people (the customer brain's shop
+            profile), told when a handoff finds no staff desk.
     """
 
     def __init__(
@@ -94,6 +104,7 @@ class Answerer:
         settings: AnswerSettings | None = None,
         desks: Sequence[StaffDesk] = (),
         interrupts: Interrupts | None = None,
+        contact: ShopContact | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -105,6 +116,7 @@ class Answerer:
         )
         self.interrupts = interrupts or Interrupts()
         self.feedback = FeedbackRecorder(store)
+        self.contact = contact
 
     async def answer(
         self,
@@ -135,8 +147,9 @@ class Answerer:
         if staff is not None:
             return staff  # staff in a handoff thread: relayed or a button, never a bot answer
         if turn.command is Command.RESET:
-            await self.store.reset_memory(conversation.id)
-            return self._notice(turn, text("reset_done", language), "reset")
+            return await self._reset(turn, conversation, language)
+        if turn.command is Command.UNKNOWN:
+            return unknown_command(turn, language)
         if conversation.state is ConversationState.HANDOFF and turn.sender.role is Role.CUSTOMER:
             # The bot stays quiet while staff own the conversation; the message goes to them.
             relayed = await self.relay.customer_turn(turn, conversation, language)
@@ -176,6 +189,22 @@ class Answerer:
         if prepared.direct_reply is not None:
             return self._direct(turn, prepared)
         return await self._generate(turn, conversation, brain, prepared, language)
+
+    async def _reset(
+        self, turn: Turn, conversation: Conversation, language: Language
+    ) -> Completion:
+        """Forget the conversation and give it back to the bot (a handoff is returned)."""
+        await self.store.reset_memory(conversation.id)
+        returned = await self.relay.customer_reset(turn, conversation)
+        completion = self._notice(turn, text("reset_done", language), "reset")
+        if not returned and conversation.state is not ConversationState.HANDOFF:
+            return completion
+        reasons = ("reset", "conversation returned to the bot", *returned)
+        return replace(
+            completion,
+            decision=replace(completion.decision, reasons=reasons),
+            new_state=ConversationState.BOT,
+        )
 
     def engine_handoff(self, turn: Turn, conversation: Conversation, reason: str) -> Completion:
         """Hand the conversation to staff because the engine stayed down too long."""
@@ -218,8 +247,20 @@ class Answerer:
         """Tell the customer and open a handoff row; the handoff service opens the staff side.
 
         A generated answer that was not sent (low confidence) is kept in the decision log
-        as the draft staff see as a suggestion.
+        as the draft staff see as a suggestion. Without a staff desk the customer is told
+        the shop's contact instead, and the bot keeps the conversation.
         """
+        reason = "; ".join(decision.reasons) or decision.kind
+        if not self.relay.desks:
+            log.warning(
+                "handoff of %s (%s: %s) reaches no staff desk; the customer gets the contact",
+                turn.key.as_str(), decision.kind, reason,
+            )  # fmt: skip
+            return no_desk_handoff(
+                turn, decision, language, self.contact,
+                confidence=confidence, draft=draft, model=self.engine.model_id,
+            )  # fmt: skip
+        log.info("handoff of %s (%s): %s", turn.key.as_str(), decision.kind, reason)
         body = text("handoff_notice", language).format(wait=self.settings.handoff_wait_minutes)
         reply = Reply(
             turn.key, body, ReplyKind.HANDOFF, reply_to=turn.message_id, confidence=confidence
@@ -236,7 +277,7 @@ class Answerer:
             ),
             stream_refs={0: stream_ref} if stream_ref else {},
             new_state=ConversationState.HANDOFF,
-            handoff_reason="; ".join(decision.reasons) or decision.kind,
+            handoff_reason=reason,
         )
 
     def _buttons(self, turn: Turn) -> tuple[Button, ...]:

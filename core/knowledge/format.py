@@ -65,6 +65,7 @@ class ShopFile(Strict):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     currency_symbol: Text = "¥"
     timezone: Text = "Asia/Shanghai"
+    contact: LocalizedIn | None = None  # how customers reach a person when no desk can
 
 
 class VariantIn(Strict):

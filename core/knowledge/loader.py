@@ -345,7 +345,13 @@ def load_knowledge(folder: Path | str) -> Knowledge:
     assert shop is not None  # a missing shop.yaml is a problem raised above
     return Knowledge(
         folder=folder,
-        shop=ShopInfo(_loc(shop.name), shop.currency, shop.currency_symbol, shop.timezone),
+        shop=ShopInfo(
+            _loc(shop.name),
+            shop.currency,
+            shop.currency_symbol,
+            shop.timezone,
+            _loc(shop.contact) if shop.contact else None,
+        ),
         products=products,
         promotions=promotions,
         faq=faq,

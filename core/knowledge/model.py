@@ -45,6 +45,7 @@ class ShopInfo:
     currency: str = "CNY"
     currency_symbol: str = "¥"
     timezone: str = "Asia/Shanghai"
+    contact: Localized | None = None  # how customers reach a person (phone, email, hours)
 
     def money(self, amount: Decimal) -> str:
         """``Decimal("239.2")`` -> ``"¥239.20"``."""

@@ -163,3 +163,23 @@ async def test_model_answers_are_not_previewed_live_for_the_shop(brain: ShopBrai
     prepared = await brain.prepare(turn("What is your return policy?"), TurnContext())
     assert prepared.messages and prepared.direct_reply is None  # the model writes this one
     assert prepared.stream_preview is False
+
+
+def test_the_shop_contact_comes_from_the_shop_profile(brain: ShopBrain) -> None:
+    from core.answering.bot import ShopContact
+
+    assert isinstance(brain, ShopContact)
+    assert "400-820-1234" in brain.shop_contact("en") and "邮箱" in brain.shop_contact("zh")
+
+
+def test_a_shop_profile_without_a_contact_gives_none(tmp_path: Path) -> None:
+    import shutil
+
+    from bots.shop.brain import BOT_DIR
+
+    folder = tmp_path / "knowledge"
+    shutil.copytree(BOT_DIR / "knowledge", folder)
+    profile = folder / "shop.yaml"
+    lines = profile.read_text(encoding="utf-8").splitlines()
+    profile.write_text("\n".join(x for x in lines if not x.startswith("contact")), "utf-8")
+    assert build_brain(ocr=None, knowledge_dir=folder).shop_contact("en") == ""
