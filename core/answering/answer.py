@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -27,9 +28,11 @@ from core.answering.bot import (
     TurnContext,
 )
 from core.answering.confidence import score_logprobs
+from core.answering.decisionlog import with_facts
 from core.answering.fallbacks import no_desk_handoff, unknown_command
 from core.answering.feedback import FeedbackRecorder
 from core.answering.interrupts import Interrupts
+from core.answering.meter import ThroughputMeter
 from core.engines.base import Engine, GenerationChunk, GenerationRequest, TokenLogprob, collect
 from core.errors import EngineError
 from core.handoff.desk import StaffDesk
@@ -93,6 +96,7 @@ class Answerer:
             is in their context); a private one when none is given.
         contact: How customers reach the shop's people (the customer brain's shop
             profile), told when a handoff finds no staff desk.
+        meter: Where the answers' throughput is recorded (the operator desk reads it).
     """
 
     def __init__(
@@ -105,6 +109,7 @@ class Answerer:
         desks: Sequence[StaffDesk] = (),
         interrupts: Interrupts | None = None,
         contact: ShopContact | None = None,
+        meter: ThroughputMeter | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -117,6 +122,7 @@ class Answerer:
         self.interrupts = interrupts or Interrupts()
         self.feedback = FeedbackRecorder(store)
         self.contact = contact
+        self.meter = meter or ThroughputMeter()
 
     async def answer(
         self,
@@ -218,6 +224,10 @@ class Answerer:
         )
 
     def _direct(self, turn: Turn, prepared: Prepared) -> Completion:
+        assert prepared.direct_reply is not None
+        return with_facts(self._direct_reply(turn, prepared), prepared.facts)
+
+    def _direct_reply(self, turn: Turn, prepared: Prepared) -> Completion:
         assert prepared.direct_reply is not None
         reply = Reply(
             turn.key,
@@ -324,11 +334,13 @@ class Answerer:
         assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(logprobs))
         ref = stream.ref if stream else None
         if assessment.handoff is not None:
-            return self._handoff(
+            completion = self._handoff(
                 turn, conversation, assessment.handoff, language, assessment.confidence, ref,
                 draft=body,
             )  # fmt: skip
-        return self._answered(turn, body, assessment, ref)
+        else:
+            completion = self._answered(turn, body, assessment, ref)
+        return with_facts(completion, prepared.facts)
 
     async def _open_stream(self, turn: Turn, prepared: Prepared) -> ReplyStream | None:
         """The platform's live preview. Opened either way (it shows "typing" or "thinking");
@@ -402,5 +414,8 @@ class Answerer:
             if stream is not None and chunk.text:
                 await stream.update(text_so_far)
 
-        text_, logprobs, _ = await collect(self.engine.generate(request), preview)
+        started = time.monotonic()
+        text_, logprobs, last = await collect(self.engine.generate(request), preview)
+        tokens = last.usage.completion_tokens if last.usage else len(logprobs)
+        self.meter.record(tokens, time.monotonic() - started)
         return text_.strip(), logprobs
