@@ -99,13 +99,21 @@ class ChatClient:
 
 
 async def read_events(
-    session: aiohttp.ClientSession, url: str, until: str, after: int = 0, timeout: float = 10.0
+    session: aiohttp.ClientSession,
+    url: str,
+    until: str,
+    after: int = 0,
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Server-sent events from ``url`` until one whose data contains ``until``."""
     events: list[tuple[str, dict[str, Any]]] = []
     kind = ""
     async with session.get(
-        url, params={"after": str(after)}, timeout=aiohttp.ClientTimeout(total=timeout)
+        url,
+        params={"after": str(after)},
+        headers=headers,
+        timeout=aiohttp.ClientTimeout(total=timeout),
     ) as response:
         assert response.status == 200
         async for raw in response.content:
