@@ -75,13 +75,21 @@ class SystemStatus:
             ],
             "engine": {
                 "model": self.engine.model_id, "kind": self.facts.kind,
-                "device": "cuda" if gpu else self.facts.device, "gpu": gpu,
+                "device": self._device(gpu), "gpu": gpu,
                 "max_batch_size": self.facts.max_batch_size,
                 "recent_answers": recent.answers, "recent_tokens": recent.tokens,
                 "tokens_per_second": recent.tokens_per_second,
             },
             "knowledge": self.knowledge(),
         }  # fmt: skip
+
+    def _device(self, gpu: dict[str, Any] | None) -> str:
+        """Where the model runs: this process's GPU, a remote server, or this CPU."""
+        if gpu:
+            return "cuda"
+        if self.facts.kind == "openai":
+            return "remote"
+        return "cpu" if self.facts.device == "auto" else self.facts.device
 
     def knowledge(self) -> dict[str, Any] | None:
         if self.holder is None:

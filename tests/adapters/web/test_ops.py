@@ -147,9 +147,17 @@ async def test_export_images_and_system() -> None:
             assert "attachment" in exported.headers["Content-Disposition"]
             data = await exported.json()
         _, system = await api(http, kefu, "/system")
+        form = aiohttp.FormData({"client_id": "playground0", "text": "which is better?"})
+        for name in ("a.png", "b.png"):
+            form.add_field("image", png, filename=name, content_type="image/png")
+        status, tried = await api(http, kefu, "/playground?temperature=0.7&max_tokens=3", data=form)
+    assert status == 200 and tried["decision"] == "answer"
+    assert tried["raw"] == "Echo: which is" == tried["customer_gets"]  # 3 tokens, 2 photos
+    assert tried["confidence"]["components"] and tried["tokens"] == 3
     assert [t["text"] for t in data["turns"]] == ["how much?", "Echo: how much? [1 image(s)]"]
     assert system["engine"]["model"] == "kefu-stub" and system["engine"]["recent_answers"] == 1
     assert system["engine"]["tokens_per_second"] > 0 and system["engine"]["gpu"] is None
+    assert system["engine"]["device"] == "cpu"
     assert system["queues"]["inbox.done"] == 1 and system["dead_letters"] == []
     assert system["knowledge"] is None  # the prompt-only bot has no knowledge folder
 

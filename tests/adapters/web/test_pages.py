@@ -234,6 +234,40 @@ async def test_chinese_on_a_phone_by_keyboard_alone() -> None:
         await page.locator("#state").filter(has_text="人工").wait_for(timeout=WAIT_MS)
 
 
+async def test_the_desk_tabs_conversations_system_and_playground(tmp_path: Path) -> None:
+    async with web_kefu(StubEngine()) as kefu, browser() as chromium:
+        chat = await chat_page(await chromium.new_context(), kefu)
+        await send(chat, "Do you have linen shirts?")
+        await chat.locator(".msg.bot .body", has_text="Echo: Do you have").wait_for()
+        context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        ops = await ops_page(context, kefu)
+        ops.on("pageerror", lambda error: errors.append(str(error)))
+        await ops.click("[data-tab=conversations]")
+        await ops.locator("#conv-list .item", has_text="web").click()
+        answer = ops.locator("#conv-turns .turn.customer .decision", has_text="confidence")
+        await answer.wait_for()
+        assert "logprob_mean" in await answer.inner_text()
+        await ops.select_option("#f-state", "handoff")
+        await ops.locator("#conv-list", has_text="Nothing here").wait_for()
+        await ops.click("[data-tab=system]")
+        await ops.locator("#sys-engine", has_text="kefu-stub").wait_for()
+        assert "inbox.done" in await ops.inner_text("#sys-queues")
+        await ops.click("[data-tab=playground]")
+        await ops.fill("#play-text", "Which of these is cheaper?")
+        await ops.set_input_files(
+            "#play-files", [str(DATA / "price_tag.png"), str(DATA / "product_label.png")]
+        )
+        await ops.fill("#play-max", "5")
+        await ops.click("#play button[type=submit]")
+        await ops.locator("#play-raw", has_text="Echo: Which of").wait_for()
+        assert await ops.inner_text("#play-final") == await ops.inner_text("#play-raw")
+        assert "answer" in (await ops.inner_text("#play-why")).lower()
+        await ops.click("#lang")
+        assert await ops.inner_text("[data-tab=playground]") == "试验台"
+        assert errors == []
+
+
 @pytest.mark.slow
 async def test_the_real_model_streams_and_reads_a_photo(tmp_path: Path) -> None:
     import main
