@@ -21,14 +21,17 @@ def session_value(token: str) -> str:
     return hmac.new(token.encode(), b"kefu-operator-session", hashlib.sha256).hexdigest()
 
 
+def token_matches(given: str, token: str | None) -> bool:
+    """``given`` is the operator token (compared in constant time). No token: nothing is."""
+    return bool(token) and hmac.compare_digest(given.encode(), (token or "").encode())
+
+
 def operator_allowed(request: web.Request, token: str | None) -> bool:
     """Whether ``request`` carries the operator token (or its cookie). No token: nobody."""
     if not token:
         return False
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and hmac.compare_digest(
-        header.removeprefix("Bearer ").encode(), token.encode()
-    ):
+    if header.startswith("Bearer ") and token_matches(header.removeprefix("Bearer "), token):
         return True
     cookie = request.cookies.get(OPS_COOKIE, "")
     return bool(cookie) and hmac.compare_digest(cookie.encode(), session_value(token).encode())

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.web.adapter import DESK_CHANNEL, STATIC_DIR, WebAdapter
-from adapters.web.auth import OPS_COOKIE, operator_allowed, refused, session_value
+from adapters.web.auth import OPS_COOKIE, operator_allowed, refused, session_value, token_matches
 from adapters.web.desk import staff_key
 from adapters.web.hub import stream
 from adapters.web.messages import normalise_photos, read_upload
@@ -122,7 +122,7 @@ class OpsConsole:
     async def _login(self, request: web.Request) -> web.Response:
         form = await request.post()
         token = str(form.get("token", ""))
-        if not self.options.token or token != self.options.token:
+        if not token_matches(token, self.options.token):
             raise web.HTTPFound("/ops?refused=1")
         response = web.HTTPSeeOther("/ops")
         response.set_cookie(
@@ -145,11 +145,15 @@ class OpsConsole:
         """Take / Resolve / Return / Reply: a staff turn on the handoff's thread."""
         handoff_id = int(request.match_info["id"])
         action = request.match_info["action"]
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            return _json({"error": "send the action as JSON"}, 400)
+        if not isinstance(body, dict):
+            return _json({"error": "send the action as a JSON object"}, 400)
         name = str(body.get("name") or "").strip()[:64] or "operator"
         client_id = str(body.get("client_id") or uuid.uuid4().hex)[:64]
-        entries = await self.reads.queue(tuple(HandoffStatus), 500)
-        entry = next((e for e in entries if e.id == handoff_id), None)
+        entry = await self.reads.handoff(handoff_id)
         if entry is None:
             return _json({"error": f"no handoff {handoff_id}"}, 404)
         if not entry.opened:

@@ -97,6 +97,11 @@ class ConsoleReads:
         )
         return await self.store.db.read(lambda c: [_queue_entry(r) for r in c.execute(query)])
 
+    async def handoff(self, handoff_id: int) -> QueueEntry | None:
+        query = _handoff_select().where(handoffs.c.id == handoff_id)
+        row = await self.store.db.read(lambda c: c.execute(query).one_or_none())
+        return _queue_entry(row) if row is not None else None
+
     async def conversations(
         self, platform: str | None = None, state: ConversationState | None = None, limit: int = 100
     ) -> list[ConversationEntry]:

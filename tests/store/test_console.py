@@ -41,6 +41,7 @@ async def test_queues_conversations_and_detail(store: Store) -> None:
     assert detail is not None and [t.text for t in detail.turns] == ["我要投诉，鞋子坏了"]
     assert [d.kind for d in detail.decisions] == ["handoff"] and detail.handoffs[0].id == waiting.id
     assert await reads.detail(9999) is None
+    assert (await reads.handoff(taken.id)) == held and await reads.handoff(9999) is None
     assert (await reads.key_of(waiting.conversation_id)) == waiting.customer_key
     depths = await reads.depths()
     assert depths["inbox.done"] == 2 and depths["outbox.pending"] == 2

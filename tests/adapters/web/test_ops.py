@@ -96,6 +96,7 @@ async def test_the_queue_and_take_reply_resolve_work_both_ways() -> None:
         handoff = waiting["id"]
         assert (await api(http, kefu, "/handoffs/999/take", json={}))[0] == 404
         assert (await api(http, kefu, f"/handoffs/{handoff}/launch", json={}))[0] == 400
+        assert (await api(http, kefu, f"/handoffs/{handoff}/take", data=b"not json"))[0] == 400
         assert (await api(http, kefu, f"/handoffs/{handoff}/reply", json={"text": " "}))[0] == 400
         status, _ = await api(http, kefu, f"/handoffs/{handoff}/take", json={"name": "Mei"})
         assert status == 202
