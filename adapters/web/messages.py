@@ -94,7 +94,8 @@ async def read_upload(request: web.Request, max_images: int, max_bytes: int) -> 
     command, arg = parse_command(text, fields.get("command", ""))
     if command is None and not text and not photos:
         raise InvalidInputError("the message is empty")
-    return RawUpload(client_id, "" if command else text, command, arg, tuple(photos))
+    # A command keeps its words (a button's label): they say which language to answer in.
+    return RawUpload(client_id, text, command, arg, tuple(photos))
 
 
 async def _read_limited(part: BodyPartReader, max_bytes: int) -> bytes:

@@ -10,6 +10,7 @@ turns belong to a handoff, each desk says itself (:meth:`StaffDesk.staff_ref_of`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,8 @@ from core.model.handoff import HandoffRecord, return_to_bot, take, transition_fo
 from core.model.turn import DESK_ACTIONS, Command, ConversationKey, Reply, ReplyKind, Role, Turn
 from core.store.handoffs import HandoffRecords
 from core.texts import Language, detect_language, text
+
+log = logging.getLogger(__name__)
 
 DESK_PLATFORM = "handoff"
 # The target of a handoff held by the account's owner in their own chat (a Telegram business
@@ -88,6 +91,7 @@ class HandoffRelay:
                 conversation.id, OWNER_REASON, OWNER_TARGET, name, staff_ref
             )
             reasons.append(f"handoff {handoff_id}")
+            log.info("handoff of %s (owner): %s: %s", turn.key.as_str(), OWNER_REASON, name)
         else:
             if record.status is HandoffStatus.OPEN:
                 await self.records.apply(record, take(name, ("replied in the customer's chat",)))

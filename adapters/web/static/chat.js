@@ -275,6 +275,7 @@
   function sendCommand(command, label) {
     const form = new FormData();
     form.append("command", command);
+    form.append("text", label);  // the label's language is the answer's
     post(form, { role: "customer", text: label });
   }
 

@@ -208,7 +208,7 @@ async def test_the_desk_without_the_token_is_refused_and_shows_no_customer_data(
         assert "Plum Lane" not in await stranger.content()
 
 
-async def test_chinese_on_a_phone_by_keyboard_alone() -> None:
+async def test_chinese_on_a_phone_by_keyboard_alone(tmp_path: Path) -> None:
     async with web_kefu(StubEngine()) as kefu, browser() as chromium:
         context = await chromium.new_context(
             locale="zh-CN", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
@@ -232,6 +232,9 @@ async def test_chinese_on_a_phone_by_keyboard_alone() -> None:
         assert await page.evaluate("document.activeElement.id") == "human"
         await page.keyboard.press("Enter")
         await page.locator("#state").filter(has_text="人工").wait_for(timeout=WAIT_MS)
+        notice = page.locator(".msg.bot .body", has_text="已为您转接人工客服")  # in Chinese
+        await notice.wait_for(timeout=WAIT_MS)
+        await page.screenshot(path=str(screenshot_path("chat-phone-zh.png", tmp_path)))
 
 
 async def test_the_desk_tabs_conversations_system_and_playground(tmp_path: Path) -> None:
