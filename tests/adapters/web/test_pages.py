@@ -271,6 +271,31 @@ async def test_the_desk_tabs_conversations_system_and_playground(tmp_path: Path)
         assert errors == []
 
 
+async def test_the_desk_shows_the_shop_bots_confidence_grounding_and_facts(
+    tmp_path: Path,
+) -> None:
+    from bots.shop.brain import build_brain
+    from core.answering.prompt_brain import PromptBrain
+    from core.model.turn import Role
+
+    brains = {Role.CUSTOMER: build_brain(ocr=None), Role.STAFF: PromptBrain()}
+    engine = StubEngine(lambda request: "The Linen Casual Shirt is made of linen.")
+    async with web_kefu(engine, brains) as kefu, browser() as chromium:
+        chat = await chat_page(await chromium.new_context(), kefu)
+        await send(chat, "What is the Linen Casual Shirt made of?")
+        await chat.locator(".msg.bot:not(.thinking) .body").first.wait_for(timeout=WAIT_MS)
+        ops = await ops_page(await chromium.new_context(viewport={"width": 1280, "height": 900}), kefu)
+        await ops.click("[data-tab=conversations]")
+        await ops.locator("#conv-list .item", has_text="web").click()
+        decision = ops.locator("#conv-turns .turn.customer .decision").first
+        await decision.wait_for()
+        shown = await decision.inner_text()
+        assert "grounding" in shown and "retrieval" in shown and "confidence" in shown
+        await decision.locator("details summary").click()  # the retrieved facts
+        assert "catalog:" in await decision.inner_text() or "faq:" in await decision.inner_text()
+        await ops.screenshot(path=str(screenshot_path("ops-conversation.png", tmp_path)))
+
+
 @pytest.mark.slow
 async def test_the_real_model_streams_and_reads_a_photo(tmp_path: Path) -> None:
     import main
