@@ -18,7 +18,7 @@ from aiohttp import web
 
 from adapters.web.adapter import DESK_CHANNEL, STATIC_DIR, WebAdapter
 from adapters.web.auth import OPS_COOKIE, operator_allowed, refused, session_value, token_matches
-from adapters.web.desk import staff_key
+from adapters.web.desk import WebDesk, staff_key
 from adapters.web.hub import stream
 from adapters.web.messages import normalise_photos, read_upload
 from adapters.web.playground import PlaygroundQuestion, try_question
@@ -158,6 +158,8 @@ class OpsConsole:
             return _json({"error": f"no handoff {handoff_id}"}, 404)
         if not entry.opened:
             return _json({"error": "the desk is still opening this handoff; try again"}, 409)
+        if entry.target != WebDesk.target:
+            return _json({"error": f"this handoff is held on the {entry.target} desk"}, 409)
         key = staff_key(handoff_id)
         sender = Sender(f"ops:{name}", name, Role.STAFF)
         message_id = f"ops:{client_id}"

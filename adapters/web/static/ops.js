@@ -15,6 +15,7 @@
       facts: "Retrieved facts", grounding: "Grounding", reasons: "Reasons", components: "Components",
       handoff: "Handoff", by: "by", reloaded: "Reloaded", kept: "Not reloaded; the previous knowledge stays:",
       asking: "Asking…", opening: "The desk is opening this case…",
+      elsewhere: "held on the desk:",
     },
     zh: {
       desk: "人工工作台", tab_handoffs: "转人工队列", tab_conversations: "会话", tab_system: "系统",
@@ -29,6 +30,7 @@
       facts: "检索到的资料", grounding: "事实核对", reasons: "原因", components: "组成",
       handoff: "转人工", by: "由", reloaded: "已重新加载", kept: "未重新加载，继续使用原知识库：",
       asking: "正在提问…", opening: "正在创建工单…",
+      elsewhere: "由其他工作台处理：",
     },
   };
   const $ = (id) => document.getElementById(id);
@@ -155,7 +157,9 @@
     $("case").dataset.status = h.status;
     $("case-reason").textContent = h.opened ? h.reason : `${h.reason} · ${t("opening")}`;
     $("case-export").href = `/ops/api/conversations/${h.conversation_id}/export`;
-    const active = h.status === "open" || h.status === "taken";
+    const here = h.target === "web";  // handoffs on another desk (Slack…) are acted on there
+    const active = (h.status === "open" || h.status === "taken") && (here || !h.opened);
+    if (h.opened && !here) $("case-reason").textContent = `${h.reason} · ${t("elsewhere")} ${h.target}`;
     document.querySelectorAll("#case [data-action]").forEach((b) => {
       b.disabled = !active || !h.opened || (b.dataset.action === "take" && h.status !== "open");
     });

@@ -188,3 +188,16 @@ async def test_knowledge_reload_validates_before_it_swaps_and_the_playground(
         bad = aiohttp.FormData({"client_id": "playground2", "text": "hi"})
         status, error = await api(http, kefu, "/playground?temperature=9", data=bad)
         assert status == 400 and "temperature" in error["error"]
+
+
+async def test_a_handoff_held_on_another_desk_is_acted_on_there() -> None:
+    from core.model.turn import ConversationKey
+    from core.store.handoffs import HandoffRecords
+
+    async with web_kefu(StubEngine()) as kefu, aiohttp.ClientSession() as http:
+        conversation = await kefu.store.conversation(ConversationKey("telegram", "s1"))
+        handoff = await HandoffRecords(kefu.store).open_taken(
+            conversation.id, "complaint", "slack", "Ann", "C1|1.2"
+        )
+        status, body = await api(http, kefu, f"/handoffs/{handoff}/take", json={})
+    assert status == 409 and "slack desk" in body["error"]

@@ -284,7 +284,9 @@ async def test_the_desk_shows_the_shop_bots_confidence_grounding_and_facts(
         chat = await chat_page(await chromium.new_context(), kefu)
         await send(chat, "What is the Linen Casual Shirt made of?")
         await chat.locator(".msg.bot:not(.thinking) .body").first.wait_for(timeout=WAIT_MS)
-        ops = await ops_page(await chromium.new_context(viewport={"width": 1280, "height": 900}), kefu)
+        ops = await ops_page(
+            await chromium.new_context(viewport={"width": 1280, "height": 900}), kefu
+        )
         await ops.click("[data-tab=conversations]")
         await ops.locator("#conv-list .item", has_text="web").click()
         decision = ops.locator("#conv-turns .turn.customer .decision").first
