@@ -29,7 +29,7 @@ from core.answering.bot import (
 )
 from core.answering.confidence import score_logprobs
 from core.answering.decisionlog import with_facts
-from core.answering.fallbacks import no_desk_handoff, unknown_command
+from core.answering.fallbacks import engine_failed, no_desk_handoff, stopped, unknown_command
 from core.answering.feedback import FeedbackRecorder
 from core.answering.interrupts import Interrupts
 from core.answering.meter import ThroughputMeter
@@ -325,12 +325,13 @@ class Answerer:
                     raise
                 else:
                     log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
-                    return self._engine_failed(turn, exc, language, stream.ref if stream else None)
+                    ref = stream.ref if stream else None
+                    return engine_failed(turn, exc, language, ref, self.engine.model_id)
             finally:
                 if stream is not None:
                     await stream.close()
         if watch.stopped:
-            return self._stopped(turn, body)
+            return stopped(turn, body, self.engine.model_id)
         assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(logprobs))
         ref = stream.ref if stream else None
         if assessment.handoff is not None:
@@ -352,36 +353,6 @@ class Answerer:
             turn.key, turn.message_id, turn.sender, prepared.stream_preview, stoppable=True
         )
         return await opener.open_reply_stream(request)
-
-    def _stopped(self, turn: Turn, partial: str) -> Completion:
-        """The person stopped the answer: nothing is sent; the decision log keeps the part."""
-        reasons = ["stopped by the person while the answer was written"]
-        if partial.strip():
-            reasons.append(draft_reason(partial))
-        return Completion(
-            replies=(),
-            decision=Decision(
-                DecisionKind.STOPPED, reasons=tuple(reasons), model=self.engine.model_id
-            ),
-        )
-
-    def _engine_failed(
-        self, turn: Turn, exc: EngineError, language: Language, ref: str | None
-    ) -> Completion:
-        reply = Reply(
-            turn.key,
-            text(exc.user_message_key, language),
-            ReplyKind.ERROR,
-            reply_to=turn.message_id,
-        )
-        return Completion(
-            replies=(reply,),
-            decision=Decision(
-                DecisionKind.ERROR, reasons=(f"{exc.code}: {exc}",), model=self.engine.model_id
-            ),
-            stream_refs={0: ref} if ref else {},
-            failure_delta=1,
-        )
 
     def _answered(
         self, turn: Turn, body: str, assessment: Assessment, ref: str | None

@@ -1,4 +1,5 @@
-"""Answers for the dead ends: a handoff no staff desk can take, an unknown command.
+"""Answers for the dead ends: a handoff no staff desk can take, an unknown command, an
+engine that failed, an answer the person stopped.
 
 A customer must never be left waiting for a person nobody is told about: when no desk is
 reachable the handoff becomes a notice with the shop's contact, the conversation stays
@@ -8,6 +9,7 @@ with the bot, and the decision log keeps why (and the withheld draft, if any).
 from __future__ import annotations
 
 from core.answering.bot import HandoffDecision, ShopContact
+from core.errors import EngineError
 from core.handoff.relay import draft_reason
 from core.model.decision import Completion, Decision, DecisionKind
 from core.model.turn import Confidence, Reply, ReplyKind, Turn
@@ -63,3 +65,26 @@ def unknown_command(turn: Turn, language: Language) -> Completion:
     reply = Reply(turn.key, body, ReplyKind.NOTICE, reply_to=turn.message_id)
     reasons = (f"unknown command /{name}: help shown",)
     return Completion((reply,), Decision(DecisionKind.NOTICE, reasons=reasons))
+
+
+def stopped(turn: Turn, partial: str, model: str | None) -> Completion:
+    """The person stopped the answer: nothing is sent; the decision log keeps the part."""
+    reasons = ["stopped by the person while the answer was written"]
+    if partial.strip():
+        reasons.append(draft_reason(partial))
+    return Completion((), Decision(DecisionKind.STOPPED, reasons=tuple(reasons), model=model))
+
+
+def engine_failed(
+    turn: Turn, exc: EngineError, language: Language, ref: str | None, model: str | None
+) -> Completion:
+    """An apology for an engine failure (when the worker does not hold the turn instead)."""
+    reply = Reply(
+        turn.key, text(exc.user_message_key, language), ReplyKind.ERROR, reply_to=turn.message_id
+    )
+    return Completion(
+        replies=(reply,),
+        decision=Decision(DecisionKind.ERROR, reasons=(f"{exc.code}: {exc}",), model=model),
+        stream_refs={0: ref} if ref else {},
+        failure_delta=1,
+    )
