@@ -87,18 +87,18 @@ async def test_a_question_gets_a_streamed_answer(tmp_path: Path) -> None:
         context = await chromium.new_context()
         page = await chat_page(context, kefu)
         assert "AI assistant" in await page.inner_text("#ai-note")
+        await watch_drafts(page)
         await send(page, "Do you ship to Shanghai?")
         assert await page.inner_text(".msg.customer .body") == "Do you ship to Shanghai?"
-        # While it is written, the answer grows in place (the draft bubble)...
-        draft = page.locator(".msg.bot.thinking .body")
-        await draft.filter(has_text="word").wait_for(timeout=WAIT_MS)
-        partial = await draft.inner_text()
-        # ...and then the final answer replaces it.
         final = page.locator(".msg.bot:not(.thinking) .body", has_text="word39")
         await final.wait_for(timeout=WAIT_MS)
         text = await final.inner_text()
         assert text == long_answer(None)  # type: ignore[arg-type]
-        assert partial and text.startswith(partial.rstrip("▍").strip()) and len(partial) < len(text)
+        # While it was written, the answer grew in place (the draft bubble), then the final
+        # answer replaced it: one bubble.
+        drafts = [d.strip() for d in await page.evaluate("window.kefuDrafts")]
+        assert len(set(drafts)) > 2 and all(text.startswith(d) for d in drafts), drafts
+        assert min(len(d) for d in drafts) < len(text)
         assert await page.locator(".msg.bot").count() == 1
         # History is kept across a reload.
         await page.reload()
