@@ -154,8 +154,8 @@ class Answerer:
             return staff  # staff in a handoff thread: relayed or a button, never a bot answer
         if turn.command is Command.RESET:
             return await self._reset(turn, conversation, language)
-        if turn.command is Command.UNKNOWN:
-            return unknown_command(turn, language)
+        if turn.command is Command.UNKNOWN and turn.sender.role is Role.CUSTOMER:
+            return unknown_command(turn, language)  # a mistyped /word: help, not a handoff
         if conversation.state is ConversationState.HANDOFF and turn.sender.role is Role.CUSTOMER:
             # The bot stays quiet while staff own the conversation; the message goes to them.
             relayed = await self.relay.customer_turn(turn, conversation, language)
