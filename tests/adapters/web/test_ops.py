@@ -106,6 +106,8 @@ async def test_the_queue_and_take_reply_resolve_work_both_ways() -> None:
         assert (await api(http, kefu, f"/handoffs/{handoff}/reply", json=reply))[0] == 202
         relayed = await read_events(http, kefu.url + "/web/api/events", "It left today.")
         assert relayed[-1][1]["kind"] == "relay"
+        note = {"name": "Mei", "text": "// check the courier first"}  # among staff only
+        assert (await api(http, kefu, f"/handoffs/{handoff}/reply", json=note))[0] == 202
         await chat.send("thank you!")  # relayed to the desk, not answered by the bot
         await kefu.runtime.wait_until_idle(10)
         assert (await api(http, kefu, f"/handoffs/{handoff}/resolve", json={"name": "Mei"}))[
@@ -121,6 +123,7 @@ async def test_the_queue_and_take_reply_resolve_work_both_ways() -> None:
         desk_events = await read_events(http, desk_url, "thank you!", headers=BEARER)
     assert done["status"] == "resolved" and kept[-1].data == '{"state": "bot"}'
     assert not any(d.get("text") == "Echo: thank you!" for _, d in back)
+    assert not any("courier" in str(d.get("text")) for _, d in back)
     [conversation] = listed["conversations"]  # the desk's own threads are not listed
     assert conversation["state"] == "bot" and listed["platforms"] == ["web"]
     texts_ = [t["text"] for t in detail["turns"]]
