@@ -124,3 +124,22 @@ async def test_routes_answer_503_until_started(path: str) -> None:
     async with TestClient(TestServer(app)) as client:
         response = await client.get(path)
         assert response.status == 503
+
+
+async def test_the_shop_bot_shows_only_thinking_never_a_draft_it_may_withhold() -> None:
+    from bots.shop.brain import build_brain
+    from core.answering.prompt_brain import PromptBrain
+    from core.model.turn import Role
+
+    brains = {Role.CUSTOMER: build_brain(ocr=None), Role.STAFF: PromptBrain()}
+    engine = StubEngine(
+        lambda request: "The Linen Casual Shirt is made of linen.", token_delay_s=0.05
+    )
+    async with web_kefu(engine, brains) as kefu, aiohttp.ClientSession(cookie_jar=jar()) as http:
+        chat = ChatClient(http, kefu.url)
+        await chat.open()
+        await chat.send("What is the Linen Casual Shirt made of?")
+        events = await read_events(http, kefu.url + "/web/api/events", "made of linen.")
+    drafts = [d for k, d in events if k == "draft"]
+    assert drafts and all(d["text"] == "" for d in drafts)  # "Thinking…" only
+    assert events[-1][1]["text"] == "The Linen Casual Shirt is made of linen."
