@@ -14,13 +14,11 @@ class WebSettings(BaseModel):
         max_images: Photos one message may carry.
         kept_events: Events kept per conversation for a page that reconnects (what arrived
             while it was closed is replayed from these).
-        ops_name: The name an operator's actions are signed with when they give none.
     """
 
     enabled: bool = True
     max_images: int = Field(6, ge=1, le=20)
     kept_events: int = Field(200, ge=10, le=5000)
-    ops_name: str = "operator"
 
     @property
     def configured(self) -> bool:
