@@ -269,6 +269,7 @@ class Answerer:
             return no_desk_handoff(
                 turn, decision, language, self.contact,
                 confidence=confidence, draft=draft, model=self.engine.model_id,
+                stream_ref=stream_ref,
             )  # fmt: skip
         log.info("handoff of %s (%s): %s", turn.key.as_str(), decision.kind, reason)
         body = text("handoff_notice", language).format(wait=self.settings.handoff_wait_minutes)

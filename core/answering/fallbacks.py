@@ -35,6 +35,7 @@ def no_desk_handoff(
     confidence: Confidence | None = None,
     draft: str = "",
     model: str | None = None,
+    stream_ref: str | None = None,
 ) -> Completion:
     """The handoff ``decision`` when no desk can take it: the contact, and the bot stays.
 
@@ -54,6 +55,7 @@ def no_desk_handoff(
             (f"handoff:{decision.kind}", *decision.reasons, NO_DESK_REASON, *withheld),
             model,
         ),
+        stream_refs={0: stream_ref} if stream_ref else {},
         failure_delta=-1,
     )
 
