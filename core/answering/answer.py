@@ -15,14 +15,25 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from core.answering.bot import Assessment, BotBrain, HandoffDecision, Prepared, TurnContext
+from core.answering.bot import (
+    Assessment,
+    BotBrain,
+    HandoffDecision,
+    Prepared,
+    ShopContact,
+    TurnContext,
+)
 from core.answering.confidence import score_logprobs
+from core.answering.decisionlog import with_facts
 from core.answering.draft import Draft, DraftBudget, write_draft
+from core.answering.fallbacks import engine_failed, no_desk_handoff, stopped, unknown_command
 from core.answering.feedback import FeedbackRecorder
 from core.answering.interrupts import Interrupts
+from core.answering.meter import ThroughputMeter
 from core.engines.base import Engine, GenerationChunk, GenerationRequest
 from core.errors import EngineError
 from core.handoff.desk import StaffDesk
@@ -87,6 +98,9 @@ class Answerer:
             relayed to them); none when no handoff service runs.
         interrupts: Answers being written, for the adapters' stop buttons (the same object
             is in their context); a private one when none is given.
+        contact: How customers reach the shop's people (the customer brain's shop
+            profile), told when a handoff finds no staff desk.
+        meter: Where the answers' throughput is recorded (the operator desk reads it).
     """
 
     def __init__(
@@ -98,6 +112,8 @@ class Answerer:
         settings: AnswerSettings | None = None,
         desks: Sequence[StaffDesk] = (),
         interrupts: Interrupts | None = None,
+        contact: ShopContact | None = None,
+        meter: ThroughputMeter | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -109,6 +125,8 @@ class Answerer:
         )
         self.interrupts = interrupts or Interrupts()
         self.feedback = FeedbackRecorder(store)
+        self.contact = contact
+        self.meter = meter or ThroughputMeter()
 
     async def answer(
         self,
@@ -139,8 +157,9 @@ class Answerer:
         if staff is not None:
             return staff  # staff in a handoff thread: relayed or a button, never a bot answer
         if turn.command is Command.RESET:
-            await self.store.reset_memory(conversation.id)
-            return self._notice(turn, text("reset_done", language), "reset")
+            return await self._reset(turn, conversation, language)
+        if turn.command is Command.UNKNOWN and turn.sender.role is Role.CUSTOMER:
+            return unknown_command(turn, language)  # a mistyped /word: help, not a handoff
         if conversation.state is ConversationState.HANDOFF and turn.sender.role is Role.CUSTOMER:
             # The bot stays quiet while staff own the conversation; the message goes to them.
             relayed = await self.relay.customer_turn(turn, conversation, language)
@@ -181,6 +200,22 @@ class Answerer:
             return self._direct(turn, prepared)
         return await self._generate(turn, conversation, brain, prepared, language)
 
+    async def _reset(
+        self, turn: Turn, conversation: Conversation, language: Language
+    ) -> Completion:
+        """Forget the conversation and give it back to the bot (a handoff is returned)."""
+        await self.store.reset_memory(conversation.id)
+        returned = await self.relay.customer_reset(turn, conversation)
+        completion = self._notice(turn, text("reset_done", language), "reset")
+        if not returned and conversation.state is not ConversationState.HANDOFF:
+            return completion
+        reasons = ("reset", "conversation returned to the bot", *returned)
+        return replace(
+            completion,
+            decision=replace(completion.decision, reasons=reasons),
+            new_state=ConversationState.BOT,
+        )
+
     def engine_handoff(self, turn: Turn, conversation: Conversation, reason: str) -> Completion:
         """Hand the conversation to staff because the engine stayed down too long."""
         decision = HandoffDecision((reason,), HandoffKind.POLICY)
@@ -193,6 +228,10 @@ class Answerer:
         )
 
     def _direct(self, turn: Turn, prepared: Prepared) -> Completion:
+        assert prepared.direct_reply is not None
+        return with_facts(self._direct_reply(turn, prepared), prepared.facts)
+
+    def _direct_reply(self, turn: Turn, prepared: Prepared) -> Completion:
         assert prepared.direct_reply is not None
         reply = Reply(
             turn.key,
@@ -222,8 +261,21 @@ class Answerer:
         """Tell the customer and open a handoff row; the handoff service opens the staff side.
 
         A generated answer that was not sent (low confidence) is kept in the decision log
-        as the draft staff see as a suggestion.
+        as the draft staff see as a suggestion. Without a staff desk the customer is told
+        the shop's contact instead, and the bot keeps the conversation.
         """
+        reason = "; ".join(decision.reasons) or decision.kind
+        if not self.relay.desks:
+            log.warning(
+                "handoff of %s (%s: %s) reaches no staff desk; the customer gets the contact",
+                turn.key.as_str(), decision.kind, reason,
+            )  # fmt: skip
+            return no_desk_handoff(
+                turn, decision, language, self.contact,
+                confidence=confidence, draft=draft, model=self.engine.model_id,
+                stream_ref=stream_ref,
+            )  # fmt: skip
+        log.info("handoff of %s (%s): %s", turn.key.as_str(), decision.kind, reason)
         body = text("handoff_notice", language).format(wait=self.settings.handoff_wait_minutes)
         reply = Reply(
             turn.key, body, ReplyKind.HANDOFF, reply_to=turn.message_id, confidence=confidence
@@ -240,7 +292,7 @@ class Answerer:
             ),
             stream_refs={0: stream_ref} if stream_ref else {},
             new_state=ConversationState.HANDOFF,
-            handoff_reason="; ".join(decision.reasons) or decision.kind,
+            handoff_reason=reason,
         )
 
     def _buttons(self, turn: Turn) -> tuple[Button, ...]:
@@ -278,13 +330,14 @@ class Answerer:
                     raise
                 else:
                     log.warning("engine failed for %s: %s", turn.key.as_str(), exc)
-                    return self._engine_failed(turn, exc, language, stream.ref if stream else None)
+                    ref = stream.ref if stream else None
+                    return engine_failed(turn, exc, language, ref, self.engine.model_id)
             finally:
                 if stream is not None:
                     await stream.close()
         body = draft.text
         if watch.stopped:
-            return self._stopped(turn, body)
+            return stopped(turn, body, self.engine.model_id)
         ref = stream.ref if stream else None
         if draft.stopped is not None:
             # Out of time, or the draft could no longer pass: the handoff notice now.
@@ -292,11 +345,13 @@ class Answerer:
             return self._handoff(turn, conversation, decision, language, None, ref, draft=body)
         assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(draft.logprobs))
         if assessment.handoff is not None:
-            return self._handoff(
+            completion = self._handoff(
                 turn, conversation, assessment.handoff, language, assessment.confidence, ref,
                 draft=body,
             )  # fmt: skip
-        return self._answered(turn, body, assessment, ref)
+        else:
+            completion = self._answered(turn, body, assessment, ref)
+        return with_facts(completion, prepared.facts + draft.facts)
 
     async def _open_stream(self, turn: Turn, prepared: Prepared) -> ReplyStream | None:
         """The platform's live preview. Opened either way (it shows "typing" or "thinking");
@@ -308,36 +363,6 @@ class Answerer:
             turn.key, turn.message_id, turn.sender, prepared.stream_preview, stoppable=True
         )
         return await opener.open_reply_stream(request)
-
-    def _stopped(self, turn: Turn, partial: str) -> Completion:
-        """The person stopped the answer: nothing is sent; the decision log keeps the part."""
-        reasons = ["stopped by the person while the answer was written"]
-        if partial.strip():
-            reasons.append(draft_reason(partial))
-        return Completion(
-            replies=(),
-            decision=Decision(
-                DecisionKind.STOPPED, reasons=tuple(reasons), model=self.engine.model_id
-            ),
-        )
-
-    def _engine_failed(
-        self, turn: Turn, exc: EngineError, language: Language, ref: str | None
-    ) -> Completion:
-        reply = Reply(
-            turn.key,
-            text(exc.user_message_key, language),
-            ReplyKind.ERROR,
-            reply_to=turn.message_id,
-        )
-        return Completion(
-            replies=(reply,),
-            decision=Decision(
-                DecisionKind.ERROR, reasons=(f"{exc.code}: {exc}",), model=self.engine.model_id
-            ),
-            stream_refs={0: ref} if ref else {},
-            failure_delta=1,
-        )
 
     def _answered(
         self, turn: Turn, body: str, assessment: Assessment, ref: str | None
@@ -370,7 +395,8 @@ class Answerer:
             if stream is not None and chunk.text:
                 await stream.update(text_so_far)
 
-        return await write_draft(
+        started = time.monotonic()
+        draft = await write_draft(
             self.engine,
             request,
             self.settings.draft_budget,
@@ -378,3 +404,5 @@ class Answerer:
             preview,
             prepared.functions,
         )
+        self.meter.record(len(draft.logprobs), time.monotonic() - started)
+        return draft

@@ -8,11 +8,12 @@ the conversation to a person before or after answering, and how confident an ans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.engines.base import ChatMessage, ToolCall, ToolSpec
 from core.model.decision import HandoffKind
 from core.model.turn import Confidence, HistoryItem, Turn
+from core.texts import Language
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,4 +130,16 @@ class BotBrain(Protocol):
         self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
     ) -> Assessment:
         """Score the answer (grounding, rules) and decide whether to hand off."""
+        ...
+
+
+@runtime_checkable
+class ShopContact(Protocol):
+    """A brain that knows how customers reach the shop's people (the shop profile's contact).
+
+    The answerer gives it to a customer whose handoff no staff desk can take.
+    """
+
+    def shop_contact(self, language: Language) -> str:
+        """The contact in ``language``; empty when the shop profile has none."""
         ...

@@ -10,6 +10,7 @@ turns belong to a handoff, each desk says itself (:meth:`StaffDesk.staff_ref_of`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,8 @@ from core.model.handoff import HandoffRecord, return_to_bot, take, transition_fo
 from core.model.turn import DESK_ACTIONS, Command, ConversationKey, Reply, ReplyKind, Role, Turn
 from core.store.handoffs import HandoffRecords
 from core.texts import Language, detect_language, text
+
+log = logging.getLogger(__name__)
 
 DESK_PLATFORM = "handoff"
 # The target of a handoff held by the account's owner in their own chat (a Telegram business
@@ -57,7 +60,8 @@ class HandoffRelay:
     Args:
         records: Handoff lookups and transitions.
         desks: The staff desks of the handoff service; none when no service runs (then
-            customers in a handoff get silence).
+            a conversation left in a handoff is answered by the bot again: nobody could
+            read the customer).
         owner_quiet_minutes: An owner who took a conversation over by replying and then
             stayed quiet this long hands it back to the bot (0: never).
     """
@@ -87,6 +91,7 @@ class HandoffRelay:
                 conversation.id, OWNER_REASON, OWNER_TARGET, name, staff_ref
             )
             reasons.append(f"handoff {handoff_id}")
+            log.info("handoff of %s (owner): %s: %s", turn.key.as_str(), OWNER_REASON, name)
         else:
             if record.status is HandoffStatus.OPEN:
                 await self.records.apply(record, take(name, ("replied in the customer's chat",)))
@@ -125,6 +130,12 @@ class HandoffRelay:
             # The owner reads the customer in their own app: nothing to relay, nobody to ping.
             reasons = ("the account owner is answering in their own chat", where)
             return Completion((), Decision(DecisionKind.RELAY, reasons=reasons))
+        if not self.desks and record.target != OWNER_TARGET:
+            # No desk could read the customer: the bot takes the conversation back rather
+            # than leave them talking to nobody.
+            transition = return_to_bot("kefu", ("no staff desk is configured",))
+            await self.records.apply(record, transition)
+            return None
         if turn.command is Command.HUMAN:
             reply = Reply(
                 turn.key,
@@ -134,9 +145,6 @@ class HandoffRelay:
             )
             reasons = ("already with staff", where)
             return Completion((reply,), Decision(DecisionKind.NOTICE, reasons=reasons))
-        if not self.desks:
-            reasons = ("in handoff; no staff desk", where)
-            return Completion((), Decision(DecisionKind.RELAY, reasons=reasons))
         if not turn.text.strip() and not turn.images:
             reasons = ("in handoff; nothing to relay", where)
             return Completion((), Decision(DecisionKind.RELAY, reasons=reasons))
@@ -154,6 +162,20 @@ class HandoffRelay:
                 reasons=("in handoff: customer message relayed to staff", where),
             ),
         )
+
+    async def customer_reset(self, turn: Turn, conversation: Conversation) -> tuple[str, ...]:
+        """``/reset`` during a handoff: the handoff is returned to the bot.
+
+        Returns the decision-log reasons (empty when no handoff was active).
+        """
+        record = await self.records.active(conversation.id)
+        if record is None:
+            return ()
+        actor = _name(turn) or "customer"
+        await self.records.apply(
+            record, return_to_bot(actor, ("the customer reset the conversation",))
+        )
+        return (f"handoff {record.id} returned: the customer reset the conversation",)
 
     async def staff_turn(self, turn: Turn) -> Completion | None:
         """A staff turn on a handoff's staff side; None when it is not on one."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.knowledge.catalog import Catalog
@@ -72,6 +73,7 @@ class KnowledgeHolder:
         self._thresholds = thresholds
         self._order_source = order_source
         self.current = KnowledgeBase.load(self.folder, thresholds, order_source)
+        self.loaded_at = datetime.now(UTC)
 
     def reload(self) -> KnowledgeBase:
         """Load the folder again and swap it in.
@@ -81,6 +83,7 @@ class KnowledgeHolder:
         """
         fresh = KnowledgeBase.load(self.folder, self._thresholds, self._order_source)
         self.current = fresh  # one reference assignment: readers see old or new, never half
+        self.loaded_at = datetime.now(UTC)
         log.info(
             "knowledge reloaded from %s: %d products, %d FAQ",
             self.folder,

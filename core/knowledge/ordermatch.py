@@ -14,6 +14,7 @@ read as ``VB26061905``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from core.knowledge.ordernumbers import normalise_for_numbers
 
@@ -29,32 +30,63 @@ DIGITISH = {
     "B": "8",
 }
 _LOOSE_DIGIT = "[0-9OQDILZSB|]"
-_TOKEN = re.compile(r"\\d(?:\{(\d+)(?:,(\d+))?\})?|\\-|-|[A-Za-z]")
+_TOKEN = re.compile(r"(\\d|\[[^\]]+\])(?:\{(\d+)(?:,(\d+))?\})?|\\-|-|[A-Za-z0-9]")
 
 
-def _loose(pattern: str) -> str | None:
-    """A tolerant regex for ``pattern``, or None when it uses more than letters, dashes and
-    ``\\d{n}`` groups (then only exact matches are found)."""
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    r"""A pattern made of letters, digits, dashes, ``\d`` and character classes with counts.
+
+    ``loose`` is the tolerant regex; ``dashes`` where a canonical number has its dashes;
+    ``slots`` what each character (dashes left out) must be, when the length is fixed: ``"#"``
+    a digit, a letter that very letter, ``""`` anything the class allows.
+    """
+
+    loose: str
+    dashes: tuple[int, ...]
+    slots: tuple[str, ...] | None
+
+
+def _group(token: str, low: int, high: int) -> tuple[str, str]:
+    r"""The loose regex of ``\d`` or a character class repeated low..high times, and its slot."""
+    if token == "\\d" or token in ("[0-9]", "[\\d]"):
+        return rf"(?:{_LOOSE_DIGIT} ?){{{low},{high}}}", "#"
+    return rf"(?:{token.upper()} ?){{{low},{high}}}", ""
+
+
+def _shape(pattern: str) -> _Shape | None:
+    """The shape of ``pattern``, or None when it uses more than the pieces above (then only
+    exact matches are found)."""
     out: list[str] = []
-    position = 0
+    dashes: list[int] = []
+    slots: list[str] = []
+    fixed, position, width = True, 0, 0
     for match in _TOKEN.finditer(pattern):
         if match.start() != position:
             return None
         position = match.end()
         token = match.group(0)
-        if token.startswith("\\d"):
-            low = int(match.group(1) or 1)
-            high = int(match.group(2) or low)
-            out.append(rf"(?:{_LOOSE_DIGIT} ?){{{low},{high}}}")
+        if match.group(1):
+            low = int(match.group(2) or 1)
+            high = int(match.group(3) or low)
+            regex, slot = _group(match.group(1), low, high)
+            out.append(regex)
+            slots += [slot] * low
+            fixed = fixed and low == high
+            width += low
         elif token in ("-", "\\-"):
             out.append(r"[\s-]*")
+            dashes.append(width)
+            width += 1
         else:
             letter = token.upper()
             look = {"O": "0", "I": "1", "S": "5", "B": "8"}.get(letter, "")
             out.append(f"[{letter}{look}]" + r"[\s:#：]*")
+            slots.append("#" if letter.isdigit() else letter)
+            width += 1
     if position != len(pattern) or not out:
         return None
-    return "".join(out)
+    return _Shape("".join(out), tuple(dashes), tuple(slots) if fixed else None)
 
 
 class OrderNumberReader:
@@ -69,12 +101,12 @@ class OrderNumberReader:
 
     def __init__(self, pattern: str) -> None:
         self.exact = re.compile(pattern)
-        loose = _loose(pattern)
-        source = loose if loose is not None else pattern
+        shape = _shape(pattern)
+        self._shape = shape
+        source = shape.loose if shape is not None else pattern
         # OCR glues labels to the number ("OrderWX-2026-…"), so a letter may come before it.
         self.candidates = re.compile(rf"(?<![0-9])({source})(?![A-Z0-9])")
         self.prefix = re.match(r"[A-Z]*", pattern).group(0)  # type: ignore[union-attr]
-        self._dashes = [m.start() for m in re.finditer(r"-", _canonical_shape(pattern))]
 
     def find(self, text: str) -> list[str]:
         """Canonical order numbers in ``text``, first occurrence first, without repeats."""
@@ -98,21 +130,27 @@ class OrderNumberReader:
         return None
 
     def _digits_repaired(self, compact: str) -> str:
-        # The prefix is the pattern's own letters (OCR may read "SO" as "S0"); after it,
-        # letters that look like digits are digits.
+        # Where the pattern says a digit, a letter that looks like one is that digit (OCR);
+        # letters the pattern asks for stay letters.
+        slots = self._shape.slots if self._shape is not None else None
+        if slots is not None and len(slots) == len(compact):
+            return "".join(_repaired(ch, slot) for ch, slot in zip(compact, slots, strict=True))
         n = len(self.prefix)
         body = "".join(DIGITISH.get(ch, ch) for ch in compact[n:])
         return self.prefix + body
 
     def _with_dashes(self, compact: str) -> str:
         chars = list(compact)
-        for position in self._dashes:
+        for position in self._shape.dashes if self._shape is not None else ():
             if position <= len(chars):
                 chars.insert(position, "-")
         return "".join(chars)
 
 
-def _canonical_shape(pattern: str) -> str:
-    """``WX-\\d{4}-\\d{6}`` -> ``WX-0000-000000``: where the dashes of a canonical number are."""
-    shape = re.sub(r"\\d\{(\d+)(?:,\d+)?\}", lambda m: "0" * int(m.group(1)), pattern)
-    return shape.replace("\\d", "0").replace("\\-", "-")
+def _repaired(char: str, slot: str) -> str:
+    """``char`` read where the pattern wants ``slot`` (see :class:`_Shape`)."""
+    if slot == "#":
+        return DIGITISH.get(char, char)
+    if slot and DIGITISH.get(slot) == char:
+        return slot  # the pattern's own letter, read by OCR as its look-alike digit
+    return char

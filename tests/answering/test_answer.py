@@ -234,13 +234,14 @@ async def test_customer_messages_during_a_handoff_go_to_the_desk(store: Store) -
     assert completion.decision.kind == "relay" and engine.requests == []
 
 
-async def test_without_a_desk_the_bot_is_just_silent_and_human_again_is_acknowledged(
+async def test_without_a_desk_human_in_an_owner_held_chat_is_still_acknowledged(
     store: Store,
 ) -> None:
+    """The dead ends without a desk are tested in test_fallbacks.py; an owner's chat
+    keeps its owner even then."""
     a = answerer(store, desk=False)
-    await hand_over(store, a, staff_ref=None)
-    silent = await answer_next(store, a, tg("hello?"))
-    assert silent.replies == () and silent.decision.kind == "relay"
+    conversation = await store.conversation(ConversationKey("telegram", "42"))
+    await HandoffRecords(store).open_taken(conversation.id, "owner", "owner", "Ann", "owner:1")
     again = await answer_next(store, a, tg("/human", command=Command.HUMAN))
     assert again.replies[0].text == text("handoff_already", "en") and again.new_state is None
 

@@ -172,7 +172,27 @@ async def test_a_shop_folder_brings_its_own_order_numbers_and_persona(ocr: Scrip
     assert prepared.direct_reply is not None and "JDX019928374651" in prepared.direct_reply
     other = await shop.prepare(turn("wx-2026-001233 到哪了", user="3001"), TurnContext())
     assert other.handoff is not None  # not this customer's order: nothing revealed
-    open_question = await shop.prepare(turn("铁观音怎么泡", user="3001"), TurnContext())
+    open_question = await shop.prepare(turn("铁观音适合什么人喝", user="3001"), TurnContext())
     assert open_question.messages, "an open question goes to the model"
     system = str(open_question.messages[0])
     assert "山岚茶食铺" in system and "小岚" in system and "鹿米" not in system
+
+
+def test_the_shop_contact_comes_from_the_shop_profile(brain: ShopBrain) -> None:
+    from core.answering.bot import ShopContact
+
+    assert isinstance(brain, ShopContact)
+    assert "400-820-1234" in brain.shop_contact("en") and "邮箱" in brain.shop_contact("zh")
+
+
+def test_a_shop_profile_without_a_contact_gives_none(tmp_path: Path) -> None:
+    import shutil
+
+    from bots.shop.brain import BOT_DIR
+
+    folder = tmp_path / "knowledge"
+    shutil.copytree(BOT_DIR / "knowledge", folder)
+    profile = folder / "shop.yaml"
+    text = profile.read_text(encoding="utf-8")  # the contact block is the file's last
+    profile.write_text(text.split("\ncontact:")[0] + "\n", encoding="utf-8")
+    assert build_brain(ocr=None, knowledge_dir=folder).shop_contact("en") == ""

@@ -132,7 +132,7 @@ async def running_kefu(
 ) -> AsyncIterator[Rig]:
     """Fake Telegram + fake Slack + kefu (Telegram webhook mode, Slack Events API), and the
     generic webhook adapter when ``webhook`` settings are given."""
-    settings = handoff or HandoffSettings(poll_interval_s=0.1)
+    settings = handoff or HandoffSettings(target="slack", poll_interval_s=0.1)
     engine = engine or StubEngine()
     with tempfile.TemporaryDirectory(prefix="kefu-handoff-tg-") as folder:
         async with (

@@ -11,10 +11,10 @@ from config.handoff import HandoffSettings
 from config.settings import SettingsError, load_yaml
 
 
-def test_defaults_send_handoffs_to_slack() -> None:
+def test_defaults_send_handoffs_to_the_web_desk() -> None:
     settings = HandoffSettings()
     assert (settings.target, settings.expected_wait_minutes, settings.take_timeout_minutes) == (
-        "slack",
+        "web",
         10,
         15.0,
     )

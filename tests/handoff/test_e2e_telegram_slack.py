@@ -142,7 +142,9 @@ async def test_a_double_click_on_take_acts_once() -> None:
 
 
 async def test_nobody_takes_it_so_the_customer_is_told_and_staff_are_pinged() -> None:
-    settings = HandoffSettings(take_timeout_minutes=0.01, poll_interval_s=0.05)  # 0.6 s
+    settings = HandoffSettings(
+        target="slack", take_timeout_minutes=0.01, poll_interval_s=0.05
+    )  # 0.6 s
     async with running_kefu(settings) as rig:
         assert await rig.customer(rig.tg.updates.text("I want to complain, this is a scam")) == 200
         await eventually(lambda: len(rig.parents()) == 1)
@@ -171,7 +173,7 @@ async def test_nobody_takes_it_so_the_customer_is_told_and_staff_are_pinged() ->
 async def test_a_handoff_left_without_a_thread_gets_one_after_restart(tmp_path: object) -> None:
     store_url = f"sqlite+aiosqlite:///{tmp_path}/kefu.db"
     # The first process commits the handoff but stops before any staff thread exists.
-    settings = HandoffSettings(poll_interval_s=0.1, slack_channel="CNOWHERE")
+    settings = HandoffSettings(target="slack", poll_interval_s=0.1, slack_channel="CNOWHERE")
     async with running_kefu(settings, store_url=store_url) as rig:
         rig.slack.fail("chat.postMessage", "channel_not_found", times=1000)
         assert await rig.customer(rig.tg.updates.text("我要投诉")) == 200

@@ -125,7 +125,7 @@ async def test_handoffs_can_go_to_a_webhook_helpdesk() -> None:
 async def test_misconfigured_desks_refuse_to_start(fake_slack_settings: SlackSettings) -> None:
     cases = (
         (
-            HandoffSettings(),
+            HandoffSettings(target="slack"),
             {"slack": fake_slack_settings.model_copy(update={"staff_channel": None})},
         ),
         (HandoffSettings(target="webhook", helpdesk_url="http://x"), {}),
@@ -149,7 +149,8 @@ def test_the_slack_target_without_the_slack_adapter_runs_without_a_desk(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        assert main.build_desks(main.load_settings(handoff=HandoffSettings()), {}) == []
+        slack = HandoffSettings(target="slack")
+        assert main.build_desks(main.load_settings(handoff=slack), {}) == []
     assert "Slack adapter" in caplog.text
     assert main.build_desks(main.load_settings(handoff=HandoffSettings(enabled=False)), {}) == []
 
@@ -175,7 +176,7 @@ async def test_the_desk_rejects_what_it_cannot_deliver(tmp_path: object) -> None
 
 
 async def test_a_thread_that_cannot_be_opened_is_retried_with_backoff() -> None:
-    settings = HandoffSettings(poll_interval_s=0.05)
+    settings = HandoffSettings(target="slack", poll_interval_s=0.05)
     async with running_kefu(settings) as rig:
         rig.slack.fail("chat.postMessage", "channel_not_found", times=1000)
         assert await rig.customer(rig.tg.updates.command("/human")) == 200

@@ -50,3 +50,20 @@ def test_nothing_is_borrowed_from_the_next_word(reader: OrderNumberReader, text:
 def test_a_pattern_beyond_letters_and_digits_still_finds_exact_numbers() -> None:
     reader = OrderNumberReader(r"(?:A|B)\d{3}")
     assert reader.find("order B456 and C789") == ["B456"]
+
+
+PD = OrderNumberReader(r"PD\d{6}-[A-Z]{2}")
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("pd261112-mr when will it ship?", ["PD261112-MR"]),  # a letter class, lower case
+        ("PD261102-CV 退货进度怎么样了", ["PD261102-CV"]),
+        ("PD261105LE", ["PD261105-LE"]),  # the dash restored where the pattern has it
+        ("订单号：PD26I110-KX", ["PD261110-KX"]),  # OCR's I is a digit only where one belongs
+        ("PD261110-K0", []),  # ...and a digit is not a letter where the pattern wants one
+    ],
+)
+def test_patterns_with_character_classes_are_read(text: str, found: list[str]) -> None:
+    assert PD.find(text) == found

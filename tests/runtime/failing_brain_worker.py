@@ -21,6 +21,7 @@ from core.ports import AdapterContext
 from core.runtime.runtime import Runtime, RuntimeOptions
 from core.store.store import Store
 from tests.crash_worker import FileSinkAdapter
+from tests.handoff.helpers import ThreadDesk
 
 HANDOFF_AFTER = 2
 
@@ -43,7 +44,10 @@ class WeakBrain(PromptBrain):
 async def main(url: str, sink: str) -> None:
     store = await Store.open(url)
     brain, engine = WeakBrain(), StubEngine()
-    answerer = Answerer(store, engine, {Role.CUSTOMER: brain, Role.STAFF: brain})
+    # A staff desk, so the third turn is a real handoff (without one it would be the contact).
+    answerer = Answerer(
+        store, engine, {Role.CUSTOMER: brain, Role.STAFF: brain}, desks=[ThreadDesk()]
+    )
     adapter = FileSinkAdapter(AdapterContext(inbox=store), sink)
     runtime = Runtime(store, engine, answerer, {"sink": adapter},
                       RuntimeOptions(serve_http=False, poll_interval_s=0.05))  # fmt: skip

@@ -96,7 +96,9 @@ async def test_an_engine_that_is_down_tells_the_customer_once_and_answers_on_rec
     assert _texts(rows, "x") == [text("engine_delayed"), "Echo: first", "Echo: second"]
 
 
-async def test_an_engine_down_too_long_hands_the_conversation_to_staff(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_engine_down_too_long_hands_off_and_without_a_desk_gives_the_contact(
+    tmp_path,
+) -> None:  # type: ignore[no-untyped-def]
     engine = StubEngine(fail_with=EngineError("timed out"))
     async with KefuHarness(
         engine=engine, adapters={"terminal": _terminal}, engine_retry_s=0.1,
@@ -107,9 +109,11 @@ async def test_an_engine_down_too_long_hands_the_conversation_to_staff(tmp_path)
         await kefu.wait_until_idle(20)
         rows = await kefu.store.delivered_outbox()
         conversation = await kefu.store.conversation(ConversationKey("terminal", "x"))
-    handoff = text("handoff_notice").format(wait=AnswerSettings().handoff_wait_minutes)
-    assert _texts(rows, "x") == [text("engine_delayed"), handoff]
-    assert conversation.state is ConversationState.HANDOFF
+    # No staff desk in this kefu: the customer is told how to reach the shop, and the
+    # conversation stays with the bot (it answers once the engine is back).
+    unavailable = text("handoff_unavailable_no_contact")
+    assert _texts(rows, "x") == [text("engine_delayed"), unavailable]
+    assert conversation.state is ConversationState.BOT
 
 
 class PoisonEngine(StubEngine):

@@ -245,7 +245,8 @@ async def test_button_press_is_the_human_command(tg: FakeTelegramServer) -> None
         await k.idle()
         assert k.engine.requests == []
         (reply,) = tg.chat_texts(42)
-        assert reply == text("handoff_notice", "en").format(wait=10)
+        # This kefu has no staff desk: the customer is told how to reach the shop instead.
+        assert reply == text("handoff_unavailable_no_contact", "en")
         answered = tg.calls_of("answerCallbackQuery")
         assert [c.params["callback_query_id"] for c in answered] == [update["callback_query"]["id"]]
 

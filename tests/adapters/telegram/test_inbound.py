@@ -117,13 +117,22 @@ def test_image_document_is_media_and_other_documents_are_unsupported() -> None:
 @pytest.mark.parametrize(
     ("text", "command"),
     [("/start", "start"), ("/start@kefu_test_bot", "start"), ("/HELP", "help"),
-     ("/human please", "human"), ("/reset", "reset"), ("/order 5", None)],
+     ("/human please", "human"), ("/reset", "reset"), ("/order 5", "unknown")],
 )  # fmt: skip
 def test_commands(text: str, command: str | None) -> None:
     inbound = parsed(FACTORY.command(text))
     assert inbound.command == command
     turn = build_turn(single(inbound))
     assert turn.command == command and turn.text == text
+
+
+def test_an_unknown_command_is_one_for_help_in_private_and_when_named_in_a_group() -> None:
+    private = build_turn(single(parsed(FACTORY.command("/foo bar"))))
+    assert (private.command, private.command_arg) == ("unknown", "foo")
+    named = parsed(FACTORY.command("/foo@kefu_test_bot", chat_id=-100123))
+    assert named.addressed and (named.command, named.command_arg) == ("unknown", "foo")
+    bare = parsed(FACTORY.command("/foo", chat_id=-100123))  # maybe another bot's: left alone
+    assert not bare.addressed and bare.command is None
 
 
 def test_command_for_another_bot_in_a_group_is_not_addressed() -> None:

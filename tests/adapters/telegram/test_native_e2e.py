@@ -187,7 +187,8 @@ async def test_a_withheld_answer_is_never_shown_as_a_draft(tg: FakeTelegramServe
         shown = [c.params.get("text", "") for c in tg.calls_of("sendMessageDraft")]
         assert not any("999" in t for t in shown)
         sent = tg.chat_texts(42)
-        assert sent == [text("handoff_notice", "en").format(wait=10)]  # the handoff notice only
+        # The notice only (no staff desk here: the customer is told how to reach the shop).
+        assert sent == [text("handoff_unavailable_no_contact", "en")]
         assert all("999" not in t for t in sent)
         assert "handoff" in await k.decision_kinds()
 
