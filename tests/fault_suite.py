@@ -154,16 +154,6 @@ class Balancer:
                 await asyncio.sleep(0.05)
 
 
-class DirectMessageSlack(SlackDriver):
-    """Slack conversations in DMs only. Channel threads are answered only in threads the bot
-    knows it is in, and that set lives in each process's memory (``adapters/slack/threads``):
-    after a kill, or on another replica, a reply in an old channel thread without a new
-    mention is (by that design) not answered. Reported in BENCHMARKS.md; not tested here."""
-
-    def add(self, conv: int, kinds: list[str], dup: str | None) -> list[Any]:
-        return super().add(conv * 2 + 1, kinds, dup)  # odd numbers are DMs
-
-
 @dataclass
 class SuiteResult:
     messages: int
@@ -205,7 +195,6 @@ def _env(store_url: str, engine_url: str, tg: FakeTelegramServer, slack: FakeSla
         "TELEGRAM__WEBHOOK_SECRET": TG_SECRET, "TELEGRAM__WEBHOOK_URL": "https://kefu.example.com",
         "TELEGRAM__BASE_URL": tg.base_url, "TELEGRAM__BASE_FILE_URL": tg.file_url,
         "TELEGRAM__ALBUM_DEBOUNCE_S": "0.5", "TELEGRAM__STREAM_EDIT_INTERVAL_S": "0.2",
-        "TELEGRAM__ALBUM_JOURNAL_PATH": str(Path(folder) / f"albums-{name}.db"),
         "SLACK__BOT_TOKEN": slack.bot_token, "SLACK__SIGNING_SECRET": SLACK_SECRET,
         "SLACK__BASE_URL": slack.api_url, "SLACK__STREAM_UPDATE_INTERVAL_S": "0.2",
         "WEBHOOK__SOURCES__SHOP__SECRET": WEBHOOK_SECRET,
@@ -303,7 +292,7 @@ async def _drive(
     await asyncio.gather(*(r.start() for r in group))
     async with Balancer(group) as balancer:
         drivers: dict[str, Any] = {
-                "telegram": TelegramDriver(tg, session), "slack": DirectMessageSlack(slack, session),
+                "telegram": TelegramDriver(tg, session), "slack": SlackDriver(slack, session),
                 "webhook": WebhookDriver(receiver, session),
             }  # fmt: skip
         for driver in drivers.values():

@@ -103,7 +103,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         elif context.receive:
             _secret(settings.app_token, "app_token")
         self._image_limits = context.image_limits
-        self.threads = KnownThreads(self.settings.known_threads_max)
+        self.threads = KnownThreads(self.settings.known_threads_max, context.shared)
         self.bot = BotIdentity("", "", "")
         self._session: aiohttp.ClientSession | None = None
         self._web_api: SlackWebApi | None = None
@@ -335,7 +335,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         key = request.key
         thread_ts = key.thread_id or None
         if thread_ts:
-            self.threads.add(key.chat_id, thread_ts)
+            await self.threads.join(key.chat_id, thread_ts)
         settings = self.settings
         status = StatusText(settings.status_text, tuple(settings.loading_messages))
         user = request.recipient.user_id if request.recipient is not None else ""
