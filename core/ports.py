@@ -86,6 +86,19 @@ class InboxPort(Protocol):
     async def put(self, turn: Turn) -> IngestResult: ...
 
 
+class DeliveryProgress(Protocol):
+    """Where an adapter records, durably, the parts of a reply already sent (a reply split
+    into several messages), so that an attempt after a crash resumes after them."""
+
+    async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
+        """Record the platform ids of every part sent so far (committed when this returns).
+
+        Raises:
+            StoreError: the record failed (the attempt fails; the parts are kept in memory).
+        """
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One outbox row handed to an adapter for delivery.
@@ -99,6 +112,9 @@ class OutboundMessage:
         stream_ref: Platform id of a draft message already streamed for this reply;
             the adapter should edit it into the final text instead of sending anew.
         attempt: 1 on the first delivery attempt.
+        sent: Platform ids of the parts an earlier attempt (maybe in a process that was
+            killed since) recorded as sent: those parts must not be sent again.
+        progress: Where to record each part as soon as it is sent (None: nowhere).
     """
 
     outbox_id: int
@@ -108,6 +124,8 @@ class OutboundMessage:
     final: bool = True
     stream_ref: str | None = None
     attempt: int = 1
+    sent: tuple[str, ...] = ()
+    progress: DeliveryProgress | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
@@ -207,8 +207,9 @@ class Dispatcher:
         if followers:
             reply = _merged(reply, [await self.queue.reply_of(f) for f in followers])
         message = OutboundMessage(
-            row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1
-        )
+            row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1,
+            sent=tuple(row.platform_message_ids or ()), progress=_RowProgress(self.queue, row),
+        )  # fmt: skip
         keeper = asyncio.create_task(self._keep_lease((row, *followers)))
         try:
             receipt = await self._attempt(adapter, message, self._inline_attempts_for(adapter))
@@ -288,3 +289,14 @@ def _merged(head: Reply, followers: list[Reply]) -> Reply:
     text = "\n".join(r.text for r in replies if r.text.strip())
     images = tuple(image for r in replies for image in r.images)
     return replace(head, text=text, images=images)
+
+
+@dataclass(frozen=True, slots=True)
+class _RowProgress:
+    """Records a row's sent parts in the outbox (see :class:`core.ports.DeliveryProgress`)."""
+
+    queue: OutboxQueue
+    row: OutboxRow
+
+    async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
+        await self.queue.parts_sent(self.row, platform_message_ids)
