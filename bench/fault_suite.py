@@ -49,6 +49,11 @@ async def _one(kind: str, conversations: int, kills: int, replicas: int, netns: 
     print(f"platforms: {t.answered_once} answered exactly once, {t.duplicates} duplicate "
           f"replies ({t.duplicates / max(1, r.kills):.1f} per kill), {t.lost} without their "
           f"reply, {len(t.out_of_order)} out of order")  # fmt: skip
+    extra: dict[str, int] = {}
+    for outcome in t.outcomes:
+        platform = outcome.message.platform
+        extra[platform] = extra.get(platform, 0) + max(0, outcome.replies - 1)
+    print(f"extra copies by platform: {extra}")
     print(f"requests {r.requests}, balancer fail-overs {r.failovers}; problems: {r.problems}")
     for outcome in t.outcomes:
         if outcome.replies != 1:
