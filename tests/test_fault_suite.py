@@ -27,13 +27,15 @@ async def test_kill_9_at_three_points_loses_and_reorders_nothing_in_the_store(
     assert store.inbox_not_done == 0 and store.outbox_not_delivered == 0
     assert store.turns_without_exactly_one_reply == 0  # one answer per message
     assert result.tally.out_of_order == ()  # each conversation's replies in order
-    # Every Slack channel-thread reply without a mention is answered on whichever replica
-    # gets it (the threads are in the store). Albums spread over replicas are merged whole;
-    # a machine so loaded that an album's next photo (or a Slack file) comes later than the
-    # debounce (the 2.8 s acknowledgement budget) may still split one: at most 1 %.
+    # Every text message got its reply on its platform, Slack channel-thread replies without
+    # a mention included (the threads the bot is in are in the store, for every replica).
     lost = [o.message for o in result.tally.outcomes if not o.replies]
-    assert not [m for m in lost if m.conversation.startswith("C") and "photo" not in m.label]
-    assert len(lost) <= result.messages // 100, [m.label for m in lost]
+    assert not [m.label for m in lost if "photo" not in m.label]
+    # Photos are answered too, but a reply may name fewer photos than were sent when a kill's
+    # restart starves this 2-core machine: an album's next photo arriving after the debounce
+    # (1.5 s, on the shared journal), or a Slack file not fetched within Slack's 3 s
+    # acknowledgement budget. Counted (BENCHMARKS.md), bounded here.
+    assert len(lost) <= result.messages // 20, [m.label for m in lost]
     # What the platforms saw is counted, not hidden: a kill between a send and its
     # "delivered" mark repeats that send (Telegram and Slack have no idempotency key).
     assert result.duplicates <= result.messages // 4
