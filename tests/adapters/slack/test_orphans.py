@@ -38,11 +38,8 @@ async def test_a_preview_left_by_a_killed_replica_is_deleted_by_the_next_attempt
         ref = await _preview(b.adapter, "Your order ships today.")  # the answer, made again
         [left] = b.fake.thread("C100", KEY.thread_id)  # the orphan is gone, one preview left
         assert f"C100:{left.ts}" == ref != orphan
-        await b.adapter.deliver(
-            OutboundMessage(
-                1, Reply(KEY, "Your order ships today.", reply_to=ANSWERED), stream_ref=ref
-            )  # fmt: skip
-        )
+        reply = Reply(KEY, "Your order ships today.", reply_to=ANSWERED)
+        await b.adapter.deliver(OutboundMessage(1, reply, stream_ref=ref))
         [final] = b.fake.thread("C100", KEY.thread_id)
         assert final.text == "Your order ships today."
         assert (await second.shared.group_items(NAMESPACE, ANSWERED)).payloads == ()
