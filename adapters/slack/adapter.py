@@ -290,6 +290,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         reply = message.reply
         channel, thread_ts = reply.key.chat_id, reply.key.thread_id or None
         progress = self._progress.setdefault(message.outbox_id, _Progress())
+        if len(message.sent) > len(progress.message_ts):  # recorded by a killed process
+            progress.message_ts[:] = [ref.rpartition(":")[2] for ref in message.sent]
         pieces = self.to_platform(reply)
         feedback = self._feedback_for(message)
         draft = message.stream_ref
@@ -300,6 +302,11 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             progress.message_ts.append(
                 await self._send_piece(channel, thread_ts, full, draft if index == 0 else None)
             )
+            if message.progress is not None and index < len(pieces) - 1:
+                # Recorded before the next piece: an attempt after a kill resumes after it.
+                await message.progress.parts_sent(
+                    tuple(f"{channel}:{ts}" for ts in progress.message_ts)
+                )
         for image in reply.images[progress.images_done :]:
             await self.upload_image(channel, thread_ts, image, title=image.caption or "image")
             progress.images_done += 1
