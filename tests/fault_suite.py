@@ -61,6 +61,11 @@ from tests.netns import Hosts
 
 ROOT = Path(__file__).resolve().parent.parent
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
+# Telegram sends an album's next photo only after the previous one was acknowledged. Here the
+# driver, the balancer and the replicas share two starved cores, and a killed replica's
+# restart can hold that round trip past kefu's default 1.5 s debounce (it splits the album:
+# measured, BENCHMARKS.md); 3 s keeps the suite about kills, not about this machine's CPU.
+ALBUM_DEBOUNCE_S = 3.0
 
 
 @dataclass
@@ -197,7 +202,7 @@ def _env(store_url: str, engine_url: str, tg: FakeTelegramServer, slack: FakeSla
         "TELEGRAM__BOT_TOKEN": tg.token, "TELEGRAM__MODE": "webhook",
         "TELEGRAM__WEBHOOK_SECRET": TG_SECRET, "TELEGRAM__WEBHOOK_URL": "https://kefu.example.com",
         "TELEGRAM__BASE_URL": tg.base_url, "TELEGRAM__BASE_FILE_URL": tg.file_url,
-        "TELEGRAM__ALBUM_DEBOUNCE_S": "1.5", "TELEGRAM__STREAM_EDIT_INTERVAL_S": "0.2",
+        "TELEGRAM__ALBUM_DEBOUNCE_S": str(ALBUM_DEBOUNCE_S), "TELEGRAM__STREAM_EDIT_INTERVAL_S": "0.2",
         "SLACK__BOT_TOKEN": slack.bot_token, "SLACK__SIGNING_SECRET": SLACK_SECRET,
         "SLACK__BASE_URL": slack.api_url, "SLACK__STREAM_UPDATE_INTERVAL_S": "0.2",
         "SLACK__ACK_BUDGET_S": "2.8",
