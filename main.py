@@ -243,9 +243,9 @@ def assemble(
     # the answerer registers each answer's engine request in it.
     interrupts = Interrupts()
     context = AdapterContext(
-        inbox=store, shared=store.shared, web=app,
-        receive=role is not ProcessRole.WORKER, image_limits=image_limits(settings),
-        stops=interrupts,
+        shared=store.shared,  # what every replica sees: Slack threads, album photos, previews
+        inbox=store, web=app, receive=role is not ProcessRole.WORKER,
+        image_limits=image_limits(settings), stops=interrupts,
     )  # fmt: skip
     adapters = build_adapters(settings, context)
     desks = build_desks(settings, adapters)

@@ -239,12 +239,6 @@ async def test_socket_mode_start_rejects_a_bad_app_token(serve: Any) -> None:
         await serve(mode="socket", app_token=SecretStr("xapp-wrong"))
 
 
-def test_capabilities() -> None:
-    caps = SlackAdapter.capabilities
-    assert (caps.streaming, caps.editing, caps.images, caps.buttons) == (True, True, True, True)
-    assert caps.max_message_chars == 3900
-
-
 class RecordedParts:
     """DeliveryProgress in memory: what the outbox would hold."""
 
@@ -273,3 +267,9 @@ async def test_pieces_are_recorded_as_sent_and_a_new_process_resumes_after_them(
     assert receipt.platform_message_ids[0] == pieces[0]
     posted = other.fake.calls_to("chat.postMessage")  # both deliveries, one fake Slack
     assert len(posted) == len(pieces) * 2 - 1  # the resumed attempt skipped piece 1
+
+
+def test_capabilities() -> None:
+    caps = SlackAdapter.capabilities
+    assert (caps.streaming, caps.editing, caps.images, caps.buttons) == (True, True, True, True)
+    assert caps.max_message_chars == 3900
