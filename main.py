@@ -269,6 +269,7 @@ def assemble(
     # the answerer registers each answer's engine request in it.
     interrupts = Interrupts()
     context = AdapterContext(
+        shared=store.shared,  # what every replica sees: Slack threads, album photos, previews
         inbox=store, web=app, receive=role is not ProcessRole.WORKER,
         image_limits=image_limits(settings), stops=interrupts, conversations=store,
     )  # fmt: skip

@@ -38,10 +38,66 @@ class IngestResult:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class GroupItems:
+    """The items of one group gathered by every process of a deployment.
+
+    Attributes:
+        payloads: The items' payloads, in item order.
+        quiet_s: Seconds since the newest item was added (by any process).
+    """
+
+    payloads: tuple[str, ...] = ()
+    quiet_s: float = 0.0
+
+
+class SharedStatePort(Protocol):
+    """State that every process of one deployment sees and that survives a kill (the
+    store). Adapters keep in it what another replica, or the next start, must know: the
+    threads the bot is in, the parts of an album spread over several requests."""
+
+    async def remember(self, namespace: str, key: str) -> None:
+        """Keep ``key`` (idempotent)."""
+        ...
+
+    async def known(self, namespace: str, key: str) -> bool:
+        """Whether any process kept ``key``."""
+        ...
+
+    async def add_item(self, namespace: str, group: str, order: int, payload: str) -> None:
+        """Keep one item of ``group``; an item repeated with the same ``order`` is kept once."""
+        ...
+
+    async def group_items(self, namespace: str, group: str) -> GroupItems:
+        """Every item of ``group`` so far (empty when it was dropped or never added)."""
+        ...
+
+    async def open_groups(self, namespace: str) -> list[str]:
+        """Groups with items still kept."""
+        ...
+
+    async def drop_group(self, namespace: str, group: str) -> None:
+        """Forget a group's items (it was stored)."""
+        ...
+
+
 class InboxPort(Protocol):
     """Where adapters put turns. ``put`` returns only once the turn is durable."""
 
     async def put(self, turn: Turn) -> IngestResult: ...
+
+
+class DeliveryProgress(Protocol):
+    """Where an adapter records, durably, the parts of a reply already sent (a reply split
+    into several messages), so that an attempt after a crash resumes after them."""
+
+    async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
+        """Record the platform ids of every part sent so far (committed when this returns).
+
+        Raises:
+            StoreError: the record failed (the attempt fails; the parts are kept in memory).
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +113,9 @@ class OutboundMessage:
         stream_ref: Platform id of a draft message already streamed for this reply;
             the adapter should edit it into the final text instead of sending anew.
         attempt: 1 on the first delivery attempt.
+        sent: Platform ids of the parts an earlier attempt (maybe in a process that was
+            killed since) recorded as sent: those parts must not be sent again.
+        progress: Where to record each part as soon as it is sent (None: nowhere).
     """
 
     outbox_id: int
@@ -66,6 +125,8 @@ class OutboundMessage:
     final: bool = True
     stream_ref: str | None = None
     attempt: int = 1
+    sent: tuple[str, ...] = ()
+    progress: DeliveryProgress | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +275,8 @@ class AdapterContext:
 
     Attributes:
         inbox: Durable inbox; ``put`` returns only after the turn is stored.
+        shared: State shared by every replica through the store (None: this process's
+            memory only, e.g. in tests of a single adapter).
         web: Shared aiohttp application for inbound HTTP routes (webhooks), or None when no
             HTTP server runs.
         receive: Receive platform traffic (routes, polling, sockets). False in a process
@@ -225,6 +288,7 @@ class AdapterContext:
     """
 
     inbox: InboxPort
+    shared: SharedStatePort | None = None
     web: web.Application | None = None
     receive: bool = True
     image_limits: ImageLimits = field(default_factory=ImageLimits)

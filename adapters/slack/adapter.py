@@ -41,6 +41,7 @@ from adapters.slack.native import (
     StatusText,
     stream_recipient,
 )
+from adapters.slack.orphans import PreviewLedger
 from adapters.slack.outbound import SlackWebApi, api_call
 from adapters.slack.payloads import SlackAction
 from adapters.slack.settings import SlackSettings
@@ -103,7 +104,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         elif context.receive:
             _secret(settings.app_token, "app_token")
         self._image_limits = context.image_limits
-        self.threads = KnownThreads(self.settings.known_threads_max)
+        self.threads = KnownThreads(self.settings.known_threads_max, context.shared)
+        self._previews = PreviewLedger(context.shared, self._delete)
         self.bot = BotIdentity("", "", "")
         self._session: aiohttp.ClientSession | None = None
         self._web_api: SlackWebApi | None = None
@@ -235,6 +237,9 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             raise PlatformError("slack adapter is not initialised")
         return self._web_api
 
+    async def _delete(self, channel: str, ts: str) -> None:
+        await self.web_api.delete(channel, ts)
+
     @property
     def app(self) -> AsyncApp:
         """The bolt app (for tests and Socket Mode)."""
@@ -285,6 +290,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         reply = message.reply
         channel, thread_ts = reply.key.chat_id, reply.key.thread_id or None
         progress = self._progress.setdefault(message.outbox_id, _Progress())
+        if len(message.sent) > len(progress.message_ts):  # recorded by a killed process
+            progress.message_ts[:] = [ref.rpartition(":")[2] for ref in message.sent]
         pieces = self.to_platform(reply)
         feedback = self._feedback_for(message)
         draft = message.stream_ref
@@ -295,6 +302,11 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             progress.message_ts.append(
                 await self._send_piece(channel, thread_ts, full, draft if index == 0 else None)
             )
+            if message.progress is not None and index < len(pieces) - 1:
+                # Recorded before the next piece: an attempt after a kill resumes after it.
+                await message.progress.parts_sent(
+                    tuple(f"{channel}:{ts}" for ts in progress.message_ts)
+                )
         for image in reply.images[progress.images_done :]:
             await self.upload_image(channel, thread_ts, image, title=image.caption or "image")
             progress.images_done += 1
@@ -302,6 +314,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             # Nothing to say after all: remove the half-written preview.
             await self.web_api.delete(channel, _ts_of(draft) or "")
         self._progress.pop(message.outbox_id, None)
+        if draft and reply.reply_to:
+            await self._previews.forget(reply.reply_to)
         return DeliveryReceipt(tuple(f"{channel}:{ts}" for ts in progress.message_ts))
 
     def _feedback_for(self, message: OutboundMessage) -> tuple[dict[str, Any], ...]:
@@ -335,7 +349,15 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         key = request.key
         thread_ts = key.thread_id or None
         if thread_ts:
-            self.threads.add(key.chat_id, thread_ts)
+            await self.threads.join(key.chat_id, thread_ts)
+        answered = request.reply_to or ""
+        if answered:
+            await self._previews.clear_left_behind(answered)
+
+        async def started(ts: str) -> None:
+            if answered:
+                await self._previews.record(answered, key.chat_id, ts)
+
         settings = self.settings
         status = StatusText(settings.status_text, tuple(settings.loading_messages))
         user = request.recipient.user_id if request.recipient is not None else ""
@@ -346,8 +368,15 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
                 self.web_api, self._native, key.chat_id, thread_ts,
                 recipient=recipient, interval_s=settings.stream_update_interval_s,
                 preview=request.preview and native, status=status if settings.status else None,
+                on_started=started,
             )  # fmt: skip
-        calls = StreamCalls(post=self.web_api.post_preview, update=self.web_api.update_preview)
+
+        async def post(channel: str, text: str, thread: str | None) -> str:
+            ts = await self.web_api.post_preview(channel, text, thread)
+            await started(ts)
+            return ts
+
+        calls = StreamCalls(post=post, update=self.web_api.update_preview)
         return SlackReplyStream(calls, key.chat_id, thread_ts, settings.stream_update_interval_s)
 
     async def post_message(

@@ -59,10 +59,14 @@ class BotIdentity:
     team_id: str
 
 
-def should_answer(message: SlackMessage, bot: BotIdentity, threads: KnownThreads) -> bool:
-    """Whether a message is for the bot: a DM, a mention, or a reply in a thread it is in.
+async def should_answer(message: SlackMessage, bot: BotIdentity, threads: KnownThreads) -> bool:
+    """Whether a message is for the bot: a DM, a mention, or a reply in a thread it is in
+    (known to any replica).
 
     Bot messages, the bot's own messages and edits/deletions/joins are never answered.
+
+    Raises:
+        StoreError: the shared threads could not be read (Slack delivers the event again).
     """
     if message.subtype not in ANSWERABLE_SUBTYPES or message.bot_id or not message.user:
         return False
@@ -72,7 +76,7 @@ def should_answer(message: SlackMessage, bot: BotIdentity, threads: KnownThreads
         return True
     if message.event_type == "app_mention" or mentions_user(message.text, bot.user_id):
         return True
-    return bool(message.thread_ts) and (message.channel, message.thread_ts) in threads
+    return bool(message.thread_ts) and await threads.knows(message.channel, message.thread_ts)
 
 
 class SlackInboundHandler:
@@ -125,9 +129,9 @@ class SlackInboundHandler:
         if not isinstance(event, Mapping):
             return
         message = parse_message(event)
-        if not should_answer(message, self._bot, self._threads):
+        if not await should_answer(message, self._bot, self._threads):
             return
-        self._threads.add(message.channel, message.thread_root)
+        await self._threads.join(message.channel, message.thread_root)
         attachments = await self._fetcher.parts_for(message.files, deadline)
         await self._put(self._to_turn(SlackInbound(message, attachments)))
 
@@ -135,7 +139,7 @@ class SlackInboundHandler:
         """Store each button click as a turn (its value is the button's command), then ack."""
         for action in parse_block_actions(body):
             if action.user and action.user != self._bot.user_id:
-                self._threads.add(action.channel, action.thread_root)
+                await self._threads.join(action.channel, action.thread_root)
                 await self._put(self._to_turn(action))
         await ack()
 

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,8 +153,10 @@ class SlackNativeStream:
         preview: bool = True,
         status: StatusText | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_started: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._api, self._streams = api, streams
+        self._on_started = on_started
         self._channel, self._thread = channel, thread_ts
         self._recipient = recipient
         self._interval = interval_s
@@ -227,6 +229,8 @@ class SlackNativeStream:
             ts = await self._api.start_stream(self._channel, self._thread, text, self._recipient)
             self._state = StreamState(self._channel, ts, text)
             self._streams.add(self._state)
+            if self._on_started is not None:
+                await self._on_started(ts)
         elif state.streaming and text.startswith(state.shown):
             await self._api.append_stream(self._channel, state.ts, text[len(state.shown) :])
             state.showing(text)

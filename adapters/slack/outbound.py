@@ -8,6 +8,7 @@ in it are answered (see :class:`adapters.slack.threads.KnownThreads`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,8 +20,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import errors as slack_errors
 from adapters.slack.formatting import SlackOutgoing
 from adapters.slack.threads import KnownThreads
-from core.errors import PlatformError
+from core.errors import PlatformError, StoreError
 from core.model.turn import ImagePart
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -62,10 +65,23 @@ class SlackWebApi:
         kwargs: dict[str, Any] = {"channel": channel, "text": piece.text, "thread_ts": thread_ts}
         if piece.blocks:
             kwargs["blocks"] = list(piece.blocks)
+        if thread_ts:  # known to every replica before anything is posted into it
+            await self._threads.join(channel, thread_ts)
         result = await api_call("chat.postMessage", self.client.chat_postMessage(**kwargs))
         ts = str(result.get("ts") or "")
-        self._threads.add(channel, thread_ts or ts)
+        if not thread_ts:
+            await self._join_new_thread(channel, ts)
         return ts
+
+    async def _join_new_thread(self, channel: str, ts: str) -> None:
+        # The message is already posted: a store failure here must not fail the delivery
+        # (it would be posted again). The thread is then known to this process only, and
+        # on other replicas after the next mention in it.
+        try:
+            await self._threads.join(channel, ts)
+        except StoreError as exc:
+            logger.warning("slack thread %s:%s known to this replica only: %s", channel, ts, exc)
+            self._threads.add(channel, ts)
 
     async def update(self, channel: str, ts: str, piece: SlackOutgoing) -> None:
         """``chat.update``; an empty ``blocks`` list clears a preview's blocks."""
@@ -101,6 +117,8 @@ class SlackWebApi:
     ) -> str:
         """Upload through files.getUploadURLExternal + completeUploadExternal; returns the file id."""
         extension = "png" if image.mime == "image/png" else "jpg"
+        if thread_ts:
+            await self._threads.join(channel, thread_ts)
         call = self.client.files_upload_v2(
             content=image.data,
             filename=f"{image.sha256[:12]}.{extension}",
@@ -109,8 +127,6 @@ class SlackWebApi:
             thread_ts=thread_ts,
         )
         result = await api_call("files.completeUploadExternal", call)
-        if thread_ts:
-            self._threads.add(channel, thread_ts)
         files = result.get("files")
         if isinstance(files, list) and files and isinstance(files[0], dict):
             return str(files[0].get("id", ""))
@@ -134,8 +150,8 @@ class SlackWebApi:
         if recipient is not None:
             kwargs["recipient_user_id"] = recipient.user_id
             kwargs["recipient_team_id"] = recipient.team_id
+        await self._threads.join(channel, thread_ts)
         result = await api_call("chat.startStream", self.client.chat_startStream(**kwargs))
-        self._threads.add(channel, thread_ts)
         return str(result.get("ts") or "")
 
     async def append_stream(self, channel: str, ts: str, markdown: str) -> None:

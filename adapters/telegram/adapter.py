@@ -37,7 +37,7 @@ from adapters.telegram.business import BusinessConnections
 from adapters.telegram.drafts import TelegramDraftStream
 from adapters.telegram.inbound import Received, build_turn
 from adapters.telegram.ingest import UpdateIngestor
-from adapters.telegram.journal import AlbumJournal
+from adapters.telegram.journal import AlbumItems, AlbumJournal, SharedAlbumJournal
 from adapters.telegram.media import MediaFetcher, TokenRedactingFilter
 from adapters.telegram.outbound import (
     OutgoingMessage,
@@ -109,10 +109,8 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         self._bot = Bot(token, base_url=settings.base_url, base_file_url=settings.base_file_url)
         self._pacer = ChatPacer(settings.stream_edit_interval_s)
         self._sender = TelegramSender(self._bot, self._pacer)
-        journal = None
-        if self._webhook and settings.album_journal_path:
-            journal = AlbumJournal(settings.album_journal_path)
-        self._journal = journal
+        self._journal = self._album_journal(context, settings)
+        journal = self._journal
         self._drafts_ok = settings.drafts
         self._draft_ids = itertools.count(secrets.randbelow(MAX_DRAFT_ID // 2) + 1)
         self._live_drafts: dict[DraftKey, tuple[TelegramDraftStream, ConversationKey]] = {}
@@ -136,6 +134,17 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
             context.web.router.add_post(settings.webhook_path, self._on_webhook)
 
     # -- lifecycle ---------------------------------------------------------------------
+
+    def _album_journal(
+        self, context: AdapterContext, settings: TelegramSettings
+    ) -> AlbumItems | None:
+        # Replicas share one journal in the store: a load balancer may spread one album's
+        # updates over several of them. A process without shared state keeps its own file.
+        if not self._webhook:
+            return None
+        if context.shared is not None:
+            return SharedAlbumJournal(context.shared)
+        return AlbumJournal(settings.album_journal_path) if settings.album_journal_path else None
 
     def _check_webhook_settings(self) -> None:
         if self.context.web is None:

@@ -13,6 +13,7 @@ answered with ``answerCallbackQuery`` to stop the button's spinner.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -32,7 +33,7 @@ from adapters.telegram.inbound import (
     notices_for,
     parse_update,
 )
-from adapters.telegram.journal import AlbumJournal, AlbumKey
+from adapters.telegram.journal import AlbumItems, AlbumKey
 from adapters.telegram.media import MediaFetcher
 from adapters.telegram.outbound import OutgoingText, business_connection, chat_target
 from adapters.telegram.sender import TelegramSender
@@ -58,7 +59,8 @@ class UpdateIngestor:
         sender: For direct notices.
         to_turn: The adapter's pure translation of received items into one turn.
         album_debounce_s: Quiet time that completes an album.
-        journal: Album journal (webhook mode), or None.
+        journal: Album journal (webhook mode), or None. With a journal, the merged turn is
+            built from every item the journal holds (a shared journal: from every replica).
         business: The connected business accounts; None when kefu answers in none.
         on_stop: Handles a pressed stop button (never stored: it must act at once).
     """
@@ -71,7 +73,7 @@ class UpdateIngestor:
         sender: TelegramSender,
         to_turn: Callable[[Received], Turn],
         album_debounce_s: float,
-        journal: AlbumJournal | None = None,
+        journal: AlbumItems | None = None,
         business: BusinessConnections | None = None,
         on_stop: StopHandler | None = None,
     ) -> None:
@@ -83,6 +85,7 @@ class UpdateIngestor:
         self._sender = sender
         self._to_turn = to_turn
         self._journal = journal
+        self._debounce_s = album_debounce_s
         self._albums: AlbumCollector[Inbound, IngestResult | None] = AlbumCollector(
             album_debounce_s, self._flush_album, item_id=lambda item: item.message_id
         )
@@ -169,6 +172,10 @@ class UpdateIngestor:
         first = items[0]
         album = (first.key.chat_id, first.media_group_id or "")
         try:
+            if self._journal is not None:
+                items = await self._journaled_items(album)
+                if not items:
+                    return None  # another replica stored the album and dropped its items
             result = await self.store(items)
         except KefuError:
             if self._journal is not None:  # nobody waits on a journaled album: retry here
@@ -178,6 +185,25 @@ class UpdateIngestor:
         if self._journal is not None:
             await self._journal.done(album)
         return result
+
+    async def _journaled_items(self, album: AlbumKey) -> list[Inbound]:
+        """Every journaled item of ``album`` once it has been quiet for the debounce.
+
+        Other replicas may have received items this one never saw; their time counts too,
+        so the album is merged only when no replica has had a new item for the debounce.
+        """
+        assert self._journal is not None
+        while True:
+            found = await self._journal.items(album)
+            if found.quiet_s >= self._debounce_s:
+                break
+            await asyncio.sleep(self._debounce_s - found.quiet_s)
+        items = []
+        for payload in found.payloads:
+            inbound = await self._understand(Update.de_json(json.loads(payload), self._bot))
+            if inbound is not None:
+                items.append(inbound)
+        return items
 
     async def _retry_album(self, album: AlbumKey) -> None:
         attempt = self._album_retries.get(album, 0) + 1

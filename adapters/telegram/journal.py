@@ -8,21 +8,48 @@ photos deduplicated away). So each album item is written here (SQLite, committed
 acknowledged at once; the merged turn goes into the inbox after the debounce and then the
 album's rows are deleted. Rows still here at start-up are albums whose turn was never
 stored (a crash in the debounce window): the adapter merges and stores them then.
+
+Two journals keep that contract: :class:`AlbumJournal`, a SQLite file of this process, and
+:class:`SharedAlbumJournal`, the store's shared state (``core.ports.SharedStatePort``) that
+every replica writes. With replicas behind a load balancer, one album's updates may reach
+several of them; each writes its items to the shared journal, and whichever replica flushes
+first (after the album was quiet for the debounce, measured on the shared journal) merges
+every item of the album into the one turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
 from core.errors import StoreError
+from core.ports import GroupItems, SharedStatePort
 
 AlbumKey = tuple[str, str]  # (chat_id, media_group_id)
+NAMESPACE = "telegram.album"
+
+
+class AlbumItems(Protocol):
+    """Where album items wait for their merged turn (see the module docstring)."""
+
+    async def open(self) -> None: ...
+
+    async def add(self, album: AlbumKey, update_id: int, payload: dict[str, Any]) -> None: ...
+
+    async def items(self, album: AlbumKey) -> GroupItems: ...
+
+    async def done(self, album: AlbumKey) -> None: ...
+
+    async def pending(self) -> dict[AlbumKey, list[dict[str, Any]]]: ...
+
+    async def close(self) -> None: ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS album_items (
@@ -99,6 +126,18 @@ class AlbumJournal:
             except aiosqlite.Error as exc:
                 raise StoreError(f"telegram album journal delete failed: {exc}") from exc
 
+    async def items(self, album: AlbumKey) -> GroupItems:
+        """The album's items (JSON), in update order; only this process writes them, so
+        the album is as quiet as this process's debounce says (``quiet_s`` is infinite)."""
+        async with self._lock:
+            cursor = await self._conn().execute(
+                "SELECT payload FROM album_items WHERE chat_id = ? AND media_group_id = ? "
+                "ORDER BY update_id",
+                album,
+            )
+            rows = await cursor.fetchall()
+        return GroupItems(tuple(row[0] for row in rows), math.inf)
+
     async def pending(self) -> dict[AlbumKey, list[dict[str, Any]]]:
         """Albums not yet stored as turns, with their update payloads in update order."""
         async with self._lock:
@@ -115,3 +154,53 @@ class AlbumJournal:
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+
+def _group(album: AlbumKey) -> str:
+    return f"{album[0]}:{album[1]}"
+
+
+def _album(group: str) -> AlbumKey:
+    chat_id, _, media_group_id = group.rpartition(":")  # media group ids are digits
+    return chat_id, media_group_id
+
+
+class SharedAlbumJournal:
+    """Album items in the store every replica shares (same contract as :class:`AlbumJournal`).
+
+    Args:
+        shared: The store's shared state.
+    """
+
+    def __init__(self, shared: SharedStatePort) -> None:
+        self._shared = shared
+
+    async def open(self) -> None:
+        """Nothing to open: the store is open before the adapters start."""
+
+    async def add(self, album: AlbumKey, update_id: int, payload: dict[str, Any]) -> None:
+        """Keep one album item; returns once it is committed. A repeated item is kept once.
+
+        Raises:
+            StoreError: the write failed (the webhook must not be acknowledged).
+        """
+        await self._shared.add_item(NAMESPACE, _group(album), update_id, json.dumps(payload))
+
+    async def items(self, album: AlbumKey) -> GroupItems:
+        """Every replica's items of the album, and the time since the newest arrived."""
+        return await self._shared.group_items(NAMESPACE, _group(album))
+
+    async def done(self, album: AlbumKey) -> None:
+        """Forget an album whose turn is in the inbox."""
+        await self._shared.drop_group(NAMESPACE, _group(album))
+
+    async def pending(self) -> dict[AlbumKey, list[dict[str, Any]]]:
+        """Albums not yet stored as turns (by any replica), with their payloads."""
+        albums: dict[AlbumKey, list[dict[str, Any]]] = {}
+        for group in await self._shared.open_groups(NAMESPACE):
+            found = await self._shared.group_items(NAMESPACE, group)
+            albums[_album(group)] = [json.loads(p) for p in found.payloads]
+        return albums
+
+    async def close(self) -> None:
+        """Nothing to close: the store outlives the adapter."""

@@ -2,9 +2,12 @@
 
 :class:`TelegramSender` turns the specs from :mod:`adapters.telegram.outbound` into Bot API
 calls. When the outbox names a streamed draft (``stream_ref``), the first text part is an
-``editMessageText`` of that draft and any overflow goes out as new messages. Parts already
-sent for an outbox row are remembered in memory, so a retry after a 429 on part 3 sends
-part 3 onwards, not the whole reply again.
+``editMessageText`` of that draft and any overflow goes out as new messages. Each part's
+message id is recorded in the outbox (``OutboundMessage.progress``) as soon as Telegram
+returns it, before the next part is sent, and kept in memory too: a retry after a 429 on
+part 3, or after this process was killed during part 3, sends part 3 onwards, not the whole
+reply again. (Telegram has no idempotency key: a kill between Telegram's answer and that
+record still repeats the one part in flight.)
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ class TelegramSender:
         if not specs:
             raise PermanentDeliveryError(f"outbox {message.outbox_id}: reply has nothing to send")
         sent = self._progress.setdefault(message.outbox_id, [])
+        if len(message.sent) > len(sent):  # recorded by an attempt in a process since killed
+            sent[:] = [int(part) for part in message.sent]
         self._progress.move_to_end(message.outbox_id)
         while len(self._progress) > MAX_REMEMBERED_ROWS:
             self._progress.popitem(last=False)
@@ -92,6 +97,9 @@ class TelegramSender:
                 if index < len(sent):
                     continue  # sent by an earlier attempt of this row
                 sent.append(await self._send(spec, draft if index == first_text else None))
+                if message.progress is not None and index < len(specs) - 1:
+                    # The last part needs no record: the "delivered" mark follows at once.
+                    await message.progress.parts_sent(tuple(str(part) for part in sent))
         except PermanentDeliveryError:
             self._progress.pop(message.outbox_id, None)
             raise

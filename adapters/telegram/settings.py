@@ -28,7 +28,8 @@ class TelegramSettings(BaseModel):
             (Telegram sends a chat's next update only after the previous one was answered, so
             an album item cannot wait for the whole album). None: each album item's request
             waits for the merged turn instead (albums are then split if Telegram delivers
-            one chat's updates one by one, as it does).
+            one chat's updates one by one, as it does). Used only where the process has no
+            shared state: ``serve`` keeps album items in the store, shared by its replicas.
         drafts: Stream answers in private chats natively with ``sendMessageDraft`` (Bot API
             9.3+; a "Thinking…" placeholder, then the text, then one message). Off, or where
             Telegram refuses drafts: paced ``editMessageText`` (always so in groups).

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
@@ -202,14 +202,21 @@ class Dispatcher:
     async def deliver_row(self, row: OutboxRow) -> bool:
         """Deliver one row (with the relays coalesced behind it); True when delivered."""
         adapter = self.adapters[row.adapter]
-        reply = await self.queue.reply_of(row)
-        followers = await self._followers(row, reply)
-        if followers:
-            reply = _merged(reply, [await self.queue.reply_of(f) for f in followers])
+        leased = [row]  # renewed from the start: loading the reply may be slow under load
+        keeper = asyncio.create_task(self._keep_lease(leased))
+        try:
+            reply = await self.queue.reply_of(row)
+            followers = await self._followers(row, reply)
+            leased += followers
+            if followers:
+                reply = _merged(reply, [await self.queue.reply_of(f) for f in followers])
+        except BaseException:
+            keeper.cancel()
+            raise
         message = OutboundMessage(
-            row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1
-        )
-        keeper = asyncio.create_task(self._keep_lease((row, *followers)))
+            row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1,
+            sent=tuple(row.platform_message_ids or ()), progress=_RowProgress(self.queue, row),
+        )  # fmt: skip
         try:
             receipt = await self._attempt(adapter, message, self._inline_attempts_for(adapter))
         except BaseException as exc:
@@ -219,10 +226,14 @@ class Dispatcher:
             if not isinstance(exc, Exception):
                 raise
             return await self._failed(row, exc)
-        keeper.cancel()
-        await self.queue.delivered(row, receipt.platform_message_ids)
-        for follower in followers:
-            await self.queue.delivered(follower, receipt.platform_message_ids)
+        try:
+            # The lease is kept until "delivered" is committed: a lease that ran out while
+            # the mark waited for the database would let another replica send it again.
+            await self.queue.delivered(row, receipt.platform_message_ids)
+            for follower in followers:
+                await self.queue.delivered(follower, receipt.platform_message_ids)
+        finally:
+            keeper.cancel()
         DELIVERIES.labels(row.platform, "delivered").inc(1 + len(followers))
         if followers:
             COALESCED.labels(row.platform).inc(len(followers))
@@ -288,3 +299,14 @@ def _merged(head: Reply, followers: list[Reply]) -> Reply:
     text = "\n".join(r.text for r in replies if r.text.strip())
     images = tuple(image for r in replies for image in r.images)
     return replace(head, text=text, images=images)
+
+
+@dataclass(frozen=True, slots=True)
+class _RowProgress:
+    """Records a row's sent parts in the outbox (see :class:`core.ports.DeliveryProgress`)."""
+
+    queue: OutboxQueue
+    row: OutboxRow
+
+    async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
+        await self.queue.parts_sent(self.row, platform_message_ids)

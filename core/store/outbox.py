@@ -32,6 +32,7 @@ class OutboxRow:
     payload: dict[str, Any]
     stream_ref: str | None
     attempts: int
+    platform_message_ids: list[str] | None = None  # parts recorded by an earlier attempt
 
     @property
     def adapter(self) -> str:
@@ -136,6 +137,16 @@ class OutboxQueue:
     async def delivered(self, row: OutboxRow, platform_ids: Sequence[str]) -> None:
         """Mark ``row`` delivered (batched with the other deliveries that finish now)."""
         await self._delivered.submit(_Delivered(row, tuple(platform_ids)))
+
+    async def parts_sent(self, row: OutboxRow, platform_ids: Sequence[str]) -> None:
+        """Record the parts of ``row`` sent so far, at once and alone: each write that waits
+        for others widens the window in which a kill makes the next attempt repeat a part."""
+        statement = (
+            update(outbox)
+            .where(outbox.c.id == row.id, outbox.c.status == "sending")
+            .values(platform_message_ids=list(platform_ids))
+        )
+        await self.store.db.write(lambda conn: conn.execute(statement))
 
     async def retry_later(
         self, row: OutboxRow, delay_s: float, error: str, count_attempt: bool = True

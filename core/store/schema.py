@@ -179,3 +179,24 @@ feedback = Table(
     Index("ix_feedback_created", "created_at"),
     Index("ix_feedback_turn", "turn_id"),
 )
+
+# State the replicas of one deployment share (core.ports.SharedStatePort): keys that some
+# process kept (e.g. the Slack threads the bot is in), and items of groups that arrive over
+# several requests, possibly at several replicas (e.g. the photos of a Telegram album).
+shared_keys = Table(
+    "shared_keys",
+    metadata,
+    Column("namespace", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+group_items = Table(
+    "group_items",
+    metadata,
+    Column("namespace", String(64), primary_key=True),
+    Column("group_key", String(255), primary_key=True),
+    Column("item", BigInteger, primary_key=True, autoincrement=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -32,6 +32,7 @@ from core.store.history import read_history
 from core.store.inbox_writes import INBOX_CHANNEL, write_turns
 from core.store.rows import ensure_conversations, insert_turns
 from core.store.schema import conversations, decisions, handoffs, images, inbox, outbox, turns
+from core.store.shared import SharedState
 
 
 class Store:
@@ -45,6 +46,7 @@ class Store:
     def __init__(self, db: Database, group_commit: bool = True) -> None:
         self.db = db
         self._listeners: list[Any] = []
+        self.shared = SharedState(db)  # what every replica of a deployment sees
         self._committer: WriteBatcher[Turn, IngestResult] | None = None
         if group_commit:
             self._committer = WriteBatcher(
@@ -71,6 +73,7 @@ class Store:
         return cls(db)
 
     async def close(self) -> None:
+        await self.shared.close()
         if self._committer is not None:
             await self._committer.close()
         await self.db.dispose()

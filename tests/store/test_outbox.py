@@ -57,3 +57,20 @@ async def test_claim_skips_platforms_this_dispatcher_does_not_serve(store: Store
     outbox = OutboxQueue(store)
     assert await outbox.claim(5, platforms=["slack"]) == []
     assert len(await outbox.claim(5, platforms=["test"])) == 1
+
+
+async def test_parts_recorded_by_a_killed_dispatcher_come_back_with_its_row(store: Store) -> None:
+    await _answered(store, "A", "a long answer")
+    first = OutboxQueue(store, lease_s=0.1)
+    (row,) = await first.claim(1)
+    assert row.platform_message_ids is None
+    await first.parts_sent(row, ["501", "502"])  # then the process is killed
+    await asyncio.sleep(0.2)  # its lease runs out
+    second = OutboxQueue(store)
+    (again,) = await second.claim(1)
+    assert again.id == row.id and again.platform_message_ids == ["501", "502"]
+    await second.delivered(again, ["501", "502", "503"])
+    await second.close()
+    await first.close()
+    (delivered,) = await store.delivered_outbox()
+    assert delivered["platform_message_ids"] == ["501", "502", "503"]

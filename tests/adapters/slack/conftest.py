@@ -16,7 +16,7 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.settings import SlackSettings
 from core.errors import StoreError
 from core.model.turn import Turn
-from core.ports import AdapterContext, IngestResult
+from core.ports import AdapterContext, IngestResult, SharedStatePort
 from tests.fakes.slack_server import FakeSlack, SlackEventSender
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -85,11 +85,13 @@ async def serve(fake_slack: FakeSlack) -> AsyncIterator[Callable[..., Any]]:
     """Factory: ``await serve(**settings_overrides)`` -> :class:`Served`, cleaned up after."""
     cleanups: list[Callable[[], Any]] = []
 
-    async def start(inbox: MemoryInbox | None = None, **overrides: Any) -> Served:
+    async def start(
+        inbox: MemoryInbox | None = None, shared: SharedStatePort | None = None, **overrides: Any
+    ) -> Served:
         inbox = inbox or MemoryInbox()
         app = web.Application()
         settings = slack_settings(fake_slack, **overrides)
-        adapter = SlackAdapter(AdapterContext(inbox=inbox, web=app), settings)
+        adapter = SlackAdapter(AdapterContext(inbox=inbox, shared=shared, web=app), settings)
         runner = web.AppRunner(app)
         await runner.setup()
         cleanups.append(runner.cleanup)

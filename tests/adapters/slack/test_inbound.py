@@ -295,12 +295,12 @@ async def test_socket_mode_does_not_ack_when_the_store_fails(serve: Any) -> None
     assert [t.text for t in inbox.turns] == ["retry me"]
 
 
-def test_should_answer_rules() -> None:
+async def test_should_answer_rules() -> None:
     bot = BotIdentity(BOT, "BKEFU", "T1")
     threads = KnownThreads()
     threads.add("C1", "1.0")
 
-    def answer(**kwargs: Any) -> bool:
+    async def answer(**kwargs: Any) -> bool:
         base = {
             "type": "message",
             "channel": "C1",
@@ -309,14 +309,14 @@ def test_should_answer_rules() -> None:
             "ts": "2.0",
             "channel_type": "channel",
         }
-        return should_answer(parse_message(base | kwargs), bot, threads)
+        return await should_answer(parse_message(base | kwargs), bot, threads)
 
-    assert answer(channel="D1", channel_type="im")
-    assert answer(text=f"hey <@{BOT}>")
-    assert answer(thread_ts="1.0")
-    assert answer(thread_ts="1.0", subtype="thread_broadcast")
-    assert not answer()
-    assert not answer(thread_ts="9.0")
-    assert not answer(channel="D1", channel_type="im", user=BOT)
-    assert not answer(channel="D1", channel_type="im", bot_id="B1")
-    assert not answer(channel="D1", channel_type="im", subtype="channel_join")
+    assert await answer(channel="D1", channel_type="im")
+    assert await answer(text=f"hey <@{BOT}>")
+    assert await answer(thread_ts="1.0")
+    assert await answer(thread_ts="1.0", subtype="thread_broadcast")
+    assert not await answer()
+    assert not await answer(thread_ts="9.0")
+    assert not await answer(channel="D1", channel_type="im", user=BOT)
+    assert not await answer(channel="D1", channel_type="im", bot_id="B1")
+    assert not await answer(channel="D1", channel_type="im", subtype="channel_join")

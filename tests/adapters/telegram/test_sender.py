@@ -151,3 +151,34 @@ async def test_other_errors_are_retryable_platform_errors(
 async def test_empty_reply_is_permanent(sender: TelegramSender) -> None:
     with pytest.raises(PermanentDeliveryError):
         await deliver(sender, Reply(KEY, "   "))
+
+
+class RecordedParts:
+    """DeliveryProgress in memory: what the outbox would hold."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, ...]] = []
+
+    async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
+        self.records.append(platform_message_ids)
+
+
+async def test_each_part_is_recorded_before_the_next_and_a_new_process_resumes_after_them(
+    tg: FakeTelegramServer, bot: Bot
+) -> None:
+    reply = Reply(KEY, "\n\n".join(["B" * 4000, "C" * 4000, "D" * 100]))
+    progress = RecordedParts()
+    tg.fail_with("sendMessage", 500, "Internal Server Error", after=2)  # part 3: "dies" here
+    with pytest.raises(PlatformError):
+        await TelegramSender(bot, ChatPacer(0.01)).deliver(
+            OutboundMessage(9, reply, progress=progress), reply_to_messages(reply)
+        )
+    first, second = (str(m.message_id) for m in tg.chat_messages(42))
+    assert progress.records == [(first,), (first, second)]  # durable before the next part
+    # Another process (nothing in memory) gets the row with what the outbox recorded.
+    fresh = TelegramSender(bot, ChatPacer(0.01))
+    message = OutboundMessage(9, reply, attempt=2, sent=progress.records[-1], progress=progress)
+    receipt = await fresh.deliver(message, reply_to_messages(reply))
+    assert tg.chat_texts(42) == ["B" * 4000, "C" * 4000, "D" * 100]  # each part exactly once
+    assert receipt.platform_message_ids[:2] == (first, second)
+    assert len(progress.records) == 2  # the last part is not recorded: "delivered" follows

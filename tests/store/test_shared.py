@@ -1,0 +1,46 @@
+"""SharedState: keys and group items that every replica sees, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.store.store import Store
+
+
+async def test_a_key_kept_by_one_replica_is_known_to_another(store_url: str) -> None:
+    first, second = await Store.open(store_url), await Store.open(store_url)
+    try:
+        assert not await second.shared.known("slack.thread", "C1:1.0")
+        await first.shared.remember("slack.thread", "C1:1.0")
+        await first.shared.remember("slack.thread", "C1:1.0")  # idempotent
+        assert await second.shared.known("slack.thread", "C1:1.0")
+        assert not await second.shared.known("other", "C1:1.0")  # namespaces are apart
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_group_items_from_two_replicas_merge_in_order_and_drop_together(
+    store_url: str,
+) -> None:
+    first, second = await Store.open(store_url), await Store.open(store_url)
+    try:
+        await asyncio.gather(
+            first.shared.add_item("album", "42:7", 12, "c"),
+            second.shared.add_item("album", "42:7", 10, "a"),
+            first.shared.add_item("album", "42:7", 11, "b"),
+            second.shared.add_item("album", "42:7", 12, "c"),  # a redelivery: kept once
+            first.shared.add_item("album", "9:1", 1, "x"),
+        )
+        items = await second.shared.group_items("album", "42:7")
+        assert items.payloads == ("a", "b", "c")
+        assert 0 <= items.quiet_s < 5
+        await asyncio.sleep(0.2)
+        assert (await first.shared.group_items("album", "42:7")).quiet_s >= 0.15
+        assert sorted(await first.shared.open_groups("album")) == ["42:7", "9:1"]
+        await first.shared.drop_group("album", "42:7")
+        assert (await second.shared.group_items("album", "42:7")).payloads == ()
+        assert await second.shared.open_groups("album") == ["9:1"]
+    finally:
+        await first.close()
+        await second.close()
