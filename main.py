@@ -23,6 +23,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import signal
@@ -33,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import SettingsError as EnvironmentSettingsError
 
 from adapters import registry
 from config.settings import Settings, SettingsError
@@ -41,6 +43,7 @@ from config.settings import load_settings as read_settings
 from core.answering.answer import Answerer, AnswerSettings
 from core.answering.bot import BotBrain
 from core.answering.interrupts import Interrupts
+from core.api.access import AccessOptions
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app, mount_api
 from core.engines.base import Engine
@@ -49,10 +52,11 @@ from core.errors import ConfigError, DeskUnavailableError, KefuError
 from core.handoff.desk import StaffDesk
 from core.handoff.relay import DESK_PLATFORM
 from core.handoff.service import HandoffOptions, HandoffService
-from core.media.images import ImageLimits
+from core.media.images import ImageDecoder, ImageLimits
 from core.media.ocr import OcrReader
 from core.model.turn import Role
 from core.ports import Adapter, AdapterContext, Bell
+from core.redaction import install_redaction
 from core.runtime.limits import Limits, MemoryLimiter, Rate, RateLimiter, RedisLimiter
 from core.runtime.runtime import Role as ProcessRole
 from core.runtime.runtime import Runtime, RuntimeOptions, stream_openers
@@ -74,7 +78,7 @@ def load_settings(**overrides: Any) -> Settings:
     """
     try:
         return read_settings(**overrides)
-    except SettingsError as exc:
+    except (SettingsError, EnvironmentSettingsError) as exc:
         raise ConfigError(str(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(
@@ -89,6 +93,33 @@ def load_settings(**overrides: Any) -> Settings:
 def image_limits(settings: Settings) -> ImageLimits:
     images = settings.images
     return ImageLimits(images.max_bytes, images.max_pixels, images.target_pixels)
+
+
+def image_decoder(settings: Settings) -> ImageDecoder:
+    """The process's one image decoder (adapters and ``/v1`` share its limits)."""
+    images = settings.images
+    return ImageDecoder(images.decode_threads, images.decode_memory_mb * 1024 * 1024)
+
+
+def secret_values(node: object) -> list[str]:
+    """Every secret value in the settings (what the log redaction scrubs)."""
+    if isinstance(node, SecretStr):
+        return [node.get_secret_value()]
+    if isinstance(node, BaseModel):
+        return [s for name in type(node).model_fields for s in secret_values(getattr(node, name))]
+    if isinstance(node, dict | list | tuple):
+        values = node.values() if isinstance(node, dict) else node
+        return [s for value in values for s in secret_values(value)]
+    return []
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def ocr_options(settings: Settings) -> OcrOptions:
@@ -130,14 +161,33 @@ def build_brains(settings: Settings, ocr: OcrReader) -> dict[Role, BotBrain]:
     return load_brains(settings, ocr)
 
 
-def service_options(settings: Settings) -> ServiceOptions:
-    key = settings.service.api_key.get_secret_value() if settings.service.api_key else None
+def access_options(settings: Settings) -> AccessOptions:
+    """Credentials per scope; inference without a key only on loopback or when allowed."""
+    service = settings.service
+
+    def value(secret: SecretStr | None) -> str | None:
+        return secret.get_secret_value() if secret else None
+
+    return AccessOptions(
+        api_key=value(service.api_key),
+        operator_token=value(service.operator_token),
+        metrics_token=value(service.metrics_token),
+        open_inference=service.allow_open_inference or _loopback(service.host),
+        metrics_public=service.metrics_public,
+    )
+
+
+def service_options(settings: Settings, decoder: ImageDecoder | None = None) -> ServiceOptions:
+    store_dir = Path(settings.store.url.partition(":///")[2] or ".").parent
     return ServiceOptions(
-        api_key=key,
+        access=access_options(settings),
         allow_remote_images=settings.service.allow_remote_images,
         max_remote_image_bytes=settings.service.max_remote_image_bytes,
         default_max_tokens=settings.engine.max_new_tokens,
         image_limits=image_limits(settings),
+        image_decoder=decoder or image_decoder(settings),
+        health_paths=(str(store_dir),) if settings.store.url.startswith("sqlite") else (),
+        min_free_bytes=settings.service.min_free_mb * 1024 * 1024,
     )
 
 
@@ -238,6 +288,7 @@ def assemble(
     brains: Mapping[Role, BotBrain],
     app: web.Application,
     role: ProcessRole = ProcessRole.ALL,
+    decoder: ImageDecoder | None = None,
 ) -> Runtime:
     """Build every part ``serve`` runs, by their constructors, and the runtime that owns them."""
     # One registry of the answers being written: adapters report stop buttons to it, and
@@ -246,6 +297,7 @@ def assemble(
     context = AdapterContext(
         inbox=store, web=app, receive=role is not ProcessRole.WORKER,
         image_limits=image_limits(settings), stops=interrupts,
+        images=decoder or image_decoder(settings),
     )  # fmt: skip
     adapters = build_adapters(settings, context)
     desks = build_desks(settings, adapters)
@@ -303,9 +355,18 @@ async def serve(settings: Settings, role: ProcessRole = ProcessRole.ALL) -> None
     app = web.Application(client_max_size=settings.service.max_body_bytes)
     # No model in the ingest role: the worker has it.
     serving_engine = None if role is ProcessRole.INGEST else engine
-    mount_api(app, serving_engine, service_options(settings), store)
-    runtime = assemble(settings, store, engine, build_brains(settings, ocr), app, role)
-    await runtime.start()
+    decoder = image_decoder(settings)
+    mount_api(app, serving_engine, service_options(settings, decoder), store)
+    brains = build_brains(settings, ocr)
+    runtime = assemble(settings, store, engine, brains, app, role, decoder)
+    try:
+        await runtime.start()
+    except BaseException:
+        # A port in use, a platform refusing the token: stop what did start (the engine's
+        # thread, an adapter's journal) so the process exits instead of hanging.
+        await runtime.stop()
+        await store.close()
+        raise
     settle_heap()
     _progress(f"serving on {runtime.base_url} (adapters: {', '.join(runtime.adapters) or 'none'})")
     try:
@@ -472,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        install_redaction(secret_values(settings))
         return _run(args, settings)
     except KefuError as exc:
         print(f"kefu: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, create_model
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,7 +30,13 @@ DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 SECRET_MARKERS = ("secret", "password", "api_key", "apikey")
 
 
-class StoreSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section: a key it does not know is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(Section):
     """``url``: ``sqlite:///path`` (the default, no service needed) or ``postgresql+asyncpg://…``.
 
     ``sqlite+aiosqlite:///path`` is accepted as the same SQLite file.
@@ -39,7 +45,7 @@ class StoreSettings(BaseModel):
     url: str = "sqlite:///.kefu/kefu.db"
 
 
-class EngineSettings(BaseModel):
+class EngineSettings(Section):
     """Which engine answers.
 
     Attributes:
@@ -83,7 +89,7 @@ class EngineSettings(BaseModel):
     timeout_s: float = 120.0
 
 
-class OcrSettings(BaseModel):
+class OcrSettings(Section):
     """Reading photos for text-only models (RapidOCR, Chinese and English)."""
 
     cache_size: int = 128
@@ -92,16 +98,33 @@ class OcrSettings(BaseModel):
     max_chars_per_image: int = 1500
 
 
-class ServiceSettings(BaseModel):
+class ServiceSettings(Section):
+    """The HTTP server and who may use it.
+
+    Attributes:
+        api_key: Inference credential (``/v1/chat/completions``, ``/v1/models``). Unset:
+            inference is open only when ``host`` is a loopback address or
+            ``allow_open_inference`` is true; otherwise every inference request is refused.
+        operator_token: Operator credential (conversation exports, the ops console).
+            Unset: those routes are refused.
+        metrics_token: Credential for ``/metrics``. Unset: refused unless ``metrics_public``.
+        min_free_mb: ``/healthz`` fails when the store's disk has less free space.
+    """
+
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: SecretStr | None = None
+    operator_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None
+    allow_open_inference: bool = False
+    metrics_public: bool = False
+    min_free_mb: int = Field(64, ge=0)
     allow_remote_images: bool = False
     max_remote_image_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 40 * 1024 * 1024
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(Section):
     """Answering and delivering.
 
     Attributes:
@@ -122,7 +145,7 @@ class WorkerSettings(BaseModel):
     engine_handoff_after_s: float = Field(300.0, ge=0)
 
 
-class LimitsSettings(BaseModel):
+class LimitsSettings(Section):
     """Rate limits on answering (token buckets); every message is still stored at once.
 
     A customer over ``customer_per_minute`` (with ``customer_burst`` saved up) is told once,
@@ -139,13 +162,23 @@ class LimitsSettings(BaseModel):
     platform_burst: int = Field(300, ge=1)
 
 
-class ImageSettings(BaseModel):
+class ImageSettings(Section):
+    """Customers' photos: size limits, and how decoding may use the machine.
+
+    Attributes:
+        decode_threads: Photos decoded at once (on their own threads).
+        decode_memory_mb: Memory the decodes in flight may hold together (estimated from
+            each image's header before decoding); a photo that alone needs more is refused.
+    """
+
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
     target_pixels: int = 1280 * 1280
+    decode_threads: int = Field(2, ge=1)
+    decode_memory_mb: int = Field(384, ge=16)
 
 
-class BotSettings(BaseModel):
+class BotSettings(Section):
     """Which bot definitions answer customers and staff (folders under ``bots/``)."""
 
     customer: str = "shop"
@@ -240,7 +273,10 @@ class _YamlSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = Path(os.environ.get("KEFU_CONFIG", DEFAULTS_FILE))
+        named = os.environ.get("KEFU_CONFIG")
+        path = Path(named) if named else DEFAULTS_FILE
+        if named and not path.is_file():  # a typo must not silently run on the defaults
+            raise SettingsError(f"KEFU_CONFIG names {path}, which is not a file")
         return load_yaml(path) if path.exists() else {}
 
 
@@ -248,9 +284,18 @@ def settings_class() -> type[Settings]:
     """:class:`Settings` with one section per registered platform."""
     sections: dict[str, Any] = {}
     for entry in registry.PLATFORMS:
-        model = entry.settings_class()
+        model = _strict(entry.settings_class())
         sections[entry.name] = (model, model())
     return cast(type[Settings], create_model("KefuSettings", __base__=Settings, **sections))
+
+
+def _strict(model: type[BaseModel]) -> type[BaseModel]:
+    """A platform's section model that refuses keys it does not know (a subclass, so the
+    adapter still gets an instance of its own settings class)."""
+    if model.model_config.get("extra") == "forbid":
+        return model
+    config = ConfigDict(**{**model.model_config, "extra": "forbid"})  # type: ignore[typeddict-item]
+    return cast(type[BaseModel], type(model.__name__, (model,), {"model_config": config}))
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -17,7 +17,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
-from core.media.images import ImageLimits
+from core.media.images import ImageDecoder, ImageLimits
 from core.model.turn import ConversationKey, Reply, Sender, Turn
 
 RawT = TypeVar("RawT")
@@ -213,6 +213,7 @@ class AdapterContext:
             that only delivers (``serve --role worker``).
         image_limits: Limits for the photos customers send.
         stops: Where a pressed stop button goes (None: the platform offers none).
+        images: The process's one image decoder (threads, a concurrency and memory limit).
     """
 
     inbox: InboxPort
@@ -220,6 +221,7 @@ class AdapterContext:
     receive: bool = True
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     stops: StopPort | None = None
+    images: ImageDecoder = field(default_factory=ImageDecoder)
 
 
 class Adapter(ABC, Generic[RawT, PlatformT]):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from core.errors import KefuError
+
 Language = Literal["zh", "en"]
 
 TEXTS: dict[str, dict[Language, str]] = {
@@ -89,6 +91,12 @@ TEXTS: dict[str, dict[Language, str]] = {
 def detect_language(sample: str) -> Language:
     """Guess the customer's language: Chinese if any CJK ideograph appears, else English."""
     return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in sample) else "en"
+
+
+def public_message(error: KefuError, language: Language = "en") -> str:
+    """What an HTTP edge may answer about ``error``: its own text when that names nothing
+    internal, else the user text of its kind (no addresses, no database wording)."""
+    return str(error) if error.discloses else text(error.user_message_key, language)
 
 
 def text(key: str, language: Language = "en") -> str:

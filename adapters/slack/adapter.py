@@ -143,7 +143,9 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         self._assistant = AssistantView(self._web_api, self.settings)
         self.inbound = SlackInboundHandler(
             self.context.inbox,
-            SlackFileFetcher(self._session, self._fetch_policy(token, base_url)),
+            SlackFileFetcher(
+                self._session, self._fetch_policy(token, base_url), self.context.images
+            ),
             self.bot,
             self.threads,
             self.to_turn,

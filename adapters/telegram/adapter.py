@@ -119,7 +119,9 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         self._ingestor = UpdateIngestor(
             self._bot,
             context.inbox,
-            MediaFetcher(self._bot, settings.max_file_bytes, context.image_limits),
+            MediaFetcher(
+                self._bot, settings.max_file_bytes, context.image_limits, context.images
+            ),
             self._sender,
             self.to_turn,
             settings.album_debounce_s,
