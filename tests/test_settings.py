@@ -91,7 +91,7 @@ def test_unknown_keys_inside_a_section_are_refused(
 
 def test_a_missing_config_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KEFU_CONFIG", str(tmp_path / "typo.yaml"))
-    with pytest.raises(SettingsError, match="typo.yaml"):
+    with pytest.raises(SettingsError, match=r"typo\.yaml"):
         load_settings()
 
 
