@@ -80,6 +80,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "Sorry, I could not process your last message. Our staff have been notified; please try rephrasing it.",
         "zh": "抱歉，无法处理您的上一条消息，我们已通知工作人员，请换一种说法再试。",
     },
+    "orders_private_only": {
+        "en": "For your privacy I only share order details in a private chat. Please message me directly and I will look it up for you.",
+        "zh": "为保护您的隐私，订单信息只在私聊中提供。请私信我，我会为您查询。",
+    },
     "talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
     "reset_done": {
         "en": "Conversation cleared. How can I help?",

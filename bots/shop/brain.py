@@ -15,13 +15,33 @@ from typing import Any
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig, load_bot_config
 from core.knowledge.brain import KnowledgeBrain, OcrReading
+from core.knowledge.intents import Intents
+from core.knowledge.tools import ToolOutcome
+from core.model.turn import Audience, Turn
+from core.texts import Language, text
 
 BOT_DIR = Path(__file__).parent
 BOT_FILE = BOT_DIR / "bot.yaml"
+ORDER_FACT_PREFIX = "order:"  # the order tool's facts (core.knowledge.tools)
 
 
 class ShopBrain(KnowledgeBrain):
-    """The customer-facing shop assistant."""
+    """The customer-facing shop assistant.
+
+    In a group chat it never shares order details (orders, tracking numbers, addresses):
+    everyone there would read them. The asker is told to ask in a private chat instead, and
+    nothing about their orders reaches the model either.
+    """
+
+    async def _tools(
+        self, turn: Turn, customer_text: str, ocr_text: str, intents: Intents, language: Language
+    ) -> ToolOutcome:
+        outcome = await super()._tools(turn, customer_text, ocr_text, intents, language)
+        if turn.audience is Audience.PRIVATE:
+            return outcome
+        if not any(f.source.startswith(ORDER_FACT_PREFIX) for f in outcome.facts):
+            return outcome
+        return ToolOutcome(reply=text("orders_private_only", language))
 
 
 def load_shop(
