@@ -27,7 +27,10 @@ def test_a_message_in_a_thread() -> None:
     turn = build_turn(SlackInbound(parse_message(event)), "UKEFUBOT")
     assert turn.text == "price of SKU-9?" and turn.key.thread_id == "1.1"
     assert turn.reply_to == "C1:1.1" and turn.command is None
-    assert turn.audience is Audience.GROUP  # a channel: everyone in it reads the answer
+    assert turn.audience is Audience.PRIVATE  # the fake's default channel_type is "im"
+    event = message_event("C1", "U1", "hi", "1.8", channel_type="channel")
+    in_channel = build_turn(SlackInbound(parse_message(event)), "UKEFUBOT")
+    assert in_channel.audience is Audience.GROUP  # everyone in the channel reads the answer
 
 
 def test_a_direct_message_is_private() -> None:
