@@ -12,12 +12,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from core.answering.bot import Assessment, HandoffDecision, Prepared
+from core.answering.confidence import with_cap
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig, load_bot_config
-from core.knowledge.brain import KnowledgeBrain, OcrReading
+from core.knowledge.brain import RULES, KnowledgeBrain, OcrReading
+from core.knowledge.disclosure import DisclosureCheck
 from core.knowledge.intents import Intents
 from core.knowledge.tools import ToolOutcome
-from core.model.turn import Audience, Turn
+from core.model.decision import HandoffKind
+from core.model.turn import Audience, Confidence, Turn
 from core.texts import Language, text
 
 BOT_DIR = Path(__file__).parent
@@ -27,6 +31,10 @@ ORDER_FACT_PREFIX = "order:"  # the order tool's facts (core.knowledge.tools)
 
 class ShopBrain(KnowledgeBrain):
     """The customer-facing shop assistant.
+
+    Its answers pass a disclosure check (:mod:`core.knowledge.disclosure`) after the
+    knowledge brain's grounding and confidence: a model that obeys an injected instruction
+    cannot hand other customers' data, or the bot's instructions, to the asker.
 
     In a group chat it never shares order details (orders, tracking numbers, addresses):
     everyone there would read them. The asker is told to ask in a private chat instead, and
@@ -42,6 +50,29 @@ class ShopBrain(KnowledgeBrain):
         if not any(f.source.startswith(ORDER_FACT_PREFIX) for f in outcome.facts):
             return outcome
         return ToolOutcome(reply=text("orders_private_only", language))
+
+    def assess(
+        self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
+    ) -> Assessment:
+        """The knowledge brain's verdict, then the disclosure check: an answer naming other
+        customers' orders, tracking numbers or names, or echoing the bot's instructions,
+        is withheld and handed to a person, whatever its confidence."""
+        assessment = super().assess(turn, prepared, answer, logprob_confidence)
+        found = self._disclosures().find(answer, [f.text for f in prepared.facts])
+        if not found:
+            return assessment
+        reasons = tuple(f"the answer would disclose {d.describe()}" for d in found)
+        confidence = with_cap(assessment.confidence, "disclosure", 0.0, "; ".join(reasons))
+        return Assessment(confidence, HandoffDecision(reasons, HandoffKind.POLICY), weak=True)
+
+    def _disclosures(self) -> DisclosureCheck:
+        knowledge = self.holder.current.knowledge
+        persona = self.config.persona
+        return DisclosureCheck(
+            self.config.orders.prefix,
+            (c.name for c in knowledge.customers),
+            (persona.en, persona.zh, *RULES.values()),
+        )
 
 
 def load_shop(
