@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import threading
 import time
 
 import pytest
@@ -172,3 +174,14 @@ async def test_decodes_wait_for_the_memory_budget_and_too_large_ones_are_refused
         await small.normalise(data)
     decoder.close()
     small.close()
+
+
+def test_decoding_threads_yield_the_cpu_to_the_event_loop() -> None:
+    decoder = ImageDecoder(threads=1)
+    try:
+        priority = decoder._pool.submit(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        ).result()
+    finally:
+        decoder.close()
+    assert priority >= images.DECODE_NICENESS
