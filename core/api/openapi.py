@@ -20,7 +20,7 @@ from core.api.protocol import ChatCompletionRequest
 
 _PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 _REF = "#/components/schemas/{model}"
-_BEARER = [{"bearer": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _JSON_ERROR = {"description": "An error", "content": {"application/json": {"schema": {}}}}
 _ANY_JSON_BODY = {"content": {"application/json": {"schema": {}}}, "required": False}
 

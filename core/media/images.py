@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageError, ImageTooLargeError, UnsupportedImageFormatError
 from core.model.turn import ImagePart
@@ -124,10 +124,10 @@ def _decode_reduced(data: bytes, header: Header, target_pixels: int) -> Image.Im
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.open(io.BytesIO(data)).verify()  # reopened below: verify consumes the file
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             image.seek(0)  # GIF / MPO: first frame only
             orientation = image.getexif().get(0x0112, 1)
-            if header.format in ("JPEG", "MPO"):
+            if header.format in ("JPEG", "MPO") and isinstance(image, ImageFile.ImageFile):
                 image.draft("RGB", _size_for(image.size, target_pixels))
             image.load()
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
