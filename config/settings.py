@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, create_model
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -284,18 +284,23 @@ def settings_class() -> type[Settings]:
     """:class:`Settings` with one section per registered platform."""
     sections: dict[str, Any] = {}
     for entry in registry.PLATFORMS:
-        model = _strict(entry.settings_class())
-        sections[entry.name] = (model, model())
+        model = entry.settings_class()
+        sections[entry.name] = (_strict(model), model())
     return cast(type[Settings], create_model("KefuSettings", __base__=Settings, **sections))
 
 
-def _strict(model: type[BaseModel]) -> type[BaseModel]:
-    """A platform's section model that refuses keys it does not know (a subclass, so the
-    adapter still gets an instance of its own settings class)."""
-    if model.model_config.get("extra") == "forbid":
-        return model
-    config = ConfigDict(**{**model.model_config, "extra": "forbid"})  # type: ignore[typeddict-item]
-    return cast(type[BaseModel], type(model.__name__, (model,), {"model_config": config}))
+def _strict(model: type[BaseModel]) -> Any:
+    """A platform's section type that refuses keys its model does not know (the model is
+    the adapter's own and may ignore extras; an instance of it is accepted as it is)."""
+
+    def known_keys_only(value: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(model.model_fields))
+            if unknown:
+                raise ValueError(f"unknown setting(s): {', '.join(map(str, unknown))}")
+        return value
+
+    return Annotated[model, BeforeValidator(known_keys_only)]
 
 
 def load_settings(**overrides: Any) -> Settings:
