@@ -85,7 +85,7 @@ def test_unknown_keys_inside_a_section_are_refused(
     config = tmp_path / "kefu.yaml"
     config.write_text(yaml_text, encoding="utf-8")
     monkeypatch.setenv("KEFU_CONFIG", str(config))
-    with pytest.raises(ValueError, match="xtra|unknown setting"):
+    with pytest.raises(ValueError, match=r"xtra|unknown setting"):
         load_settings()
 
 
