@@ -312,10 +312,11 @@ async def test_invalid_query_flag_is_422(serve: ServeFactory) -> None:
 
 async def test_store_failure_is_503_so_the_sender_retries(serve: ServeFactory) -> None:
     served = await serve()
-    served.inbox.fail_with = StoreError("database is locked")
+    served.inbox.fail_with = StoreError("(sqlite3.OperationalError) database is locked [SQL: x]")
     response = await served.post(message(), webhook_id="wh_down")
     assert response.status == 503
     assert response.headers["Retry-After"] == "5"
+    assert "sqlite3" not in await response.text()  # the database's own words stay inside
     served.inbox.fail_with = None
     retried = await served.post(message(), webhook_id="wh_down")  # not mistaken for a replay
     assert retried.status == 202 and (await retried.json())["duplicate"] is False
@@ -403,6 +404,8 @@ async def test_image_url_to_internal_addresses_is_refused_by_default(
     error = await error_of(response)
     assert (error["code"], error["field"]) == ("fetch_failed", "images.0")
     assert error["message"] == text("image_fetch_failed", "en")
+    assert error["detail"] is None  # the guard's reason names resolved addresses
+    assert "127.0.0.1" not in json.dumps(error)
     assert image_host.hits == 0
     assert served.inbox.turns == {}
 
