@@ -1,4 +1,4 @@
-"""Edge figures of issue 12 (findings 1 and 3).
+"""Edge figures of issue 12 (findings 1, 3 and 4).
 
     python -m bench.edge [--rounds 2] [--paths 5000]
 
@@ -9,6 +9,8 @@
    (goal: +≤ 512 MB), and what each heavy request got.
 2. **5,000 random paths**: ``/metrics`` (with its token) before and after ``--paths``
    requests to random ``/v1/…`` and other paths (goal: it grows by under 10 KB).
+3. **Unsigned big bodies** (finding 4): 16 parallel 29 MB bodies without a valid signature
+   (or with a wrong Telegram secret) to each inbound route; the server's RSS growth.
 
 The server (``bench/_edge_server.py``) is a whole kefu in its own process against the
 recording fakes; its RSS is read from ``/proc``. The photo is 8000×5000 RGB, ~130 KB as PNG.
@@ -210,6 +212,38 @@ async def metrics_part(base: str, paths: int) -> dict[str, Any]:
             "growth_bytes": after - before, "without_token": refused}  # fmt: skip
 
 
+async def unsigned_part(base: str, pid: int, parallel: int = 16, mb: int = 29) -> dict[str, Any]:
+    """``parallel`` unsigned ``mb`` MB bodies at once to each inbound route (finding 4)."""
+    body = b"x" * (mb << 20)
+    routes = {"/webhooks/shop": {"Content-Type": "application/json"},
+              "/telegram/webhook": {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+              "/slack/events": {"Content-Type": "application/json"}}  # fmt: skip
+    baseline, peaks, stop = rss_mb(pid), [rss_mb(pid)], asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(pid, stop, peaks))
+    statuses: dict[str, list[str]] = {}
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+
+        async def post(path: str, headers: dict[str, str]) -> str:
+            try:
+                async with session.post(base + path, data=body, headers=headers) as response:
+                    return str(response.status)
+            except aiohttp.ClientError as exc:  # the server answered and closed mid-upload
+                return type(exc).__name__
+
+        started = time.perf_counter()
+        for path, headers in routes.items():
+            statuses[path] = sorted(set(await asyncio.gather(
+                *(post(path, headers) for _ in range(parallel)))))  # fmt: skip
+        elapsed = time.perf_counter() - started
+    await asyncio.sleep(1.0)
+    stop.set()
+    await sampler
+    return {"parallel_per_route": parallel, "body_mb": mb, "statuses": statuses,
+            "seconds": round(elapsed, 2), "rss_peak_growth_mb": round(max(peaks) - baseline),
+            "rss_after_growth_mb": round(rss_mb(pid) - baseline)}  # fmt: skip
+
+
 async def run(rounds: int, paths: int, threads: int, memory_mb: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "big.png"
@@ -224,11 +258,12 @@ async def run(rounds: int, paths: int, threads: int, memory_mb: int) -> dict[str
             base = ready["base_url"]
             images = await images_part(base, ready, server.pid, rounds)
             metrics = await metrics_part(base, paths)
+            unsigned = await unsigned_part(base, server.pid)
         finally:
             assert server.stdin is not None
             server.stdin.close()
             await asyncio.wait_for(server.wait(), 60)
-    return {"images": images, "metrics": metrics}
+    return {"images": images, "metrics": metrics, "unsigned_bodies": unsigned}
 
 
 def main() -> None:
