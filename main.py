@@ -6,6 +6,7 @@ python main.py chat      # talk to the bot in the terminal (/image PATH, /reset,
 python main.py export KEY [--out FILE]   # a conversation as JSON
 python main.py deadletters list|replay [REF ...] [--all]   # failed turns, undeliverable replies
 python main.py feedback export FILE [--since DAY] [--until DAY]   # staff feedback as eval cases
+python main.py knowledge check DIR [--date DAY] | import shopify|woocommerce CSV | migrate DIR NEW
 
 Every part is built here, by its constructor, from the settings; nothing is re-bound
 afterwards. ``config/`` reads settings, ``core/`` takes plain options, and the platform
@@ -20,16 +21,22 @@ import os
 # slower on a shared 2-core host); passive waiting costs nothing when the machine is quiet.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import sys
+
+if __name__ == "__main__" and sys.argv[1:2] == ["knowledge"]:
+    # The shop owner's knowledge tools need no model, store or network: run them before
+    # those are imported (fast, and usable where no model is installed).
+    from core.knowledge.cli import main as knowledge_main
+
+    sys.exit(knowledge_main(sys.argv[2:]))
+
 import argparse
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import signal
-import sys
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +45,13 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import SettingsError as EnvironmentSettingsError
 
 from adapters import registry
+from cli import store_tools
+from cli.parser import build_parser
 from config.settings import Settings, SettingsError
 from config.settings import load_settings as read_settings
 from core.answering.answer import Answerer, AnswerSettings
 from core.answering.bot import BotBrain
+from core.answering.draft import DraftBudget
 from core.answering.interrupts import Interrupts
 from core.api.access import AccessOptions
 from core.api.routes import ServiceOptions
@@ -52,6 +62,7 @@ from core.errors import ConfigError, DeskUnavailableError, KefuError
 from core.handoff.desk import StaffDesk
 from core.handoff.relay import DESK_PLATFORM
 from core.handoff.service import HandoffOptions, HandoffService
+from core.knowledge import cli as knowledge_cli
 from core.media.images import ImageDecoder, ImageLimits
 from core.media.ocr import OcrReader
 from core.model.turn import Role
@@ -206,6 +217,7 @@ def runtime_options(
         engine_retry_s=settings.worker.engine_retry_s,
         engine_handoff_after_s=settings.worker.engine_handoff_after_s,
         answer=AnswerSettings(
+            draft_budget=DraftBudget(deadline_s=settings.bot.model_deadline_s),
             history_rounds=settings.bot.history_rounds,
             max_new_tokens=settings.engine.max_new_tokens,
             handoff_wait_minutes=settings.handoff.expected_wait_minutes,
@@ -411,98 +423,6 @@ async def chat(settings: Settings, chat_id: str) -> None:
     await run_chat(runtime, store, adapter)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kefu", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve_parser = sub.add_parser("serve", help="run everything configured")
-    serve_parser.add_argument(
-        "--role",
-        choices=[r.value for r in ProcessRole],
-        default=ProcessRole.ALL.value,
-        help="all in one process (default), or receiving (ingest) and answering (worker) "
-        "as separate processes on the same store",
-    )
-    core_parser = sub.add_parser("core", help="run the OpenAI-compatible inference service alone")
-    core_parser.add_argument("--port", type=int)
-    chat_parser = sub.add_parser("chat", help="talk to the bot in this terminal")
-    chat_parser.add_argument("--chat-id", default="local")
-    export_parser = sub.add_parser("export", help="export a conversation as JSON")
-    export_parser.add_argument("key", help="platform|chat_id|thread_id, e.g. 'terminal|local|'")
-    export_parser.add_argument("--out", type=Path)
-    feedback_parser = sub.add_parser("feedback", help="staff feedback on answers")
-    feedback_sub = feedback_parser.add_subparsers(dest="feedback_command", required=True)
-    feedback_export = feedback_sub.add_parser(
-        "export", help="write thumbs up/down as bench.eval cases files (one per day)"
-    )
-    feedback_export.add_argument("file", type=Path, help="cases file to write, e.g. feedback.yaml")
-    feedback_export.add_argument("--since", type=_day, help="first day (YYYY-MM-DD, UTC)")
-    feedback_export.add_argument("--until", type=_day, help="last day (YYYY-MM-DD, UTC)")
-    dead_parser = sub.add_parser("deadletters", help="list or replay dead letters")
-    dead_parser.add_argument("action", choices=["list", "replay"])
-    dead_parser.add_argument("refs", nargs="*", help="inbox:ID or outbox:ID (replay)")
-    dead_parser.add_argument("--all", action="store_true", help="replay every dead letter")
-    dead_parser.add_argument("--json", action="store_true", help="list as JSON")
-    return parser
-
-
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {value!r}") from None
-
-
-async def feedback_export(
-    settings: Settings, out: Path, since: date | None, until: date | None
-) -> None:
-    """Write the feedback given between ``since`` and ``until`` (inclusive) as cases files."""
-    from core.feedback.export import export_feedback
-
-    start = datetime.combine(since, time.min, UTC) if since else None
-    end = datetime.combine(until + timedelta(days=1), time.min, UTC) if until else None
-    store = await Store.open(settings.store.url)
-    try:
-        written = await export_feedback(store, out, start, end, settings.bot.history_rounds)
-    finally:
-        await store.close()
-    if not written:
-        print("no feedback in that period")
-    for file in written:
-        where = file.path if file.cases else f"{file.path} (not written: no usable case)"
-        print(f"{where}: {file.cases} case(s), {file.skipped} skipped (see its comments)")
-
-
-async def deadletters(settings: Settings, args: argparse.Namespace) -> int:
-    """``deadletters list`` prints them; ``deadletters replay REF… | --all`` requeues them."""
-    from core.store.deadletters import DeadLetters
-
-    store = await Store.open(settings.store.url)
-    try:
-        letters = DeadLetters(store)
-        if args.action == "list":
-            found = await letters.listed()
-            if args.json:
-                print(json.dumps([
-                    {"ref": d.ref, "conversation": d.conversation, "attempts": d.attempts,
-                     "error": d.error, "text": d.text, "at": d.at.isoformat() if d.at else None}
-                    for d in found
-                ], ensure_ascii=False, indent=2))  # fmt: skip
-            for d in [] if args.json else found:
-                print(f"{d.ref}\t{d.conversation}\t{d.attempts}\t{d.error[:60]}\t{d.text}")
-            if not args.json:
-                print(f"{len(found)} dead letter(s)", file=sys.stderr)
-            return 0
-        if not args.refs and not args.all:
-            raise ConfigError("deadletters replay: name inbox:ID / outbox:ID, or --all")
-        replayed = await letters.replay(args.refs, every=args.all)
-        print(f"replayed {len(replayed)}: {' '.join(replayed) or '-'}")
-        return 0 if replayed or args.all else 1
-    finally:
-        await store.close()
-
-
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         asyncio.run(serve(settings, ProcessRole(args.role)))
@@ -511,23 +431,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     elif args.command == "chat":
         asyncio.run(chat(settings, args.chat_id))
     elif args.command == "feedback":
-        asyncio.run(feedback_export(settings, args.file, args.since, args.until))
+        asyncio.run(store_tools.feedback_export(settings, args.file, args.since, args.until))
     elif args.command == "export":
-        from core.store.export import export_conversation_from_url
-
-        data = asyncio.run(export_conversation_from_url(settings.store.url, args.key))
-        text = json.dumps(data, ensure_ascii=False, indent=2)
-        if args.out:
-            args.out.write_text(text, encoding="utf-8")
-        else:
-            print(text)
+        asyncio.run(store_tools.export_conversation(settings, args.key, args.out))
     elif args.command == "deadletters":
-        return asyncio.run(deadletters(settings, args))
+        return asyncio.run(store_tools.deadletters(settings, args))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser(__doc__).parse_args(argv)
+    if args.command == "knowledge":
+        return knowledge_cli.run(args)
     try:
         settings = load_settings()
         logging.basicConfig(

@@ -185,6 +185,8 @@ class BotSettings(Section):
     staff: str = "staff"
     history_rounds: int = 5
     knowledge_dir: str | None = None  # a shop's own knowledge folder; None = the demo shop
+    # The model path's time budget: past it the customer gets the handoff notice instead.
+    model_deadline_s: float = Field(default=4.0, gt=0)
 
 
 class SettingsError(ValueError):

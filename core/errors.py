@@ -45,6 +45,12 @@ class ConfigError(KefuError):
     code = "config_error"
 
 
+class CatalogImportError(ConfigError):
+    """A product CSV export cannot be imported (unreadable, a column missing, a bad row)."""
+
+    code = "catalog_import_error"
+
+
 class DeskUnavailableError(ConfigError):
     """The staff desk handoffs are configured for lives on a platform that is not running."""
 

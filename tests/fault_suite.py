@@ -229,13 +229,17 @@ async def _delivered(store: Store) -> int:
     return (await store.counts()).get("outbox.delivered", 0)
 
 
-async def _killer(replicas: list[Replica], store: Store, points: list[int]) -> None:
-    """SIGKILL a replica each time the delivered replies pass a kill point; restart it."""
+async def _killer(
+    replicas: list[Replica], store: Store, points: list[int], fired: list[int]
+) -> None:
+    """SIGKILL a replica each time the delivered replies pass a kill point; restart it.
+    ``fired`` holds the delivered count at each kill, so the driver can wait for a due one."""
     for index, point in enumerate(points):
         while await _delivered(store) < point:
             await asyncio.sleep(0.02)
         victim = replicas[index % len(replicas)]
         victim.kill()
+        fired.append(await _delivered(store))
         assert victim.process is not None
         await victim.process.wait()
         await victim.start()
@@ -244,6 +248,16 @@ async def _killer(replicas: list[Replica], store: Store, points: list[int]) -> N
 def _report_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         print(f"fault suite: the killer failed: {task.exception()!r}", file=sys.stderr)
+
+
+async def _await_due_kills(store: Store, points: list[int], fired: list[int]) -> None:
+    """Hold the next round until every kill point already passed has fired: under load a
+    restart can outlast a round, and a kill must land while traffic still flows."""
+    delivered = await _delivered(store)
+    due = sum(point <= delivered for point in points)
+    deadline = time.monotonic() + 60
+    while len(fired) < due and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 async def _settle(store: Store, expected: int, timeout_s: float) -> None:
@@ -303,7 +317,8 @@ async def _drive(
             driver.url = balancer.url + driver.path
         scripted = plan(conversations, drivers)
         points = [len(scripted) * (k + 1) // (kills + 1) for k in range(kills)]
-        killer = asyncio.create_task(_killer(group, store, points))
+        fired: list[int] = []
+        killer = asyncio.create_task(_killer(group, store, points, fired))
         killer.add_done_callback(_report_failure)
         requests, problems = 0, []
         for round_no in range(max(m.round_no for m in scripted) + 2):
@@ -316,6 +331,7 @@ async def _drive(
             except TimeoutError as exc:
                 problems.append(f"round {round_no}: {exc}")
                 break
+            await _await_due_kills(store, points, fired)
         with contextlib.suppress(asyncio.CancelledError):
             killer.cancel()
             await killer

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTSIDE_CORE = ("adapters", "bots", "config", "main")
+OUTSIDE_CORE = ("adapters", "bots", "config", "cli", "main")
 
 PROBE = """
 import importlib, pkgutil, sys
@@ -17,7 +17,7 @@ for module in pkgutil.walk_packages(core.__path__, "core."):
     if ".migrations" not in module.name:
         importlib.import_module(module.name)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("telegram", "slack_sdk", "slack_bolt",
-                "adapters", "bots", "config", "main"))
+                "adapters", "bots", "config", "cli", "main"))
 print(",".join(loaded))
 """
 
@@ -69,7 +69,7 @@ CTYPES_FILES = {"core/engines/_llamacpp.py"}
 
 def _sources() -> list[Path]:
     files = [ROOT / "main.py"]
-    for package in ("core", "adapters", "bots", "config"):
+    for package in ("core", "adapters", "bots", "config", "cli"):
         files += [p for p in (ROOT / package).rglob("*.py") if "migrations" not in p.parts]
     return files
 

@@ -8,12 +8,28 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from core.errors import ConfigError
 from core.knowledge.yamlsrc import read_yaml, validation_errors
 from core.media.images import normalise_image
-from core.model.turn import ConversationKey, HistoryItem, Part, Role, Sender, TextPart, Turn
+from core.model.turn import (
+    Command,
+    ConversationKey,
+    HistoryItem,
+    Part,
+    Role,
+    Sender,
+    TextPart,
+    Turn,
+)
 
 CASES_FILE = Path(__file__).with_name("cases.yaml")
 IMAGES_DIR = Path(__file__).with_name("images")
@@ -40,14 +56,24 @@ class Case(BaseModel):
     forbid: tuple[str, ...] = ()
     must_handoff: bool = False
     relevant_sources: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    images_dir: Path = Field(IMAGES_DIR, exclude=True)  # set from the cases file's folder
+
+    @model_validator(mode="before")
+    @classmethod
+    def _images_next_to_the_file(cls, data: object, info: ValidationInfo) -> object:
+        folder = (info.context or {}).get("images_dir")
+        if folder is not None and isinstance(data, dict) and "images_dir" not in data:
+            return {**data, "images_dir": folder}
+        return data
 
     @model_validator(mode="after")
     def _one_expectation(self) -> Case:
         if self.must_handoff == bool(self.expect_facts):
             raise ValueError("a case needs either expect_facts or must_handoff: true (not both)")
-        if self.image is not None and not (IMAGES_DIR / self.image).is_file():
+        if self.image is not None and not (self.images_dir / self.image).is_file():
             raise ValueError(
-                f"image {self.image} is not in {IMAGES_DIR} (run python -m bench.eval.make_images)"
+                f"image {self.image} is not in {self.images_dir} (run its make_images.py)"
             )
         return self
 
@@ -61,14 +87,14 @@ class Case(BaseModel):
         if self.text:
             parts.append(TextPart(self.text))
         if self.image:
-            parts.append(normalise_image((IMAGES_DIR / self.image).read_bytes()))
+            parts.append(normalise_image((self.images_dir / self.image).read_bytes()))
         key = ConversationKey.from_channel(self.platform, f"eval-{self.id}")
         return Turn(
             key,
             Sender(self.user, self.user, Role.CUSTOMER),
             f"eval-{self.id}",
             tuple(parts),
-            command=self.command,
+            command=Command(self.command) if self.command else None,
         )
 
     def history_items(self) -> list[HistoryItem]:
@@ -77,8 +103,12 @@ class Case(BaseModel):
 
 
 class CaseFile(BaseModel):
+    """A cases file; ``knowledge`` (relative to the file) names the shop's knowledge folder,
+    absent for the demo shop (the bot's own folder)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     date: date
+    knowledge: str | None = None
     cases: tuple[Case, ...] = Field(min_length=1)
 
 
@@ -90,7 +120,7 @@ def load_cases(path: Path = CASES_FILE) -> CaseFile:
     """
     doc = read_yaml(path)
     try:
-        loaded = CaseFile.model_validate(doc.data)
+        loaded = CaseFile.model_validate(doc.data, context={"images_dir": path.parent / "images"})
     except ValidationError as exc:
         raise ConfigError(
             f"invalid cases file {path}:\n  " + "\n  ".join(validation_errors(doc, exc))

@@ -1,14 +1,33 @@
-"""Print and write the evaluation results (bench/eval/RESULTS.md)."""
+"""Print and write the evaluation results (bench/eval/RESULTS.md): each shop, and the worst
+shop's figures (the minimum across shops) against the targets."""
 
 from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.eval.runner import CaseResult, Summary
 
-TARGETS = {"wrong": 0.02, "resolution": 0.60, "handoff_recall": 0.95}
+# Targets on the WORST shop.
+TARGETS = {
+    "resolution": 0.70,
+    "wrong": 0.02,
+    "handoff_recall": 1.0,
+    "answerable_handoff": 0.15,
+    "p95_s": 5.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ShopRun:
+    """One shop's results (development cases, and the sealed holdout when it was run)."""
+
+    name: str
+    summary: Summary
+    holdout: Summary | None = None
 
 
 def machine() -> str:
@@ -46,7 +65,7 @@ def case_line(result: CaseResult) -> str:
     if result.ungrounded:
         extra.append(f"ungrounded {list(result.ungrounded)}")
     tail = f"  [{', '.join(extra)}]" if extra else ""
-    return f"{mark:5} {result.case.id:32} {result.outcome:7} {result.path:13} {_short(detail, 90)}{tail}"
+    return f"{mark:5} {result.case.id:32} {result.seconds:5.1f}s {result.outcome:7} {result.path:13} {_short(detail, 90)}{tail}"
 
 
 def summary_lines(summary: Summary) -> list[str]:
@@ -58,7 +77,8 @@ def summary_lines(summary: Summary) -> list[str]:
         f"resolution rate: {s.resolution:.1%} of answerable ({sum(r.resolved for r in s.answerable)}/{a}); target >= {TARGETS['resolution']:.0%}",
         f"wrong-answer rate: {s.wrong_rate:.1%} of all cases ({len(wrong)}/{n}); target <= {TARGETS['wrong']:.0%}",
         f"handoff recall: {s.handoff_recall:.1%} of must-handoff ({sum(r.handed_off for r in s.must_handoff)}/{h}); target >= {TARGETS['handoff_recall']:.0%}",
-        f"handoff rate on answerable cases: {s.answerable_handoff_rate:.1%} ({sum(r.handed_off for r in s.answerable)}/{a})",
+        f"handoff rate on answerable cases: {s.answerable_handoff_rate:.1%} ({sum(r.handed_off for r in s.answerable)}/{a}); target <= {TARGETS['answerable_handoff']:.0%}",
+        f"time to reply: p95 {s.p95_seconds:.2f} s, max {max((r.seconds for r in s.results), default=0):.2f} s; target p95 <= {TARGETS['p95_s']:g} s",
         f"retrieval recall@3: {s.recall_at_3:.1%} over {s.recall_cases} cases with relevant_sources",
         f"answer paths: {', '.join(f'{k} {v}' for k, v in sorted(s.paths.items()))}",
         f"wall time: {s.wall_s:.1f} s for all cases (concurrent)",
@@ -89,69 +109,115 @@ def case_table(summary: Summary) -> list[str]:
 
 
 def metrics_table(s: Summary) -> list[str]:
+    t = TARGETS
     return [
         "| metric | value | target | status |",
         "|---|---|---|---|",
-        f"| resolution rate (answerable) | {s.resolution:.1%} | ≥ 60% | {_status(s.resolution, 0.60, True)} |",
-        f"| wrong-answer rate (all cases) | {s.wrong_rate:.1%} | ≤ 2% | {_status(s.wrong_rate, 0.02, False)} |",
-        f"| handoff recall (must-handoff) | {s.handoff_recall:.1%} | ≥ 95% | {_status(s.handoff_recall, 0.95, True)} |",
-        f"| handoff rate on answerable | {s.answerable_handoff_rate:.1%} | (lower is better) | |",
+        f"| resolution rate (answerable) | {s.resolution:.1%} | ≥ {t['resolution']:.0%} | {_status(s.resolution, t['resolution'], True)} |",
+        f"| wrong-answer rate (all cases) | {s.wrong_rate:.1%} | ≤ {t['wrong']:.0%} | {_status(s.wrong_rate, t['wrong'], False)} |",
+        f"| handoff recall (must-handoff) | {s.handoff_recall:.1%} | ≥ {t['handoff_recall']:.0%} | {_status(s.handoff_recall, t['handoff_recall'], True)} |",
+        f"| answerable cases handed off | {s.answerable_handoff_rate:.1%} | ≤ {t['answerable_handoff']:.0%} | {_status(s.answerable_handoff_rate, t['answerable_handoff'], False)} |",
+        f"| p95 time to reply | {s.p95_seconds:.2f} s | ≤ {t['p95_s']:g} s | {_status(s.p95_seconds, t['p95_s'], False)} |",
         f"| retrieval recall@3 | {s.recall_at_3:.1%} ({s.recall_cases} cases) | | |",
     ]
+
+
+def overview_table(runs: Sequence[ShopRun], holdout: bool = False) -> list[str]:
+    """One row per shop, then the worst value of each metric across the shops."""
+    parts = [(r.name, r.holdout if holdout else r.summary) for r in runs]
+    rows = [(name, s) for name, s in parts if s is not None]
+    table = [
+        "| shop | cases | resolution | wrong answers | handoff recall | answerable handed off | p95 time to reply |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in rows:
+        table.append(
+            f"| {name} | {len(s.results)} | {s.resolution:.1%} | {s.wrong_rate:.1%} | {s.handoff_recall:.1%} | {s.answerable_handoff_rate:.1%} | {s.p95_seconds:.2f} s |"
+        )
+    if rows:
+        summaries = [s for _, s in rows]
+        worst = (
+            min(s.resolution for s in summaries),
+            max(s.wrong_rate for s in summaries),
+            min(s.handoff_recall for s in summaries),
+            max(s.answerable_handoff_rate for s in summaries),
+            max(s.p95_seconds for s in summaries),
+        )
+        t = TARGETS
+        marks = (
+            _status(worst[0], t["resolution"], True),
+            _status(worst[1], t["wrong"], False),
+            _status(worst[2], t["handoff_recall"], True),
+            _status(worst[3], t["answerable_handoff"], False),
+            _status(worst[4], t["p95_s"], False),
+        )
+        table.append(
+            f"| **worst shop** | | **{worst[0]:.1%}** ({marks[0]}) | **{worst[1]:.1%}** ({marks[1]}) | **{worst[2]:.1%}** ({marks[2]}) | **{worst[3]:.1%}** ({marks[3]}) | **{worst[4]:.2f} s** ({marks[4]}) |"
+        )
+        table.append(
+            f"| target | | ≥ {t['resolution']:.0%} | ≤ {t['wrong']:.0%} | {t['handoff_recall']:.0%} | ≤ {t['answerable_handoff']:.0%} | ≤ {t['p95_s']:g} s |"
+        )
+    return table
 
 
 DEFINITIONS = [
     "Definitions: *resolved* = an answerable case answered (not handed off) containing every expected fact and no",
     "forbidden one. *Wrong* = an answer that was sent (not handed off) and contains a forbidden fact or an ungrounded",
-    "price, date, order number or tracking number. *Handoff recall* = must-handoff cases handed off. Paths: *tool* =",
+    "price, date, order number, tracking number or specification. *Handoff recall* = must-handoff cases handed off. Paths: *tool* =",
     "templated answer from order/price/stock/promotion tools; *quote* = FAQ or policy text quoted; *fixed* =",
     "greeting; *model* = the model's answer was sent; *model-handoff* = the model answered but the assessment",
-    "handed off; *handoff* = handed off before the model.",
+    "handed off; *model-stopped* = the draft was stopped (deadline, or it could no longer pass) and handed off;",
+    "*handoff* = handed off before the model. *Time to reply* = from the turn to the answer or the handoff",
+    "notice (prepare, OCR, model draft and assessment), with the stated concurrency.",
 ]
 
 
 def write_markdown(
-    summary: Summary,
-    path: Path,
-    command: str,
-    engine: str,
-    notes: list[str],
-    holdout: Summary | None = None,
+    runs: Sequence[ShopRun], path: Path, command: str, engine: str, notes: list[str]
 ) -> None:
-    """Write RESULTS.md: how it was run, the metrics against the targets, every case."""
-    s = summary
+    """Write RESULTS.md: how it was run, the worst shop against the targets, each shop, every case."""
     body = [
         "# Shop bot evaluation",
         "",
         f"Command: `{command}`  ",
         f"Engine: {engine}  ",
         f"Machine: {machine()}  ",
-        f"Cases: bench/eval/cases.yaml ({len(s.results)} cases, {sum(1 for r in s.results if r.case.image)} with a photo), evaluated as of the date in the file.",
+        "Each shop is evaluated as of the date in its cases file.",
         "",
-        "## Results",
+        "## All shops (development cases)",
         "",
-        *metrics_table(s),
-        "",
-        *(f"- {line}" for line in summary_lines(s)),
-        "",
-        *DEFINITIONS,
-        "",
-        *notes,
+        *overview_table(runs),
         "",
     ]
-    if holdout is not None:
+    if any(r.holdout is not None for r in runs):
         body += [
-            "## Held-out cases (bench/eval/holdout.yaml)",
+            "## All shops (sealed holdout cases, run once)",
             "",
-            "Written after the main set had been used for tuning and never tuned on: a fairer view of",
-            "how the bot handles phrasings nobody prepared it for.",
-            "",
-            *metrics_table(holdout),
-            "",
-            *(f"- {line}" for line in summary_lines(holdout)),
+            *overview_table(runs, holdout=True),
             "",
         ]
-    body += ["## Cases", "", *case_table(s), ""]
-    if holdout is not None:
-        body += ["## Held-out cases, one by one", "", *case_table(holdout), ""]
+    body += [*DEFINITIONS, "", *notes, ""]
+    for run in runs:
+        s = run.summary
+        body += [
+            f"## {run.name}",
+            "",
+            *metrics_table(s),
+            "",
+            *(f"- {line}" for line in summary_lines(s)),
+            "",
+            *case_table(s),
+            "",
+        ]
+        if run.holdout is not None:
+            body += [
+                f"### {run.name}: holdout",
+                "",
+                *metrics_table(run.holdout),
+                "",
+                *(f"- {line}" for line in summary_lines(run.holdout)),
+                "",
+                *case_table(run.holdout),
+                "",
+            ]
     path.write_text("\n".join(body), encoding="utf-8")

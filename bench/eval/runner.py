@@ -1,8 +1,10 @@
 """Run evaluation cases through the real brain and engine, and score them.
 
-Per case: ``brain.prepare`` → (unless it hands off or answers directly) ``engine.generate``
-→ ``brain.assess``, exactly the worker's sequence. All cases run concurrently, so the
-batching engine decodes the model cases together.
+Per case: ``brain.prepare`` → (unless it hands off or answers directly) the model draft
+under the worker's time budget and early stop (:func:`core.answering.draft.write_draft`) →
+``brain.assess``, exactly the worker's sequence. ``concurrency`` cases run at a time (the
+batching engine decodes their model drafts together); each case's time to reply is the
+time from its start to the answer or the handoff notice.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ import asyncio
 import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bench.eval.cases import Case
 from core.answering.bot import BotBrain, Prepared, TurnContext
 from core.answering.confidence import score_logprobs
-from core.engines.base import Engine, GenerationRequest, collect
+from core.answering.draft import DraftBudget, write_draft
+from core.engines.base import Engine, GenerationRequest
 from core.knowledge.grounding import Evidence, check_grounding
 from core.knowledge.retrieval import Retriever
 
-CRITICAL = frozenset({"price", "order_number", "tracking", "date"})
+CRITICAL = frozenset({"price", "order_number", "tracking", "date", "spec"})
 TOOL_PREFIXES = ("order:", "price:", "stock:", "promo:")
 
 
@@ -80,6 +83,14 @@ class Summary:
     def __post_init__(self) -> None:
         for r in self.results:
             self.paths[r.path] = self.paths.get(r.path, 0) + 1
+
+    @property
+    def p95_seconds(self) -> float:
+        """95th percentile of the time to reply (nearest rank)."""
+        times = sorted(r.seconds for r in self.results)
+        if not times:
+            return 0.0
+        return times[min(len(times) - 1, max(0, -(-95 * len(times) // 100) - 1))]
 
     @property
     def answerable(self) -> list[CaseResult]:
@@ -142,7 +153,12 @@ def _check(case: Case, answer: str, prepared: Prepared, handed_off: bool) -> Che
 
 
 async def run_case(
-    case: Case, brain: BotBrain, engine: Engine, retriever: Retriever, max_new_tokens: int
+    case: Case,
+    brain: BotBrain,
+    engine: Engine,
+    retriever: Retriever,
+    max_new_tokens: int,
+    budget: DraftBudget | None = None,
 ) -> CaseResult:
     """Run one case the way the worker would, and score it."""
     started = time.perf_counter()
@@ -171,9 +187,15 @@ async def run_case(
         checks = _check(case, prepared.direct_reply, prepared, False)
         return result("answer", _path(prepared), prepared.direct_reply, (), 1.0, checks)
     request = GenerationRequest(prepared.messages, max_new_tokens=max_new_tokens, temperature=0.0)
-    text, logprobs, _ = await collect(engine.generate(request))
-    answer = text.strip()
-    assessment = brain.assess(turn, prepared, answer, score_logprobs(logprobs))
+    draft = await write_draft(
+        engine, request, budget or DraftBudget(), prepared.guard, None, prepared.functions
+    )
+    answer = draft.text
+    prepared = replace(prepared, facts=(*prepared.facts, *draft.facts))
+    if draft.stopped is not None:
+        checks = _check(case, answer, prepared, True)
+        return result("handoff", "model-stopped", answer, (draft.stopped,), None, checks)
+    assessment = brain.assess(turn, prepared, answer, score_logprobs(draft.logprobs))
     handoff = assessment.handoff
     checks = _check(case, answer, prepared, handoff is not None)
     if handoff is not None:
@@ -197,10 +219,16 @@ async def run_all(
     engine: Engine,
     retriever: Retriever,
     max_new_tokens: int = 96,
+    budget: DraftBudget | None = None,
+    concurrency: int = 64,
 ) -> Summary:
-    """Run every case concurrently (the engine batches the model cases)."""
+    """Run the cases, ``concurrency`` at a time (the engine batches the model cases)."""
     started = time.perf_counter()
-    results = await asyncio.gather(
-        *(run_case(c, brain, engine, retriever, max_new_tokens) for c in cases)
-    )
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(case: Case) -> CaseResult:
+        async with gate:
+            return await run_case(case, brain, engine, retriever, max_new_tokens, budget)
+
+    results = await asyncio.gather(*(one(c) for c in cases))
     return Summary(list(results), time.perf_counter() - started)

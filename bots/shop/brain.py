@@ -7,7 +7,7 @@ owner drops their folder into config and restarts).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from core.knowledge.disclosure import DisclosureCheck
 from core.knowledge.intents import Intents
 from core.knowledge.tools import ToolOutcome
 from core.model.decision import HandoffKind
-from core.model.turn import Audience, Confidence, Turn
+from core.model.turn import Audience, Confidence, HistoryItem, Turn
 from core.texts import Language, text
 
 BOT_DIR = Path(__file__).parent
@@ -42,9 +42,15 @@ class ShopBrain(KnowledgeBrain):
     """
 
     async def _tools(
-        self, turn: Turn, customer_text: str, ocr_text: str, intents: Intents, language: Language
+        self,
+        turn: Turn,
+        customer_text: str,
+        ocr_text: str,
+        intents: Intents,
+        language: Language,
+        history: Sequence[HistoryItem] = (),
     ) -> ToolOutcome:
-        outcome = await super()._tools(turn, customer_text, ocr_text, intents, language)
+        outcome = await super()._tools(turn, customer_text, ocr_text, intents, language, history)
         if turn.audience is Audience.PRIVATE:
             return outcome
         if not any(f.source.startswith(ORDER_FACT_PREFIX) for f in outcome.facts):
@@ -67,9 +73,10 @@ class ShopBrain(KnowledgeBrain):
 
     def _disclosures(self) -> DisclosureCheck:
         knowledge = self.holder.current.knowledge
-        persona = self.config.persona
+        persona = self.config.persona_for(knowledge.shop)
         return DisclosureCheck(
-            self.config.orders.prefix,
+            knowledge.shop.order_number_pattern,
+            (n for o in knowledge.orders for n in (o.order_no, o.tracking) if n),
             (c.name for c in knowledge.customers),
             (persona.en, persona.zh, *RULES.values()),
         )

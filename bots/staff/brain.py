@@ -19,7 +19,7 @@ from core.answering.bot import Assessment, Fact, Prepared, TurnContext
 from core.knowledge.answers import order_fact
 from core.knowledge.brain import KnowledgeBrain, OcrReading
 from core.knowledge.model import Identity, Order
-from core.knowledge.ordernumbers import find_order_numbers
+from core.knowledge.ordernumbers import OrderNumbers, find_order_numbers
 from core.knowledge.orders import Asker
 from core.model.turn import Confidence, Role, Turn
 from core.texts import Language, detect_language
@@ -59,9 +59,12 @@ class StaffBrain(KnowledgeBrain):
         base = self.holder.current
         staff = Asker(Identity("staff", "staff"), Role.STAFF)
         orders: list[Order] = []
+        shop_form = OrderNumbers(base.knowledge.shop.order_number_pattern)  # shop.yaml's own
         for number in dict.fromkeys(
             find_order_numbers(text, self.config.orders.prefix)
             + find_order_numbers(ocr_text, self.config.orders.prefix)
+            + shop_form.find(text)
+            + shop_form.find(ocr_text)
         ):
             order = await base.orders.find(number, staff)
             if order is None:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from core.answering.bot import Assessment, BotBrain, HandoffDecision, Prepared, TurnContext
 from core.answering.confidence import score_logprobs
+from core.answering.draft import Draft, DraftBudget, write_draft
 from core.answering.feedback import FeedbackRecorder
 from core.answering.interrupts import Interrupts
-from core.engines.base import Engine, GenerationChunk, GenerationRequest, TokenLogprob, collect
+from core.engines.base import Engine, GenerationChunk, GenerationRequest
 from core.errors import EngineError
 from core.handoff.desk import StaffDesk
 from core.handoff.relay import HandoffRelay, draft_reason
@@ -68,6 +69,9 @@ class AnswerSettings:
     # Raise engine failures to the worker, which holds the turn and answers it when the
     # engine is back (or hands it to staff after a while); False answers with an apology.
     hold_on_engine_error: bool = False
+    # The model path's deadline and early stop: the customer gets the answer or the handoff
+    # notice in time, and a draft that cannot pass is not decoded to the end.
+    draft_budget: DraftBudget = field(default_factory=DraftBudget)
 
 
 class Answerer:
@@ -264,12 +268,12 @@ class Answerer:
         abort = functools.partial(self.engine.abort, request.request_id)
         with self.interrupts.watch(turn.key, abort) as watch:
             try:
-                body, logprobs = await self._run(
-                    request, stream if prepared.stream_preview else None
+                draft = await self._run(
+                    request, prepared, stream if prepared.stream_preview else None
                 )
             except EngineError as exc:
                 if watch.stopped:
-                    body, logprobs = "", []
+                    draft = Draft("", (), None, 0.0)
                 elif self.settings.hold_on_engine_error:
                     raise
                 else:
@@ -278,10 +282,15 @@ class Answerer:
             finally:
                 if stream is not None:
                     await stream.close()
+        body = draft.text
         if watch.stopped:
             return self._stopped(turn, body)
-        assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(logprobs))
         ref = stream.ref if stream else None
+        if draft.stopped is not None:
+            # Out of time, or the draft could no longer pass: the handoff notice now.
+            decision = HandoffDecision((draft.stopped,), HandoffKind.LOW_CONFIDENCE)
+            return self._handoff(turn, conversation, decision, language, None, ref, draft=body)
+        assessment: Assessment = brain.assess(turn, prepared, body, score_logprobs(draft.logprobs))
         if assessment.handoff is not None:
             return self._handoff(
                 turn, conversation, assessment.handoff, language, assessment.confidence, ref,
@@ -355,11 +364,17 @@ class Answerer:
         )
 
     async def _run(
-        self, request: GenerationRequest, stream: ReplyStream | None
-    ) -> tuple[str, list[TokenLogprob]]:
+        self, request: GenerationRequest, prepared: Prepared, stream: ReplyStream | None
+    ) -> Draft:
         async def preview(chunk: GenerationChunk, text_so_far: str) -> None:
             if stream is not None and chunk.text:
                 await stream.update(text_so_far)
 
-        text_, logprobs, _ = await collect(self.engine.generate(request), preview)
-        return text_.strip(), logprobs
+        return await write_draft(
+            self.engine,
+            request,
+            self.settings.draft_budget,
+            prepared.guard,
+            preview,
+            prepared.functions,
+        )

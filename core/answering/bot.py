@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.engines.base import ChatMessage
+from core.engines.base import ChatMessage, ToolCall, ToolSpec
 from core.model.decision import HandoffKind
 from core.model.turn import Confidence, HistoryItem, Turn
 
@@ -46,6 +46,32 @@ class HandoffDecision:
     kind: HandoffKind = HandoffKind.POLICY
 
 
+class DraftGuard(Protocol):
+    """A brain's early verdict on a model draft while it is being written."""
+
+    def doomed(self, text_so_far: str) -> str | None:
+        """Why the draft can no longer pass the assessment, or None while it still may."""
+        ...
+
+
+class FunctionBox(Protocol):
+    """A brain's functions for engines with function calling: the model chooses them."""
+
+    @property
+    def specs(self) -> tuple[ToolSpec, ...]:
+        """The functions offered to the model."""
+        ...
+
+    async def call(self, call: ToolCall) -> Fact:
+        """Run one call; its result is a fact (also grounding evidence). Bad arguments give
+        a fact saying so, for the model to correct itself, never an exception."""
+        ...
+
+    def guard(self, facts: tuple[Fact, ...]) -> DraftGuard | None:
+        """The draft guard once the calls so far returned ``facts``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """The prompt for one turn plus what the assessment needs later.
@@ -60,6 +86,8 @@ class Prepared:
             Brains turn it off when answers are often withheld after assessment, so a
             customer never glimpses an answer that is then replaced by a handoff.
         failures: The context's failures in a row, for the assessment's repeated-failure rule.
+        guard: Stops the model's draft early once it can no longer pass the assessment.
+        functions: Offered to engines with function calling (None: the rules decide).
     """
 
     messages: tuple[ChatMessage, ...]
@@ -69,6 +97,8 @@ class Prepared:
     ocr_text: str = ""
     stream_preview: bool = True
     failures: int = 0
+    guard: DraftGuard | None = None
+    functions: FunctionBox | None = None
 
 
 @dataclass(frozen=True, slots=True)

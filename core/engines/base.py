@@ -16,15 +16,45 @@ from typing import Literal, Protocol, runtime_checkable
 from core.errors import EngineError, InvalidInputError
 from core.model.turn import ImagePart, Part, TextPart
 
-ChatRole = Literal["system", "user", "assistant"]
+ChatRole = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call (OpenAI function calling).
+
+    Attributes:
+        name: The function's name.
+        description: What it does, for the model.
+        parameters_json: Its parameters as a JSON-schema object, serialised.
+    """
+
+    name: str
+    description: str
+    parameters_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asked for: ``arguments_json`` is its arguments as JSON text."""
+
+    id: str
+    name: str
+    arguments_json: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message of a prompt; ``parts`` may include images for vision models."""
+    """One message of a prompt; ``parts`` may include images for vision models.
+
+    ``tool_calls`` are an assistant message's function calls; a ``tool`` message answers
+    the call named by ``tool_call_id``.
+    """
 
     role: ChatRole
     parts: tuple[Part, ...]
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
 
     @classmethod
     def text(cls, role: ChatRole, content: str) -> ChatMessage:
@@ -66,6 +96,7 @@ class GenerationRequest:
         top_logprobs: How many alternatives per token to report (0..20).
         request_id: Unique id; used by :meth:`Engine.abort`.
         seed: Sampling seed, for reproducibility.
+        tools: Functions the model may call; engines without function calling ignore them.
     """
 
     messages: tuple[ChatMessage, ...]
@@ -77,6 +108,7 @@ class GenerationRequest:
     top_logprobs: int = 0
     request_id: str = field(default_factory=new_request_id)
     seed: int | None = None
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +143,7 @@ class GenerationChunk:
         logprobs: Log-probabilities of the tokens that produced ``text``.
         finish_reason: Set on the last chunk only.
         usage: Token counts, set on the last chunk only.
+        tool_calls: The functions the model called, complete, on the last chunk only.
     """
 
     request_id: str
@@ -118,6 +151,7 @@ class GenerationChunk:
     logprobs: tuple[TokenLogprob, ...] = ()
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from core.engines.base import (
 from core.engines.openai_wire import (
     FINISH_REASONS,
     SseDecoder,
+    ToolCallAssembler,
     decode_event,
     first_choice,
     http_error,
@@ -196,6 +197,7 @@ class OpenAIEngine:
         finish: FinishReason | None = None
         usage: Usage | None = None
         ended = False
+        calls = ToolCallAssembler()
         async with aclosing(self._events(response, state)) as events:  # type: ignore[type-var]  # async generators have aclose()
             async for data in events:
                 if data.strip() == "[DONE]":
@@ -206,7 +208,9 @@ class OpenAIEngine:
                 choice = first_choice(event)
                 if choice is None:
                     continue
-                text = (choice.get("delta") or {}).get("content") or ""
+                delta = choice.get("delta") or {}
+                calls.feed(delta.get("tool_calls"))
+                text = delta.get("content") or ""
                 logprobs = parse_logprobs(choice.get("logprobs"))
                 if text or logprobs:
                     yield GenerationChunk(rid, str(text), logprobs)
@@ -217,7 +221,7 @@ class OpenAIEngine:
             return
         if finish is None and not ended:
             raise EngineError("engine server closed the stream before the answer finished")
-        yield GenerationChunk(rid, "", (), finish or "stop", usage)
+        yield GenerationChunk(rid, "", (), finish or "stop", usage, calls.calls())
 
     async def _events(
         self, response: aiohttp.ClientResponse, state: _Inflight

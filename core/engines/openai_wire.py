@@ -11,7 +11,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from core.engines.base import ChatMessage, FinishReason, GenerationRequest, TokenLogprob, Usage
+from core.engines.base import (
+    ChatMessage,
+    FinishReason,
+    GenerationRequest,
+    TokenLogprob,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 from core.errors import EngineError, EngineOverloadedError
 from core.model.turn import ImagePart, TextPart
 
@@ -39,8 +47,40 @@ def _part_payload(part: TextPart | ImagePart) -> list[dict[str, Any]]:
     return parts
 
 
+def _call_payload(call: ToolCall) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments_json},
+    }
+
+
+def tool_payload(tool: ToolSpec) -> dict[str, Any]:
+    """One function offered to the model."""
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": json.loads(tool.parameters_json),
+        },
+    }
+
+
 def message_payload(message: ChatMessage) -> dict[str, Any]:
     """One chat message in OpenAI form: a plain string unless it carries images."""
+    if message.role == "tool":
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id,
+            "content": message.content_text,
+        }
+    if message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content_text or None,
+            "tool_calls": [_call_payload(c) for c in message.tool_calls],
+        }
     if not message.images:
         return {"role": message.role, "content": message.content_text}
     content = [item for part in message.parts for item in _part_payload(part)]
@@ -65,7 +105,54 @@ def request_payload(request: GenerationRequest, model: str) -> dict[str, Any]:
         body["stop"] = list(request.stop)
     if request.seed is not None:
         body["seed"] = request.seed
+    if request.tools:
+        body["tools"] = [tool_payload(t) for t in request.tools]
+        body["tool_choice"] = "auto"
     return body
+
+
+class ToolCallAssembler:
+    """Builds the complete tool calls from a stream's ``delta.tool_calls`` pieces (the id and
+    name come first, the arguments arrive in fragments, each keyed by ``index``)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, str]] = {}
+
+    def feed(self, pieces: Any) -> None:
+        """Add one delta's ``tool_calls`` list.
+
+        Raises:
+            EngineError: a piece that is not a tool-call fragment.
+        """
+        if not pieces:
+            return
+        try:
+            for piece in pieces:
+                call = self._calls.setdefault(
+                    int(piece.get("index", 0)), {"id": "", "name": "", "arguments": ""}
+                )
+                function = piece.get("function") or {}
+                call["id"] = str(piece.get("id") or call["id"])
+                call["name"] = str(function.get("name") or call["name"])
+                call["arguments"] += str(function.get("arguments") or "")
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise protocol_error(f"bad tool_calls {str(pieces)[:200]!r}") from exc
+
+    def calls(self) -> tuple[ToolCall, ...]:
+        """The calls, in index order.
+
+        Raises:
+            EngineError: a call without a function name.
+        """
+        out = []
+        for index in sorted(self._calls):
+            call = self._calls[index]
+            if not call["name"]:
+                raise protocol_error(f"tool call {index} has no function name")
+            out.append(
+                ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"] or "{}")
+            )
+        return tuple(out)
 
 
 def protocol_error(detail: str) -> EngineError:

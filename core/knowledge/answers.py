@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date
 
 from core.knowledge.model import (
+    REFUND_NAMES,
     STATUS_NAMES,
     Order,
     OrderStatus,
@@ -101,12 +102,37 @@ def _status_en(order: Order) -> str:
     return status
 
 
+def _extras(order: Order, shop: ShopInfo, language: Language) -> str:
+    """What an unshipped order's dates and a refund add (ships by, expected, refund)."""
+    zh = language == "zh"
+    parts = []
+    if order.shipped is None and order.ship_by is not None:
+        parts.append(f"预计{order.ship_by}前发货" if zh else f"ships by {order.ship_by}")
+    if order.shipped is None and order.estimated_delivery is not None:
+        parts.append(
+            f"预计{order.estimated_delivery}送达"
+            if zh
+            else f"expected delivery {order.estimated_delivery}"
+        )
+    if order.refund is not None:
+        refund = order.refund
+        name = REFUND_NAMES[refund.status].get(language)
+        amount = shop.money(refund.amount)
+        parts.append(
+            f"{name}{amount}（{refund.date}）" if zh else f"{name} {amount} on {refund.date}"
+        )
+    if not parts:
+        return ""
+    return ("；" + "；".join(parts)) if zh else ("; " + "; ".join(parts))
+
+
 def order_fact(order: Order, shop: ShopInfo, language: Language) -> str:
     """One sentence with everything the customer may ask about an order."""
     total = shop.money(order.total)
+    extras = _extras(order, shop, language)
     if language == "zh":
-        return f"订单{order.order_no}（{order.placed}下单）：{_items(order, 'zh')}；合计{total}；状态：{_status_zh(order)}。"
-    return f"Order {order.order_no} (placed {order.placed}): {_items(order, 'en')}; total {total}; status: {_status_en(order)}."
+        return f"订单{order.order_no}（{order.placed}下单）：{_items(order, 'zh')}；合计{total}；状态：{_status_zh(order)}{extras}。"
+    return f"Order {order.order_no} (placed {order.placed}): {_items(order, 'en')}; total {total}; status: {_status_en(order)}{extras}."
 
 
 def orders_overview(orders: Sequence[Order], shop: ShopInfo, language: Language) -> str:
@@ -117,15 +143,21 @@ def orders_overview(orders: Sequence[Order], shop: ShopInfo, language: Language)
 
 
 def _promo_rule(promo: Promotion, shop: ShopInfo, language: Language) -> str:
+    zh, money = language == "zh", shop.money
     if promo.kind is PromotionKind.PERCENT_OFF:
+        return zh_discount(promo.percent_off) if zh else f"{promo.percent_off.normalize():f}% off"
+    if promo.kind is PromotionKind.AMOUNT_OFF:
+        return f"每件立减{money(promo.amount_off)}" if zh else f"{money(promo.amount_off)} off each"
+    if promo.kind is PromotionKind.N_FOR_M:
+        return f"买{promo.buy}付{promo.pay}" if zh else f"buy {promo.buy}, pay {promo.pay}"
+    if promo.kind is PromotionKind.BUNDLE:
         return (
-            zh_discount(promo.percent_off)
-            if language == "zh"
-            else f"{promo.percent_off.normalize():f}% off"
+            f"组合价{money(promo.bundle_price)}" if zh else f"{money(promo.bundle_price)} together"
         )
-    if language == "zh":
-        return f"满{shop.money(promo.threshold)}减{shop.money(promo.amount_off)}"
-    return f"{shop.money(promo.amount_off)} off orders of {shop.money(promo.threshold)} or more"
+    tiers = [(money(t.spend), money(t.off)) for t in promo.tiers]
+    if zh:
+        return "，".join(f"满{spend}减{off}" for spend, off in tiers)
+    return "; ".join(f"{off} off orders of {spend} or more" for spend, off in tiers)
 
 
 def promotion_fact(promo: Promotion, shop: ShopInfo, language: Language, today: date) -> str:

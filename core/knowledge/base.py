@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.knowledge.catalog import Catalog
+from core.knowledge.linking import ProductLinker
 from core.knowledge.loader import load_knowledge
 from core.knowledge.model import Knowledge
+from core.knowledge.ordernumbers import OrderNumbers
 from core.knowledge.orders import FileOrderSource, OrderLookup, OrderSource
 from core.knowledge.retrieval import RelevanceThresholds, Retriever
 
@@ -28,6 +30,7 @@ class KnowledgeBase:
     retriever: Retriever
     catalog: Catalog
     orders: OrderLookup
+    linker: ProductLinker
 
     @classmethod
     def load(
@@ -48,8 +51,12 @@ class KnowledgeBase:
         """
         knowledge = load_knowledge(folder)
         retriever = Retriever.for_knowledge(knowledge, thresholds)
-        source = order_source or FileOrderSource(knowledge.orders)
-        return cls(knowledge, retriever, Catalog(knowledge), OrderLookup(source))
+        source = order_source or FileOrderSource(
+            knowledge.orders, OrderNumbers(knowledge.shop.order_number_pattern)
+        )
+        return cls(
+            knowledge, retriever, Catalog(knowledge), OrderLookup(source), ProductLinker(knowledge)
+        )
 
 
 class KnowledgeHolder:

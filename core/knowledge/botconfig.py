@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.errors import ConfigError
 from core.knowledge.format import LocalizedIn
+from core.knowledge.model import Localized, ShopInfo
 from core.knowledge.orders import OrderSource
 from core.knowledge.orders_http import HttpOrderSource
 from core.knowledge.policy import HandoffPolicyConfig
@@ -103,15 +104,30 @@ class BotConfig(_Section):
 
     name: str
     knowledge: str = "knowledge"
-    persona: LocalizedIn
+    persona: LocalizedIn | None = None  # the knowledge folder's shop.yaml persona wins
     history_rounds: int = Field(3, ge=0, le=20)
     max_facts: int = Field(4, ge=1, le=12)
     stream_previews: bool = True  # show the model's answer live while it is written
+    # Offer the shop's tools as OpenAI functions and let the model choose them (for capable
+    # engines: a Qwen-VL checkpoint, vLLM behind engine.kind openai); off: the rules decide.
+    function_calling: bool = False
     retrieval: RetrievalConfig = RetrievalConfig()
     direct_answers: DirectAnswerConfig = DirectAnswerConfig()
     confidence: ConfidenceConfig = ConfidenceConfig()
     orders: OrdersConfig = OrdersConfig()
     handoff: HandoffPolicyConfig = HandoffPolicyConfig()
+
+    def persona_for(self, shop: ShopInfo) -> Localized:
+        """The shop's own persona (shop.yaml, so a shop's folder brings its own), else this
+        file's, else one made from the shop's name."""
+        if shop.persona is not None:
+            return shop.persona
+        if self.persona is not None:
+            return self.persona.value()
+        return Localized(
+            f"你是{shop.name.zh}的智能客服。",
+            f"You are the customer-service assistant of {shop.name.en}.",
+        )
 
     def knowledge_dir(self, bot_dir: Path) -> Path:
         path = Path(self.knowledge)

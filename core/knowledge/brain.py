@@ -10,7 +10,6 @@ answer (logprobs + grounding + retrieval strength + language) and applies the po
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -18,24 +17,29 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from core.answering.bot import Assessment, Fact, HandoffDecision, Prepared, TurnContext
-from core.answering.confidence import combine, scaled, with_cap
 from core.engines.base import ChatMessage
 from core.knowledge.answers import product_fact
+from core.knowledge.assessment import (
+    CONVERSATION,
+    GroundingGuard,
+    score_answer,
+    spec_labels,
+)
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig
-from core.knowledge.grounding import Evidence, check_grounding
+from core.knowledge.functions import ShopFunctions
+from core.knowledge.grounding import Evidence
 from core.knowledge.intents import Intents, detect_intents
 from core.knowledge.orders import Asker
 from core.knowledge.policy import HandoffPolicy
 from core.knowledge.pricing import quote
+from core.knowledge.questions import answer_each, split_questions
 from core.knowledge.retrieval import Hit, body_for, quote_for
-from core.knowledge.textproc import tokenize
 from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
 from core.model.decision import HandoffKind
 from core.model.turn import (
     Command,
     Confidence,
-    ConfidenceComponent,
     HistoryItem,
     ImagePart,
     Role,
@@ -45,11 +49,13 @@ from core.texts import Language, detect_language, text
 
 log = logging.getLogger(__name__)
 
-CONVERSATION = "conversation"  # source of the customer's own words (grounding evidence only)
-CRITICAL_CLAIMS = frozenset({"price", "order_number", "tracking", "date", "stock"})
 RULES: dict[Language, str] = {
     "en": "Answer in English in one or two short sentences. Use only the facts below; copy prices, dates and numbers exactly. If the facts do not answer the question, say that a colleague will help.",
     "zh": "请用中文回答，一到两句话。只能使用下面的资料，价格、日期和数字要原样照抄。如果资料里没有答案，就说会请同事来帮忙。",
+}
+FUNCTION_RULES: dict[Language, str] = {
+    "en": "Answer in English in one or two short sentences. Look orders, products, policies and promotions up with the functions and use only what they return; copy prices, dates and numbers exactly. If they do not answer the question, say that a colleague will help.",
+    "zh": "请用中文回答，一到两句话。用函数查询订单、商品、政策和活动，只使用函数返回的内容，价格、日期和数字要原样照抄。如果查不到答案，就说会请同事来帮忙。",
 }
 THANKS_REPLY: dict[Language, str] = {
     "en": "You're welcome! Is there anything else I can help with?",
@@ -61,29 +67,6 @@ class OcrReading(Protocol):
     """What the brain needs from :class:`core.media.ocr.OcrReader`."""
 
     async def read(self, image: ImagePart) -> object: ...
-
-
-def support_share(answer: str, facts: Sequence[Fact]) -> float:
-    """Share of the answer's content words that appear in the facts or the customer's words."""
-    words = [t for t in tokenize(answer) if len(t) > 1 or not t.isascii()]
-    if not words:
-        return 0.0
-    known = set(tokenize("\n".join(f.text for f in facts)))
-    return sum(w in known for w in words) / len(words)
-
-
-def is_repetitive(answer: str, min_repeats: int = 3) -> bool:
-    """True when one sentence (or a 12-character run of Chinese) comes back ``min_repeats`` times."""
-    sentences = [
-        s.strip().lower() for s in re.split(r"[.!?。！？；;\n]+", answer) if len(s.strip()) >= 8
-    ]
-    if sentences and max(sentences.count(s) for s in sentences) >= min_repeats:
-        return True
-    runs = [answer[i : i + 12] for i in range(max(len(answer) - 11, 0))]
-    counts: dict[str, int] = {}
-    for run in runs:
-        counts[run] = counts.get(run, 0) + 1
-    return any(c >= min_repeats and not run.isascii() for run, c in counts.items())
 
 
 def shop_today(timezone: str) -> Callable[[], date]:
@@ -132,13 +115,16 @@ class KnowledgeBrain:
     async def prepare(self, turn: Turn, context: TurnContext) -> Prepared:
         customer_text = turn.text.strip()
         history = context.history
-        ocr_text = await self.read_photos(turn)
-        language = detect_language(customer_text or ocr_text)
         if turn.command in (Command.START, Command.HELP):
-            return Prepared((), direct_reply=text("greeting", language), ocr_text=ocr_text)
+            greeting = text("greeting", detect_language(customer_text))
+            return Prepared((), direct_reply=greeting)
+        # The rules that need only the words come before reading photos: a damage report
+        # with a photo is handed over at once, without seconds of OCR first.
         decision = self.policy.before_answer(customer_text, turn.command, history, context.failures)
         if decision is not None:
-            return Prepared((), handoff=decision, ocr_text=ocr_text)
+            return Prepared((), handoff=decision)
+        ocr_text = await self.read_photos(turn)
+        language = detect_language(customer_text or ocr_text)
         if not customer_text and not ocr_text:
             return Prepared(
                 (), handoff=self._no_knowledge("a message without readable text"), ocr_text=ocr_text
@@ -148,7 +134,17 @@ class KnowledgeBrain:
         if (intents.greeting or intents.thanks) and not turn.images:
             reply = text("greeting", language) if intents.greeting else THANKS_REPLY[language]
             return Prepared((), evidence, direct_reply=reply, ocr_text=ocr_text)
-        outcome = await self._tools(turn, customer_text, ocr_text, intents, language)
+        if self.config.function_calling:
+            return self._with_functions(turn, intents, language, history, evidence, ocr_text)
+        parts = split_questions(customer_text) if not turn.images else [customer_text]
+        if len(parts) > 1:
+            joined = await answer_each(
+                parts,
+                lambda part, earlier: self._answer_part(turn, part, earlier, history, language),
+            )
+            if joined is not None:
+                return Prepared((), joined[1] + evidence, direct_reply=joined[0])
+        outcome = await self._tools(turn, customer_text, ocr_text, intents, language, history)
         if outcome.handoff is not None:
             return Prepared(
                 (), outcome.facts + evidence, handoff=outcome.handoff, ocr_text=ocr_text
@@ -161,10 +157,69 @@ class KnowledgeBrain:
         prepared = self._from_knowledge(turn, query, outcome, history, evidence, language)
         return replace(prepared, ocr_text=ocr_text, failures=context.failures)
 
+    def _with_functions(
+        self,
+        turn: Turn,
+        intents: Intents,
+        language: Language,
+        history: Sequence[HistoryItem],
+        evidence: tuple[Fact, ...],
+        ocr_text: str,
+    ) -> Prepared:
+        """For a capable model: the shop's tools as functions it chooses itself."""
+        request = ToolRequest(
+            turn.text.strip(), ocr_text, intents, self._asker(turn), language, self.clock(),
+            bool(turn.images), tuple(h.text for h in history if h.role is Role.CUSTOMER),
+        )  # fmt: skip
+        functions = ShopFunctions(
+            ShopTools(self.holder.current),
+            request,
+            lambda found: GroundingGuard(self.evidence((*evidence, *found))),
+        )
+        persona = self.config.persona_for(self.holder.current.knowledge.shop).get(language)
+        system = ChatMessage.text("system", f"{persona}\n{FUNCTION_RULES[language]}")
+        past = self._past(history)
+        messages = (system, *past, ChatMessage("user", turn.parts))
+        return Prepared(
+            messages,
+            evidence,
+            stream_preview=self.config.stream_previews,
+            ocr_text=ocr_text,
+            guard=GroundingGuard(self.evidence(evidence)),
+            functions=functions,
+        )
+
+    async def _answer_part(
+        self,
+        turn: Turn,
+        part: str,
+        earlier: Sequence[str],
+        history: Sequence[HistoryItem],
+        language: Language,
+    ) -> tuple[str, tuple[Fact, ...]] | None:
+        """One question of several: the tools' reply, or a clearly matching FAQ/policy quote."""
+        context = (*history, *(HistoryItem(Role.CUSTOMER, e) for e in earlier))
+        outcome = await self._tools(turn, part, "", detect_intents(part), language, context)
+        if outcome.handoff is not None:
+            return None
+        if outcome.reply is not None:
+            return outcome.reply, outcome.facts
+        hits = self.holder.current.retriever.relevant(part, self.config.retrieval.top_k)
+        direct = self._direct_quote(hits)
+        if direct is None:
+            return None
+        return quote_for(direct.document, language), (self._hit_fact(direct, language),)
+
     async def _tools(
-        self, turn: Turn, customer_text: str, ocr_text: str, intents: Intents, language: Language
+        self,
+        turn: Turn,
+        customer_text: str,
+        ocr_text: str,
+        intents: Intents,
+        language: Language,
+        history: Sequence[HistoryItem] = (),
     ) -> ToolOutcome:
-        tools = ShopTools(self.holder.current, self.config.orders.prefix)
+        tools = ShopTools(self.holder.current)
         request = ToolRequest(
             customer_text,
             ocr_text,
@@ -173,6 +228,7 @@ class KnowledgeBrain:
             language,
             self.clock(),
             bool(turn.images),
+            tuple(h.text for h in history if h.role is Role.CUSTOMER),
         )
         return await tools.run(request)
 
@@ -201,7 +257,17 @@ class KnowledgeBrain:
             : self.config.max_facts
         ]
         messages = self._messages(turn, facts, history, language)
-        return Prepared(messages, (*facts, *evidence), stream_preview=self.config.stream_previews)
+        everything = (*facts, *evidence)
+        return Prepared(
+            messages,
+            everything,
+            stream_preview=self.config.stream_previews,
+            guard=GroundingGuard(self.evidence(everything)),
+        )
+
+    def evidence(self, facts: Sequence[Fact]) -> Evidence:
+        """What a draft may state: the facts, with the shop's spec labels for spec checks."""
+        return Evidence((f.text for f in facts), spec_labels(self.holder.current.knowledge))
 
     def _direct_quote(self, hits: Sequence[Hit]) -> Hit | None:
         rule = self.config.direct_answers
@@ -229,17 +295,21 @@ class KnowledgeBrain:
     def _messages(
         self, turn: Turn, facts: Sequence[Fact], history: Sequence[HistoryItem], language: Language
     ) -> tuple[ChatMessage, ...]:
-        persona = self.config.persona.zh if language == "zh" else self.config.persona.en
+        persona = self.config.persona_for(self.holder.current.knowledge.shop).get(language)
         heading = "资料：" if language == "zh" else "Facts:"
         system = "\n".join([persona, RULES[language], heading, *(f"- {f.text}" for f in facts)])
+        past = self._past(history)
+        return (ChatMessage.text("system", system), *past, ChatMessage("user", turn.parts))
+
+    def _past(self, history: Sequence[HistoryItem]) -> list[ChatMessage]:
+        """The last ``history_rounds`` rounds as chat messages."""
         rounds = (
             list(history)[-2 * self.config.history_rounds :] if self.config.history_rounds else []
         )
-        past = [
+        return [
             ChatMessage.text("user" if h.role is Role.CUSTOMER else "assistant", h.text)
             for h in rounds
         ]
-        return (ChatMessage.text("system", system), *past, ChatMessage("user", turn.parts))
 
     def _conversation_evidence(
         self, customer_text: str, ocr_text: str, history: Sequence[HistoryItem]
@@ -265,69 +335,11 @@ class KnowledgeBrain:
         self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
     ) -> Confidence:
         """Logprobs, grounding, retrieval strength and language, with hard caps."""
-        cfg = self.config.confidence
-        report = check_grounding(answer, Evidence(f.text for f in prepared.facts))
-        knowledge = [f for f in prepared.facts if f.source != CONVERSATION]
-        strength = max((min(f.score, 1.0) for f in knowledge), default=0.0)
-        language = detect_language(turn.text.strip() or prepared.ocr_text)
-        same_language = detect_language(answer) == language
-        parts: list[Confidence | ConfidenceComponent] = [
-            scaled(logprob_confidence, 1.0),
-            report.component(cfg.grounding_penalty, cfg.grounding_weight),
-            ConfidenceComponent(
-                "retrieval",
-                strength,
-                cfg.retrieval_weight,
-                f"best fact coverage {strength:.2f} over {len(knowledge)} fact(s)",
-            ),
-            ConfidenceComponent(
-                "language",
-                1.0 if same_language else 0.0,
-                cfg.language_weight,
-                f"customer writes {language}",
-            ),
-        ]
-        confidence = combine(*parts)
-        confidence = Confidence(
-            confidence.score, confidence.components, (*confidence.reasons, *report.reasons())
+        return score_answer(
+            self.config.confidence,
+            self.evidence(prepared.facts),
+            turn.text.strip() or prepared.ocr_text,
+            prepared.facts,
+            answer,
+            logprob_confidence,
         )
-        critical = [c for c in report.ungrounded if c.kind in CRITICAL_CLAIMS]
-        if critical:
-            confidence = with_cap(
-                confidence,
-                "ungrounded_fact",
-                cfg.ungrounded_cap,
-                f"{len(critical)} ungrounded {critical[0].kind} claim(s)",
-            )
-        if not answer.strip():
-            confidence = with_cap(
-                confidence, "empty_answer", 0.0, "the model returned an empty answer"
-            )
-        support = support_share(answer, prepared.facts)
-        confidence = combine(
-            confidence,
-            ConfidenceComponent(
-                "support",
-                support,
-                cfg.support_weight,
-                f"{support:.0%} of the answer's words are in the facts or the question",
-            ),
-        )
-        if support < cfg.min_support:
-            confidence = with_cap(
-                confidence,
-                "off_facts",
-                cfg.off_facts_cap,
-                f"only {support:.0%} of the answer's words come from the facts",
-            )
-        if is_repetitive(answer):
-            confidence = with_cap(
-                confidence, "repetition", cfg.repetition_cap, "the answer repeats itself"
-            )
-        if not same_language:
-            confidence = Confidence(
-                confidence.score,
-                confidence.components,
-                (*confidence.reasons, f"answer is not in the customer's language ({language})"),
-            )
-        return confidence

@@ -43,26 +43,55 @@ class DisclosureCheck:
     """Finds other people's identifiers and echoes of the instructions in an answer.
 
     Args:
-        order_prefix: The shop's order number prefix (``SO``).
+        order_pattern: The shop's order-number regular expression (``SO\\d{8}-\\d{4}``);
+            matched on compacted text, so its dashes outside ``[…]`` are dropped.
+        known: Identifiers of every order the shop knows (order and tracking numbers).
         names: Names of the shop's customers.
         instructions: The bot's own instructions (persona, rules) that must not be echoed.
     """
 
-    def __init__(self, order_prefix: str, names: Iterable[str], instructions: Iterable[str]):
-        self._orders = re.compile(rf"{re.escape(order_prefix.upper())}\d{{8,14}}")
+    def __init__(
+        self,
+        order_pattern: str,
+        known: Iterable[str],
+        names: Iterable[str],
+        instructions: Iterable[str],
+    ) -> None:
+        self._orders = re.compile(_without_dashes(order_pattern))
+        self._known = tuple(k for k in (compact(value) for value in known) if len(k) >= 6)
         self._names = tuple(n for n in (compact(name) for name in names) if len(n) >= 2)
         self._echoes = tuple(_windows(instructions))
 
     def find(self, answer: str, allowed: Sequence[str]) -> tuple[Disclosure, ...]:
         """What ``answer`` discloses beyond the ``allowed`` texts (this turn's facts)."""
         said, known = compact(answer), compact("\n".join(allowed))
+        numbers = {m for m in self._orders.findall(said) if m not in known}
+        numbers |= {k for k in self._known if k in said and k not in known}
         found = [
-            ("order number", {m for m in self._orders.findall(said) if m not in known}),
-            ("tracking number", {m for m in TRACKING.findall(said) if m not in known}),
+            ("order or tracking number", numbers),
+            ("tracking number", {m for m in TRACKING.findall(said) if m not in known} - numbers),
             ("customer name", {n for n in self._names if n in said and n not in known}),
             ("line of the bot's instructions", {w for w in self._echoes if w in said}),
         ]
         return tuple(Disclosure(kind, len(values)) for kind, values in found if values)
+
+
+def _without_dashes(pattern: str) -> str:
+    """``pattern`` with its literal dashes removed (not those inside a character class)."""
+    out, in_class, escaped = [], False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif ch == "-" and not in_class:
+            continue
+        out.append(ch)
+    return "".join(out)
 
 
 def _windows(texts: Iterable[str]) -> Iterable[str]:

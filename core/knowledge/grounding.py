@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from core.knowledge.ordernumbers import find_order_numbers, normalise_for_numbers
+from core.knowledge.specclaims import SpecEvidence, spec_claims
 from core.model.turn import ConfidenceComponent
 
 _AMOUNT = r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?"
@@ -45,7 +46,7 @@ SIZE = re.compile(
 class Claim:
     """One checkable fact in an answer."""
 
-    kind: str  # price, date, order_number, tracking, size, stock
+    kind: str  # price, date, order_number, tracking, size, stock, spec
     text: str  # as written in the answer
     grounded: bool
 
@@ -123,10 +124,18 @@ def _dates(text: str) -> list[tuple[str, int | None, int, int]]:
 
 
 class Evidence:
-    """Everything an answer may legitimately state, normalised for lookups."""
+    """Everything an answer may legitimately state, normalised for lookups.
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    Args:
+        texts: The facts and the customer's words.
+        spec_labels: The shop's specification labels (every language), so that "waterproof
+            rating of 1" is checked against what follows that label in the facts.
+    """
+
+    def __init__(self, texts: Iterable[str], spec_labels: Iterable[str] = ()) -> None:
+        texts = list(texts)
         joined = "\n".join(texts)
+        self.specs = SpecEvidence(texts, spec_labels)
         self.text = normalise_for_numbers(joined)
         self.numbers = _numbers(self.text)
         self.dates = {(y, m, d) for _, y, m, d in _dates(joined)} | {
@@ -160,6 +169,7 @@ def check_grounding(answer: str, evidence: Evidence) -> GroundingReport:
     for match in SIZE.finditer(normal):
         size = next(g for g in match.groups() if g)
         claims.append(Claim("size", match.group(0).strip(), _size_in(size, evidence)))
+    claims += [Claim("spec", c.text, c.grounded) for c in spec_claims(answer, evidence.specs)]
     return GroundingReport(tuple(claims))
 
 

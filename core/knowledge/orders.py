@@ -16,6 +16,7 @@ from typing import Protocol
 
 from core.errors import KefuError
 from core.knowledge.model import Identity, Order
+from core.knowledge.ordernumbers import OrderNumbers
 from core.model.turn import Role, Turn
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,14 @@ class OrderSource(Protocol):
 class FileOrderSource:
     """Orders loaded from the knowledge folder's ``orders.yaml`` (the demo shop)."""
 
-    def __init__(self, orders: Iterable[Order]) -> None:
+    def __init__(self, orders: Iterable[Order], numbers: OrderNumbers | None = None) -> None:
         self._orders = {o.order_no: o for o in orders}
+        self._numbers = numbers
 
     async def get(self, order_no: str) -> Order | None:
-        return self._orders.get(order_no.strip().upper())
+        """The order, however the number was typed (``wx 2026 001250``: case, spaces, dashes)."""
+        canonical = self._numbers.canonical(order_no) if self._numbers else None
+        return self._orders.get(canonical or order_no.strip().upper())
 
     async def list_for(self, platform: str, user_id: str) -> list[Order]:
         identity = Identity(platform, user_id)

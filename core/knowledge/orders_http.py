@@ -28,7 +28,15 @@ from tenacity import (
 )
 
 from core.knowledge.format import LocalizedIn
-from core.knowledge.model import Identity, Localized, Order, OrderItem, OrderStatus
+from core.knowledge.model import (
+    Identity,
+    Localized,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Refund,
+    RefundStatus,
+)
 from core.knowledge.orders import OrderSourceError
 
 ORDER_NO = re.compile(r"^[A-Z0-9-]{1,40}$")
@@ -36,6 +44,10 @@ ORDER_NO = re.compile(r"^[A-Z0-9-]{1,40}$")
 
 class _Retryable(Exception):
     """A transient failure worth another try."""
+
+
+def _text(value: LocalizedIn | str) -> Localized:
+    return value.value() if isinstance(value, LocalizedIn) else Localized(value, value)
 
 
 class IdentityPayload(BaseModel):
@@ -48,8 +60,17 @@ class ItemPayload(BaseModel):
     sku: str
     name: LocalizedIn | str
     size: str = ""
+    variant: LocalizedIn | str | None = None  # the variant's label: "M / white", "100 g"
     quantity: int = Field(ge=1)
     unit_price: Decimal
+
+
+class RefundPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    status: RefundStatus
+    amount: Decimal
+    date: date
+    reason: LocalizedIn | str | None = None
 
 
 class OrderPayload(BaseModel):
@@ -68,17 +89,18 @@ class OrderPayload(BaseModel):
     estimated_delivery: date | None = None
     carrier: str = ""
     tracking: str = ""
+    ship_by: date | None = None
+    refund: RefundPayload | None = None
 
     def to_order(self) -> Order:
         items = tuple(
             OrderItem(
                 i.sku,
-                Localized(i.name.zh, i.name.en)
-                if isinstance(i.name, LocalizedIn)
-                else Localized(i.name, i.name),
+                _text(i.name),
                 i.size,
                 i.quantity,
                 i.unit_price,
+                variant=_text(i.variant) if i.variant is not None else None,
             )
             for i in self.items
         )
@@ -95,7 +117,15 @@ class OrderPayload(BaseModel):
             carrier=self.carrier,
             tracking=self.tracking,
             estimated_delivery=self.estimated_delivery,
+            ship_by=self.ship_by,
+            refund=self._refund(),
         )
+
+    def _refund(self) -> Refund | None:
+        r = self.refund
+        if r is None:
+            return None
+        return Refund(r.status, r.amount, r.date, _text(r.reason) if r.reason else None)
 
 
 class OrderListPayload(BaseModel):

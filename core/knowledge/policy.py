@@ -34,7 +34,7 @@ EXPLICIT_PHRASES = (
     "转人工", "人工客服", "人工服务", "找人工", "要人工", "接人工", "转接人工", "真人客服", "人工坐席", "找客服",
     "talk to a person", "talk to a human", "speak to a person", "speak to a human", "human agent",
     "real person", "live agent", "talk to someone", "speak to someone", "representative", "talk to an agent",
-    "speak to an agent", "customer service agent", "operator",
+    "speak to an agent", "customer service agent", "operator", "manager", "supervisor", "经理", "主管",
 )  # fmt: skip
 COMPLAINT_PHRASES = (
     "投诉", "曝光", "退款纠纷", "差评", "12315", "消协", "消费者协会", "工商局", "律师", "起诉", "骗子", "欺诈",
@@ -47,12 +47,37 @@ DAMAGE_PHRASES = (
     "发错", "少发", "漏发", "质量问题", "开胶", "脱线",
     "damaged", "broken", "torn", "defective", "ripped", "faulty", "wrong item", "missing item", "has a hole",
     "fell apart", "came apart", "quality problem",
+    "裂了", "裂开", "开裂", "碎了", "压碎", "摔碎", "发霉", "霉了", "变质", "过期", "鼓包", "漏液", "冒烟", "着火",
+    "不工作", "用不了", "坏掉", "没反应", "cracked", "shattered", "stopped working", "not working",
+    "doesn't work", "does not work", "won't turn on", "won't charge", "mouldy", "moldy", "expired",
+    "swelled", "swollen", "caught fire", "leaking",
 )  # fmt: skip
+# Requests only staff may decide: matching another shop's price, trade-ins, special tax
+# invoices, and health or medical advice.
+STAFF_ONLY_PHRASES = (
+    "比价", "别家更便宜", "其他平台更便宜", "便宜的话", "价格匹配", "以旧换新", "旧换新", "抵扣", "增值税专用发票",
+    "专票", "孕妇", "怀孕", "哺乳期", "宝宝能", "治病", "药效", "糖尿病", "高血压",
+    "price match", "match that price", "match the price", "match their price", "cheaper elsewhere",
+    "trade-in", "trade in my", "vat invoice", "pregnant", "pregnancy", "breastfeeding",
+    "medical advice", "diabetic",
+)  # fmt: skip
+# A question about when staff are online mentions them without asking for them.
+HOURS_QUESTION = re.compile(
+    r"几点|什么时候|时间|上班|下班|营业|在线吗|几号|what time|when\b|hours|online\b"
+)
 FRUSTRATION_PHRASES = (
     "没用", "答非所问", "听不懂", "你不懂", "说了多少遍", "不是这个意思", "没解决", "说过了",
     "not helpful", "useless", "you don't understand", "not what i asked", "already told you", "stupid bot",
     "that doesn't help", "doesn't answer",
 )  # fmt: skip
+
+
+REQUEST_WORDS = re.compile(r"转|找|要|接|帮我|talk|speak|connect|transfer|need|want|get me")
+
+
+def _asks_hours_only(lowered: str) -> bool:
+    """ "人工客服几点上班" asks when staff work; "转人工" asks for them."""
+    return HOURS_QUESTION.search(lowered) is not None and REQUEST_WORDS.search(lowered) is None
 
 
 class HandoffPolicyConfig(BaseModel):
@@ -70,6 +95,7 @@ class HandoffPolicyConfig(BaseModel):
     complaint_phrases: tuple[str, ...] = COMPLAINT_PHRASES
     damage_phrases: tuple[str, ...] = DAMAGE_PHRASES
     frustration_phrases: tuple[str, ...] = FRUSTRATION_PHRASES
+    staff_only_phrases: tuple[str, ...] = STAFF_ONLY_PHRASES
     extra_explicit_phrases: tuple[str, ...] = ()
     extra_complaint_phrases: tuple[str, ...] = ()
 
@@ -98,6 +124,7 @@ class HandoffPolicy:
         self._complaint = _phrase_pattern((*c.complaint_phrases, *c.extra_complaint_phrases))
         self._damage = _phrase_pattern(c.damage_phrases)
         self._frustration = _phrase_pattern(c.frustration_phrases)
+        self._staff_only = _phrase_pattern(c.staff_only_phrases)
 
     def before_answer(
         self, text: str, command: Command | None, history: Sequence[HistoryItem], failures: int
@@ -115,7 +142,7 @@ class HandoffPolicy:
             return HandoffDecision(
                 ("customer pressed 'talk to a person' (/human)",), HandoffKind.EXPLICIT
             )
-        if match := self._explicit.search(lowered):
+        if (match := self._explicit.search(lowered)) and not _asks_hours_only(lowered):
             return HandoffDecision(
                 (f"customer asked for a person: {match.group(0)!r}",), HandoffKind.EXPLICIT
             )
@@ -126,6 +153,10 @@ class HandoffPolicy:
         if self.config.handoff_on_damage and (match := self._damage.search(lowered)):
             return HandoffDecision(
                 (f"damaged or defective item reported: {match.group(0)!r}",), HandoffKind.COMPLAINT
+            )
+        if match := self._staff_only.search(lowered):
+            return HandoffDecision(
+                (f"only staff can decide this: {match.group(0)!r}",), HandoffKind.POLICY
             )
         if match := self._frustration.search(lowered):
             return HandoffDecision(

@@ -1,52 +1,86 @@
-"""Prices and promotions, computed with Decimal on the shop's date of today.
+"""Prices and promotions, computed with Decimal on the shop's date (docs/knowledge-format.md §5).
 
-Rules (docs/knowledge-format.md): a promotion is valid from ``starts`` to ``ends``
-inclusive. Per item, the single best active ``percent_off`` promotion applies; the unit
-price is rounded half-up to cents (20% off ¥299 is ¥239.20). Then the best active
-``amount_off_over`` promotion whose threshold the (discounted) subtotal of its eligible
-items reaches takes ``amount_off`` off the order.
+The steps, in order:
+
+1. A promotion counts on a day when ``starts <= day <= ends`` (the shop's local date).
+2. Each unit starts at its regular price: the variant's ``sale_price`` if set, else its price.
+3. Item deals; each unit gets at most one, taken in this order:
+   a. bundles: as many complete bundles as the cart holds; a bundle's price is shared over
+      its items in proportion to their regular prices (rounded half up to cents, the last
+      item taking what is left so the shares add up to the bundle price exactly);
+   b. ``n_for_m``: the promotion's units still unpriced, dearest first, in groups of
+      ``buy``; in each full group the ``buy - pay`` cheapest are free;
+   c. ``percent_off`` / ``amount_off``: each remaining unit gets the single best one that
+      applies (no stacking); percent prices round half up to cents; ``amount_off`` needs
+      ``min_quantity`` units of its scope in the cart and never goes below zero.
+4. The subtotal is the sum of every unit's price after step 3.
+5. Order stage: of the spend thresholds, the highest tier whose ``spend`` the subtotal of
+   the promotion's items reaches takes ``off`` off the order (one spend threshold at most:
+   the one that takes most off).
+
+Shipping is not part of a quote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from core.knowledge.model import Product, Promotion, PromotionKind, round_money
+from core.knowledge.model import (
+    Knowledge,
+    Product,
+    Promotion,
+    PromotionKind,
+    Variant,
+    round_money,
+)
 
 HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+UNIT_DEALS = (PromotionKind.PERCENT_OFF, PromotionKind.AMOUNT_OFF)
 
 
 @dataclass(frozen=True, slots=True)
 class LineQuote:
-    """One product line of a quote."""
+    """One cart line of a quote.
+
+    Attributes:
+        list_price: The regular unit price (step 2), what a price answer states first.
+        unit_price: What one unit costs after item deals (the line total shared evenly).
+        promotion: The per-unit deal (percent/amount off) applied, if any.
+        line_total: What the line costs after item deals (exact, before the order stage).
+        deals: Every promotion that priced some of its units (bundle, n_for_m, per unit).
+    """
 
     product: Product
     quantity: int
     list_price: Decimal
     unit_price: Decimal
     promotion: Promotion | None
+    variant: Variant | None = None
+    line_total: Decimal = ZERO
+    deals: tuple[Promotion, ...] = ()
 
     @property
     def subtotal(self) -> Decimal:
-        return round_money(self.unit_price * self.quantity)
+        return self.line_total
 
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """The price of some products today.
+    """The price of some items on a day.
 
     Attributes:
         today: The date the promotions were evaluated on.
-        lines: Per-product prices after item discounts.
-        subtotal: Sum of the lines.
-        order_promotion: The amount-off-over promotion applied, if any.
+        lines: Per-line prices after item deals.
+        subtotal: Sum of the lines (step 4).
+        order_promotion: The spend threshold applied, if any (step 5).
         order_discount: What it took off.
         total: What the customer pays (shipping excluded).
-        upcoming: Promotions for these products that start after ``today``.
-        expired: Promotions for these products that already ended.
+        upcoming: Promotions for these items that start after ``today``.
+        expired: Promotions for these items that already ended.
     """
 
     today: date
@@ -59,71 +93,207 @@ class Quote:
     expired: tuple[Promotion, ...]
 
 
+@dataclass(slots=True)
+class _Line:
+    """A cart line being priced: how many units are still unpriced and what the rest cost."""
+
+    product: Product
+    variant: Variant | None
+    quantity: int
+    left: int
+    total: Decimal = ZERO
+    deals: list[Promotion] = field(default_factory=list)
+    unit_deal: Promotion | None = None
+
+    @property
+    def regular(self) -> Decimal:
+        return self.product.regular_price(self.variant)
+
+    def names(self, sku: str) -> bool:
+        return sku == self.product.sku or (self.variant is not None and self.variant.sku == sku)
+
+    def price_the_rest(self, unit_price: Decimal, deal: Promotion | None) -> None:
+        """Step 3c: every unit still unpriced costs ``unit_price`` (``deal`` made it so)."""
+        self.unit_deal = deal
+        self.take(self.left, unit_price * self.left, deal)
+
+    def take(self, units: int, cost: Decimal, deal: Promotion | None) -> None:
+        self.left -= units
+        self.total += cost
+        if deal is not None and deal not in self.deals:
+            self.deals.append(deal)
+
+
 def discounted(price: Decimal, percent_off: Decimal) -> Decimal:
     """``price`` less ``percent_off`` percent, rounded half-up to cents."""
     return round_money(price * (HUNDRED - percent_off) / HUNDRED)
 
 
-def best_item_promotion(
-    product: Product, promotions: Sequence[Promotion], today: date
-) -> Promotion | None:
-    """The active percent-off promotion with the largest discount for ``product``."""
-    candidates = [
-        p
-        for p in promotions
-        if p.kind is PromotionKind.PERCENT_OFF and p.is_active(today) and p.applies_to(product)
+def _unit_price(promotion: Promotion, regular: Decimal) -> Decimal:
+    if promotion.kind is PromotionKind.PERCENT_OFF:
+        return discounted(regular, promotion.percent_off)
+    return max(regular - promotion.amount_off, ZERO)
+
+
+def _in_scope(promotion: Promotion, line: _Line) -> bool:
+    return promotion.applies_to(line.product, line.variant)
+
+
+def _apply_bundle(bundle: Promotion, lines: list[_Line]) -> None:
+    def units_of(sku: str) -> int:
+        return sum(line.left for line in lines if line.names(sku))
+
+    count = min((units_of(i.sku) // i.quantity for i in bundle.items), default=0)
+    if not count:
+        return
+    regulars = [
+        next(line.regular for line in lines if line.names(i.sku)) * i.quantity for i in bundle.items
     ]
-    return max(candidates, key=lambda p: (p.percent_off, p.id), default=None)
+    whole = sum(regulars, ZERO)
+    shares = [round_money(bundle.bundle_price * r / whole) for r in regulars[:-1]]
+    shares.append(bundle.bundle_price - sum(shares, ZERO))
+    for item, share in zip(bundle.items, shares, strict=True):
+        needed = item.quantity * count
+        for line in (line for line in lines if line.names(item.sku)):
+            units = min(line.left, needed)
+            if units:
+                line.take(units, share * count * units / (item.quantity * count), bundle)
+                needed -= units
 
 
-def quote_line(
-    product: Product, quantity: int, promotions: Sequence[Promotion], today: date
-) -> LineQuote:
-    promotion = best_item_promotion(product, promotions, today)
-    unit = discounted(product.price, promotion.percent_off) if promotion else product.price
-    return LineQuote(product, quantity, product.price, unit, promotion)
+def _apply_n_for_m(promotion: Promotion, lines: list[_Line]) -> None:
+    units = sorted(
+        ((line.regular, n) for n, line in enumerate(lines) if _in_scope(promotion, line)
+         for _ in range(line.left)),
+        key=lambda unit: -unit[0],
+    )  # fmt: skip
+    groups = len(units) // promotion.buy
+    for g in range(groups):
+        group = units[g * promotion.buy : (g + 1) * promotion.buy]
+        for rank, (price, n) in enumerate(group):
+            free = rank >= promotion.pay
+            lines[n].take(1, ZERO if free else price, promotion)
 
 
-def _order_promotion(
-    lines: Sequence[LineQuote], promotions: Sequence[Promotion], today: date
-) -> Promotion | None:
-    best: Promotion | None = None
-    for promo in promotions:
-        if promo.kind is not PromotionKind.AMOUNT_OFF_OVER or not promo.is_active(today):
+def _apply_unit_deals(promotions: Sequence[Promotion], lines: list[_Line]) -> None:
+    for line in lines:
+        if not line.left:
             continue
-        eligible = sum(
-            (line.subtotal for line in lines if promo.applies_to(line.product)), Decimal(0)
-        )
-        if eligible >= promo.threshold and (best is None or promo.amount_off > best.amount_off):
-            best = promo
+        best, price = None, line.regular
+        for promo in promotions:
+            if promo.kind not in UNIT_DEALS or not _in_scope(promo, line):
+                continue
+            in_scope = sum(other.quantity for other in lines if _in_scope(promo, other))
+            if in_scope < promo.min_quantity:
+                continue
+            candidate = _unit_price(promo, line.regular)
+            if candidate < price:
+                best, price = promo, candidate
+        line.price_the_rest(price, best)
+
+
+def _order_stage(
+    promotions: Sequence[Promotion], lines: Sequence[_Line]
+) -> tuple[Promotion | None, Decimal]:
+    best: tuple[Promotion | None, Decimal] = (None, ZERO)
+    for promo in promotions:
+        if promo.kind is not PromotionKind.SPEND_THRESHOLD:
+            continue
+        spent = sum((line.total for line in lines if _in_scope(promo, line)), ZERO)
+        off = max((t.off for t in promo.tiers if spent >= t.spend), default=ZERO)
+        if off > best[1]:
+            best = (promo, off)
     return best
 
 
-def quote(
-    items: Sequence[tuple[Product, int]], promotions: Sequence[Promotion], today: date
-) -> Quote:
-    """Price ``items`` (product, quantity) with the promotions valid on ``today``.
+CartItem = tuple[Product, int] | tuple[Product, Variant | None, int]
+
+
+def _cart(items: Sequence[CartItem]) -> list[_Line]:
+    lines = []
+    for item in items:
+        if len(item) == 2:
+            product, quantity = item
+            only = product.variants[0] if len(product.variants) == 1 else None
+            variant = only
+        else:
+            product, variant, quantity = item
+        if quantity < 1:
+            raise ValueError("quantities must be at least 1")
+        lines.append(_Line(product, variant, quantity, quantity))
+    return lines
+
+
+def quote(items: Sequence[CartItem], promotions: Sequence[Promotion], today: date) -> Quote:
+    """Price ``items`` — ``(product, quantity)`` or ``(product, variant, quantity)`` — with
+    the promotions valid on ``today`` (§5 steps 1-5).
+
+    A product given without a variant is priced at its ``price`` (its lowest list price).
 
     Raises:
         ValueError: a quantity below 1 (a programming error; callers parse quantities).
     """
-    if any(qty < 1 for _, qty in items):
-        raise ValueError("quantities must be at least 1")
-    lines = tuple(quote_line(p, qty, promotions, today) for p, qty in items)
-    subtotal = sum((line.subtotal for line in lines), Decimal(0))
-    order_promo = _order_promotion(lines, promotions, today)
-    discount = order_promo.amount_off if order_promo else Decimal(0)
-    relevant = [p for p in promotions if any(p.applies_to(line.product) for line in lines)]
+    lines = _cart(items)
+    active = [p for p in promotions if p.is_active(today)]
+    for promo in active:
+        if promo.kind is PromotionKind.BUNDLE:
+            _apply_bundle(promo, lines)
+    for promo in active:
+        if promo.kind is PromotionKind.N_FOR_M:
+            _apply_n_for_m(promo, lines)
+    _apply_unit_deals(active, lines)
+    subtotal = round_money(sum((line.total for line in lines), ZERO))
+    order_promo, discount = _order_stage(active, lines)
+    relevant = [p for p in promotions if any(_in_scope(p, line) for line in lines)]
     return Quote(
         today=today,
-        lines=lines,
-        subtotal=round_money(subtotal),
+        lines=tuple(_line_quote(line) for line in lines),
+        subtotal=subtotal,
         order_promotion=order_promo,
         order_discount=round_money(discount),
         total=round_money(subtotal - discount),
         upcoming=tuple(sorted((p for p in relevant if p.starts > today), key=lambda p: p.starts)),
         expired=tuple(sorted((p for p in relevant if p.ends < today), key=lambda p: p.ends)),
     )
+
+
+def _line_quote(line: _Line) -> LineQuote:
+    total = round_money(line.total)
+    return LineQuote(
+        product=line.product,
+        quantity=line.quantity,
+        list_price=line.regular,
+        unit_price=round_money(total / line.quantity),
+        promotion=line.unit_deal,
+        variant=line.variant,
+        line_total=total,
+        deals=tuple(line.deals),
+    )
+
+
+def quote_skus(knowledge: Knowledge, items: Sequence[tuple[str, int]], today: date) -> Quote:
+    """Price ``(sku, quantity)`` pairs; a SKU is a variant's, or a product's without options.
+
+    Raises:
+        KeyError: a SKU that names no variant (unknown, or a product with several variants).
+        ValueError: a quantity below 1.
+    """
+    cart: list[CartItem] = []
+    for sku, quantity in items:
+        found = knowledge.variant(sku)
+        if found is None:
+            raise KeyError(f"no variant with SKU {sku}")
+        cart.append((found[0], found[1], quantity))
+    return quote(cart, knowledge.promotions, today)
+
+
+def best_item_promotion(
+    product: Product, promotions: Sequence[Promotion], today: date
+) -> Promotion | None:
+    """The active per-unit promotion (percent or amount off) that makes ``product`` cheapest."""
+    line = _cart([(product, 1)])
+    _apply_unit_deals([p for p in promotions if p.is_active(today)], line)
+    return line[0].unit_deal
 
 
 def zh_discount(percent_off: Decimal) -> str:

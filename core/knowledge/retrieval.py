@@ -14,7 +14,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from core.knowledge.model import FaqEntry, Knowledge, Localized, PolicySection, Product, Promotion
+from core.knowledge.model import (
+    FaqEntry,
+    Knowledge,
+    Localized,
+    PolicySection,
+    Product,
+    Promotion,
+    ShopInfo,
+)
 from core.knowledge.textproc import add_words, key_terms, sub_words, tokenize
 from core.texts import Language
 
@@ -100,7 +108,9 @@ def faq_document(entry: FaqEntry) -> Document:
             entry.question.en,
             entry.question.zh,
             entry.question.en,
+            *entry.paraphrases,
             *entry.tags,
+            *entry.paraphrases,
             entry.answer.zh,
             entry.answer.en,
         ]
@@ -130,6 +140,7 @@ def product_document(product: Product) -> Document:
             product.description.zh,
             product.description.en,
             *product.tags,
+            *product.aliases,
         ]
     )
     return Document(product.source, "product", product.name, body, index)
@@ -154,16 +165,59 @@ def promotion_document(promo: Promotion, category_names: dict[str, Localized]) -
             promo.description.en,
             *applies,
             *promo.skus,
+            *promo.aliases,
             "促销 优惠 活动 折扣 打折 promotion sale discount deal offer",
         ]
     )
     return Document(promo.source, "promotion", promo.name, body, index)
 
 
+# General words customers use for opening hours and for contact details (any shop).
+HOURS_WORDS = (
+    "hours open opening online staff time when 几点 上班 下班 营业 在线 时间 工作时间 客服 人工"
+)
+CONTACT_WORDS = "contact phone number call email mail wechat customer service support hotline reach 电话 号码 联系 邮箱 微信 客服 热线"
+
+
+def shop_documents(shop: ShopInfo) -> list[Document]:
+    """The shop profile as documents: opening hours (``shop:hours``) and contact details
+    (``shop:contact``), each quoted as written."""
+    docs = []
+    if shop.hours is not None:
+        docs.append(
+            Document(
+                "shop:hours",
+                "faq",
+                Localized("客服时间", "Opening hours"),
+                shop.hours,
+                f"{shop.hours.zh} {shop.hours.en} {HOURS_WORDS} {HOURS_WORDS}",
+                shop.hours,
+            )
+        )
+    if shop.contact:
+        listing = Localized(
+            "；".join(f"{kind}：{value}" for kind, value in shop.contact),
+            "; ".join(f"{kind}: {value}" for kind, value in shop.contact),
+        )
+        kinds = " ".join(kind for kind, _ in shop.contact)
+        docs.append(
+            Document(
+                "shop:contact",
+                "faq",
+                Localized("联系方式", "Contact"),
+                listing,
+                f"{listing.zh} {kinds} {CONTACT_WORDS} {CONTACT_WORDS}",
+                listing,
+            )
+        )
+    return docs
+
+
 def documents_of(knowledge: Knowledge) -> list[Document]:
     """Every retrievable document of a knowledge folder."""
     categories = {p.category: p.category_name for p in knowledge.products}
     docs = [policy_document(s) for s in knowledge.policies]
+    docs += shop_documents(knowledge.shop)
     docs += [faq_document(f) for f in knowledge.faq]
     docs += [product_document(p) for p in knowledge.products]
     docs += [promotion_document(p, categories) for p in knowledge.promotions]
@@ -214,7 +268,11 @@ class Retriever:
         cls, knowledge: Knowledge, thresholds: RelevanceThresholds | None = None
     ) -> Retriever:
         """Index a knowledge folder, teaching the segmenter its product words first."""
-        add_words(w for p in knowledge.products for w in (p.name.zh, p.category_name.zh, *p.tags))
+        add_words(
+            w
+            for p in knowledge.products
+            for w in (p.name.zh, p.category_name.zh, *p.tags, *p.aliases)
+        )
         return cls(documents_of(knowledge), thresholds)
 
     @property

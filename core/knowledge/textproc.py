@@ -83,20 +83,38 @@ def add_words(words: Iterable[str]) -> None:
 
 
 def stem(word: str) -> str:
-    """A light English stemmer: plural and -ing/-ed endings only (SKUs and numbers untouched)."""
+    """A light English stemmer: plural and -ing/-ed endings only (SKUs and numbers untouched).
+
+    -ing and -ed need four letters left, so "rating" stays "rating" (not "rat") and
+    "red" stays "red"; plurals need three ("bags" -> "bag").
+    """
     if any(ch.isdigit() for ch in word) or len(word) <= 3:
         return word
     for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+        least = {"s": 3, "ies": 3, "ing": 4, "ed": 4}.get(suffix, 2)
+        if word.endswith(suffix) and len(word) - len(suffix) >= least:
             if suffix == "s" and word.endswith("ss"):
                 return word
             return word[: -len(suffix)] + replacement
     return word
 
 
+APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "＇": "'"})
+# Contraction endings that are not part of the word ("what's" -> "what", "we'll" -> "we").
+CONTRACTION_TAILS = frozenset({"s", "re", "ve", "ll", "d", "m"})
+
+
 def normalise(text: str) -> str:
-    """NFKC (full-width to half-width) and lowercase."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """NFKC (full-width to half-width), one kind of apostrophe, lowercase."""
+    return unicodedata.normalize("NFKC", text).translate(APOSTROPHES).lower()
+
+
+def drop_contraction(word: str) -> str:
+    """ "what's" -> "what", "shop's" -> "shop", "they're" -> "they"; "don't" stays whole."""
+    head, apostrophe, tail = word.partition("'")
+    if apostrophe and head and tail in CONTRACTION_TAILS:
+        return head
+    return word
 
 
 def _cjk_tokens(run: str) -> list[str]:
@@ -107,7 +125,7 @@ def _cjk_tokens(run: str) -> list[str]:
 
 
 def _latin_tokens(run: str) -> list[str]:
-    run = run.strip("'.")
+    run = drop_contraction(run.strip("'."))
     if run in EN_STOP:
         return []
     tokens = [stem(run)]

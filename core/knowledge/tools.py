@@ -7,27 +7,25 @@ Order lookups are bound to the asker's verified identity (:class:`~core.knowledg
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from core.answering.bot import Fact, HandoffDecision
-from core.knowledge.answers import (
-    order_fact,
-    orders_overview,
-    price_fact,
-    product_fact,
-    promotion_fact,
-    stock_fact,
-)
+from core.knowledge.answers import order_fact, orders_overview, promotion_fact
 from core.knowledge.base import KnowledgeBase
-from core.knowledge.catalog import ProductMatch, colours_in, sizes_in
 from core.knowledge.intents import Intents
-from core.knowledge.model import Order, OrderStatus
-from core.knowledge.ordernumbers import find_order_numbers
+from core.knowledge.linking import compact_with_map
+from core.knowledge.model import Order, OrderStatus, Product, Promotion
+from core.knowledge.options import chosen_variants
+from core.knowledge.ordermatch import OrderNumberReader
 from core.knowledge.orders import Asker
-from core.knowledge.pricing import quote
-from core.knowledge.retrieval import body_for
+from core.knowledge.productfacts import promotion_state
+from core.knowledge.products import Asked, ProductReader, follow_up_intents
+from core.knowledge.quantities import find_quantities, only_count
+from core.knowledge.retrieval import body_for, quote_for
+from core.knowledge.textproc import normalise, tokenize
 from core.model.decision import HandoffKind
 from core.texts import Language
 
@@ -41,7 +39,6 @@ OPEN_STATUSES = frozenset(
     }
 )
 MAX_ORDERS = 3
-MAX_PRODUCTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +55,12 @@ class ToolOutcome:
     facts: tuple[Fact, ...] = ()
     reply: str | None = None
     handoff: HandoffDecision | None = None
-    products: tuple[ProductMatch, ...] = field(default=())
+    products: tuple[Product, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
 class ToolRequest:
-    """One turn as the tools see it."""
+    """One turn as the tools see it (``history``: the customer's earlier messages, oldest first)."""
 
     text: str
     ocr_text: str
@@ -72,42 +69,127 @@ class ToolRequest:
     language: Language
     today: date
     has_images: bool = False
+    history: tuple[str, ...] = ()
+
+
+FOLLOW_UP = re.compile(r"^\s*(?:and|what about|how about|then|那|那么|还有)|呢[?？]?\s*$", re.I)
 
 
 class ShopTools:
     """Runs the tools against one :class:`KnowledgeBase` snapshot.
 
     Args:
-        base: The loaded shop.
-        order_prefix: The shop's order-number prefix (``SO``).
+        base: The loaded shop (its order-number format comes from shop.yaml).
     """
 
-    def __init__(self, base: KnowledgeBase, order_prefix: str = "SO") -> None:
+    def __init__(self, base: KnowledgeBase) -> None:
         self.base = base
         self.shop = base.knowledge.shop
-        self.prefix = order_prefix
+        self.numbers = OrderNumberReader(self.shop.order_number_pattern)
+        self.products = ProductReader(base.knowledge, base.linker, base.catalog)
 
     async def run(self, request: ToolRequest) -> ToolOutcome:
         """Orders first (a number in the text or the screenshot), then products, then promotions."""
-        numbers = find_order_numbers(request.text, self.prefix) + find_order_numbers(
-            request.ocr_text, self.prefix
-        )
+        numbers = self.numbers.find(request.text) + self.numbers.find(request.ocr_text)
         if numbers:
             return await self._orders(list(dict.fromkeys(numbers)), request)
-        if request.intents.order_status and not request.intents.order_action:
+        asked, intents = self._asked(request)
+        named = named_promotions(self.base.knowledge.promotions, request.text)
+        if asked:
+            answered = self._product_answer(asked, intents, request)
+            if answered.reply is not None or not named:
+                return self._with_promotions(answered, named, request)
+        if named:
+            return self._with_promotions(ToolOutcome(), named, request)
+        if intents.order_status and not intents.order_action:
             # "Where is my order?" -> the asker's orders; "Can I cancel my order?" is a policy question.
             return await self._my_orders(request)
-        intents = request.intents
-        products = (
-            self._products(request)
-            if (intents.price or intents.stock or intents.promotion or request.has_images)
-            else []
-        )
-        if products:
-            return self._product_answer(products, request)
-        if request.intents.promotion:
-            return self._promotions(request, products)
+        if intents.promotion and not asked:
+            return self._promotions(request)
         return ToolOutcome()
+
+    def _asked(self, request: ToolRequest) -> tuple[list[Asked], Intents]:
+        """The products the turn asks about: named in the text, on the photo, or (for a
+        follow-up) the ones the conversation last discussed."""
+        intents = request.intents
+        reader = self.products
+        text = request.text
+        earlier = (
+            [m.product for m in reader.mentions(request.history[-1])] if request.history else []
+        )
+        mentions = reader.mentions(text, earlier)
+        asked = reader.read(text, mentions) if mentions else []
+        if request.ocr_text:
+            asked += self._on_photo(request, {a.product.sku for a in asked})
+        if asked:
+            return asked, intents
+        if request.history and text.strip():
+            previous = reader.from_history(request.history, text)
+            if previous and _continues(text, previous):
+                return previous, follow_up_intents(intents, request.history)
+        return [], intents
+
+    def _on_photo(self, request: ToolRequest, known: set[str]) -> list[Asked]:
+        """Products on a photographed tag or label (exact names and SKUs only: OCR is noisy),
+        with the options on the label or in the words, and the count in the words."""
+        reader = self.products
+        on_photo = [
+            m
+            for m in reader.mentions(request.ocr_text)
+            if m.how not in ("typo", "search") and m.product.sku not in known
+        ]
+        if not on_photo:
+            return []
+        both = normalise(f"{request.text}\n{request.ocr_text}")
+        asked = [
+            replace(a, variants=a.variants or chosen_variants(both, a.product))
+            for a in reader.read(request.ocr_text, on_photo)
+        ]
+        count = only_count(find_quantities(request.text))
+        if len(asked) == 1 and not known and count:
+            asked = [replace(asked[0], quantity=count)]
+        return asked
+
+    def _product_answer(
+        self, asked: Sequence[Asked], intents: Intents, request: ToolRequest
+    ) -> ToolOutcome:
+        photo_only = request.has_images and not request.text.strip()
+        answer = self.products.answer(
+            asked, request.text, intents, request.today, request.language, photo_only
+        )
+        if answer is None:  # an open question about the product: retrieval and the model
+            return ToolOutcome(products=tuple(a.product for a in asked))
+        facts, reply = answer.facts, answer.reply
+        if any(f.source.startswith("stock:") for f in facts) and _undated_gap(asked):
+            restock = self._restock_note(request)
+            if restock is not None:
+                facts, reply = (*facts, restock), f"{reply}\n{restock.text}"
+        return ToolOutcome(facts=facts, reply=reply, products=answer.products)
+
+    def _restock_note(self, request: ToolRequest) -> Fact | None:
+        """What the shop says about restocking in general (FAQ or policy), for a variant that
+        is out of stock without a restock date."""
+        hits = [
+            h
+            for h in self.base.retriever.relevant(RESTOCK_QUERY)
+            if h.document.kind in ("faq", "policy")
+        ]
+        if not hits:
+            return None
+        return Fact(hits[0].document.source, quote_for(hits[0].document, request.language))
+
+    def _with_promotions(
+        self, outcome: ToolOutcome, named: Sequence[Promotion], request: ToolRequest
+    ) -> ToolOutcome:
+        if not named:
+            return outcome
+        facts = tuple(
+            Fact(p.source, promotion_state(p, request.today, request.language)) for p in named
+        )
+        lines = [f.text for f in facts] + ([outcome.reply] if outcome.reply else [])
+        return ToolOutcome(
+            facts=(*facts, *outcome.facts), reply="\n".join(lines), products=outcome.products
+        )
 
     async def _orders(self, numbers: Sequence[str], request: ToolRequest) -> ToolOutcome:
         found: list[Order] = []
@@ -138,8 +220,8 @@ class ShopTools:
     def _policy_follow_up(self, request: ToolRequest) -> tuple[Fact, ...]:
         """For "I want to return order X": the two best policy/FAQ passages, after the order."""
         query = request.text
-        for number in find_order_numbers(query, self.prefix):
-            query = query.replace(number, " ")
+        for match in self.numbers.candidates.finditer(query.upper()):
+            query = query.replace(query[match.start() : match.end()], " ")
         hits = [
             h for h in self.base.retriever.relevant(query) if h.document.kind in ("faq", "policy")
         ]
@@ -151,76 +233,71 @@ class ShopTools:
     async def _my_orders(self, request: ToolRequest) -> ToolOutcome:
         mine = await self.base.orders.mine(request.asker)
         if not mine:
+            example = self.shop.order_number_example
             reply = (
-                "您的账户下暂时没有找到订单。请发送订单号（以SO开头）或订单截图，我来帮您查询。"
+                f"您的账户下暂时没有找到订单。请发送订单号（例如{example}）或订单截图，我来帮您查询。"
                 if request.language == "zh"
-                else "I could not find any orders under this account. Please send your order number (it starts with SO) or a screenshot of the order."
+                else f"I could not find any orders under this account. Please send your order number (for example {example}) or a screenshot of the order."
             )
-            return ToolOutcome(reply=reply)
+            # The example comes from shop.yaml: a fact, so the reply's number is grounded.
+            return ToolOutcome(facts=(Fact("shop:order-number-example", example),), reply=reply)
         shown = [o for o in mine if o.status in OPEN_STATUSES][:MAX_ORDERS] or mine[:1]
         facts = tuple(
             Fact(f"order:{o.order_no}", order_fact(o, self.shop, request.language)) for o in shown
         )
         return ToolOutcome(facts=facts, reply=orders_overview(shown, self.shop, request.language))
 
-    def _products(self, request: ToolRequest) -> list[ProductMatch]:
-        catalog = self.base.catalog
-        found = catalog.find(request.text) if request.text.strip() else []
-        if not found and request.ocr_text:
-            # A price tag or label: trust exact SKUs and names only, not fuzzy OCR matches.
-            found = catalog.by_sku(request.ocr_text) or catalog.by_name(request.ocr_text)
-        return found[:MAX_PRODUCTS]
-
-    def _product_answer(
-        self, products: Sequence[ProductMatch], request: ToolRequest
-    ) -> ToolOutcome:
-        intents = request.intents
-        promotions = self.base.knowledge.promotions
-        if intents.promotion and len(products) > 1 and not intents.stock:
-            return self._promotions(request, products)
-        photo_only = request.has_images and not request.text.strip()
-        want_price = intents.price or photo_only
-        want_stock = intents.stock or photo_only
-        facts: list[Fact] = []
-        for match in products:
-            product = match.product
-            qty = intents.quantity if len(products) == 1 else 1
-            q = quote([(product, qty)], promotions, request.today)
-            if want_price:
-                facts.append(
-                    Fact(f"price:{product.sku}", price_fact(q, self.shop, request.language))
-                )
-            if want_stock:
-                # Sizes the customer names win; else the size on a photographed label.
-                sizes = sizes_in(request.text, product) or sizes_in(request.ocr_text, product)
-                colours = colours_in(request.text, product)
-                facts.append(
-                    Fact(
-                        f"stock:{product.sku}",
-                        stock_fact(product, sizes, colours, request.language),
-                    )
-                )
-            if not (want_price or want_stock):
-                facts.append(
-                    Fact(product.source, product_fact(product, q, self.shop, request.language))
-                )
-        reply = "\n".join(f.text for f in facts) if (want_price or want_stock) else None
-        return ToolOutcome(facts=tuple(facts), reply=reply, products=tuple(products))
-
-    def _promotions(self, request: ToolRequest, products: Sequence[ProductMatch]) -> ToolOutcome:
+    def _promotions(self, request: ToolRequest) -> ToolOutcome:
+        """ "Any deals?": the promotions running now and coming, with today's date."""
         today = request.today
-        promos = [p for p in self.base.knowledge.promotions if p.ends >= today]
-        if products:
-            promos = [p for p in promos if any(p.applies_to(m.product) for m in products)]
+        promos = [p for p in self.base.knowledge.promotions if not p.has_ended(today)]
         if not promos:
             return ToolOutcome()
         facts = tuple(
             Fact(p.source, promotion_fact(p, self.shop, request.language, today)) for p in promos
         )
         facts = (Fact("clock:today", f"today {today}"), *facts)
-        head = f"今天是{today}，" if request.language == "zh" else f"As of {today}:"
-        zh_head = head + "店铺的优惠活动如下："
-        reply = "\n".join(
-            [zh_head if request.language == "zh" else head, *(f.text for f in facts[1:])]
+        head = (
+            f"今天是{today}，店铺的优惠活动如下："
+            if request.language == "zh"
+            else f"As of {today}:"
         )
-        return ToolOutcome(facts=facts, reply=reply, products=tuple(products))
+        return ToolOutcome(facts=facts, reply="\n".join([head, *(f.text for f in facts[1:])]))
+
+
+# General words for "when does it come back", to find the shop's own restocking note.
+RESTOCK_QUERY = "什么时候补货 到货通知 restock back in stock"
+
+
+def _undated_gap(asked: Sequence[Asked]) -> bool:
+    """Some asked variant is out of stock and the shop gives no date for it."""
+    return any(
+        not v.stock and a.product.restock_of(v) is None
+        for a in asked
+        for v in (a.variants or a.product.variants)
+    )
+
+
+def _continues(text: str, previous: Sequence[Asked]) -> bool:
+    """Whether a message without a product continues the last product question: it reads
+    as "and ...?" / "那…呢", or it names a count or an option of that product."""
+    if FOLLOW_UP.search(text) is not None:
+        return True
+    if len(tokenize(text)) > 4:
+        return False
+    named_option = any(chosen_variants(normalise(text), a.product) for a in previous)
+    return named_option or bool(find_quantities(text))
+
+
+def named_promotions(promotions: Sequence[Promotion], text: str) -> list[Promotion]:
+    """Promotions the text names (by name or alias, spaces and case ignored)."""
+    compact = compact_with_map(normalise(text))[0]
+    named = []
+    for promo in promotions:
+        forms = {promo.name.zh, promo.name.en, *promo.aliases}
+        for form in forms:
+            key = compact_with_map(normalise(form))[0]
+            if len(key) >= 2 and key in compact and (not key.isascii() or len(key) >= 3):
+                named.append(promo)
+                break
+    return named

@@ -60,11 +60,38 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out or "(top level)"
 
 
+def _continues_flow_text(
+    mapping: yaml.MappingNode, previous: yaml.Node, key: yaml.Node, value: yaml.Node
+) -> bool:
+    """``{en: 10% off earbuds, headphones and speakers}``: a comma in an unquoted text.
+
+    YAML reads ``headphones and speakers`` as a key without a value; the owner meant one
+    text. A plain key with no ``:`` after a plain text value, inside ``{...}``, continues
+    that text (docs/knowledge-format.md §1). A key written with ``:`` is a key.
+    """
+    return bool(
+        mapping.flow_style
+        and isinstance(previous, yaml.ScalarNode)
+        and previous.tag != NULL_TAG
+        and previous.style is None
+        and isinstance(key, yaml.ScalarNode)
+        and key.style is None
+        and isinstance(value, yaml.ScalarNode)
+        and value.tag == NULL_TAG
+        and value.value == ""
+        and value.start_mark.index == key.end_mark.index
+    )
+
+
 def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], source: Path) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
+        previous: tuple[str, yaml.Node] | None = None
         for key_node, value_node in node.value:
+            if previous and _continues_flow_text(node, previous[1], key_node, value_node):
+                result[previous[0]] += ", " + str(key_node.value)
+                continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise ConfigError(
                     f"{source}:{key_node.start_mark.line + 1}: keys must be plain text"
@@ -79,6 +106,7 @@ def _walk(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], source: Pat
                     f"{source}:{key_node.start_mark.line + 1}: duplicate key '{key}' in {format_loc(path)}"
                 )
             result[key] = _walk(value_node, (*path, key), lines, source)
+            previous = (key, value_node)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_walk(item, (*path, index), lines, source) for index, item in enumerate(node.value)]

@@ -414,3 +414,25 @@ async def test_a_stop_aborts_the_engine_and_sends_nothing(store: Store) -> None:
 async def test_a_stop_that_reaches_the_inbox_is_ignored(store: Store) -> None:
     completion = await answer_next(store, answerer(store), tg("", command=Command.STOP))
     assert completion.replies == () and completion.decision.kind is DecisionKind.IGNORED
+
+
+async def test_a_draft_past_the_deadline_becomes_the_handoff_notice_in_time(
+    store: Store,
+) -> None:
+    from core.answering.draft import DraftBudget
+
+    engine = StubEngine(lambda _r: " ".join(["slow"] * 400), token_delay_s=0.01)
+    a = Answerer(
+        store,
+        engine,
+        {Role.CUSTOMER: PolicyBrain(), Role.STAFF: PromptBrain()},
+        settings=AnswerSettings(handoff_wait_minutes=7, draft_budget=DraftBudget(deadline_s=0.2)),
+    )
+    started = asyncio.get_running_loop().time()
+    completion = await answer_next(store, a, tg("a long question"))
+    assert asyncio.get_running_loop().time() - started < 2.0
+    [notice] = completion.replies
+    assert notice.kind is ReplyKind.HANDOFF and completion.new_state == "handoff"
+    assert "no answer within the 0.2 s budget" in completion.decision.reasons
+    assert any(r.startswith(DRAFT_REASON) for r in completion.decision.reasons)
+    assert engine.requests[0].request_id in engine._aborted

@@ -8,8 +8,9 @@ import pytest
 
 from bench.eval.cases import Case, load_cases
 from bench.eval.make_images import find_cjk_font
-from bench.eval.report import write_markdown
+from bench.eval.report import ShopRun, overview_table, write_markdown
 from bench.eval.runner import CaseResult, Summary, fold, run_all
+from bench.eval.shops import all_shops, pick_shops
 from bots.shop.brain import build_brain
 from core.engines.stub import StubEngine
 from core.errors import ConfigError
@@ -100,11 +101,48 @@ async def test_stub_run_of_text_cases(case_file, tmp_path: Path) -> None:  # typ
     summary = await run_all(cases, brain, StubEngine(), brain.holder.current.retriever)
     assert summary.resolution == 1.0 and summary.wrong_rate == 0.0 and summary.handoff_recall == 1.0
     out = tmp_path / "RESULTS.md"
-    write_markdown(summary, out, "python -m bench.eval", "stub", [])
+    write_markdown([ShopRun("demo", summary)], out, "python -m bench.eval", "stub", [])
     text = out.read_text()
     assert (
         "| resolution rate (answerable) | 100.0% |" in text and "handoff-other-order-text" in text
     )
+    assert "| **worst shop** |" in text and "p95 time to reply" in text
+
+
+def test_the_worst_shop_row_takes_the_worst_value_of_each_metric() -> None:
+    good = Case(id="g", platform="t", user="1", text="q", expect_facts=("¥1",))
+    handoff = Case(id="h", platform="t", user="1", text="q", must_handoff=True)
+    fast = Summary(
+        [
+            _result(good, outcome="answer", path="tool", answer="¥1", seconds=0.5),
+            _result(handoff, outcome="handoff", path="handoff", answer="", seconds=0.1),
+        ],
+        1.0,
+    )
+    slow = Summary(
+        [
+            _result(good, outcome="handoff", path="model-stopped", answer="", seconds=6.0),
+            _result(handoff, outcome="answer", path="model", answer="x", seconds=1.0),
+        ],
+        1.0,
+    )
+    assert slow.p95_seconds == 6.0 and fast.p95_seconds == 0.5
+    table = overview_table([ShopRun("a", fast), ShopRun("b", slow)])
+    worst = next(line for line in table if "worst shop" in line)
+    assert "**0.0%** (MISSED)" in worst  # resolution of b, and b's handoff recall
+    assert "**100.0%** (MISSED)" in worst  # b handed its answerable case off
+    assert "**6.00 s** (MISSED)" in worst
+
+
+def test_shops_are_the_demo_and_the_frozen_ones() -> None:
+    names = [s.name for s in all_shops()]
+    assert names[0] == "demo" and {"electronics", "food"} <= set(names)
+    food = pick_shops(["food"])[0]
+    case_file = food.cases()
+    assert food.knowledge_dir(case_file) == (food.cases_file.parent / "knowledge").resolve()
+    assert case_file.cases[0].images_dir == food.cases_file.parent / "images"
+    with pytest.raises(ConfigError, match="unknown evaluation shop"):
+        pick_shops(["nowhere"])
 
 
 def test_fold_ignores_width_case_and_spaces() -> None:
@@ -134,6 +172,17 @@ async def test_real_engine_smoke(case_file) -> None:  # type: ignore[no-untyped-
         await engine.stop()
     by_id = {r.case.id: r for r in summary.results}
     assert by_id["price-en-promo"].resolved and by_id["price-en-promo"].path == "tool"
-    assert by_id["open-laptop-bag-en"].path in ("model", "model-handoff")
+    assert by_id["open-laptop-bag-en"].path in ("model", "model-handoff", "model-stopped")
     assert by_id["handoff-unknown-bitcoin"].handed_off
     assert summary.wrong_rate == 0.0
+
+
+async def test_the_command_runs_one_shop_and_prints_the_worst_shop_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.eval.__main__ import main
+
+    argv = ["--engine", "stub", "--shops", "food", "--only", "fd-order-zh-shipped", "--no-write"]
+    assert await main(argv) == 0
+    out = capsys.readouterr().out
+    assert "== food ==" in out and "| **worst shop** |" in out and "holdout" not in out

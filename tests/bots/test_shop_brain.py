@@ -191,3 +191,16 @@ async def test_in_a_group_shop_questions_are_still_answered(brain: ShopBrain) ->
     in_group = replace(turn("可以退货吗？", chat="-100200"), audience=Audience.GROUP)
     prepared, _ = await answer(brain, StubEngine(), in_group)
     assert prepared.direct_reply != text("orders_private_only", "zh")
+
+
+async def test_a_shop_folder_brings_its_own_order_numbers_and_persona(ocr: ScriptedOcr) -> None:
+    food = IMAGES.parent / "shops" / "food" / "knowledge"
+    shop = build_brain(clock=lambda: date(2026, 9, 20), ocr=ocr, knowledge_dir=food)
+    prepared = await shop.prepare(turn("WX 2026 001233 到哪里了", user="3003"), TurnContext())
+    assert prepared.direct_reply is not None and "JDX019928374651" in prepared.direct_reply
+    other = await shop.prepare(turn("wx-2026-001233 到哪了", user="3001"), TurnContext())
+    assert other.handoff is not None  # not this customer's order: nothing revealed
+    open_question = await shop.prepare(turn("铁观音怎么泡", user="3001"), TurnContext())
+    assert open_question.messages, "an open question goes to the model"
+    system = str(open_question.messages[0])
+    assert "山岚茶食铺" in system and "小岚" in system and "鹿米" not in system

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from core.answering.confidence import score_logprobs
 from core.engines.base import TokenLogprob
 from core.model.turn import Role
 from tests.knowledge.fakes import ScriptedOcr, photo, turn
+
+FOOD = Path(__file__).resolve().parents[2] / "bench" / "eval" / "shops" / "food" / "knowledge"
 
 
 @pytest.fixture
@@ -80,3 +83,10 @@ async def test_assess_never_hands_off(brain: StaffBrain) -> None:
         t, prepared, "It costs ¥1.", score_logprobs([TokenLogprob("x", -3.0)])
     )
     assert assessment.handoff is None and assessment.confidence.score <= 0.3
+
+
+async def test_orders_in_another_shops_own_number_form(ocr: ScriptedOcr) -> None:
+    brain = build_brain(clock=lambda: date(2026, 9, 20), ocr=ocr, knowledge_dir=FOOD)
+    prepared = await brain.prepare(staff("where is wx 2026 001233"), TurnContext())
+    assert prepared.direct_reply is not None
+    assert "JDX019928374651" in prepared.direct_reply and "F03" in prepared.direct_reply

@@ -14,7 +14,8 @@ from core.knowledge.model import Knowledge
 DEMO = Path(__file__).resolve().parents[2] / "bots" / "shop" / "knowledge"
 
 MINI_FILES = {
-    "shop.yaml": "name: {zh: 测试店, en: Test Shop}\ncurrency: CNY\n",
+    "shop.yaml": "format: 2\nname: {zh: 测试店, en: Test Shop}\ncurrency: CNY\n"
+    "orders:\n  number_pattern: 'SO\\d{8}-\\d{4}'\n  number_example: SO20260101-0001\n",
     "catalog.yaml": """categories:
   outerwear: {zh: 外套, en: Outerwear}
   tops: {zh: 上衣, en: Tops}
@@ -23,21 +24,21 @@ products:
     name: {zh: 防风夹克, en: Windbreaker}
     category: outerwear
     price: 299.00
+    options: [size]
     variants:
-      - {size: M, stock: 3}
-      - {size: L, stock: 0}
+      - {size: M, sku: JK-1-M, stock: 3}
+      - {size: L, sku: JK-1-L, stock: 0}
   - sku: TS-1
     name: {zh: 圆领T恤, en: Crew Tee}
     category: tops
     price: 99.00
-    variants:
-      - {size: M, stock: 5}
+    stock: 5
 """,
     "promotions.yaml": """promotions:
   - id: WINTER
     name: {zh: 冬季外套节, en: Winter Event}
     kind: percent_off
-    percent_off: 20
+    percent: 20
     categories: [outerwear]
     starts: 2026-11-15
     ends: 2026-11-30
@@ -54,7 +55,7 @@ orders:
   - order_no: SO20261102-0042
     customer: C1
     items:
-      - {sku: JK-1, size: M, quantity: 1, unit_price: 299.00}
+      - {sku: JK-1-M, quantity: 1, unit_price: 299.00}
     status: shipped
     placed: 2026-11-02
     shipped: 2026-11-03

@@ -73,3 +73,17 @@ def test_promotion_state_on_today(demo_knowledge) -> None:
     assert (
         "(ended," in states[0] and "(running now," in states[1] and "(not started yet," in states[2]
     )
+
+
+def test_a_spend_threshold_with_tiers_is_stated_in_full() -> None:
+    from pathlib import Path
+
+    from core.knowledge.loader import load_knowledge
+    from core.knowledge.pricing import quote_skus
+
+    food = load_knowledge(Path(__file__).resolve().parents[2] / "bench/eval/shops/food/knowledge")
+    q = quote_skus(food, [("T-PE357", 2)], date(2026, 9, 20))
+    zh = price_fact(q, food.shop, "zh")
+    assert "满¥199.00减¥20.00，满¥399.00减¥60.00" in zh and "¥376.00" in zh
+    en = price_fact(q, food.shop, "en")
+    assert "takes ¥20.00 off" in en and "¥376.00" in en

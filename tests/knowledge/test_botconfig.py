@@ -46,3 +46,16 @@ def test_http_orders_take_the_token_from_the_environment(monkeypatch: pytest.Mon
     assert OrdersConfig().source() is None
     with pytest.raises(ConfigError, match="base_url"):
         OrdersConfig(kind="http").source()
+
+
+def test_the_persona_comes_from_the_knowledge_folder() -> None:
+    from bots.shop.brain import load_shop
+    from core.knowledge.model import Localized, ShopInfo
+
+    food = ROOT / "bench" / "eval" / "shops" / "food" / "knowledge"
+    config, holder = load_shop(knowledge_dir=food)
+    shop = holder.current.knowledge.shop
+    assert "小岚" in config.persona_for(shop).zh  # not the demo's 小鹿
+    assert shop.name.en == "Misty Hill Tea & Snacks"
+    bare = ShopInfo(Localized("小店", "Little Shop"))
+    assert config.persona_for(bare).en == "You are the customer-service assistant of Little Shop."

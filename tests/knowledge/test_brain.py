@@ -11,9 +11,10 @@ from core.answering.bot import TurnContext
 from core.answering.confidence import score_logprobs
 from core.engines.base import GenerationRequest, TokenLogprob, collect
 from core.engines.stub import StubEngine
+from core.knowledge.assessment import is_repetitive, support_share
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import load_bot_config
-from core.knowledge.brain import KnowledgeBrain, is_repetitive, support_share
+from core.knowledge.brain import KnowledgeBrain
 from core.knowledge.policy import HandoffPolicyConfig
 from core.model.turn import Command, Confidence, HistoryItem, ImagePart, Role
 from tests.knowledge.fakes import ScriptedOcr, photo, turn
@@ -185,3 +186,22 @@ def test_support_and_repetition_helpers() -> None:
     assert support_share("Bitcoin only.", facts) == 0.0
     assert is_repetitive("被赋于赛索，" * 4)
     assert not is_repetitive("订单已发货，预计明天送达。")
+
+
+async def test_the_draft_guard_stops_at_the_first_invented_fact(brain: KnowledgeBrain) -> None:
+    from core.answering.draft import DraftBudget, write_draft
+
+    t = turn("Will my 15-inch laptop fit in the leather backpack?")
+    prepared = await brain.prepare(t, TurnContext())
+    guard = prepared.guard
+    assert guard is not None
+    assert guard.doomed("Yes, it fits a 15-inch laptop and costs ¥49") is None  # still writing
+    assert guard.doomed("Yes, it fits a 15-inch laptop.") is None
+    reason = guard.doomed("It costs ¥499. It")
+    assert reason is not None and "price '¥499'" in reason
+    engine = StubEngine(lambda _r: "It costs ¥499. " + "More words " * 100)
+    draft = await write_draft(
+        engine, GenerationRequest(prepared.messages), DraftBudget(), prepared.guard
+    )
+    assert draft.stopped is not None and "price '¥499'" in draft.stopped
+    assert len(draft.logprobs) < 10  # not 200 tokens decoded to be thrown away

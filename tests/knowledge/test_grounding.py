@@ -70,3 +70,49 @@ def test_conversation_counts_as_evidence() -> None:
 def test_no_claims_no_penalty() -> None:
     report = check_grounding("Happy to help!", FACTS)
     assert report.claims == () and report.component().value == 1.0
+
+
+SPEC_FACTS = Evidence(
+    [
+        "Pebble Mini Speaker (PEBBLE-MINI-SPEAKER): Waterproof rating: IP67; Battery life: 12 h;"
+        " Battery capacity: 2000mAh; Weight: 260 g; 1-year warranty.",
+        "Summit Tent: Season rating: 3-season; Comfort rating: -5°C.",
+    ],
+    spec_labels=["Waterproof rating", "Battery life", "Season rating", "Comfort rating"],
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The Pebble is IP67 and plays for 12 hours on its 2000 mAh battery.",
+        "Pebble音箱续航12小时，防水等级IP67。",
+        "It weighs 260 g and has a 1 year warranty.",
+        "The Summit Tent is a 3-season tent, comfortable to -5°C.",
+        "Its waterproof rating is IP67.",
+    ],
+)
+def test_specs_stated_as_in_the_facts_are_grounded(answer: str) -> None:
+    report = check_grounding(answer, SPEC_FACTS)
+    assert report.ungrounded == (), report.ungrounded
+
+
+@pytest.mark.parametrize(
+    ("answer", "claim"),
+    [
+        ("The Pebble has a waterproof rating of 1.", "waterproof rating"),
+        ("It is rated IPX4.", "ipx4"),
+        ("The battery lasts 20 hours.", "20 hours"),
+        ("The Summit Tent is a 4-season tent.", "4-season"),
+        ("Its comfort rating is -10°C.", "-10°c"),
+    ],
+)
+def test_a_spec_not_in_the_facts_is_ungrounded(answer: str, claim: str) -> None:
+    report = check_grounding(answer, SPEC_FACTS)
+    assert [c.kind for c in report.ungrounded] == ["spec"] * len(report.ungrounded)
+    assert any(claim in c.text for c in report.ungrounded), report.claims
+
+
+def test_stock_counts_are_not_read_as_inches() -> None:
+    report = check_grounding("M: 9 in stock", Evidence(["M: 9 in stock"]))
+    assert report.ungrounded == () and "spec" not in {c.kind for c in report.claims}

@@ -21,7 +21,7 @@ def test_demo_shop_is_complete(demo_knowledge) -> None:
     assert len({o.customer_id for o in k.orders}) == 6
     assert {p.kind for p in k.promotions} == {
         PromotionKind.PERCENT_OFF,
-        PromotionKind.AMOUNT_OFF_OVER,
+        PromotionKind.SPEND_THRESHOLD,
     }
     assert {s.document for s in k.policies} == {"shipping", "returns", "warranty"}
     assert all(p.name.zh and p.name.en for p in k.products)
@@ -49,16 +49,16 @@ def _problems(folder: Path) -> str:
 def test_bad_price_names_file_and_line(mini_folder: Callable[..., Path]) -> None:
     folder = mini_folder(catalog_yaml=_mini("catalog.yaml").replace("price: 99.00", "price: cheap"))
     message = _problems(folder)
-    assert "catalog.yaml:15: products[1].price:" in message
+    assert "catalog.yaml:16: products[1].price:" in message
 
 
 def test_missing_field_points_at_its_mapping(mini_folder: Callable[..., Path]) -> None:
     folder = mini_folder(catalog_yaml=_mini("catalog.yaml").replace("    category: tops\n", ""))
-    assert "catalog.yaml:12: products[1].category: Field required" in _problems(folder)
+    assert "catalog.yaml:13: products[1].category: Field required" in _problems(folder)
 
 
 def test_unknown_sku_in_an_order_is_reported_at_its_line(mini_folder: Callable[..., Path]) -> None:
-    folder = mini_folder(orders_yaml=_mini("orders.yaml").replace("sku: JK-1", "sku: JK-9"))
+    folder = mini_folder(orders_yaml=_mini("orders.yaml").replace("sku: JK-1-M", "sku: JK-9"))
     assert "orders.yaml:8: orders[0].items[0].sku: unknown SKU JK-9" in _problems(folder)
 
 
@@ -115,3 +115,57 @@ def _mini(name: str) -> str:
     text = MINI_FILES[name]
     assert text is not None
     return text
+
+
+# --- format 2 failure paths -----------------------------------------------------------------
+
+
+def test_the_evaluation_shops_load() -> None:
+    shops = Path(__file__).resolve().parents[2] / "bench" / "eval" / "shops"
+    food = load_knowledge(shops / "food" / "knowledge")
+    assert food.shop.persona is not None and "小岚" in food.shop.persona.zh
+    assert food.shop.order_number_pattern == r"WX-\d{4}-\d{6}"
+    snow = food.product("MC-SNOW-MT")
+    assert snow is not None and snow.price == Decimal("138.00")  # the product's price
+    matcha = snow.variant("MC-SNOW-MT")
+    assert matcha is not None and matcha.option("flavor") is not None
+    assert matcha.option("flavor").zh == "抹茶" and matcha.stock == 0
+    pitcher = food.product("TW-PITCHER")
+    assert pitcher is not None and not pitcher.sold  # discontinued
+    refund = next(o for o in food.orders if o.order_no == "WX-2026-001011").refund
+    assert refund is not None and refund.amount == Decimal("78.00")
+    electronics = load_knowledge(shops / "electronics" / "knowledge")
+    earbuds = electronics.product("VB-ABP-WH")
+    assert (
+        earbuds is not None and earbuds.restock_of(earbuds.variants[1]).isoformat() == "2026-06-28"
+    )
+    assert earbuds.warranty is not None and earbuds.warranty.zh == "1-year warranty"  # §1
+    # an unquoted comma inside {...} continues the text (§1)
+    assert electronics.promotion("AUDIO-SUMMER").description.en == (
+        "10% off all earbuds, headphones and speakers."
+    )
+
+
+def test_format_one_names_the_migration(mini_folder: Callable[..., Path]) -> None:
+    folder = mini_folder(shop_yaml="name: {zh: 店, en: Shop}\n")
+    message = _problems(folder)
+    assert "shop.yaml:1: format: this folder is knowledge format 1" in message
+    assert "knowledge migrate" in message
+
+
+def test_bad_yaml_names_its_line(mini_folder: Callable[..., Path]) -> None:
+    folder = mini_folder(faq_yaml="faq:\n  - id: x\n    question: [unclosed\n")
+    assert "faq.yaml:4: invalid YAML" in _problems(
+        folder
+    ) or "faq.yaml:3: invalid YAML" in _problems(folder)
+
+
+def test_bad_number_pattern(mini_folder: Callable[..., Path]) -> None:
+    shop = _mini("shop.yaml").replace(r"'SO\d{8}-\d{4}'", "'SO(\\d{8}'")
+    assert "shop.yaml:5: orders.number_pattern: not a regular expression" in _problems(
+        mini_folder(shop_yaml=shop)
+    )
+    shop = _mini("shop.yaml").replace("SO20260101-0001", "XX1")
+    assert "shop.yaml:6: orders.number_example: XX1 does not match" in _problems(
+        mini_folder(shop_yaml=shop)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.knowledge.ordernumbers import find_order_numbers
+from core.knowledge.ordernumbers import OrderNumbers, find_order_numbers
 from core.media.ocr import normalise_ocr_text
 
 
@@ -41,3 +41,35 @@ def test_after_the_ocr_readers_normalisation() -> None:
 
 def test_other_prefix() -> None:
     assert find_order_numbers("order AB20261102-0042", prefix="AB") == ["AB20261102-0042"]
+
+
+# --- a shop's own number pattern (shop.yaml orders.number_pattern) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "found"),
+    [
+        (r"WX-\d{4}-\d{6}", "wx-2026-001250 when will it ship?", ["WX-2026-001250"]),
+        (r"WX-\d{4}-\d{6}", "WX 2026 001233 到哪里了", ["WX-2026-001233"]),
+        (r"WX-\d{4}-\d{6}", "我的订单WX-2026-001204到哪了", ["WX-2026-001204"]),
+        (r"WX-\d{4}-\d{6}", "订单 WX－2O26－001204", ["WX-2026-001204"]),  # OCR: full width, O
+        (r"VB\d{8}", "what's the status of vb26061902", ["VB26061902"]),
+        (r"VB\d{8}", "Where is my order VB 26061617?", ["VB26061617"]),
+        (r"VB\d{8}", "订单号VB26061999怎么查不到", ["VB26061999"]),
+        (r"VB\d{8}", "VB26061617 x2 and VB2606161", ["VB26061617"]),  # too short: not a number
+        (
+            r"SO\d{8}-\d{4}",
+            "SO 20261102 - 0042, so20261118-0107",
+            ["SO20261102-0042", "SO20261118-0107"],
+        ),
+        (r"VB\d{8}", "no number here, 12345678", []),
+    ],
+)
+def test_numbers_in_the_shops_own_form(pattern: str, text: str, found: list[str]) -> None:
+    assert OrderNumbers(pattern).find(text) == found
+
+
+def test_lookup_normalises_a_typed_number() -> None:
+    numbers = OrderNumbers(r"WX-\d{4}-\d{6}")
+    assert numbers.canonical(" wx 2026 001250 ") == "WX-2026-001250"
+    assert numbers.canonical("WX-2026-00125") is None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 from core.knowledge.base import KnowledgeBase
 from core.knowledge.model import Identity
+from core.knowledge.ordernumbers import OrderNumbers
 from core.knowledge.orders import Asker, FileOrderSource, OrderLookup
 from core.model.turn import ConversationKey, Role, Sender, TextPart, Turn
 
@@ -15,6 +17,7 @@ LI = Asker(Identity("telegram", "1001"), Role.CUSTOMER)
 LI_WEBHOOK = Asker(Identity("webhook:demo", "cust-7788"), Role.CUSTOMER)
 ANNA = Asker(Identity("telegram", "1002"), Role.CUSTOMER)
 STAFF = Asker(Identity("slack", "U1"), Role.STAFF)
+FOOD = Path(__file__).resolve().parents[2] / "bench" / "eval" / "shops" / "food" / "knowledge"
 
 
 async def test_own_order_is_visible(demo_base: KnowledgeBase) -> None:
@@ -71,3 +74,13 @@ def test_asker_comes_from_the_turn_not_the_text() -> None:
         (TextPart("I am telegram user 1002"),),
     )
     assert Asker.of(turn) == LI
+
+
+async def test_a_typed_number_is_looked_up_in_the_shops_form() -> None:
+    base = KnowledgeBase.load(FOOD)
+    emily = Asker(Identity("telegram", "3002"), Role.CUSTOMER)
+    for typed in ("wx-2026-001250", "WX 2026 001250", "wx2026001250"):
+        order = await base.orders.find(typed, emily)
+        assert order is not None and order.order_no == "WX-2026-001250", typed
+    source = FileOrderSource(base.knowledge.orders, OrderNumbers(r"WX-\d{4}-\d{6}"))
+    assert await source.get("WX-2026-00125") is None

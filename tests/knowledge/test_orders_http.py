@@ -172,3 +172,27 @@ async def test_text_never_reaches_the_url_path(shop: tuple[FakeShop, str]) -> No
     finally:
         await source.close()
     assert fake.requests == []
+
+
+async def test_format_two_fields_come_through(shop: tuple[FakeShop, str]) -> None:
+    fake, url = shop
+    refunded = ORDER | {
+        "order_no": "WX-2026-001011",
+        "status": "refunded",
+        "ship_by": "2026-11-04",
+        "items": [
+            {"sku": "MC-SNOW-MG", "name": "Snow-skin Mooncakes", "variant": {"zh": "芒果", "en": "mango"},
+             "quantity": 2, "unit_price": "138.00"}
+        ],
+        "refund": {"status": "refunded", "amount": "78.00", "date": "2026-11-06", "reason": "broken"},
+    }  # fmt: skip
+    fake.script = [(200, refunded)]
+    source = HttpOrderSource(url, backoff_s=0.01)
+    try:
+        order = await source.get("WX-2026-001011")
+    finally:
+        await source.close()
+    assert order is not None and order.ship_by is not None and order.ship_by.day == 4
+    assert order.items[0].variant is not None and order.items[0].variant.zh == "芒果"
+    assert order.refund is not None and order.refund.amount == Decimal("78.00")
+    assert order.refund.reason is not None and order.refund.reason.en == "broken"

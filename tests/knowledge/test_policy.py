@@ -130,3 +130,27 @@ def test_no_knowledge_can_be_switched_off() -> None:
 def test_extra_phrases_from_config() -> None:
     policy = HandoffPolicy(HandoffPolicyConfig(extra_complaint_phrases=("黑店",)))
     assert policy.before_answer("你们是黑店", None, [], FRESH).kind == "complaint"
+
+
+def test_staff_only_requests_defects_and_managers_hand_off() -> None:
+    from core.knowledge.policy import HandoffPolicy
+
+    policy = HandoffPolicy()
+    for text, kind in [
+        ("JD sells it cheaper, will you match that price?", "policy"),
+        ("孕妇可以喝这个茶吗", "policy"),
+        ("The left earbud stopped working after two days", "complaint"),
+        ("收到的充电头外壳裂了", "complaint"),
+        ("Get me a manager NOW", "explicit"),
+    ]:
+        decision = policy.before_answer(text, None, (), 0)
+        assert decision is not None and decision.kind == kind, text
+
+
+def test_asking_when_staff_work_is_not_asking_for_staff() -> None:
+    from core.knowledge.policy import HandoffPolicy
+
+    policy = HandoffPolicy()
+    assert policy.before_answer("人工客服几点上班", None, (), 0) is None
+    assert policy.before_answer("帮我转人工客服", None, (), 0) is not None
+    assert policy.before_answer("I want a human agent, what time is it", None, (), 0) is not None

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from core.knowledge.model import Localized, Product, Promotion, PromotionKind, Variant
-from core.knowledge.pricing import best_item_promotion, discounted, quote, zh_discount
+from core.knowledge.loader import load_knowledge
+from core.knowledge.model import (
+    BundleItem,
+    Knowledge,
+    Localized,
+    Product,
+    Promotion,
+    PromotionKind,
+    Variant,
+)
+from core.knowledge.pricing import best_item_promotion, discounted, quote, quote_skus, zh_discount
 
 TODAY = date(2026, 11, 21)
 
@@ -106,3 +116,133 @@ def test_chinese_discount_names() -> None:
     assert zh_discount(Decimal(20)) == "8折"
     assert zh_discount(Decimal(15)) == "8.5折"
     assert zh_discount(Decimal(30)) == "7折"
+
+
+# --- format 2 kinds, checked against the evaluation shops' frozen expected facts ---------
+# These totals were computed by the evaluation author by hand and with an independent
+# implementation of §5 (bench/eval/shops/*/cases.yaml); the engine must reproduce them.
+
+SHOPS = Path(__file__).resolve().parents[2] / "bench" / "eval" / "shops"
+
+
+@pytest.fixture(scope="module")
+def electronics() -> Knowledge:
+    return load_knowledge(SHOPS / "electronics" / "knowledge")
+
+
+@pytest.fixture(scope="module")
+def food() -> Knowledge:
+    return load_knowledge(SHOPS / "food" / "knowledge")
+
+
+@pytest.mark.parametrize(
+    ("case", "items", "total"),
+    [
+        ("el-price-zh-audio-promo", [("VB-ABP-BK", 1)], "359.10"),
+        ("el-price-en-sale-and-promo", [("VB-SMX-BK", 1)], "719.10"),  # 10% off the sale price
+        ("el-price-zh-two-powerbanks", [("VB-VP10-BK", 2)], "258.00"),
+        ("el-price-en-three-cables", [("VB-CC-1M", 3)], "117.00"),  # min_quantity reached
+        ("el-multi-en-earbuds-charger", [("VB-ABP-BK", 1), ("VB-GAN65-WH", 1)], "558.10"),
+        ("el-multi-zh-powerbank-cable", [("VB-VP10-BK", 1), ("VB-CC-1M", 1)], "178.00"),
+        ("el-follow-zh-quantity", [("VB-PEB-BL", 3)], "672.30"),
+    ],
+)
+def test_electronics_case_totals(electronics: Knowledge, case: str, items, total: str) -> None:
+    assert quote_skus(electronics, items, date(2026, 6, 20)).total == Decimal(total), case
+
+
+@pytest.mark.parametrize(
+    ("case", "items", "total"),
+    [
+        ("fd-price-en-two-puer", [("T-PE357", 2)], "376.00"),  # ¥20 tier
+        ("fd-price-zh-walnuts-three", [("SN-WALNUT", 3)], "90.00"),  # 3 for 2
+        ("fd-price-zh-ten-hawthorn", [("SN-HAWS", 10)], "126.00"),  # 3 groups, one paid extra
+        ("fd-price-en-three-snowskin", [("MC-SNOW-MG", 3)], "354.00"),  # ¥60 tier
+        ("fd-promo-en-bundle", [("TW-GAIWAN", 1), ("T-JAS", 1)], "99.00"),
+        ("fd-price-zh-gift-box-two", [("GS-MOONTEA", 2)], "476.00"),
+        ("fd-multi-zh-longjing-gaiwan", [("T-LJ-50", 3), ("TW-GAIWAN", 1)], "312.00"),
+        ("fd-multi-en-kettle-longjing", [("TW-KETTLE", 1), ("T-LJ-100", 1)], "347.00"),
+        ("fd-follow-zh-quantity", [("MC-LOTUS-8", 2)], "416.00"),
+    ],
+)
+def test_food_case_totals(food: Knowledge, case: str, items, total: str) -> None:
+    assert quote_skus(food, items, date(2026, 9, 20)).total == Decimal(total), case
+
+
+def test_order_totals_of_both_shops_follow_the_rules(
+    electronics: Knowledge, food: Knowledge
+) -> None:
+    """Every order's total is §5 on the day it was placed (food adds ¥10 shipping under ¥99)."""
+    for knowledge, shipping in ((electronics, False), (food, True)):
+        for order in knowledge.orders:
+            q = quote_skus(knowledge, [(i.sku, i.quantity) for i in order.items], order.placed)
+            fee = Decimal(10) if shipping and q.total < 99 else Decimal(0)
+            assert q.total + fee == order.total, order.order_no
+
+
+def test_a_bundle_price_is_shared_by_regular_price(food: Knowledge) -> None:
+    q = quote_skus(food, [("T-JAS", 1), ("TW-GAIWAN", 1), ("SN-HAWS", 3)], date(2026, 9, 20))
+    assert [line.unit_price for line in q.lines] == [
+        Decimal("45.57"),
+        Decimal("53.43"),
+        Decimal("12.00"),
+    ]  # as order WX-2026-001262 records them
+
+
+def test_ended_and_future_promotions_do_not_apply(food: Knowledge) -> None:
+    q = quote_skus(food, [("T-LJ-100", 1)], date(2026, 9, 20))
+    assert q.total == Decimal("168.00")
+    assert [p.id for p in q.expired] == ["SUMMER-TEA-2026"]
+    assert [p.id for p in q.upcoming] == ["GOLDEN-WEEK-TEA"]
+    assert quote_skus(food, [("T-LJ-100", 1)], date(2026, 10, 1)).total == Decimal("142.80")
+
+
+def test_a_product_with_variants_needs_a_variant_sku(food: Knowledge) -> None:
+    with pytest.raises(KeyError, match="T-LJ"):
+        quote_skus(food, [("T-LJ", 1)], date(2026, 9, 20))
+
+
+def _sku_product(sku: str, price: str) -> Product:
+    variant = Variant("ONE", "", 9, sku, Decimal(price))
+    return Product(sku, Localized(sku, sku), "c", Localized("c", "c"), Decimal(price), (variant,))
+
+
+def test_n_for_m_frees_the_cheapest_of_each_full_group() -> None:
+    day = date(2026, 1, 1)
+    three_for_two = Promotion(
+        "N", Localized("n", "n"), PromotionKind.N_FOR_M, day, day, buy=3, pay=2,
+        categories=frozenset({"c"}),
+    )  # fmt: skip
+    a, b, c = _sku_product("A", "30.00"), _sku_product("B", "20.00"), _sku_product("C", "10.00")
+    q = quote([(a, 2), (b, 2), (c, 1)], [three_for_two], day)
+    # 30 30 20 | 20 10: the first group frees a 20; the second is not full
+    assert q.total == Decimal("90.00")
+    assert [line.line_total for line in q.lines] == [
+        Decimal("60.00"), Decimal("20.00"), Decimal("10.00")
+    ]  # fmt: skip
+
+
+def test_amount_off_never_goes_below_zero_and_needs_its_quantity() -> None:
+    day = date(2026, 1, 1)
+    big = Promotion(
+        "A", Localized("a", "a"), PromotionKind.AMOUNT_OFF, day, day,
+        amount_off=Decimal(50), min_quantity=2,
+    )  # fmt: skip
+    cheap = _sku_product("X", "30.00")
+    assert quote([(cheap, 1)], [big], day).total == Decimal("30.00")  # one unit: not enough
+    assert quote([(cheap, 2)], [big], day).total == Decimal("0.00")
+
+
+def test_a_bundle_is_formed_as_often_as_the_items_allow() -> None:
+    day = date(2026, 1, 1)
+    pair = Promotion(
+        "P", Localized("p", "p"), PromotionKind.BUNDLE, day, day,
+        items=(BundleItem("A"), BundleItem("B", 2)), bundle_price=Decimal("50.00"),
+    )  # fmt: skip
+    a, b = _sku_product("A", "30.00"), _sku_product("B", "20.00")
+    q = quote([(a, 3), (b, 4)], [pair], day)
+    # two bundles (2 A + 4 B) at 50 each, one A alone at 30
+    assert q.total == Decimal("130.00")
+    assert q.lines[0].deals == (pair,) and q.lines[0].line_total == Decimal(
+        "72.86"
+    )  # 2 × 21.43 + 30

@@ -83,3 +83,25 @@ def _loc(text: str):  # type: ignore[no-untyped-def]
     from core.knowledge.model import Localized
 
     return Localized(text, text)
+
+
+def test_the_shop_profile_is_retrievable_and_faq_paraphrases_count() -> None:
+    from tests.knowledge.shops import shop
+
+    retriever = shop("food").retriever
+    assert retriever.relevant("客服几点下班")[0].document.source == "shop:hours"
+    assert retriever.relevant("what's your phone number")[0].document.source == "shop:contact"
+    top = retriever.relevant("do you take visa")[0].document.source
+    assert top == "faq:payment-methods"  # a paraphrase written in faq.yaml
+
+
+def test_aliases_and_paraphrases_are_searchable() -> None:
+    from pathlib import Path
+
+    from core.knowledge.loader import load_knowledge
+
+    food = load_knowledge(Path(__file__).resolve().parents[2] / "bench/eval/shops/food/knowledge")
+    retriever = Retriever.for_knowledge(food)
+    assert retriever.relevant("dragon well")[0].document.source == "catalog:T-LJ"  # an alias
+    assert retriever.relevant("冷泡茶节")[0].document.source == "promo:SUMMER-TEA-2026"
+    assert retriever.relevant("do you take visa")[0].document.source == "faq:payment-methods"

@@ -40,3 +40,18 @@ def test_numbers_are_not_key_terms() -> None:
 
 def test_full_width_is_folded() -> None:
     assert normalise("ＡＢＣ：１２") == "abc:12"
+
+
+def test_contractions_with_either_apostrophe_leave_the_word() -> None:
+    from core.knowledge.textproc import tokenize
+
+    assert tokenize("What's the rating?") == ["rating"]
+    assert tokenize("What’s the tent’s weight") == ["tent", "weight"]
+    assert "don't" not in tokenize("don't you sell tents")  # a stop word, whole
+
+
+def test_ing_and_ed_keep_short_stems_whole() -> None:
+    from core.knowledge.textproc import stem
+
+    assert stem("rating") == "rating" and stem("rated") == "rated"
+    assert stem("charging") == "charg" and stem("boxes") == "box" and stem("bags") == "bag"

@@ -71,3 +71,13 @@ def test_pydantic_errors_map_back_to_lines() -> None:
 def test_format_loc() -> None:
     assert format_loc(("products", 3, "price")) == "products[3].price"
     assert format_loc(()) == "(top level)"
+
+
+def test_a_comma_in_an_unquoted_flow_text_keeps_the_text() -> None:
+    doc = parse_yaml(
+        "d: {zh: 耳机9折。, en: 10% off earbuds, headphones and speakers.}\n"
+        "e: {en: a, b: }\n",  # written with ':' : a key (null), not a continuation
+        Path("promotions.yaml"),
+    )
+    assert doc.data["d"] == {"zh": "耳机9折。", "en": "10% off earbuds, headphones and speakers."}
+    assert doc.data["e"] == {"en": "a", "b": None}

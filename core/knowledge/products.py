@@ -1,0 +1,208 @@
+"""Questions about products: which ones, which variants, how many, and what is asked
+(price, stock, specification, warranty), answered together in one reply.
+
+Several products in one message are priced in one quote, so the total and the order deals
+come out right ("the tent and the stove together"). A follow-up that names no product
+("and in size L?", "那买三个多少钱") is about the product the conversation last discussed,
+and asks what the last question asked unless it says otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from core.answering.bot import Fact
+from core.knowledge.catalog import Catalog
+from core.knowledge.intents import Intents, detect_intents
+from core.knowledge.linking import Mention, ProductLinker
+from core.knowledge.model import Knowledge, Product, Variant
+from core.knowledge.options import blank_spans, chosen_variants
+from core.knowledge.pricing import quote
+from core.knowledge.productfacts import quote_text, spec_text, stock_text
+from core.knowledge.quantities import find_quantities, only_count, quantity_near
+from core.knowledge.specwords import asked_specs, asks_warranty
+from core.knowledge.textproc import normalise
+from core.texts import Language
+
+MAX_PRODUCTS = 4
+_CLAUSE_BREAK = re.compile(r"[,，、;；。!?！？]|\band\b|\bplus\b|和|再|还有|以及|另外")
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """One product a message asks about, the variants it names and how many."""
+
+    product: Product
+    variants: tuple[Variant, ...]
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductAnswer:
+    facts: tuple[Fact, ...]
+    reply: str | None
+    products: tuple[Product, ...]
+
+
+def _regions(text: str, mentions: Sequence[Mention]) -> list[tuple[int, int]]:
+    """For each mention, the clause it sits in (its options and count are written there)."""
+    if len(mentions) == 1:
+        return [(0, len(text))]
+    breaks = [0, *(m.start() for m in _CLAUSE_BREAK.finditer(text)), len(text)]
+    regions = []
+    for mention in mentions:
+        start = max(b for b in breaks if b <= mention.start)
+        end = min(b for b in breaks if b >= mention.end)
+        regions.append((start, end))
+    return regions
+
+
+class ProductReader:
+    """Reads product questions against one shop's catalog."""
+
+    def __init__(self, knowledge: Knowledge, linker: ProductLinker, catalog: Catalog) -> None:
+        self.knowledge = knowledge
+        self.linker = linker
+        self.catalog = catalog
+
+    def mentions(self, text: str, context: Sequence[Product] = ()) -> list[Mention]:
+        """Products named in ``text``; a name that is an option value of another product
+        named there, or of one the conversation (``context``) is about ("the jam,
+        apricot"), is that option, not a product. Without a name, a clear search
+        match of the catalog's names, categories and tags ("帆布鞋")."""
+        found = self.linker.link(text)
+        if not found:
+            found = [Mention(m.product, 0, 0, "search") for m in self.catalog.by_search(text)[:1]]
+        normal = normalise(text)
+        kept = []
+        for mention in found:
+            words = normal[mention.start : mention.end]
+            others = [m.product for m in found if m is not mention] + list(context)
+            if any(_is_option_value(words, p) for p in others):
+                continue
+            kept.append(mention)
+        return kept[:MAX_PRODUCTS]
+
+    def read(self, text: str, mentions: Sequence[Mention]) -> list[Asked]:
+        """Each mentioned product with the variants and count written next to it."""
+        normal = normalise(text)
+        quantities = find_quantities(normal)
+        single = only_count(quantities) if len(mentions) == 1 else None
+        spans = [(m.start, m.end) for m in mentions]
+        asked = []
+        for mention, (start, end) in zip(mentions, _regions(normal, mentions), strict=True):
+            clause = blank_spans(normal, spans)[start:end]
+            variants = chosen_variants(clause, mention.product)
+            count = quantity_near(quantities, normal, mention.start, mention.end) or single or 1
+            asked.append(Asked(mention.product, variants, count))
+        return asked
+
+    def from_history(self, texts: Sequence[str], current: str) -> list[Asked]:
+        """A follow-up's products: those of the latest earlier message that named one, with
+        the variants and count of the current message where it names them."""
+        for earlier in reversed(texts):
+            mentions = self.mentions(earlier)
+            if not mentions:
+                continue
+            previous = self.read(earlier, mentions)
+            quantities = find_quantities(current)
+            count = only_count(quantities) or next((q.value for q in quantities), None)
+            out = []
+            for item in previous:
+                variants = chosen_variants(normalise(current), item.product) or item.variants
+                out.append(Asked(item.product, variants, count or 1))
+            return out
+        return []
+
+    def answer(
+        self,
+        asked: Sequence[Asked],
+        text: str,
+        intents: Intents,
+        today: date,
+        language: Language,
+        price_and_stock: bool = False,
+    ) -> ProductAnswer | None:
+        """Price, stock and spec answers for ``asked``; None when nothing asked is known.
+
+        ``price_and_stock``: answer both (a photo of a tag sent without words).
+        """
+        facts: list[Fact] = []
+        if intents.price or price_and_stock:
+            facts.append(self._price(asked, today, language))
+        wants_stock = intents.stock and not intents.price
+        if wants_stock or price_and_stock or _asks_stock_too(text, intents):
+            facts += [
+                Fact(f"stock:{a.product.sku}", stock_text(a.product, a.variants, today, language))
+                for a in asked
+            ]
+        if not facts:
+            facts += self._specs(asked, text, language)
+        if not facts:
+            return None
+        reply = "\n".join(f.text for f in facts)
+        return ProductAnswer(tuple(facts), reply, tuple(a.product for a in asked))
+
+    def _price(self, asked: Sequence[Asked], today: date, language: Language) -> Fact:
+        items: list[tuple[Product, Variant | None, int]] = []
+        lists: list[str] = []
+        for a in asked:
+            pool = a.variants or a.product.variants
+            prices = {a.product.regular_price(v) for v in pool}
+            if len(prices) == 1 or len(asked) > 1 or a.quantity > 1:
+                items.append((a.product, pool[0] if pool else None, a.quantity))
+            else:  # no variant named and they cost different amounts: each one's price
+                each = [quote([(a.product, v, 1)], self.knowledge.promotions, today) for v in pool]
+                labels = frozenset(v.sku for v in pool)
+                lists += [quote_text(q, self.knowledge.shop, language, labels) for q in each]
+        parts = lists
+        named = frozenset(v.sku for a in asked if len(a.variants) == 1 for v in a.variants)
+        if items:
+            q = quote(items, self.knowledge.promotions, today)
+            parts = [quote_text(q, self.knowledge.shop, language, named), *lists]
+        sku = "+".join(a.product.sku for a in asked)
+        return Fact(f"price:{sku}", "\n".join(parts))
+
+    def _specs(self, asked: Sequence[Asked], text: str, language: Language) -> list[Fact]:
+        facts = []
+        warranty = asks_warranty(text)
+        for a in asked:
+            if warranty and a.product.warranty is None:
+                continue  # the shop's warranty policy answers it
+            specs = [] if warranty else asked_specs(text, a.product)
+            if specs or (warranty and a.product.warranty is not None):
+                body = spec_text(a.product, specs, warranty, language)
+                facts.append(Fact(f"spec:{a.product.sku}", body))
+        return facts
+
+
+def _asks_stock_too(text: str, intents: Intents) -> bool:
+    return (
+        intents.stock
+        and intents.price
+        and bool(re.search(r"库存|有货|in stock|available", normalise(text)))
+    )
+
+
+def _is_option_value(words: str, product: Product) -> bool:
+    compact = re.sub(r"[\s\-]+", "", words)
+    for variant in product.variants:
+        for option in variant.options:
+            for value in (option.value.en, option.value.zh):
+                if compact and re.sub(r"[\s\-]+", "", normalise(value)) == compact:
+                    return True
+    return False
+
+
+def follow_up_intents(current: Intents, earlier_texts: Sequence[str]) -> Intents:
+    """A follow-up that asks nothing itself ("and in black?") asks what the last question did."""
+    if current.price or current.stock:
+        return current
+    for earlier in reversed(earlier_texts):
+        previous = detect_intents(earlier)
+        if previous.price or previous.stock:
+            return Intents(price=previous.price, stock=previous.stock, quantity=current.quantity)
+    return current

@@ -1,0 +1,72 @@
+"""Quantities in digits, English words and Chinese numerals (core/knowledge/quantities.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.knowledge.quantities import (
+    find_quantities,
+    only_count,
+    quantity_near,
+    read_number,
+    zh_number,
+)
+from core.knowledge.textproc import normalise
+
+
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [("一", 1), ("两", 2), ("十", 10), ("十二", 12), ("二十", 20), ("二十三", 23), ("一百", 100)],
+)
+def test_chinese_numerals(numeral: str, value: int) -> None:
+    assert zh_number(numeral) == value
+
+
+def test_words_and_digits() -> None:
+    assert read_number("three") == 3 and read_number("12") == 12 and read_number("dozen") == 12
+    assert read_number("三") == 3 and read_number("many") is None and zh_number("三x") is None
+
+
+def _counts(text: str) -> list[tuple[int, bool]]:
+    return [(q.value, q.strong) for q in find_quantities(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "counts"),
+    [
+        ("3 Zephyr bottles", [(3, False)]),
+        ("I need three of the 1 m cables", [(3, True)]),
+        ("1万毫安的充电宝买两个多少钱", [(2, True)]),
+        ("那买三个多少钱", [(3, True)]),
+        ("二十个", [(20, True)]),
+        ("the jacket x3", [(3, True)]),
+        ("I want 2", [(2, True)]),
+    ],
+)
+def test_counts_are_found(text: str, counts: list[tuple[int, bool]]) -> None:
+    assert _counts(text) == counts
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["65W charger", "100 g tea", "¥299 jacket", "size 42 shoes", "1 m cable", "10000mAh", "8折"],
+)
+def test_measurements_prices_and_sizes_are_not_counts(text: str) -> None:
+    assert find_quantities(text) == []
+
+
+def test_each_product_gets_the_count_next_to_it() -> None:
+    text = normalise("2 tents and the stove x3, plus a lamp")
+    quantities = find_quantities(text)
+    tent = text.index("tents")
+    stove = text.index("stove")
+    lamp = text.index("lamp")
+    assert quantity_near(quantities, text, tent, tent + 5) == 2
+    assert quantity_near(quantities, text, stove, stove + 5) == 3
+    assert quantity_near(quantities, text, lamp, lamp + 4) is None
+
+
+def test_only_count_needs_one_value() -> None:
+    assert only_count(find_quantities("买两个")) == 2
+    assert only_count(find_quantities("买两个再买三个")) is None
+    assert only_count(find_quantities("3 bottles")) is None  # weak: needs a product after it
