@@ -40,33 +40,42 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
+from pydantic_settings import SettingsError as EnvironmentSettingsError
 
 from adapters import registry
 from cli import store_tools
+from cli.options import (
+    engine_options,
+    handoff_options,
+    image_decoder,
+    image_limits,
+    ocr_reader,
+    runtime_options,
+    secret_values,
+    service_options,
+)
 from cli.parser import build_parser
 from config.settings import Settings, SettingsError
 from config.settings import load_settings as read_settings
-from core.answering.answer import Answerer, AnswerSettings
+from core.answering.answer import Answerer
 from core.answering.bot import BotBrain, ShopContact
-from core.answering.draft import DraftBudget
 from core.answering.interrupts import Interrupts
 from core.answering.meter import ThroughputMeter
-from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app, mount_api
 from core.engines.base import Engine
-from core.engines.options import EngineKind, EngineOptions, OcrOptions
 from core.errors import ConfigError, DeskUnavailableError, KefuError
 from core.handoff.desk import StaffDesk
 from core.handoff.relay import DESK_PLATFORM
-from core.handoff.service import HandoffOptions, HandoffService
+from core.handoff.service import HandoffService
 from core.knowledge import cli as knowledge_cli
-from core.media.images import ImageLimits
+from core.media.images import ImageDecoder
 from core.media.ocr import OcrReader
 from core.model.turn import Role
 from core.ports import Adapter, AdapterContext, Bell
+from core.redaction import install_redaction
 from core.runtime.limits import Limits, MemoryLimiter, Rate, RateLimiter, RedisLimiter
 from core.runtime.runtime import Role as ProcessRole
-from core.runtime.runtime import Runtime, RuntimeOptions, stream_openers
+from core.runtime.runtime import Runtime, stream_openers
 from core.store.store import Store
 
 log = logging.getLogger("kefu")
@@ -85,43 +94,13 @@ def load_settings(**overrides: Any) -> Settings:
     """
     try:
         return read_settings(**overrides)
-    except SettingsError as exc:
+    except (SettingsError, EnvironmentSettingsError) as exc:
         raise ConfigError(str(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from None
-
-
-# -- options for the core -------------------------------------------------------------------
-
-
-def image_limits(settings: Settings) -> ImageLimits:
-    images = settings.images
-    return ImageLimits(images.max_bytes, images.max_pixels, images.target_pixels)
-
-
-def ocr_options(settings: Settings) -> OcrOptions:
-    return OcrOptions(**settings.ocr.model_dump())
-
-
-def ocr_reader(settings: Settings) -> OcrReader:
-    """The process's one OCR reader: the engine's OCR wrapper and the brains share it."""
-    options = ocr_options(settings)
-    return OcrReader(
-        cache_size=options.cache_size,
-        min_confidence=options.min_confidence,
-        threads=options.threads,
-    )
-
-
-def engine_options(settings: Settings, **overrides: Any) -> EngineOptions:
-    values = settings.engine.model_dump()
-    key = settings.engine.api_key
-    values.update(kind=EngineKind(values["kind"]), api_key=key.get_secret_value() if key else None)
-    values.update(overrides)
-    return EngineOptions(**values)
 
 
 def build_engine(settings: Settings, ocr: OcrReader) -> Engine:
@@ -139,54 +118,6 @@ def build_brains(settings: Settings, ocr: OcrReader) -> dict[Role, BotBrain]:
     from bots.loader import load_brains
 
     return load_brains(settings, ocr)
-
-
-def service_options(settings: Settings) -> ServiceOptions:
-    key = settings.service.api_key.get_secret_value() if settings.service.api_key else None
-    return ServiceOptions(
-        api_key=key,
-        allow_remote_images=settings.service.allow_remote_images,
-        max_remote_image_bytes=settings.service.max_remote_image_bytes,
-        default_max_tokens=settings.engine.max_new_tokens,
-        image_limits=image_limits(settings),
-    )
-
-
-def runtime_options(
-    settings: Settings, *, serve_http: bool = True, role: ProcessRole = ProcessRole.ALL
-) -> RuntimeOptions:
-    return RuntimeOptions(
-        host=settings.service.host,
-        port=settings.service.port,
-        worker_concurrency=settings.worker.concurrency,
-        lease_s=settings.worker.lease_s,
-        delivery_lease_s=settings.worker.delivery_lease_s,
-        poll_interval_s=settings.worker.poll_interval_s,
-        delivery_schedule_s=tuple(settings.worker.delivery_retry_schedule_s),
-        max_attempts=settings.worker.max_attempts,
-        engine_retry_s=settings.worker.engine_retry_s,
-        engine_handoff_after_s=settings.worker.engine_handoff_after_s,
-        answer=AnswerSettings(
-            draft_budget=DraftBudget(deadline_s=settings.bot.model_deadline_s),
-            history_rounds=settings.bot.history_rounds,
-            max_new_tokens=settings.engine.max_new_tokens,
-            handoff_wait_minutes=settings.handoff.expected_wait_minutes,
-            owner_quiet_minutes=settings.handoff.owner_quiet_minutes,
-            hold_on_engine_error=True,
-        ),
-        serve_http=serve_http,
-        role=role,
-    )
-
-
-def handoff_options(settings: Settings) -> HandoffOptions:
-    h = settings.handoff
-    return HandoffOptions(
-        take_timeout_minutes=h.take_timeout_minutes,
-        transcript_turns=h.transcript_turns,
-        summary_messages=h.summary_messages,
-        poll_interval_s=h.poll_interval_s,
-    )
 
 
 def shop_contact(brains: Mapping[Role, BotBrain]) -> ShopContact | None:
@@ -263,6 +194,7 @@ def assemble(
     brains: Mapping[Role, BotBrain],
     app: web.Application,
     role: ProcessRole = ProcessRole.ALL,
+    decoder: ImageDecoder | None = None,
 ) -> Runtime:
     """Build every part ``serve`` runs, by their constructors, and the runtime that owns them."""
     # One registry of the answers being written: adapters report stop buttons to it, and
@@ -272,6 +204,7 @@ def assemble(
         shared=store.shared,  # what every replica sees: Slack threads, album photos, previews
         inbox=store, web=app, receive=role is not ProcessRole.WORKER,
         image_limits=image_limits(settings), stops=interrupts, conversations=store,
+        images=decoder or image_decoder(settings),
     )  # fmt: skip
     adapters = build_adapters(settings, context)
     desks = build_desks(settings, adapters)
@@ -338,9 +271,18 @@ async def serve(settings: Settings, role: ProcessRole = ProcessRole.ALL) -> None
     app = web.Application(client_max_size=settings.service.max_body_bytes)
     # No model in the ingest role: the worker has it.
     serving_engine = None if role is ProcessRole.INGEST else engine
-    mount_api(app, serving_engine, service_options(settings), store)
-    runtime = assemble(settings, store, engine, build_brains(settings, ocr), app, role)
-    await runtime.start()
+    decoder = image_decoder(settings)
+    mount_api(app, serving_engine, service_options(settings, decoder), store)
+    brains = build_brains(settings, ocr)
+    runtime = assemble(settings, store, engine, brains, app, role, decoder)
+    try:
+        await runtime.start()
+    except BaseException:
+        # A port in use, a platform refusing the token: stop what did start (the engine's
+        # thread, an adapter's journal) so the process exits instead of hanging.
+        await runtime.stop()
+        await store.close()
+        raise
     settle_heap()
     _progress(f"serving on {runtime.base_url} (adapters: {', '.join(runtime.adapters) or 'none'})")
     if "web" in runtime.adapters and role is not ProcessRole.WORKER:
@@ -413,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        install_redaction(secret_values(settings))
         return _run(args, settings)
     except KefuError as exc:
         print(f"kefu: {exc}", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class HandoffSettings(BaseModel):
@@ -35,6 +35,8 @@ class HandoffSettings(BaseModel):
             (kefu then goes quiet there) and stays quiet this long hands the chat back to
             the bot; 0 keeps the bot quiet there until staff return it.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     target: str = "web"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, create_model
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,7 +30,13 @@ DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 SECRET_MARKERS = ("secret", "password", "api_key", "apikey")
 
 
-class StoreSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section: a key it does not know is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(Section):
     """``url``: ``sqlite:///path`` (the default, no service needed) or ``postgresql+asyncpg://…``.
 
     ``sqlite+aiosqlite:///path`` is accepted as the same SQLite file.
@@ -39,7 +45,7 @@ class StoreSettings(BaseModel):
     url: str = "sqlite:///.kefu/kefu.db"
 
 
-class EngineSettings(BaseModel):
+class EngineSettings(Section):
     """Which engine answers.
 
     Attributes:
@@ -83,7 +89,7 @@ class EngineSettings(BaseModel):
     timeout_s: float = 120.0
 
 
-class OcrSettings(BaseModel):
+class OcrSettings(Section):
     """Reading photos for text-only models (RapidOCR, Chinese and English)."""
 
     cache_size: int = 128
@@ -92,19 +98,35 @@ class OcrSettings(BaseModel):
     max_chars_per_image: int = 1500
 
 
-class ServiceSettings(BaseModel):
+class ServiceSettings(Section):
+    """The HTTP server and who may use it.
+
+    Attributes:
+        api_key: Inference credential (``/v1/chat/completions``, ``/v1/models``). Unset:
+            inference is open only when ``host`` is a loopback address or
+            ``allow_open_inference`` is true; otherwise every inference request is refused.
+        operator_token: Operator credential (conversation exports, the ops console).
+            Unset: those routes are refused.
+        metrics_token: Credential for ``/metrics``. Unset: refused unless ``metrics_public``.
+        min_free_mb: ``/healthz`` fails when the store's disk has less free space.
+    """
+
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: SecretStr | None = None
     # Opens the operator desk (/ops); from KEFU_SERVICE__OPERATOR_TOKEN only. Unset: /ops is
     # refused and handoffs do not go to the web desk.
     operator_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None
+    allow_open_inference: bool = False
+    metrics_public: bool = False
+    min_free_mb: int = Field(64, ge=0)
     allow_remote_images: bool = False
     max_remote_image_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 40 * 1024 * 1024
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(Section):
     """Answering and delivering.
 
     Attributes:
@@ -125,7 +147,7 @@ class WorkerSettings(BaseModel):
     engine_handoff_after_s: float = Field(300.0, ge=0)
 
 
-class LimitsSettings(BaseModel):
+class LimitsSettings(Section):
     """Rate limits on answering (token buckets); every message is still stored at once.
 
     A customer over ``customer_per_minute`` (with ``customer_burst`` saved up) is told once,
@@ -142,13 +164,23 @@ class LimitsSettings(BaseModel):
     platform_burst: int = Field(300, ge=1)
 
 
-class ImageSettings(BaseModel):
+class ImageSettings(Section):
+    """Customers' photos: size limits, and how decoding may use the machine.
+
+    Attributes:
+        decode_threads: Photos decoded at once (on their own threads).
+        decode_memory_mb: Memory the decodes in flight may hold together (estimated from
+            each image's header before decoding); a photo that alone needs more is refused.
+    """
+
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
     target_pixels: int = 1280 * 1280
+    decode_threads: int = Field(2, ge=1)
+    decode_memory_mb: int = Field(384, ge=16)
 
 
-class BotSettings(BaseModel):
+class BotSettings(Section):
     """Which bot definitions answer customers and staff (folders under ``bots/``)."""
 
     customer: str = "shop"
@@ -245,7 +277,10 @@ class _YamlSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = Path(os.environ.get("KEFU_CONFIG", DEFAULTS_FILE))
+        named = os.environ.get("KEFU_CONFIG")
+        path = Path(named) if named else DEFAULTS_FILE
+        if named and not path.is_file():  # a typo must not silently run on the defaults
+            raise SettingsError(f"KEFU_CONFIG names {path}, which is not a file")
         return load_yaml(path) if path.exists() else {}
 
 
@@ -254,8 +289,22 @@ def settings_class() -> type[Settings]:
     sections: dict[str, Any] = {}
     for entry in registry.PLATFORMS:
         model = entry.settings_class()
-        sections[entry.name] = (model, model())
+        sections[entry.name] = (_strict(model), model())
     return cast(type[Settings], create_model("KefuSettings", __base__=Settings, **sections))
+
+
+def _strict(model: type[BaseModel]) -> Any:
+    """A platform's section type that refuses keys its model does not know (the model is
+    the adapter's own and may ignore extras; an instance of it is accepted as it is)."""
+
+    def known_keys_only(value: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(model.model_fields))
+            if unknown:
+                raise ValueError(f"unknown setting(s): {', '.join(map(str, unknown))}")
+        return value
+
+    return Annotated[model, BeforeValidator(known_keys_only)]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -15,16 +15,24 @@ class KefuError(Exception):
         code: Stable machine-readable code, e.g. ``"image_too_large"``.
         user_message_key: Key into :data:`core.texts.TEXTS` for a user-facing message.
         http_status: Status an HTTP edge should answer with.
+        discloses: Whether the message may be shown to whoever made the request. False for
+            errors whose text can hold resolved addresses, an engine's URL or a database's
+            own words: edges answer those with the user text (``core.texts.public_message``).
     """
 
     code: str = "internal_error"
     user_message_key: str = "internal_error"
     http_status: int = 500
+    discloses: bool = True
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, discloses: bool | None = None
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
+        if discloses is not None:  # this message names nothing internal (or does)
+            self.discloses = discloses
 
     @property
     def message(self) -> str:
@@ -102,6 +110,7 @@ class StoreError(KefuError):
 
     code = "store_error"
     http_status = 503
+    discloses = False
 
 
 class StoreConflictError(StoreError):
@@ -117,6 +126,7 @@ class EngineError(KefuError):
     code = "engine_error"
     user_message_key = "engine_unavailable"
     http_status = 503
+    discloses = False
 
 
 class EngineOverloadedError(EngineError):
@@ -134,6 +144,7 @@ class OutputFormatError(EngineError):
 
     code = "output_not_conforming"
     http_status = 500
+    discloses = True
 
 
 class RequestAbortedError(EngineError):
@@ -146,6 +157,7 @@ class PlatformError(KefuError):
 
     code = "platform_error"
     http_status = 502
+    discloses = False
 
 
 class RateLimitedError(PlatformError):

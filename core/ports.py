@@ -17,7 +17,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
-from core.media.images import ImageLimits
+from core.media.images import ImageDecoder, ImageLimits
 from core.model.decision import Conversation
 from core.model.turn import ConversationKey, Reply, Sender, Turn
 
@@ -285,6 +285,7 @@ class AdapterContext:
         stops: Where a pressed stop button goes (None: the platform offers none).
         conversations: Conversation states, for platforms that show them (the web chat's
             "with a person" banner); None where nothing reads them.
+        images: The process's one image decoder (threads, a concurrency and memory limit).
     """
 
     inbox: InboxPort
@@ -294,6 +295,7 @@ class AdapterContext:
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     stops: StopPort | None = None
     conversations: ConversationPort | None = None
+    images: ImageDecoder = field(default_factory=ImageDecoder)
 
 
 class Adapter(ABC, Generic[RawT, PlatformT]):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from core.errors import KefuError
+
 Language = Literal["zh", "en"]
 
 TEXTS: dict[str, dict[Language, str]] = {
@@ -93,6 +95,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "I do not know the command /{command}. You can type /help for what I can do, /reset to start over, or /human to talk to a person. Or simply ask your question.",
         "zh": "我不认识命令 /{command}。输入 /help 查看我能做什么，/reset 重新开始，/human 联系人工客服，或直接提问。",
     },
+    "orders_private_only": {
+        "en": "For your privacy I only share order details in a private chat. Please message me directly and I will look it up for you.",
+        "zh": "为保护您的隐私，订单信息只在私聊中提供。请私信我，我会为您查询。",
+    },
     "talk_to_person": {"en": "Talk to a person", "zh": "转人工"},
     "reset_done": {
         "en": "Conversation cleared. How can I help?",
@@ -104,6 +110,12 @@ TEXTS: dict[str, dict[Language, str]] = {
 def detect_language(sample: str) -> Language:
     """Guess the customer's language: Chinese if any CJK ideograph appears, else English."""
     return "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in sample) else "en"
+
+
+def public_message(error: KefuError, language: Language = "en") -> str:
+    """What an HTTP edge may answer about ``error``: its own text when that names nothing
+    internal, else the user text of its kind (no addresses, no database wording)."""
+    return str(error) if error.discloses else text(error.user_message_key, language)
 
 
 def text(key: str, language: Language = "en") -> str:

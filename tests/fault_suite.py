@@ -51,6 +51,8 @@ from bench.demo_adapters import (
     plan,
     tally,
 )
+from core.api.access import AccessOptions
+from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app
 from core.engines.stub import StubEngine
 from core.store.store import Store
@@ -184,7 +186,12 @@ class SuiteResult:
 
 
 async def _remote_engine() -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(build_service_app(StubEngine(demo_answer)), access_log=None)
+    runner = web.AppRunner(
+        build_service_app(
+            StubEngine(demo_answer), ServiceOptions(AccessOptions(open_inference=True))
+        ),
+        access_log=None,
+    )
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/v1"

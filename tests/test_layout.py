@@ -49,6 +49,10 @@ STATE_ASSIGNMENTS = {
     ("adapters/telegram/albums.py", "group.flush_now"),
     ("adapters/telegram/media.py", "record.msg"),  # a logging filter redacts the record
     ("adapters/telegram/media.py", "record.args"),
+    ("core/redaction.py", "record.msg"),  # every log record is scrubbed when it is made
+    ("core/redaction.py", "record.args"),
+    ("core/redaction.py", "record.exc_text"),
+    ("core/redaction.py", "record.exc_info"),
     ("core/engines/_llama_rows.py", "job.completion_tokens"),
     ("core/engines/_llama_rows.py", "job.sent"),
     ("core/engines/_llama_rows.py", "slot.last_token"),

@@ -282,3 +282,42 @@ def test_feedback_export_writes_eval_cases(
     assert case.expect_facts == ("¥129.00",)
     assert main.main(["feedback", "export", str(tmp_path / "x.yaml"), "--until", "2000-01-01"]) == 0
     assert "no feedback in that period" in capsys.readouterr().out
+
+
+def test_serve_exits_when_its_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = _env(
+            tmp_path,
+            KEFU_SERVICE__PORT=str(port),
+            KEFU_ENGINE__KIND="openai",
+            KEFU_ENGINE__BASE_URL="http://127.0.0.1:9/v1",
+            KEFU_TELEGRAM__BOT_TOKEN="123456:" + "A" * 35,
+            KEFU_TELEGRAM__MODE="webhook",
+            KEFU_TELEGRAM__WEBHOOK_URL="https://kefu.example/telegram/webhook",
+            KEFU_TELEGRAM__WEBHOOK_SECRET="a-webhook-secret",
+            KEFU_TELEGRAM__ALBUM_JOURNAL_PATH=str(tmp_path / "albums.db"),
+        )
+        done = subprocess.run(
+            [sys.executable, "main.py", "serve"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_config_errors_are_reported_without_a_traceback(tmp_path: Path) -> None:
+    for extra in (
+        {"KEFU_CONFIG": str(tmp_path / "missing.yaml")},
+        {"KEFU_WORKER__DELIVERY_RETRY_SCHEDULE_S": "not json"},
+        {"KEFU_SERVICE__PROT": "1"},
+    ):
+        done = subprocess.run(
+            [sys.executable, "main.py", "export", "terminal|x|"],
+            cwd=ROOT, env=_env(tmp_path, **extra), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, (extra, done.stderr[-1500:])
+        assert "Traceback" not in done.stderr and done.stderr.startswith("kefu: "), extra

@@ -9,12 +9,17 @@ import pytest
 from aiohttp import web
 
 from bench import serving
+from core.api.access import AccessOptions
+from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app
 from core.engines.stub import StubEngine
 
 
 async def _serve(engine: StubEngine) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(build_service_app(engine), access_log=None)
+    runner = web.AppRunner(
+        build_service_app(engine, ServiceOptions(AccessOptions(open_inference=True))),
+        access_log=None,
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

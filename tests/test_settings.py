@@ -90,3 +90,32 @@ def test_env_example_lists_every_variable_and_is_current() -> None:
     ):
         assert f"# {variable}" in text
     assert all(line.startswith("#") for line in text.splitlines() if line)  # nothing set
+
+
+@pytest.mark.parametrize(
+    "yaml_text",
+    ["service:\n  prot: 8001\n", "telegram:\n  webhok_path: /x\n", "handoff:\n  targte: slack\n"],
+)
+def test_unknown_keys_inside_a_section_are_refused(
+    yaml_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "kefu.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    monkeypatch.setenv("KEFU_CONFIG", str(config))
+    with pytest.raises(ValueError, match=r"xtra|unknown setting"):
+        load_settings()
+
+
+def test_a_missing_config_file_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_CONFIG", str(tmp_path / "typo.yaml"))
+    with pytest.raises(SettingsError, match=r"typo\.yaml"):
+        load_settings()
+
+
+def test_platform_sections_are_still_their_own_settings_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from adapters.telegram.settings import TelegramSettings
+
+    monkeypatch.delenv("KEFU_CONFIG", raising=False)
+    assert isinstance(load_settings().telegram, TelegramSettings)

@@ -10,6 +10,8 @@ handoff service uses to open and feed staff threads.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -145,7 +147,9 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         self._assistant = AssistantView(self._web_api, self.settings)
         self.inbound = SlackInboundHandler(
             self.context.inbox,
-            SlackFileFetcher(self._session, self._fetch_policy(token, base_url)),
+            SlackFileFetcher(
+                self._session, self._fetch_policy(token, base_url), self.context.images
+            ),
             self.bot,
             self.threads,
             self.to_turn,
@@ -251,17 +255,21 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         """Events API and interactivity: bolt verifies the signature, then runs a listener."""
         if self._app is None:  # not started yet (or stopped): Slack retries the event
             return web.Response(status=503, text="starting")
+        if not _signature_headers_look_valid(request.headers):  # before the body is read
+            return web.Response(status=401, text="missing or stale signature headers")
         limit = self.settings.max_body_bytes
         if (request.content_length or 0) > limit:
             return web.Response(status=413, text="payload too large")
-        raw = await request.content.read(limit + 1)  # bounded even without Content-Length
+        raw = await request.content.read(limit + 1)
+        while len(raw) <= limit and (more := await request.content.read(limit + 1 - len(raw))):
+            raw += more  # bounded even without Content-Length
         if len(raw) > limit:
             return web.Response(status=413, text="payload too large")
         try:
             bolt_request = AsyncBoltRequest(
                 body=raw.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
             )
-        except ValueError:  # undecodable bytes or a JSON body that does not parse
+        except (ValueError, RecursionError):  # undecodable, unparsable or nested too deeply
             return web.Response(status=400, text="malformed body")
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
@@ -431,3 +439,15 @@ def _ts_of(ref: str | None) -> str | None:
     if not ref:
         return None
     return ref.rpartition(":")[2]
+
+
+SIGNATURE_TOLERANCE_S = 300  # what bolt's verifier accepts
+
+
+def _signature_headers_look_valid(headers: Mapping[str, str]) -> bool:
+    """Slack's signature headers are there, well formed and fresh (bolt checks the HMAC)."""
+    timestamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    if not timestamp.isdigit() or len(timestamp) > 12 or not signature.startswith("v0="):
+        return False
+    return abs(time.time() - int(timestamp)) <= SIGNATURE_TOLERANCE_S

@@ -24,7 +24,7 @@ import aiohttp
 
 from adapters.slack.payloads import SlackFile
 from core.errors import FetchError, ImageError
-from core.media.images import ImageLimits, normalise_image
+from core.media.images import ImageDecoder, ImageLimits
 from core.model.turn import ImagePart, Part, TextPart
 
 CHUNK_BYTES = 64 * 1024
@@ -64,11 +64,18 @@ class SlackFileFetcher:
     Args:
         session: Shared aiohttp session (owned by the adapter).
         policy: Token, host allowlist and limits.
+        decoder: The process's image decoder (threads, concurrency and memory limits).
     """
 
-    def __init__(self, session: aiohttp.ClientSession, policy: FileFetchPolicy) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        policy: FileFetchPolicy,
+        decoder: ImageDecoder | None = None,
+    ) -> None:
         self._session = session
         self._policy = policy
+        self._decoder = decoder or ImageDecoder()
 
     def _check_url(self, url: str) -> None:
         parts = urlsplit(url)
@@ -121,7 +128,7 @@ class SlackFileFetcher:
             ImageError: the bytes are not an acceptable image.
         """
         data = await self.download(file)
-        return await asyncio.to_thread(normalise_image, data, self._policy.image_limits)
+        return await self._decoder.normalise(data, self._policy.image_limits)
 
     async def _part_for(self, file: SlackFile, deadline: float) -> Part:
         if file.mode in ("tombstone", "hidden_by_limit") or not file.url:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from adapters.slack.inbound import SlackInbound
 from adapters.slack.payloads import SlackAction, clean_text, slack_ts_to_datetime
 from core.model.turn import (
+    Audience,
     Command,
     ConversationKey,
     Part,
@@ -54,4 +55,5 @@ def build_turn(raw: SlackInbound | SlackAction, bot_user_id: str) -> Turn:
         parts=parts or (TextPart(""),),
         timestamp=message.timestamp,
         reply_to=f"{message.channel}:{message.thread_ts}" if in_thread else None,
+        audience=Audience.PRIVATE if message.is_direct else Audience.GROUP,
     )

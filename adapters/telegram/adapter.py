@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hmac
 import itertools
+import json
 import logging
 import secrets
 from urllib.parse import urlsplit
@@ -117,7 +118,7 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         self._ingestor = UpdateIngestor(
             self._bot,
             context.inbox,
-            MediaFetcher(self._bot, settings.max_file_bytes, context.image_limits),
+            MediaFetcher(self._bot, settings.max_file_bytes, context.image_limits, context.images),
             self._sender,
             self.to_turn,
             settings.album_debounce_s,
@@ -229,11 +230,22 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         assert self.settings.webhook_secret is not None
         expected = self.settings.webhook_secret.get_secret_value().encode()
         given = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(given, expected):
+        if not hmac.compare_digest(given, expected):  # refused before the body is read
             return web.json_response({"error": "authentication_failed"}, status=403)
+        limit = self.settings.max_update_bytes
+        if (request.content_length or 0) > limit:
+            return web.json_response({"error": "body_too_large"}, status=413)
+        body = await request.content.read(limit + 1)
+        while len(body) <= limit and (more := await request.content.read(limit + 1 - len(body))):
+            body += more  # chunked: capped while it streams
+        if len(body) > limit:
+            return web.json_response({"error": "body_too_large"}, status=413)
         try:
-            raw = await request.json()
+            raw = json.loads(body)
             update = Update.de_json(raw, self._bot)
+        except RecursionError:
+            nested = {"error": "invalid_input", "message": "the update is nested too deeply"}
+            return web.json_response(nested, status=400)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             error = InvalidInputError(f"malformed Telegram update: {exc}")
             return web.json_response({"error": error.code, "message": str(error)}, status=400)

@@ -32,6 +32,7 @@ from telegram import CallbackQuery, Message, MessageEntity, Update
 from core.errors import KefuError
 from core.model.turn import (
     CUSTOMER_COMMANDS,
+    Audience,
     Command,
     ContentProblem,
     ConversationKey,
@@ -105,6 +106,7 @@ class Inbound:
         addressed: The bot should answer (always in private chats).
         language_code: The user's Telegram client language, a fallback for notices.
         callback_query_id: Set for button presses (answered with answerCallbackQuery).
+        group: Sent in a group or supergroup (everyone there reads the answer).
     """
 
     update_id: int
@@ -123,6 +125,7 @@ class Inbound:
     addressed: bool = True
     language_code: str = ""
     callback_query_id: str | None = None
+    group: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,7 @@ def parse_message(
         timestamp=message.date,
         addressed=addressed,
         language_code=user.language_code or "",
+        group=group,
     )
 
 
@@ -388,6 +392,7 @@ def build_turn(received: Received) -> Turn:
         command=first.command,
         command_arg=first.command_arg,
         problem=_problem_of(items, received.media),
+        audience=Audience.GROUP if first.group else Audience.PRIVATE,
     )
 
 

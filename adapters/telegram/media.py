@@ -8,7 +8,6 @@ put in an error message), and :class:`TokenRedactingFilter` scrubs the token fro
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from urllib.parse import quote
 
@@ -17,7 +16,7 @@ from telegram.error import TelegramError
 
 from adapters.telegram.inbound import MediaOutcome, MediaRef
 from core.errors import FetchError, ImageError, ImageTooLargeError
-from core.media.images import ImageLimits, normalise_image
+from core.media.images import ImageDecoder, ImageLimits
 
 # Loggers that print URLs or the base URL (which embeds the token) at INFO/DEBUG.
 TOKEN_BEARING_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot")
@@ -67,10 +66,18 @@ class MediaFetcher:
         bot: The PTB bot (its token never leaves this object).
         max_file_bytes: Largest file accepted; checked before downloading.
         limits: Image limits for :func:`core.media.images.normalise_image`.
+        decoder: The process's image decoder (threads, concurrency and memory limits).
     """
 
-    def __init__(self, bot: Bot, max_file_bytes: int, limits: ImageLimits | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        max_file_bytes: int,
+        limits: ImageLimits | None = None,
+        decoder: ImageDecoder | None = None,
+    ) -> None:
         self._bot = bot
+        self._decoder = decoder or ImageDecoder()
         self._max = max_file_bytes
         base = limits or ImageLimits()
         self._limits = ImageLimits(
@@ -87,7 +94,7 @@ class MediaFetcher:
         """
         try:
             data = await self._download(ref)
-            image = await asyncio.to_thread(normalise_image, data, self._limits, ref.caption)
+            image = await self._decoder.normalise(data, self._limits, ref.caption)
         except (ImageError, FetchError) as exc:
             return MediaOutcome(error=exc)
         return MediaOutcome(image=image)

@@ -39,6 +39,8 @@ class TelegramSettings(BaseModel):
         stop_button: Show a stop button on drafts (Bot API 10.3); pressing it aborts the answer.
         business: Answer in the chats of business accounts whose owners connected the bot;
             the owner replying in a chat makes kefu go quiet there.
+        max_update_bytes: Largest webhook request body read (an update is a few KB; photos
+            come by file id, not in the body).
     """
 
     enabled: bool = True
@@ -61,6 +63,7 @@ class TelegramSettings(BaseModel):
     draft_keepalive_s: float = Field(default=20.0, gt=0, lt=30)
     stop_button: bool = True
     business: bool = True
+    max_update_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
 
     @property
     def configured(self) -> bool:

@@ -14,7 +14,8 @@ Inbound: ``POST /webhooks/{source}``, signed per Standard Webhooks, idempotent o
 Callbacks are sent for every reply whenever a ``callback_url`` is configured, also for
 waited or streamed turns (at-least-once; receivers dedupe on ``webhook-id``). ``wait``
 and SSE are in-process (see :mod:`adapters.webhook.live`): the request must reach the
-process that answers. ``GET /openapi.json`` serves the API description.
+process that answers. ``GET /webhooks/openapi.json`` serves the API description (without
+the configured source names: they are not for strangers).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from adapters.webhook.inbound import (
     kefu_error_response,
     parse_message,
     read_capped_body,
+    require_json,
 )
 from adapters.webhook.live import LiveRequest, ReplyBook
 from adapters.webhook.openapi import build_openapi
@@ -180,7 +182,9 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
         self._fetcher = fetcher
         # The source's own cap applies on top of kefu's image limits.
         limit = min(context.image_limits.max_bytes, self.settings.max_image_bytes)
-        self._images = ImageLoader(fetcher, replace(context.image_limits, max_bytes=limit))
+        self._images = ImageLoader(
+            fetcher, replace(context.image_limits, max_bytes=limit), context.images
+        )
         self._recent: OrderedDict[tuple[str, str], tuple[AcceptedResponse, ConversationKey]] = (
             OrderedDict()
         )
@@ -189,11 +193,11 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
     # -- lifecycle ------------------------------------------------------------------------
 
     def _register_routes(self) -> None:
-        """``POST /webhooks/{source}`` and ``GET /openapi.json`` on the shared app."""
+        """``POST /webhooks/{source}`` and ``GET /webhooks/openapi.json`` on the shared app."""
         if self.context.web is None or not self.context.receive:
             return
         self.context.web.router.add_post("/webhooks/{source}", self._handle)
-        self.context.web.router.add_get("/openapi.json", self._openapi)
+        self.context.web.router.add_get("/webhooks/openapi.json", self._openapi)
 
     async def start(self) -> None:
         """Nothing to connect: requests are served from the routes, callbacks on demand."""
@@ -286,7 +290,7 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
     # -- inbound ----------------------------------------------------------------------------
 
     async def _openapi(self, request: web.Request) -> web.Response:
-        return web.json_response(build_openapi(sorted(self._sources)))
+        return web.json_response(build_openapi())
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -319,11 +323,15 @@ class WebhookAdapter(Adapter[VerifiedRequest, ReplyContent]):
     async def _ingest(self, request: web.Request) -> tuple[AcceptedResponse, LiveRequest | None]:
         """Verify, validate, store; returns the 202 body and the live request, if any.
 
-        Authentication comes first: an unsigned request learns nothing but 401 (or 404).
+        Authentication comes first: an unsigned request learns nothing but 401 (or 404),
+        and one without well-formed, fresh signature headers is refused before its body is
+        read (a body is only read up to ``max_body_bytes``, declared or streamed).
         """
         source = self._source_of(request)
+        source.verifier.precheck(request.headers)
         body = await read_capped_body(request, self.settings.max_body_bytes)
         headers = source.verifier.verify(request.headers, body)
+        require_json(request)
         mode = _reply_mode(request)
         replayed = self._recent.get((source.name, headers.webhook_id))
         if replayed is not None:  # the original answer, without re-fetching its images

@@ -7,7 +7,6 @@ HTTP-only cases) that :func:`error_response` turns into the one documented error
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -26,9 +25,9 @@ from adapters.webhook.schema import (
 from adapters.webhook.signing import VerifiedHeaders
 from core.errors import FetchError, ImageError, ImageTooLargeError, KefuError
 from core.media.fetch import SafeFetcher
-from core.media.images import ImageLimits, normalise_image
+from core.media.images import ImageDecoder, ImageLimits
 from core.model.turn import ImagePart
-from core.texts import Language, detect_language, text
+from core.texts import Language, detect_language, public_message, text
 
 _READ_CHUNK = 256 * 1024
 _DATA_URL_MARK = ";base64,"
@@ -80,12 +79,13 @@ def kefu_error_response(
             code=exc.code,
             message=text(exc.user_message_key, language),
             field=field,
-            detail=str(exc),
+            detail=str(exc) if exc.discloses else None,  # a refused fetch names addresses
         )
         return error_response(422, detail)
     headers = {"Retry-After": "5"} if exc.http_status == 503 else None
+    message = public_message(exc, language)
     return error_response(
-        exc.http_status, ErrorDetail(code=exc.code, message=str(exc), field=field), headers
+        exc.http_status, ErrorDetail(code=exc.code, message=message, field=field), headers
     )
 
 
@@ -112,16 +112,32 @@ def _too_large(max_bytes: int) -> RequestRejected:
     return RequestRejected(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
 
 
+def require_json(request: web.Request) -> None:
+    """The body must be declared JSON (``application/json`` or ``…+json``).
+
+    Raises:
+        RequestRejected: 415 for any other declared type, or none.
+    """
+    mime = request.content_type.lower()  # aiohttp: "application/octet-stream" when absent
+    if mime != "application/json" and not mime.endswith("+json"):
+        raise RequestRejected(
+            415, "unsupported_media_type", f"Content-Type must be application/json, not {mime}"
+        )
+
+
 def parse_message(body: bytes, max_text_chars: int, max_images: int) -> WebhookMessage:
     """Parse and validate the JSON body.
 
     Raises:
-        RequestRejected: 400 for malformed JSON, 422 for a schema violation.
+        RequestRejected: 400 for malformed JSON (nesting too deep included), 422 for a
+            schema violation.
     """
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestRejected(400, "malformed_json", f"body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise RequestRejected(400, "malformed_json", "body is nested too deeply") from None
     try:
         message = WebhookMessage.model_validate(data)
     except ValidationError as exc:
@@ -167,11 +183,15 @@ class ImageLoader:
     Args:
         fetcher: The SSRF-guarded fetcher for ``{"url": …}`` images, or None to refuse them.
         limits: Normalisation limits (bytes, pixels, target size).
+        decoder: The process's image decoder (threads, concurrency and memory limits).
     """
 
-    def __init__(self, fetcher: SafeFetcher | None, limits: ImageLimits) -> None:
+    def __init__(
+        self, fetcher: SafeFetcher | None, limits: ImageLimits, decoder: ImageDecoder | None = None
+    ) -> None:
         self._fetcher = fetcher
         self._limits = limits
+        self._decoder = decoder or ImageDecoder()
 
     async def load(self, message: WebhookMessage) -> tuple[ImagePart, ...]:
         """Decode or fetch, then normalise (off the event loop), every image in order.
@@ -183,7 +203,7 @@ class ImageLoader:
         for index, image in enumerate(message.images):
             try:
                 data = await self._bytes_of(image)
-                parts.append(await asyncio.to_thread(normalise_image, data, self._limits))
+                parts.append(await self._decoder.normalise(data, self._limits))
             except (ImageError, FetchError) as exc:
                 raise InvalidImageField(exc, f"images.{index}", message_language(message)) from exc
         return tuple(parts)
@@ -192,7 +212,9 @@ class ImageLoader:
         if isinstance(image, Base64Image):
             return decode_base64_image(image, self._limits.max_bytes)
         if self._fetcher is None:
-            raise FetchError("image URLs are not accepted by this endpoint; send base64")
+            raise FetchError(
+                "image URLs are not accepted by this endpoint; send base64", discloses=True
+            )
         return (await self._fetcher.fetch(image.url)).data
 
 

@@ -109,17 +109,15 @@ class SignatureVerifier:
         self._tolerance_s = tolerance_s
         self._clock = clock
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedHeaders:
-        """Check the signature headers of ``body``.
+    def precheck(self, headers: Mapping[str, str]) -> list[bytes]:
+        """What can be checked before the body is read: the headers are present, the
+        timestamp is fresh, and at least one ``v1`` signature is well formed.
 
-        Args:
-            headers: Request headers (case-insensitive mapping, e.g. aiohttp's).
-            body: The exact body bytes received.
+        Returns:
+            The decoded ``v1`` signatures.
 
         Raises:
-            AuthenticationError: a header is missing or malformed, the timestamp is outside
-                the tolerance, or no signature matches any secret.
-            InvalidInputError: the (correctly signed) webhook-id is unusable as a key.
+            AuthenticationError: as :meth:`verify`, for everything but a wrong signature.
         """
         webhook_id = headers.get("webhook-id", "")
         timestamp = headers.get("webhook-timestamp", "")
@@ -141,6 +139,24 @@ class SignatureVerifier:
                 code="stale_timestamp",
             )
         candidates = _decoded_signatures(signature)
+        if not candidates:
+            raise AuthenticationError("no well-formed v1 signature", code="invalid_signature")
+        return candidates
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedHeaders:
+        """Check the signature headers of ``body``.
+
+        Args:
+            headers: Request headers (case-insensitive mapping, e.g. aiohttp's).
+            body: The exact body bytes received.
+
+        Raises:
+            AuthenticationError: a header is missing or malformed, the timestamp is outside
+                the tolerance, or no signature matches any secret.
+            InvalidInputError: the (correctly signed) webhook-id is unusable as a key.
+        """
+        candidates = self.precheck(headers)
+        webhook_id, timestamp = headers["webhook-id"], headers["webhook-timestamp"]
         signed = f"{webhook_id}.{timestamp}.".encode() + body
         expected = [hmac.new(key, signed, hashlib.sha256).digest() for key in self._keys]
         # Compare every pair so the time taken does not depend on which one matched.

@@ -7,22 +7,79 @@ owner drops their folder into config and restarts).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from core.answering.bot import Assessment, HandoffDecision, Prepared
+from core.answering.confidence import with_cap
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig, load_bot_config
-from core.knowledge.brain import KnowledgeBrain, OcrReading
-from core.texts import TEXTS, Language
+from core.knowledge.brain import RULES, KnowledgeBrain, OcrReading
+from core.knowledge.disclosure import DisclosureCheck
+from core.knowledge.intents import Intents
+from core.knowledge.tools import ToolOutcome
+from core.model.decision import HandoffKind
+from core.model.turn import Audience, Confidence, HistoryItem, Turn
+from core.texts import TEXTS, Language, text
 
 BOT_DIR = Path(__file__).parent
 BOT_FILE = BOT_DIR / "bot.yaml"
+ORDER_FACT_PREFIX = "order:"  # the order tool's facts (core.knowledge.tools)
 
 
 class ShopBrain(KnowledgeBrain):
-    """The customer-facing shop assistant."""
+    """The customer-facing shop assistant.
+
+    Its answers pass a disclosure check (:mod:`core.knowledge.disclosure`) after the
+    knowledge brain's grounding and confidence: a model that obeys an injected instruction
+    cannot hand other customers' data, or the bot's instructions, to the asker.
+
+    In a group chat it never shares order details (orders, tracking numbers, addresses):
+    everyone there would read them. The asker is told to ask in a private chat instead, and
+    nothing about their orders reaches the model either.
+    """
+
+    async def _tools(
+        self,
+        turn: Turn,
+        customer_text: str,
+        ocr_text: str,
+        intents: Intents,
+        language: Language,
+        history: Sequence[HistoryItem] = (),
+    ) -> ToolOutcome:
+        outcome = await super()._tools(turn, customer_text, ocr_text, intents, language, history)
+        if turn.audience is Audience.PRIVATE:
+            return outcome
+        if not any(f.source.startswith(ORDER_FACT_PREFIX) for f in outcome.facts):
+            return outcome
+        return ToolOutcome(reply=text("orders_private_only", language))
+
+    def assess(
+        self, turn: Turn, prepared: Prepared, answer: str, logprob_confidence: Confidence
+    ) -> Assessment:
+        """The knowledge brain's verdict, then the disclosure check: an answer naming other
+        customers' orders, tracking numbers or names, or echoing the bot's instructions,
+        is withheld and handed to a person, whatever its confidence."""
+        assessment = super().assess(turn, prepared, answer, logprob_confidence)
+        found = self._disclosures().find(answer, [f.text for f in prepared.facts])
+        if not found:
+            return assessment
+        reasons = tuple(f"the answer would disclose {d.describe()}" for d in found)
+        confidence = with_cap(assessment.confidence, "disclosure", 0.0, "; ".join(reasons))
+        return Assessment(confidence, HandoffDecision(reasons, HandoffKind.POLICY), weak=True)
+
+    def _disclosures(self) -> DisclosureCheck:
+        knowledge = self.holder.current.knowledge
+        persona = self.config.persona_for(knowledge.shop)
+        return DisclosureCheck(
+            knowledge.shop.order_number_pattern,
+            (n for o in knowledge.orders for n in (o.order_no, o.tracking) if n),
+            (c.name for c in knowledge.customers),
+            (persona.en, persona.zh, *RULES.values()),
+        )
 
     def shop_contact(self, language: Language) -> str:
         """The shop profile's contact (``shop.yaml``: ``contact``), the one place it is read."""

@@ -2,20 +2,20 @@
 
 The same document as ``main.py export`` (:func:`core.store.export.export_conversation`): turns,
 decisions (handoff, relay, take, resolve, return, timeouts with their reasons), handoffs
-and replies. Conversations are personal data, so the route needs the service API key
-(``Authorization: Bearer <KEFU_SERVICE__API_KEY>``) and is refused outright when no key
-is configured. ``key`` is ``platform|chat_id|thread_id``, URL-encoded
+and replies. Conversations are personal data, so the route needs the operator token
+(``Authorization: Bearer <KEFU_SERVICE__OPERATOR_TOKEN>``; the inference key does not
+open it) and is refused outright when none is configured. ``key`` is ``platform|chat_id|thread_id``, URL-encoded
 (``telegram%7C42%7C``); the thread part may be left out.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from functools import partial
 
 from aiohttp import web
 
+from core.api.access import AccessOptions, Scope, check_access
 from core.api.protocol import error_body
 from core.errors import NotFoundError
 from core.model.turn import ConversationKey
@@ -43,20 +43,15 @@ def parse_key(raw: str) -> ConversationKey:
 
 
 class ExportRoute:
-    """The handler, bound to a store and the service API key."""
+    """The handler, bound to a store and the service's credentials (operator scope)."""
 
-    def __init__(self, store: Store, api_key: str | None) -> None:
+    def __init__(self, store: Store, access: AccessOptions) -> None:
         self.store = store
-        self.api_key = api_key
+        self.access = access
 
     async def handle(self, request: web.Request) -> web.Response:
-        if not self.api_key:
-            return _error(
-                403, "Conversation export needs KEFU_SERVICE__API_KEY to be set.", "export_disabled"
-            )
-        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(supplied.encode(), self.api_key.encode()):
-            return _error(401, "Invalid API key.", "invalid_api_key")
+        if (denied := check_access(request, Scope.OPERATOR, self.access)) is not None:
+            return denied
         try:
             key = parse_key(request.match_info["key"])
         except ValueError as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hmac
 import json
 import logging
 import uuid
@@ -23,6 +22,7 @@ from pydantic import ValidationError
 from core.answering.confidence import score_logprobs
 from core.api import protocol as wire
 from core.api import shaping
+from core.api.access import AccessOptions, Scope, check_access
 from core.api.tools import tool_message_text
 from core.engines.base import (
     ChatMessage,
@@ -35,8 +35,9 @@ from core.engines.base import (
 )
 from core.errors import InvalidInputError, KefuError
 from core.media.fetch import FetchPolicy, SafeFetcher
-from core.media.images import ImageLimits, normalise_image
+from core.media.images import ImageDecoder, ImageLimits
 from core.model.turn import Part, TextPart
+from core.texts import public_message
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +47,27 @@ class ServiceOptions:
     """Core service behaviour.
 
     Attributes:
-        api_key: When set, requests need ``Authorization: Bearer <api_key>``.
+        access: Credentials of the inference, operator and metrics scopes
+            (:mod:`core.api.access`).
         allow_remote_images: Fetch http(s) ``image_url`` parts (through the SSRF guard).
         max_remote_image_bytes: Size cap for fetched images.
         default_max_tokens: Used when the request sets none.
         image_limits: Limits for decoded images.
         fetch_policy: Policy of the guarded fetcher (tests allow 127.0.0.1).
+        image_decoder: The process's image decoder (threads, concurrency and memory limits).
+        health_paths: Directories ``/healthz`` checks for free space (the store's).
+        min_free_bytes: Less free space than this there makes ``/healthz`` fail.
     """
 
-    api_key: str | None = None
+    access: AccessOptions = field(default_factory=AccessOptions)
     allow_remote_images: bool = False
     max_remote_image_bytes: int = 10 * 1024 * 1024
     default_max_tokens: int = 256
     image_limits: ImageLimits = field(default_factory=ImageLimits)
     fetch_policy: FetchPolicy | None = None
+    image_decoder: ImageDecoder = field(default_factory=ImageDecoder)
+    health_paths: tuple[str, ...] = ()
+    min_free_bytes: int = 64 * 1024 * 1024
 
 
 def _error(
@@ -78,12 +86,7 @@ class CoreService:
         self.fetcher = SafeFetcher(policy)
 
     def _authorise(self, request: web.Request) -> web.Response | None:
-        if not self.options.api_key:
-            return None
-        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if hmac.compare_digest(supplied.encode(), self.options.api_key.encode()):
-            return None
-        return _error(401, "Invalid API key.", "invalid_request_error", "invalid_api_key")
+        return check_access(request, Scope.INFERENCE, self.options.access)
 
     async def models(self, request: web.Request) -> web.Response:
         if (denied := self._authorise(request)) is not None:
@@ -92,11 +95,11 @@ class CoreService:
         return web.json_response({"object": "list", "data": [model]})
 
     async def readyz(self, _request: web.Request) -> web.Response:
+        # Whether, not why: the detail may name the engine's address.
         health = await self.engine.check_health()
-        status = 200 if health.ok else 503
-        return web.json_response(
-            {"ready": health.ok, "model": health.model, "detail": health.detail}, status=status
-        )
+        if not health.ok:
+            log.warning("not ready: %s", health.detail)
+        return web.json_response({"ready": health.ok}, status=200 if health.ok else 503)
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         if (denied := self._authorise(request)) is not None:
@@ -156,11 +159,9 @@ class CoreService:
             elif part.image_url is None:
                 raise InvalidInputError(f"{param}.{index}.image_url is required")
             else:
-                parts.append(
-                    normalise_image(
-                        await self._image_bytes(part.image_url.url), self.options.image_limits
-                    )
-                )
+                data = await self._image_bytes(part.image_url.url)
+                image = await self.options.image_decoder.normalise(data, self.options.image_limits)
+                parts.append(image)
         return tuple(parts)
 
     async def _image_bytes(self, url: str) -> bytes:
@@ -232,7 +233,7 @@ class CoreService:
             await self.engine.abort(generation.request_id)
             raise
         except KefuError as exc:
-            await _sse(response, wire.error_body(str(exc), "server_error", exc.code))
+            await _sse(response, wire.error_body(public_message(exc), "server_error", exc.code))
         return response
 
     async def _shaped(

@@ -1,5 +1,10 @@
 """The HTTP API's shape: the ``/v1`` sub-application, its error middleware, and the
-operational routes (``/healthz``, ``/readyz``, ``/metrics``).
+operational routes (``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``).
+
+``/metrics`` needs the metrics token (:mod:`core.api.access`), and its request counter is
+labelled with route templates (``/v1/conversations/{key}/export``), never with the path a
+client sent: a path can hold a conversation key, and 5,000 random paths must not make 5,000
+series. Every path no route matches counts under one label, ``unmatched``.
 
 Everything under ``/v1`` answers errors in OpenAI's shape (the middleware is the sub-app's
 own, so adapters' routes on the root application keep theirs). Handlers find their state
@@ -8,21 +13,29 @@ through typed :class:`aiohttp.web.AppKey` entries, never through module globals.
 
 from __future__ import annotations
 
+import logging
+import shutil
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from core.api import protocol as wire
+from core.api.access import Scope, check_access
 from core.api.export import ExportRoute
+from core.api.openapi import openapi_handler
 from core.api.routes import CoreService, ServiceOptions
 from core.engines.base import Engine
 from core.errors import InvalidInputError, KefuError
 from core.store.store import Store
+from core.texts import public_message
 
 REQUESTS = Counter("kefu_service_requests_total", "Core service requests", ["endpoint", "status"])
 SERVICE_KEY = web.AppKey("kefu_core_service", CoreService)
 EXPORT_KEY = web.AppKey("kefu_export_route", ExportRoute)
+UNMATCHED = "unmatched"
+log = logging.getLogger(__name__)
 
 
 def _error(status: int, message: str, kind: str, code: str) -> web.Response:
@@ -46,9 +59,17 @@ async def openai_errors(
         response = _error(400, str(exc), "invalid_request_error", exc.code)
     except KefuError as exc:
         kind = "invalid_request_error" if exc.http_status < 500 else "server_error"
-        response = _error(exc.http_status, str(exc), kind, exc.code)
-    REQUESTS.labels(request.path, str(response.status)).inc()
+        if not exc.discloses:
+            log.warning("%s %s: %s", request.method, route_label(request), exc)
+        response = _error(exc.http_status, public_message(exc), kind, exc.code)
+    REQUESTS.labels(route_label(request), str(response.status)).inc()
     return response
+
+
+def route_label(request: web.Request) -> str:
+    """The template of the route that served ``request`` (a bounded set), or ``unmatched``."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else UNMATCHED
 
 
 async def _chat_completions(request: web.Request) -> web.StreamResponse:
@@ -63,11 +84,21 @@ async def _export(request: web.Request) -> web.Response:
     return await request.app[EXPORT_KEY].handle(request)
 
 
-async def _healthz(_request: web.Request) -> web.Response:
+async def _healthz(options: ServiceOptions, _request: web.Request) -> web.Response:
+    """Alive, and able to write: a full disk under the store fails the check."""
+    for path in options.health_paths:
+        try:
+            free = shutil.disk_usage(path).free
+        except OSError:
+            return web.json_response({"status": "storage_unavailable"}, status=503)
+        if free < options.min_free_bytes:
+            return web.json_response({"status": "disk_full"}, status=503)
     return web.json_response({"status": "ok"})
 
 
-async def _metrics(_request: web.Request) -> web.Response:
+async def _metrics(options: ServiceOptions, request: web.Request) -> web.Response:
+    if (denied := check_access(request, Scope.METRICS, options.access)) is not None:
+        return denied
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -101,11 +132,12 @@ def mount_api(
 
         app.on_cleanup.append(_stop)
     if store is not None:
-        v1[EXPORT_KEY] = ExportRoute(store, options.api_key)
+        v1[EXPORT_KEY] = ExportRoute(store, options.access)
         v1.router.add_get("/conversations/{key}/export", _export)
     app.add_subapp("/v1", v1)
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", partial(_healthz, options))
+    app.router.add_get("/metrics", partial(_metrics, options))
+    app.router.add_get("/openapi.json", openapi_handler)
     return v1
 
 

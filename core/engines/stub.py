@@ -24,7 +24,9 @@ AnswerFn = Callable[[GenerationRequest], str]
 
 def echo_answer(request: GenerationRequest) -> str:
     """Default answer: echoes the last user message, so tests can match replies to turns."""
-    last_user = next(m for m in reversed(request.messages) if m.role == "user")
+    last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
+    if last_user is None:  # only system or assistant messages: nothing to echo
+        return "Echo:"
     images = len(last_user.images)
     suffix = f" [{images} image(s)]" if images else ""
     return f"Echo: {last_user.content_text}{suffix}"

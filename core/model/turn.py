@@ -62,6 +62,17 @@ class ContentProblem(StrEnum):
     IMAGE_ERROR = "image_error"  # the photo could not be read; the adapter told the customer
 
 
+class Audience(StrEnum):
+    """Who reads the answers of a conversation: only the asker, or a group.
+
+    Personal data (a customer's orders, tracking numbers) is only ever answered in a
+    ``PRIVATE`` conversation; in a group everyone would read it.
+    """
+
+    PRIVATE = "private"
+    GROUP = "group"
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationKey:
     """Identifies one conversation: a platform, a chat on it, and an optional thread.
@@ -172,6 +183,7 @@ class Turn:
         command: The command or pressed button, if the turn is one.
         command_arg: The command's argument (a handoff id for the desk actions).
         problem: Content the model cannot read came with this turn, if set.
+        audience: Whether the chat is private or a group (the adapter knows).
     """
 
     key: ConversationKey
@@ -183,6 +195,7 @@ class Turn:
     command: Command | None = None
     command_arg: str = ""
     problem: ContentProblem | None = None
+    audience: Audience = Audience.PRIVATE
 
     @property
     def text(self) -> str:

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from core.answering.answer import Answerer, AnswerSettings
 from core.engines.base import Engine
-from core.errors import StoreError
+from core.errors import ConfigError, StoreError
 from core.ports import Adapter, Bell, Deliverer, Service, StreamOpener
 from core.runtime.dispatcher import Dispatcher
 from core.runtime.limits import RateLimiter
@@ -152,7 +152,11 @@ class Runtime:
             self._runner = web.AppRunner(self.web, handle_signals=False, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.options.host, self.options.port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                where = f"{self.options.host}:{self.options.port}"
+                raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
             port = self._runner.addresses[0][1]
             self.base_url = f"http://{self.options.host}:{port}"
         parts: list[Adapter | Service] = list(self.adapters.values())  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, func, select, tuple_
 
 from core.errors import StoreError
-from core.model.turn import ConversationKey, ImagePart, Turn
+from core.model.turn import Audience, ConversationKey, ImagePart, Turn
 from core.store import codec
 from core.store.bulk import BulkInsert
 from core.store.db import insert_ignore
@@ -107,6 +107,7 @@ def turn_row(turn: Turn, conversation_id: int, now: datetime) -> dict[str, Any]:
         "command": turn.command.value if turn.command else None,
         "command_arg": turn.command_arg or None,
         "problem": turn.problem.value if turn.problem else None,
+        "audience": None if turn.audience is Audience.PRIVATE else turn.audience.value,
         "sent_at": turn.timestamp,
         "stored_at": now,
     }

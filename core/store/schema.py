@@ -70,6 +70,7 @@ turns = Table(
     Column("command", String(64), nullable=True),  # core.model.turn.Command
     Column("command_arg", String(64), nullable=True),  # a desk action's handoff id
     Column("problem", String(16), nullable=True),  # core.model.turn.ContentProblem
+    Column("audience", String(16), nullable=True),  # core.model.turn.Audience; NULL: private
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False),
     Index("ix_turns_conversation", "conversation_id", "id"),

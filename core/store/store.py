@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from core.errors import NotFoundError, StoreConflictError, StoreError
 from core.model.decision import Conversation, ConversationState
 from core.model.turn import (
+    Audience,
     Command,
     ContentProblem,
     ConversationKey,
@@ -326,6 +327,7 @@ def read_turns(conn: Connection, turn_ids: Sequence[int]) -> dict[int, Turn]:
             command=command_of(row.command),
             command_arg=row.command_arg or "",
             problem=problem_of(row.problem),
+            audience=Audience(row.audience) if row.audience else Audience.PRIVATE,
         )
         for row in rows
     }

@@ -6,6 +6,7 @@ import sys
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
 from aiohttp import web
 
+from core.api.access import AccessOptions
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app
 from core.engines.stub import StubEngine
@@ -21,7 +22,9 @@ def answer(request):
 
 
 async def main():
-    runner = web.AppRunner(build_service_app(StubEngine(answer), ServiceOptions()))
+    runner = web.AppRunner(
+        build_service_app(StubEngine(answer), ServiceOptions(AccessOptions(open_inference=True)))
+    )
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 18765).start()
     print("ready", flush=True)

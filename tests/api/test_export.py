@@ -1,4 +1,4 @@
-"""GET /v1/conversations/{key}/export over real HTTP, with the service API key."""
+"""GET /v1/conversations/{key}/export over real HTTP, with the operator token."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from core.api.access import AccessOptions
 from core.api.export import parse_key
 from core.api.routes import ServiceOptions
 from core.api.serving import mount_api
@@ -25,10 +26,11 @@ async def serve(
 ) -> AsyncIterator[Callable[[str | None], Awaitable[tuple[Store, Get]]]]:
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
-    async def start(api_key: str | None) -> tuple[Store, Get]:
+    async def start(operator_token: str | None, api_key: str | None = None) -> tuple[Store, Get]:
         store = await Store.open(f"sqlite+aiosqlite:///{tmp_path}/kefu-{len(cleanups)}.db")
         app = web.Application()
-        mount_api(app, None, ServiceOptions(api_key=api_key), store)
+        access = AccessOptions(api_key=api_key, operator_token=operator_token)
+        mount_api(app, None, ServiceOptions(access), store)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -74,11 +76,18 @@ async def test_errors_are_typed(serve) -> None:  # type: ignore[no-untyped-def]
     assert (status, body["error"]["code"]) == (404, "not_found")
 
 
-async def test_without_an_api_key_export_is_refused(serve) -> None:  # type: ignore[no-untyped-def]
-    store, get = await serve(None)
+async def test_without_an_operator_token_export_is_refused(serve) -> None:  # type: ignore[no-untyped-def]
+    store, get = await serve(None, api_key="anything")
     await open_handoff(store, chat="42")
     status, body = await get("telegram|42|", token="anything")
-    assert (status, body["error"]["code"]) == (403, "export_disabled")
+    assert (status, body["error"]["code"]) == (403, "operator_disabled")
+
+
+async def test_the_inference_key_does_not_open_exports(serve) -> None:  # type: ignore[no-untyped-def]
+    store, get = await serve("operator-secret", api_key="inference-key")
+    await open_handoff(store, chat="42")
+    assert (await get("telegram|42|", token="inference-key"))[0] == 401
+    assert (await get("telegram|42|", token="operator-secret"))[0] == 200
 
 
 def test_keys_parse() -> None:

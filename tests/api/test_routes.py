@@ -10,6 +10,7 @@ import openai
 import pytest
 from aiohttp import web
 
+from core.api.access import AccessOptions
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app
 from core.engines.stub import StubEngine
@@ -28,7 +29,11 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 @pytest.fixture
 async def service() -> AsyncIterator[tuple[str, StubEngine]]:
     engine = StubEngine()
-    runner, url = await _serve(build_service_app(engine, ServiceOptions(api_key="sk-test")))
+    runner, url = await _serve(
+        build_service_app(
+            engine, ServiceOptions(AccessOptions(api_key="sk-test", metrics_token="m-token"))
+        )
+    )
     yield url, engine
     await runner.cleanup()
 
@@ -145,9 +150,11 @@ async def test_models_health_and_readiness(service) -> None:  # type: ignore[no-
     async with aiohttp.ClientSession() as session:
         assert (await session.get(f"{url}/healthz")).status == 200
         assert (await session.get(f"{url}/readyz")).status == 200
-        engine.fail_with = EngineError("not loaded")
-        assert (await session.get(f"{url}/readyz")).status == 503
-        metrics = await (await session.get(f"{url}/metrics")).text()
+        engine.fail_with = EngineError("not loaded from http://10.1.2.3:8000")
+        not_ready = await session.get(f"{url}/readyz")
+        assert not_ready.status == 503 and await not_ready.json() == {"ready": False}
+        headers = {"Authorization": "Bearer m-token"}
+        metrics = await (await session.get(f"{url}/metrics", headers=headers)).text()
     assert "kefu_service_requests_total" in metrics
 
 

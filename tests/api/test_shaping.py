@@ -11,6 +11,7 @@ import openai
 import pytest
 from aiohttp import web
 
+from core.api.access import AccessOptions
 from core.api.protocol import ChatCompletionRequest
 from core.api.routes import ServiceOptions
 from core.api.serving import build_service_app
@@ -60,7 +61,9 @@ async def serve() -> AsyncIterator[Callable[..., Any]]:
     clients: list[openai.AsyncOpenAI] = []
 
     async def start(engine: StubEngine) -> openai.AsyncOpenAI:
-        runner = web.AppRunner(build_service_app(engine, ServiceOptions()))
+        runner = web.AppRunner(
+            build_service_app(engine, ServiceOptions(AccessOptions(open_inference=True)))
+        )
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         runners.append(runner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,8 @@ from core.answering.confidence import score_logprobs
 from core.engines.base import GenerationRequest, collect
 from core.engines.stub import StubEngine
 from core.errors import ConfigError
-from core.model.turn import Role
+from core.model.turn import Audience, Role
+from core.texts import text
 from tests.knowledge.fakes import ScriptedOcr, photo, turn
 
 TODAY = date(2026, 11, 21)
@@ -163,6 +165,32 @@ async def test_model_answers_are_not_previewed_live_for_the_shop(brain: ShopBrai
     prepared = await brain.prepare(turn("What is your return policy?"), TurnContext())
     assert prepared.messages and prepared.direct_reply is None  # the model writes this one
     assert prepared.stream_preview is False
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["我的订单SO20261118-0107到哪了？", "where is my order?", "我的订单到哪了"],
+)
+async def test_in_a_group_order_details_are_never_posted(brain: ShopBrain, question: str) -> None:
+    engine = StubEngine()
+    in_group = replace(turn(question, user="1001", chat="-100200"), audience=Audience.GROUP)
+    prepared, assessment = await answer(brain, engine, in_group)
+    assert assessment is None and engine.requests == []  # nothing of it reaches the model
+    assert prepared.direct_reply is not None
+    assert "SF1418827364509" not in prepared.direct_reply
+    assert "SO20261118" not in prepared.direct_reply
+    assert prepared.direct_reply in (text("orders_private_only", "en"),
+                                     text("orders_private_only", "zh"))  # fmt: skip
+    assert not [f for f in prepared.facts if f.source.startswith("order:")]
+    # The same question in the private chat is answered.
+    private, _ = await answer(brain, StubEngine(), turn(question, user="1001"))
+    assert private.direct_reply != prepared.direct_reply
+
+
+async def test_in_a_group_shop_questions_are_still_answered(brain: ShopBrain) -> None:
+    in_group = replace(turn("可以退货吗？", chat="-100200"), audience=Audience.GROUP)
+    prepared, _ = await answer(brain, StubEngine(), in_group)
+    assert prepared.direct_reply != text("orders_private_only", "zh")
 
 
 async def test_a_shop_folder_brings_its_own_order_numbers_and_persona(ocr: ScriptedOcr) -> None:

@@ -25,6 +25,7 @@ from adapters.telegram.settings import TelegramSettings
 from adapters.webhook.settings import WebhookSettings
 from config.handoff import HandoffSettings
 from core.answering.prompt_brain import PromptBrain
+from core.api.access import AccessOptions
 from core.api.routes import ServiceOptions
 from core.api.serving import mount_api
 from core.engines.stub import StubEngine
@@ -74,7 +75,7 @@ class HandoffHarness(KefuHarness):
             service={"port": 0},
             **self.platforms,
         )
-        mount_api(app, None, ServiceOptions(api_key=API_KEY), store)
+        mount_api(app, None, ServiceOptions(AccessOptions(operator_token=API_KEY)), store)
         runtime = main.assemble(settings, store, self.engine, self._brains, app)
         self.handoff = next((s for s in runtime.services if isinstance(s, HandoffService)), None)
         return runtime

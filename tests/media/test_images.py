@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import threading
+import time
 
 import pytest
 from PIL import Image
 
 from core.errors import ImageError, ImageTooLargeError, UnsupportedImageFormatError
-from core.media.images import ImageLimits, normalise_image
+from core.media import images
+from core.media.images import Header, ImageDecoder, ImageLimits, normalise_image, read_header
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:  # type: ignore[no-untyped-def]
@@ -91,3 +96,92 @@ def test_truncated_jpeg_is_a_corrupt_image() -> None:
 def test_unsupported_format_is_refused() -> None:
     with pytest.raises(UnsupportedImageFormatError):
         normalise_image(_encode(Image.new("RGB", (10, 10)), "TIFF"))
+
+
+def _big_png(width: int = 8000, height: int = 5000) -> bytes:
+    """A 40 MP PNG that compresses to ~130 KB (stripes, like a screenshot)."""
+    image = Image.new("RGB", (width, height), (200, 200, 200))
+    for y in range(0, height, 50):
+        image.paste((0, 0, 0), (0, y, width, y + 2))
+    return _encode(image, "PNG")
+
+
+def test_the_pixel_limit_is_checked_from_the_header_before_decoding() -> None:
+    data = _encode(Image.new("L", (3000, 3000)), "PNG")
+    header = read_header(data, ImageLimits())
+    assert (header.width, header.height, header.format) == (3000, 3000, "PNG")
+    with pytest.raises(ImageTooLargeError, match="px"):
+        read_header(data, ImageLimits(max_pixels=8_999_999))
+
+
+def test_a_jpeg_decodes_at_a_reduced_scale() -> None:
+    header = Header("JPEG", "RGB", 8000, 5000)
+    assert (
+        header.decode_bytes(1_000_000)
+        < Header("PNG", "RGB", 8000, 5000).decode_bytes(1_000_000) // 10
+    )
+    part = normalise_image(_encode(Image.new("RGB", (4000, 3000)), "JPEG"), ImageLimits())
+    assert part.width * part.height <= ImageLimits().target_pixels
+
+
+async def test_decoding_runs_off_the_event_loop_and_keeps_it_responsive() -> None:
+    decoder = ImageDecoder(threads=1)
+    data = _big_png()
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    try:
+        part = await decoder.normalise(data)
+    finally:
+        tick.cancel()
+        decoder.close()
+    assert part.width * part.height <= ImageLimits().target_pixels
+    assert len(gaps) > 5 and max(gaps) < 0.25, max(gaps)  # the loop kept turning
+
+
+async def test_decodes_wait_for_the_memory_budget_and_too_large_ones_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _big_png()
+    needed = read_header(data, ImageLimits()).pixels * 3
+    # Room for one such decode at a time, though two threads are free.
+    decoder = ImageDecoder(threads=2, memory_bytes=needed * 2)
+    running, most = 0, 0
+    original = images._normalise
+
+    def counting(*args: object) -> object:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            return original(*args)  # type: ignore[arg-type]
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(images, "_normalise", counting)
+    parts = await asyncio.gather(*(decoder.normalise(data) for _ in range(3)))
+    assert len(parts) == 3 and most == 1
+    small = ImageDecoder(threads=1, memory_bytes=needed // 2)
+    with pytest.raises(ImageTooLargeError, match="ceiling"):
+        await small.normalise(data)
+    decoder.close()
+    small.close()
+
+
+def test_decoding_threads_yield_the_cpu_to_the_event_loop() -> None:
+    decoder = ImageDecoder(threads=1)
+    try:
+        priority = decoder._pool.submit(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        ).result()
+    finally:
+        decoder.close()
+    assert priority >= images.DECODE_NICENESS

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from core.errors import NotFoundError, StoreError
 from core.media.images import normalise_image
-from core.model.turn import ConversationKey, Role
+from core.model.turn import Audience, ConversationKey, Role
 from core.store.store import Store
 from tests.conftest import make_turn, png_bytes
 
@@ -51,6 +52,13 @@ async def test_images_round_trip_and_are_stored_once_by_hash(store: Store) -> No
 
     count = select(func.count()).select_from(images)
     assert await store.db.read(lambda conn: conn.execute(count).scalar_one()) == 1
+
+
+async def test_a_group_turn_keeps_its_audience(store: Store) -> None:
+    group = replace(make_turn("where is my order?", message_id="g-1"), audience=Audience.GROUP)
+    loaded = await store.load_turn((await store.put(group)).turn_id)
+    private = await store.load_turn((await store.put(make_turn(message_id="p-1"))).turn_id)
+    assert loaded.audience is Audience.GROUP and private.audience is Audience.PRIVATE
 
 
 async def test_load_unknown_turn_raises_not_found(store: Store) -> None:

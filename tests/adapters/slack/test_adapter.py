@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from typing import Any
 
 import pytest
@@ -273,3 +274,20 @@ def test_capabilities() -> None:
     caps = SlackAdapter.capabilities
     assert (caps.streaming, caps.editing, caps.images, caps.buttons) == (True, True, True, True)
     assert caps.max_message_chars == 3900
+
+
+async def test_requests_without_fresh_signature_headers_are_refused_unread(serve: Any) -> None:
+    served = await serve()
+    payload = event_callback(message_event("D1", "U1", "hello", "1.1"))
+    assert (await served.sender.post_event(payload, signed=False))[0] == 401
+    stale = int(time.time()) - 3600
+    assert (await served.sender.post_event(payload, timestamp=stale))[0] == 401
+    assert (await served.sender.post_event(payload, signature="v1=abc"))[0] == 401
+    assert not served.inbox.turns
+
+
+async def test_deeply_nested_json_is_a_400(serve: Any) -> None:
+    served = await serve()
+    body = '{"type": "event_callback", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    status, _ = await served.sender.post_raw(body, "application/json")
+    assert status == 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.slack.inbound import SlackInbound
 from adapters.slack.payloads import SlackAction, parse_message
 from adapters.slack.turns import build_turn
-from core.model.turn import Command, ConversationKey, Role
+from core.model.turn import Audience, Command, ConversationKey, Role
 from tests.fakes.slack_server import message_event
 
 
@@ -27,3 +27,12 @@ def test_a_message_in_a_thread() -> None:
     turn = build_turn(SlackInbound(parse_message(event)), "UKEFUBOT")
     assert turn.text == "price of SKU-9?" and turn.key.thread_id == "1.1"
     assert turn.reply_to == "C1:1.1" and turn.command is None
+    assert turn.audience is Audience.PRIVATE  # the fake's default channel_type is "im"
+    event = message_event("C1", "U1", "hi", "1.8", channel_type="channel")
+    in_channel = build_turn(SlackInbound(parse_message(event)), "UKEFUBOT")
+    assert in_channel.audience is Audience.GROUP  # everyone in the channel reads the answer
+
+
+def test_a_direct_message_is_private() -> None:
+    event = message_event("D1", "U1", "where is SO20261118-0107?", "1.7")
+    assert build_turn(SlackInbound(parse_message(event)), "UKEFUBOT").audience is Audience.PRIVATE

@@ -95,6 +95,29 @@ async def test_malformed_body_is_400(webhook_rig: WebhookRig) -> None:
         assert (await response.json())["error"] == "invalid_input"
 
 
+async def test_deeply_nested_body_is_400_not_500(webhook_rig: WebhookRig) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cr3t-Token_for-tests"}
+    body = b'{"update_id": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    async with webhook_rig.session.post(webhook_rig.url, data=body, headers=headers) as response:
+        assert response.status == 400
+    assert not webhook_rig.inbox.turns
+
+
+async def test_oversized_body_is_413_before_it_is_read(webhook_rig: WebhookRig) -> None:
+    host, port = webhook_rig.url.removeprefix("http://").split("/", 1)[0].split(":")
+    path = "/" + webhook_rig.url.removeprefix("http://").split("/", 1)[1]
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"X-Telegram-Bot-Api-Secret-Token: s3cr3t-Token_for-tests\r\n"
+            f"Content-Length: {29 * 1024 * 1024}\r\n\r\n")  # fmt: skip
+    writer.write(head.encode() + b"{" * 1024)  # the rest never comes
+    await writer.drain()
+    async with asyncio.timeout(3):
+        status_line = await reader.readline()
+    writer.close()
+    assert b" 413 " in status_line
+
+
 async def test_album_delivered_like_telegram_is_journaled_acked_and_merged(
     webhook_rig: WebhookRig,
 ) -> None:

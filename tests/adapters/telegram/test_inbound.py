@@ -17,7 +17,14 @@ from adapters.telegram.inbound import (
     parse_update,
 )
 from core.errors import FetchError, ImageError
-from core.model.turn import ContentProblem, ConversationKey, ImagePart, Role, TextPart
+from core.model.turn import (
+    Audience,
+    ContentProblem,
+    ConversationKey,
+    ImagePart,
+    Role,
+    TextPart,
+)
 from tests.fakes.telegram_server import UpdateFactory
 
 BOT = BotIdentity(777000111, "kefu_test_bot")
@@ -185,6 +192,13 @@ def test_group_messages_need_a_mention_or_a_reply_to_the_bot() -> None:
     assert mention.addressed and mention.text == "what are your hours?"
     assert mention.key == ConversationKey("telegram", "-100123", "")
     assert reply.addressed and reply.reply_to == "-100123:5001"
+
+
+def test_group_turns_know_they_are_read_by_a_group() -> None:
+    group = build_turn(single(parsed(FACTORY.group_text("where is my order?", mention=True))))
+    private = build_turn(single(parsed(FACTORY.text("where is my order?"))))
+    assert group.audience is Audience.GROUP
+    assert private.audience is Audience.PRIVATE
 
 
 def test_only_forum_topics_become_threads() -> None:

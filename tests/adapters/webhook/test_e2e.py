@@ -41,6 +41,7 @@ class Kefu:
     ) -> aiohttp.ClientResponse:
         raw = json.dumps(body).encode()
         headers = sign(raw, webhook_id, secret) if secret else sign(raw, webhook_id)
+        headers["Content-Type"] = "application/json"
         response = await self.session.post(
             f"{self.harness.base_url}/webhooks/shop{query}", data=raw, headers=headers
         )

@@ -129,7 +129,9 @@ async def test_a_client_leaving_an_sse_stream_releases_it(serve: ServeFactory) -
     async with aiohttp.ClientSession() as client:
         raw = json.dumps(message()).encode()
         response = await client.post(
-            f"{served.base_url}/webhooks/shop?stream=true", data=raw, headers=sign(raw, "wh_gone")
+            f"{served.base_url}/webhooks/shop?stream=true",
+            data=raw,
+            headers={**sign(raw, "wh_gone"), "Content-Type": "application/json"},
         )
         assert (await response.content.readline()).startswith(b"event: accepted")
         assert await served.adapter.open_stream(KEY, "wh_gone") is not None
