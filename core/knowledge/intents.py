@@ -19,7 +19,9 @@ PRICE = re.compile(
 STOCK = re.compile(
     r"有货|有没有|还有货|还有.{1,6}[吗么]|有.{0,4}色的?吗|什么颜色|颜色|\bcolou?rs?\b|还有吗|还有没有|还剩|库存|缺货|断码|售罄|卖完|有.{0,4}[码号]|[码号]有吗|尺码|\bin stock\b|\bavailab|\bsold out\b|"
     r"do you have|\bhave it in\b|\bcome in\b|\bsizes?\b|\bstock\b|\bleft\b|"
-    r"到货|补货|什么时候有|还有多少|还剩多少|几盒|几件|restock|back in stock|\bsold out\b"
+    r"到货|补货|什么时候有|还有多少|还剩多少|几盒|几件|几[支瓶个双条套罐袋包]|还卖|还在卖|停售|下架|有卖|"
+    r"restock|back in stock|\bsold out\b|still (?:sell|make|carry|stock)|do you (?:sell|carry)|"
+    r"discontinued|\bany (?:more )?left\b"
 )
 ORDER_STATUS = re.compile(
     r"订单.{0,6}(状态|到哪|怎么样|发货|物流)|物流|快递|到哪|发货了[吗没]|什么时候[到发]|单号|签收|包裹|我的订单|"

@@ -11,9 +11,10 @@ the text with the same (or no) unit, so "100克" picks "100 g" and "128G" picks 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from core.knowledge.linking import compact_with_map
-from core.knowledge.model import Product, Variant
+from core.knowledge.model import Localized, Product, Variant
 from core.knowledge.specclaims import UNITS
 from core.knowledge.textproc import normalise
 
@@ -43,6 +44,14 @@ def _numbers(text: str) -> list[tuple[str, str]]:
 
 def _units_agree(a: str, b: str) -> bool:
     return not a or not b or a == b or a[0] == b[0]
+
+
+# A word of an option value: Latin letters (3 or more) or a run of Chinese characters.
+_VALUE_WORD = re.compile(r"[a-z]{3,}|[\u4e00-\u9fff]{2,}")
+
+
+def _value_words(value: Localized) -> set[str]:
+    return {w for text in (value.en, value.zh) for w in _VALUE_WORD.findall(normalise(text))}
 
 
 def _colour_words(value: str) -> list[str]:
@@ -82,6 +91,11 @@ class OptionText:
             for number, unit in wanted
         )
 
+    def names_word(self, word: str) -> bool:
+        if word.isascii():
+            return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", self.normal) is not None
+        return word in self.compact
+
     def names_colour(self, value: str) -> bool:
         return any(word in self.normal for word in _colour_words(value))
 
@@ -102,7 +116,7 @@ def chosen_variants(text: str, product: Product) -> tuple[Variant, ...]:
     return tuple(chosen) if named_any else ()
 
 
-def _matched_values(reading: OptionText, values: list) -> list:  # type: ignore[type-arg]
+def _matched_values(reading: OptionText, values: list[Localized]) -> list[Localized]:
     exact = [v for v in values if reading.names_exactly(v.en) or reading.names_exactly(v.zh)]
     if exact:
         # "iPhone 15 Pro" named: "iPhone 15" is inside it, not named on its own.
@@ -111,7 +125,21 @@ def _matched_values(reading: OptionText, values: list) -> list:  # type: ignore[
     numeric = [v for v in values if reading.names_number(v.en) or reading.names_number(v.zh)]
     if numeric:
         return numeric
+    distinctive = _named_by_own_word(reading, values)
+    if distinctive:
+        return distinctive
     return [v for v in values if reading.names_colour(v.en)]
+
+
+def _named_by_own_word(reading: OptionText, values: list[Localized]) -> list[Localized]:
+    """Values named by a word no other value of the option has: "Honey" for the shade
+    "02 Honey", "滋润型" for "滋润型（干性肌）" (customers say part of a long value)."""
+    words = [_value_words(v) for v in values]
+    seen = Counter(w for own in words for w in own)
+    return [
+        v for v, own in zip(values, words, strict=True)
+        if any(seen[w] == 1 and reading.names_word(w) for w in own)
+    ]  # fmt: skip
 
 
 def _inside(short: object, long: object) -> bool:

@@ -53,13 +53,14 @@ DAMAGE_PHRASES = (
     "swelled", "swollen", "caught fire", "leaking",
 )  # fmt: skip
 # Requests only staff may decide: matching another shop's price, trade-ins, special tax
-# invoices, and health or medical advice.
+# invoices, wholesale and bulk prices, and health or medical advice.
 STAFF_ONLY_PHRASES = (
     "比价", "别家更便宜", "其他平台更便宜", "便宜的话", "价格匹配", "以旧换新", "旧换新", "抵扣", "增值税专用发票",
-    "专票", "孕妇", "怀孕", "哺乳期", "宝宝能", "治病", "药效", "糖尿病", "高血压",
+    "专票", "批发", "批量采购", "大批量", "团购价", "经销", "代理", "孕妇", "怀孕", "哺乳期", "宝宝能", "治病", "药效", "糖尿病", "高血压",
     "price match", "match that price", "match the price", "match their price", "cheaper elsewhere",
     "trade-in", "trade in my", "vat invoice", "pregnant", "pregnancy", "breastfeeding",
-    "medical advice", "diabetic",
+    "medical advice", "diabetic", "wholesale", "bulk order", "bulk price", "bulk discount",
+    "reseller", "distributor",
 )  # fmt: skip
 # A question about when staff are online mentions them without asking for them.
 HOURS_QUESTION = re.compile(

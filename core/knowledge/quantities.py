@@ -29,12 +29,13 @@ CLASSIFIERS = "个件双条根盒罐袋包瓶只台套顶把支张份斤箱组�
 UNITS = (
     r"mah|wh|w|v|a|gb|tb|mb|g|kg|mg|m|cm|mm|km|ml|l|in|inch|inches|ft|hz|ghz|mhz|db|"
     r"h|hr|hrs|hours?|mins?|minutes?|days?|years?|months?|°c?|℃|%|x\d|k|p|mp|"
-    r"万|千|百|毫安|瓦|克|千克|公斤|米|厘米|毫米|毫升|升|寸|英寸|小时|分钟|天|年|月|度|码|号|元|块钱|折|季"
+    r"万|千|百|毫安|瓦|克|千克|公斤|米|厘米|毫米|毫升|升|寸|英寸|小时|分钟|天|年|月|度|码|号|元|块钱|折|季|"
+    r"[片枚支粒袋包盒瓶罐个只]?装|-?pack\b|-?piece set"
 )
 VERBS_BEFORE = (
     r"(?:buy|buying|order|ordering|get|getting|take|need|want|like|买|要|来|拿|订|购买|下单)"
 )
-_ZH_COUNT = re.compile(rf"({ZH_NUMERAL}|\d{{1,2}})\s*(?:[{CLASSIFIERS}])")
+_ZH_COUNT = re.compile(rf"({ZH_NUMERAL}|\d{{1,2}})\s*(?:[{CLASSIFIERS}])(?!装)")  # "6瓶装": a pack
 _TIMES = re.compile(r"(?:[x×*]\s*(\d{1,2})|(\d{1,2})\s*[x×])(?![\w.])")
 _EN_WORD = re.compile(
     r"(?<![\w'])("
@@ -146,6 +147,9 @@ def quantity_near(
         q for q in quantities if not q.suffix and q.end <= start and same_phrase(q.end, start)
     ]
     after = [q for q in quantities if q.strong and q.start >= end and same_phrase(end, q.start)]
+    if after and not any(q.strong for q in before):
+        # "10-sheet masks, 3 boxes": a counted number ("三盒", "x3") outranks a bare one.
+        before = [q for q in before if q.strong]
     if before:
         return max(before, key=lambda q: q.end).value
     if after:

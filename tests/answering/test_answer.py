@@ -421,6 +421,7 @@ async def test_a_draft_past_the_deadline_becomes_the_handoff_notice_in_time(
     store: Store,
 ) -> None:
     from core.answering.draft import DraftBudget
+    from tests.handoff.helpers import ThreadDesk
 
     engine = StubEngine(lambda _r: " ".join(["slow"] * 400), token_delay_s=0.01)
     a = Answerer(
@@ -428,6 +429,7 @@ async def test_a_draft_past_the_deadline_becomes_the_handoff_notice_in_time(
         engine,
         {Role.CUSTOMER: PolicyBrain(), Role.STAFF: PromptBrain()},
         settings=AnswerSettings(handoff_wait_minutes=7, draft_budget=DraftBudget(deadline_s=0.2)),
+        desks=[ThreadDesk()],  # a desk that can take it (without one: the contact notice)
     )
     started = asyncio.get_running_loop().time()
     completion = await answer_next(store, a, tg("a long question"))

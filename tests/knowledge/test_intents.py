@@ -43,3 +43,18 @@ def test_greeting_and_thanks_are_whole_messages() -> None:
     assert detect_intents("你好！").greeting
     assert detect_intents("thanks!").thanks
     assert not detect_intents("你好，防风夹克多少钱").greeting
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Do you still sell the travel mug?",
+        "这款还卖吗",
+        "蓝色的还有几支",
+        "is it discontinued?",
+        "do you carry hiking poles",
+        "any left?",
+    ],
+)
+def test_availability_questions_ask_about_stock(text: str) -> None:
+    assert detect_intents(text).stock

@@ -47,3 +47,47 @@ def test_nothing_is_chosen_when_no_option_is_named(name: str, sku: str, text: st
 def test_product_names_are_blanked_before_options_are_read() -> None:
     text = "voltpack 10000 in white"
     assert blank_spans(text, [(0, 14)]) == " " * 14 + " in white"
+
+
+def _product_with(option: str, values: list[tuple[str, str]]) -> object:
+    """A demo product given one option with the values (zh, en): a long-valued option such as a
+    shade "02 Honey" or a texture "rich (dry skin)"."""
+    from dataclasses import replace
+
+    from core.knowledge.model import Localized, OptionValue
+
+    base = shop("demo").knowledge.product("JK-3001")
+    assert base is not None
+    variants = tuple(
+        replace(base.variants[0], sku=f"X-{i}", options=(OptionValue(option, Localized(zh, en)),))
+        for i, (zh, en) in enumerate(values)
+    )
+    return replace(base, options=(option,), variants=variants)
+
+
+@pytest.mark.parametrize(
+    ("text", "chosen"),
+    [
+        ("is it in Honey?", ["X-2"]),  # one word of "02 Honey"
+        ("小麦色的呢", ["X-2"]),
+        ("the natural one please", ["X-1"]),
+    ],
+)
+def test_a_word_only_one_value_has_names_that_value(text: str, chosen: list[str]) -> None:
+    product = _product_with(
+        "shade", [("00 象牙白", "00 Ivory"), ("01 自然色", "01 Natural"), ("02 小麦色", "02 Honey")]
+    )
+    assert [v.sku for v in chosen_variants(text, product)] == chosen  # type: ignore[arg-type]
+
+
+def test_words_shared_by_several_values_name_none_of_them() -> None:
+    product = _product_with(
+        "texture",
+        [
+            ("清爽型（油性/混合肌）", "light (oily/combination skin)"),
+            ("滋润型（干性肌）", "rich (dry skin)"),
+        ],
+    )
+    pick = chosen_variants
+    assert [v.sku for v in pick("干皮用的滋润型还剩几瓶", product)] == ["X-1"]  # type: ignore[arg-type]
+    assert pick("is it good for my skin?", product) == ()  # type: ignore[arg-type]

@@ -139,6 +139,8 @@ def test_staff_only_requests_defects_and_managers_hand_off() -> None:
     for text, kind in [
         ("JD sells it cheaper, will you match that price?", "policy"),
         ("孕妇可以喝这个茶吗", "policy"),
+        ("我们公司想批发300件，能给什么价", "policy"),  # wholesale prices are staff's to set
+        ("Do you offer a bulk discount for 50 units?", "policy"),
         ("The left earbud stopped working after two days", "complaint"),
         ("收到的充电头外壳裂了", "complaint"),
         ("Get me a manager NOW", "explicit"),

@@ -70,3 +70,18 @@ def test_only_count_needs_one_value() -> None:
     assert only_count(find_quantities("买两个")) == 2
     assert only_count(find_quantities("买两个再买三个")) is None
     assert only_count(find_quantities("3 bottles")) is None  # weak: needs a product after it
+
+
+@pytest.mark.parametrize(
+    ("text", "product", "count"),
+    [
+        ("10片装面膜买三盒多少钱", "面膜", 3),  # "10片装" is the pack, "三盒" the count
+        ("5-pack socks x3", "socks", 3),
+        ("6瓶装矿泉水要两箱", "矿泉水", 2),
+    ],
+)
+def test_a_pack_size_is_not_a_count(text: str, product: str, count: int) -> None:
+    normal = normalise(text)
+    start = normal.find(product)
+    found = find_quantities(normal)
+    assert quantity_near(found, normal, start, start + len(product)) == count

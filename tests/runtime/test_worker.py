@@ -51,10 +51,12 @@ async def test_one_answer_in_flight_per_conversation(tmp_path) -> None:  # type:
             chat = request.messages[-1].content_text.split("-")[0]
             active[chat] = active.get(chat, 0) + 1
             peak[chat] = max(peak.get(chat, 0), active[chat])
-            await asyncio.sleep(0.02)
-            async for chunk in super().generate(request):
-                yield chunk
-            active[chat] -= 1
+            try:
+                await asyncio.sleep(0.02)
+                async for chunk in super().generate(request):
+                    yield chunk
+            finally:  # the draft writer may close the stream once it has the final chunk
+                active[chat] -= 1
 
     out, holder = io.StringIO(), {}
     async with KefuHarness(
