@@ -21,6 +21,7 @@ from core.knowledge.textproc import normalise
 LETTER_SIZES = frozenset({"XXXL", "XXL", "XL", "XS", "S", "M", "L"})
 _LETTER_SIZE = re.compile(r"(?<![A-Za-z'’])(XXXL|XXL|XL|XS|S|M|L)(?![A-Za-z])")
 _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([a-z\"]+|[\u4e00-\u9fff]{1,2})?")
+ZH_PARTICLES = frozenset("呢吗嘛么的了啊呀吧和或还也")
 # Colour words in Chinese, for catalogs that name colours in English only.
 ZH_COLOURS = {
     "酒红": "burgundy", "藏青": "navy", "海军蓝": "navy", "浅蓝": "light blue", "卡其": "khaki",
@@ -32,10 +33,18 @@ ZH_COLOURS = {
 
 
 def _unit(raw: str | None) -> str:
+    """The unit written after a number, or "" when the word after it is not a unit
+    ("02 Honey" is shade 02, not 2 honeys)."""
     if not raw:
         return ""
     raw = raw.lower()
-    return UNITS.get(raw, UNITS.get(raw[:1], raw))
+    if raw in UNITS:
+        return UNITS[raw]
+    if raw.isascii():
+        return ""  # an English word after a number names the value, it does not measure it
+    if raw[:1] in UNITS:  # "克的", "寸呢": the unit, then a particle
+        return UNITS[raw[:1]]
+    return "" if raw[:1] in ZH_PARTICLES else raw  # "1万毫安" is not "1 m"
 
 
 def _numbers(text: str) -> list[tuple[str, str]]:

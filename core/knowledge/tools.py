@@ -95,6 +95,9 @@ class ShopTools:
             return await self._orders(list(dict.fromkeys(numbers)), request)
         asked, intents = self._asked(request)
         named = named_promotions(self.base.knowledge.promotions, request.text)
+        if asked and intents.promotion and not (intents.price or intents.stock):
+            # "Any deal on X and Y together?": their quote today states every deal that applies.
+            intents = replace(intents, price=True)
         if asked:
             answered = self._product_answer(asked, intents, request)
             if answered.reply is not None or not named:

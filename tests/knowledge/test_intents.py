@@ -58,3 +58,8 @@ def test_greeting_and_thanks_are_whole_messages() -> None:
 )
 def test_availability_questions_ask_about_stock(text: str) -> None:
     assert detect_intents(text).stock
+
+
+def test_chat_spellings_of_do_you_have_ask_about_stock() -> None:
+    assert detect_intents("do u have the blue one in 100ml").stock
+    assert detect_intents("have you got any left in L?").stock

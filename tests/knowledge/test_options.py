@@ -91,3 +91,11 @@ def test_words_shared_by_several_values_name_none_of_them() -> None:
     pick = chosen_variants
     assert [v.sku for v in pick("干皮用的滋润型还剩几瓶", product)] == ["X-1"]  # type: ignore[arg-type]
     assert pick("is it good for my skin?", product) == ()  # type: ignore[arg-type]
+
+
+def test_a_number_followed_by_a_word_names_the_numbered_value() -> None:
+    product = _product_with(
+        "shade", [("00 象牙白", "00 Ivory"), ("01 自然色", "01 Natural"), ("02 小麦色", "02 Honey")]
+    )
+    assert [v.sku for v in chosen_variants("02呢？", product)] == ["X-2"]  # type: ignore[arg-type]
+    assert [v.sku for v in chosen_variants("shade 01 please", product)] == ["X-1"]  # type: ignore[arg-type]

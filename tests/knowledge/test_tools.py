@@ -96,6 +96,13 @@ async def test_price_with_promotion(tools: ShopTools) -> None:
     assert outcome.facts[0].source == "price:JK-3002"
 
 
+async def test_asking_for_a_deal_on_a_product_gets_its_price_with_the_deal(
+    tools: ShopTools,
+) -> None:
+    outcome = await tools.run(_request("防风夹克有优惠吗"))
+    assert outcome.reply is not None and "¥239.20" in outcome.reply
+
+
 async def test_price_from_a_tag_photo(tools: ShopTools) -> None:
     outcome = await tools.run(_request("", ocr="防风夹克\nJK-3002\n¥299.00", images=True))
     assert outcome.reply is not None and "¥239.20" in outcome.reply and "库存" in outcome.reply
