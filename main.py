@@ -15,12 +15,6 @@ registry (``adapters/registry.py``) says which adapters and staff desks exist.
 
 from __future__ import annotations
 
-import os
-
-# Spinning OpenMP threads stall torch when another process holds a core (measured 3-10x
-# slower on a shared 2-core host); passive waiting costs nothing when the machine is quiet.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import sys
 
 if __name__ == "__main__" and sys.argv[1:2] == ["knowledge"]:
