@@ -26,4 +26,10 @@ if [ -n "$extra" ] && ! command -v "${KEFU_CHROMIUM:-chromium}" >/dev/null 2>&1;
     echo "browser tests need Chromium: sudo apt-get install chromium (or set KEFU_CHROMIUM)" >&2
   fi
 fi
+# Peers for the tests: software kefu did not write, each in its own environment so its pins
+# never meet kefu's (telemelya, a mock Telegram Bot API; see tests/peers/).
+if [ -n "$extra" ]; then
+  [ -x .venv-peers/telemelya/bin/python ] || "$PY" -m venv .venv-peers/telemelya
+  .venv-peers/telemelya/bin/python -m pip install --quiet -r tests/peers/requirements-telemelya.txt
+fi
 echo "kefu is set up in .venv"

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from telegram import Bot
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from adapters.telegram.botapi import Draft, send_message_draft
 from adapters.telegram.outbound import draft_preview, retry_after_seconds
@@ -39,8 +39,15 @@ _NO_METHOD = ("method not found", "method is not supported", "unknown method")
 
 
 def drafts_unknown(error: TelegramError) -> bool:
-    """True when the Bot API server does not know drafts at all (an older server)."""
+    """True when the Bot API server does not know drafts at all (an older server).
+
+    Such a server answers 404 "Not Found", which PTB raises as :class:`InvalidToken` (its
+    reading of a 404 for every method). The token itself passed ``getMe`` at start, so a 404
+    for this one method means the method is unknown.
+    """
     text = error.message.lower()
+    if isinstance(error, InvalidToken):
+        return "not found" in text
     return isinstance(error, BadRequest) and any(marker in text for marker in _NO_METHOD)
 
 
@@ -163,7 +170,7 @@ class TelegramDraftStream:
         return True
 
     async def _failed(self, exc: TelegramError) -> bool:
-        if isinstance(exc, BadRequest):  # this chat (or this server) takes no drafts
+        if isinstance(exc, BadRequest) or drafts_unknown(exc):  # no drafts here, or anywhere
             log.warning("telegram refuses drafts in chat %s: %s", self.chat_id, exc.message)
             self.refused = True
             if drafts_unknown(exc) and self._on_unsupported is not None:

@@ -80,6 +80,37 @@ async def test_refused_drafts_switch_to_typing_and_report_once(
     assert len(tg.calls_of("sendMessageDraft")) == 1
 
 
+async def test_a_server_without_drafts_404_switches_to_typing_and_reports_once(
+    tg: FakeTelegramServer, bot: Bot
+) -> None:
+    """An older Bot API server answers 404 "Not Found" (PTB: InvalidToken), not a 400."""
+    tg.fail_with("sendMessageDraft", 404, "Not Found", count=9)
+    refused: list[bool] = []
+    stream = TelegramDraftStream(
+        bot, 42, None, 17, interval_s=0.05, on_unsupported=lambda: refused.append(True)
+    )
+    await stream.update("text")
+    await eventually(lambda: bool(tg.calls_of("sendChatAction")))
+    await asyncio.sleep(0.2)
+    await stream.close()
+    assert refused == [True] and stream.refused
+    assert len(tg.calls_of("sendMessageDraft")) == 1
+
+
+async def test_an_unauthorized_token_is_not_read_as_drafts_unknown(
+    tg: FakeTelegramServer, bot: Bot
+) -> None:
+    tg.fail_with("sendMessageDraft", 401, "Unauthorized", count=1)
+    refused: list[bool] = []
+    stream = TelegramDraftStream(
+        bot, 42, None, 18, interval_s=0.05, on_unsupported=lambda: refused.append(True)
+    )
+    await stream.update("text")
+    await eventually(lambda: len(tg.calls_of("sendMessageDraft", ok_only=True)) >= 1)
+    await stream.close()
+    assert refused == [] and not stream.refused
+
+
 async def test_a_429_is_waited_out_then_the_newest_text_shown(
     tg: FakeTelegramServer, bot: Bot
 ) -> None:

@@ -1,0 +1,1 @@
+"""Software kefu did not write, run beside it as peers (each in its own virtualenv)."""
