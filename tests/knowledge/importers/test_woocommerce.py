@@ -11,7 +11,9 @@ from core.errors import CatalogImportError
 from core.knowledge.importers.woocommerce import import_woocommerce
 from core.knowledge.loader import load_knowledge
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "woocommerce-products.csv"
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "docs" / "examples" / "woocommerce-products.csv"
+PETS = ROOT / "bench" / "eval" / "shops" / "pets"
 
 
 def _folder(tmp_path: Path, catalog: str) -> Path:
@@ -39,6 +41,13 @@ def test_the_example_export_imports_and_loads(tmp_path: Path) -> None:
         ("hoodies", knowledge.categories[0][1]),
         ("kitchen", knowledge.categories[1][1]),
     )
+
+
+def test_reproduces_the_pets_evaluation_catalog_byte_for_byte() -> None:
+    expected = (PETS / "knowledge" / "catalog.yaml").read_text(encoding="utf-8")
+    text = import_woocommerce(PETS / "source" / "wc-product-export.csv", "en")
+    assert text == expected
+    assert "PH-RAINCOAT" not in text  # a draft (Published -1) is left out
 
 
 def test_missing_columns_are_named(tmp_path: Path) -> None:
