@@ -27,9 +27,9 @@ if [ -n "$extra" ] && ! command -v "${KEFU_CHROMIUM:-chromium}" >/dev/null 2>&1;
   fi
 fi
 # Peers for the tests: software kefu did not write, each in its own environment so its pins
-# never meet kefu's (telemelya, a mock Telegram Bot API; see tests/peers/).
+# never meet kefu's (telemelya, a mock Telegram Bot API, and aiogram's Bot API models; see tests/peers/).
 if [ -n "$extra" ]; then
-  [ -x .venv-peers/telemelya/bin/python ] || "$PY" -m venv .venv-peers/telemelya
-  .venv-peers/telemelya/bin/python -m pip install --quiet -r tests/peers/requirements-telemelya.txt
+  [ -x .venv-peers/telegram/bin/python ] || "$PY" -m venv .venv-peers/telegram
+  .venv-peers/telegram/bin/python -m pip install --quiet -r tests/peers/requirements-telegram.txt
 fi
 echo "kefu is set up in .venv"

@@ -1,6 +1,6 @@
 """Starts telemelya (a third-party mock Telegram Bot API) on 127.0.0.1, port 0.
 
-Runs with the peer virtualenv's Python (``.venv-peers/telemelya``), never kefu's: it imports
+Runs with the peer virtualenv's Python (``.venv-peers/telegram``), never kefu's: it imports
 nothing of kefu. telemelya keeps its state in Redis and its media in MinIO; MinIO is stood in
 for by moto's S3 server, also on port 0. Prints one JSON line, ``{"port": N, "s3_port": M}``,
 once both listen, then serves until terminated.

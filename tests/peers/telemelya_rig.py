@@ -1,7 +1,7 @@
 """telemelya, a mock Telegram Bot API that kefu did not write, started beside kefu for tests.
 
 :class:`Telemelya` starts ``tests/peers/telemelya_launcher.py`` with the peer virtualenv's
-Python (``.venv-peers/telemelya``, made by ``scripts/setup.sh --dev``) and talks to its control
+Python (``.venv-peers/telegram``, made by ``scripts/setup.sh --dev``) and talks to its control
 API: deliver an update to the registered webhook, upload a photo, read what the bot sent.
 
 What telemelya 0.2.2 does not do, and what these tests do about it:
@@ -26,24 +26,13 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
-ROOT = Path(__file__).resolve().parents[2]
-PEER_PYTHON = ROOT / ".venv-peers" / "telemelya" / "bin" / "python"
+from tests.peers.venv import require_peer
+
 LAUNCHER = Path(__file__).with_name("telemelya_launcher.py")
 REDIS_URL = os.environ.get("KEFU_TEST_REDIS", "redis://127.0.0.1:6379/12")
 START_TIMEOUT_S = 60.0
-
-
-def require_peer() -> Path:
-    """The peer's Python; skips (fails in CI) when ``setup.sh --dev`` has not made it."""
-    if PEER_PYTHON.exists():
-        return PEER_PYTHON
-    reason = f"telemelya is not installed at {PEER_PYTHON} (run scripts/setup.sh --dev)"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @dataclass(frozen=True, slots=True)

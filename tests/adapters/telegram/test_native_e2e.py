@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from adapters.telegram.adapter import SECRET_HEADER, TelegramAdapter
@@ -202,8 +203,14 @@ async def test_groups_keep_paced_edits(tg: FakeTelegramServer) -> None:
         assert tg.chat_texts(-100123) == [words(20)(None)]  # type: ignore[arg-type]
 
 
-async def test_drafts_refused_fall_back_to_edits(tg: FakeTelegramServer) -> None:
-    tg.fail_with("sendMessageDraft", 400, "Bad Request: method not found", count=99)
+@pytest.mark.parametrize(
+    ("status", "description"),
+    [(404, "Not Found"), (400, "Bad Request: method not found")],  # 404: an older Bot API server
+)
+async def test_drafts_refused_fall_back_to_edits(
+    tg: FakeTelegramServer, status: int, description: str
+) -> None:
+    tg.fail_with("sendMessageDraft", status, description, count=99)
     engine = AbortRecordingEngine(words(20), token_delay_s=0.03)
     async with kefu(tg, engine) as k:
         await k.post(tg.updates.text("first"))
