@@ -5,6 +5,8 @@ decision log:
 
 - **explicit**: the ``/human`` command or button (command ``"human"``), or a request such
   as "转人工", "人工客服", "talk to a person", "human agent".
+- **policy**: requests only staff may decide (price matching, wholesale, medical advice), and
+  questions about another person's order or details (:mod:`core.knowledge.thirdparty`).
 - **complaint**: escalation words (投诉, 曝光, 12315, lawyer, scam, ...) and reports of a
   damaged or defective item (staff review every quality claim).
 - **no_knowledge**: retrieval found nothing relevant and no tool answered.
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.answering.bot import HandoffDecision
 from core.knowledge.textproc import normalise, tokenize
+from core.knowledge.thirdparty import third_party_request
 from core.model.decision import HandoffKind
 from core.model.turn import Command, Confidence, HistoryItem, Role
 
@@ -158,6 +161,10 @@ class HandoffPolicy:
         if match := self._staff_only.search(lowered):
             return HandoffDecision(
                 (f"only staff can decide this: {match.group(0)!r}",), HandoffKind.POLICY
+            )
+        if words := third_party_request(text):
+            return HandoffDecision(
+                (f"asks about another person's order or details: {words!r}",), HandoffKind.POLICY
             )
         if match := self._frustration.search(lowered):
             return HandoffDecision(

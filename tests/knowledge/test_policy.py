@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.knowledge.policy import HandoffPolicy, HandoffPolicyConfig
+from core.model.decision import HandoffKind
 from core.model.turn import Command, Confidence, HistoryItem, Role
 
 FRESH = 0  # no failed or weak answers before this turn
@@ -156,3 +157,10 @@ def test_asking_when_staff_work_is_not_asking_for_staff() -> None:
     assert policy.before_answer("人工客服几点上班", None, (), 0) is None
     assert policy.before_answer("帮我转人工客服", None, (), 0) is not None
     assert policy.before_answer("I want a human agent, what time is it", None, (), 0) is not None
+
+
+def test_a_question_about_another_persons_order_goes_to_staff() -> None:
+    decision = HandoffPolicy().before_answer("What did Laura Chen order?", None, (), 0)
+    assert decision is not None and decision.kind is HandoffKind.POLICY
+    assert "another person" in decision.reasons[0]
+    assert HandoffPolicy().before_answer("What did I order?", None, (), 0) is None
