@@ -43,7 +43,7 @@ STATE_ASSIGNMENTS = {
     ("adapters/webhook/live.py", "live.finished"),
     ("adapters/webhook/helpdesk.py", "progress.steps_done"),
     ("adapters/slack/desk.py", "progress.steps_done"),
-    ("adapters/slack/adapter.py", "progress.images_done"),
+    ("adapters/slack/delivery.py", "progress.images_done"),
     ("adapters/slack/adapter.py", "self._socket.client.wss_uri"),  # slack_sdk: no parameter
     ("adapters/telegram/albums.py", "group.timer"),
     ("adapters/telegram/albums.py", "group.flush_now"),

@@ -10,34 +10,27 @@ handoff service uses to open and feed staff threads.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.assistant import AssistantView
+from adapters.slack.delivery import SlackDelivery
+from adapters.slack.events_http import dispatch_events
 from adapters.slack.files import FileFetchPolicy, SlackFileFetcher
 from adapters.slack.formatting import (
     SlackOutgoing,
     escape_mrkdwn,
-    feedback_block,
     render,
-    trailing_blocks,
-    with_blocks,
 )
 from adapters.slack.inbound import BotIdentity, SlackInbound, SlackInboundHandler
 from adapters.slack.native import (
-    NATIVE_PREFIX,
     NativeStreams,
     SlackNativeStream,
     StatusText,
@@ -55,7 +48,6 @@ from core.model.turn import (
     ConversationKey,
     ImagePart,
     Reply,
-    ReplyKind,
     Turn,
 )
 from core.ports import (
@@ -67,14 +59,6 @@ from core.ports import (
     ReplyStream,
     StreamRequest,
 )
-
-
-@dataclass(slots=True)
-class _Progress:
-    """What already went out for one outbox message, so a retry does not repeat it."""
-
-    message_ts: list[str] = field(default_factory=list)
-    images_done: int = 0
 
 
 class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
@@ -113,8 +97,8 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         self._web_api: SlackWebApi | None = None
         self._app: AsyncApp | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self._progress: dict[int, _Progress] = {}
         self._native = NativeStreams()
+        self._delivery = SlackDelivery(settings, self._native, self._previews, self.to_platform)
         self._assistant: AssistantView | None = None
         self.inbound: SlackInboundHandler | None = None
         if receives_http:
@@ -253,25 +237,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
         """Events API and interactivity: bolt verifies the signature, then runs a listener."""
-        if self._app is None:  # not started yet (or stopped): Slack retries the event
-            return web.Response(status=503, text="starting")
-        if not _signature_headers_look_valid(request.headers):  # before the body is read
-            return web.Response(status=401, text="missing or stale signature headers")
-        limit = self.settings.max_body_bytes
-        if (request.content_length or 0) > limit:
-            return web.Response(status=413, text="payload too large")
-        raw = await request.content.read(limit + 1)
-        while len(raw) <= limit and (more := await request.content.read(limit + 1 - len(raw))):
-            raw += more  # bounded even without Content-Length
-        if len(raw) > limit:
-            return web.Response(status=413, text="payload too large")
-        try:
-            bolt_request = AsyncBoltRequest(
-                body=raw.decode("utf-8"), query=request.query_string, headers=dict(request.headers)
-            )
-        except (ValueError, RecursionError):  # undecodable, unparsable or nested too deeply
-            return web.Response(status=400, text="malformed body")
-        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+        return await dispatch_events(self._app, request, self.settings.max_body_bytes)
 
     # ----------------------------------------------------------------- translation
 
@@ -295,57 +261,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             PermanentDeliveryError: channel gone, bot not in channel, message rejected.
             PlatformError: any other failure (retried by the dispatcher).
         """
-        reply = message.reply
-        channel, thread_ts = reply.key.chat_id, reply.key.thread_id or None
-        progress = self._progress.setdefault(message.outbox_id, _Progress())
-        if len(message.sent) > len(progress.message_ts):  # recorded by a killed process
-            progress.message_ts[:] = [ref.rpartition(":")[2] for ref in message.sent]
-        pieces = self.to_platform(reply)
-        feedback = self._feedback_for(message)
-        draft = message.stream_ref
-        for index, piece in enumerate(pieces):
-            if index < len(progress.message_ts):
-                continue
-            full = with_blocks(piece, feedback if index == len(pieces) - 1 else ())
-            progress.message_ts.append(
-                await self._send_piece(channel, thread_ts, full, draft if index == 0 else None)
-            )
-            if message.progress is not None and index < len(pieces) - 1:
-                # Recorded before the next piece: an attempt after a kill resumes after it.
-                await message.progress.parts_sent(
-                    tuple(f"{channel}:{ts}" for ts in progress.message_ts)
-                )
-        for image in reply.images[progress.images_done :]:
-            await self.upload_image(channel, thread_ts, image, title=image.caption or "image")
-            progress.images_done += 1
-        if draft and not pieces:
-            # Nothing to say after all: remove the half-written preview.
-            await self.web_api.delete(channel, _ts_of(draft) or "")
-        self._progress.pop(message.outbox_id, None)
-        if draft and reply.reply_to:
-            await self._previews.forget(reply.reply_to)
-        return DeliveryReceipt(tuple(f"{channel}:{ts}" for ts in progress.message_ts))
-
-    def _feedback_for(self, message: OutboundMessage) -> tuple[dict[str, Any], ...]:
-        """Thumbs up / down under the bot's answers (clicks name the answered turn)."""
-        if not self.settings.feedback_buttons or message.turn_id is None:
-            return ()
-        if message.reply.kind is not ReplyKind.ANSWER or not message.final:
-            return ()
-        return (feedback_block(message.turn_id),)
-
-    async def _send_piece(
-        self, channel: str, thread_ts: str | None, piece: SlackOutgoing, draft: str | None
-    ) -> str:
-        """Post ``piece``, or turn the streamed draft into it (native or edited)."""
-        if draft and draft.startswith(NATIVE_PREFIX):
-            return await self._native.finish(
-                self.web_api, channel, draft, piece, trailing_blocks(piece)
-            )
-        draft_ts = _ts_of(draft)
-        if draft_ts:
-            return await self.web_api.finish_draft(channel, draft_ts, piece, thread_ts)
-        return await self.web_api.post(channel, piece, thread_ts)
+        return await self._delivery.deliver(message, self.web_api)
 
     async def open_stream(self, key: ConversationKey, reply_to: str | None) -> ReplyStream | None:
         """A live preview in the conversation's thread (see :meth:`open_reply_stream`)."""
@@ -432,22 +348,3 @@ def _secret(value: Any, name: str) -> str:
     if value is None or not value.get_secret_value():
         raise ConfigError(f"slack.{name} is not set (KEFU_SLACK__{name.upper()})")
     return str(value.get_secret_value())
-
-
-def _ts_of(ref: str | None) -> str | None:
-    """The ``ts`` part of a ``"{channel}:{ts}"`` reference (a bare ts is accepted too)."""
-    if not ref:
-        return None
-    return ref.rpartition(":")[2]
-
-
-SIGNATURE_TOLERANCE_S = 300  # what bolt's verifier accepts
-
-
-def _signature_headers_look_valid(headers: Mapping[str, str]) -> bool:
-    """Slack's signature headers are there, well formed and fresh (bolt checks the HMAC)."""
-    timestamp = headers.get("X-Slack-Request-Timestamp", "")
-    signature = headers.get("X-Slack-Signature", "")
-    if not timestamp.isdigit() or len(timestamp) > 12 or not signature.startswith("v0="):
-        return False
-    return abs(time.time() - int(timestamp)) <= SIGNATURE_TOLERANCE_S

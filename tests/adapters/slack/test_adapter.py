@@ -240,36 +240,6 @@ async def test_socket_mode_start_rejects_a_bad_app_token(serve: Any) -> None:
         await serve(mode="socket", app_token=SecretStr("xapp-wrong"))
 
 
-class RecordedParts:
-    """DeliveryProgress in memory: what the outbox would hold."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[str, ...]] = []
-
-    async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
-        self.records.append(platform_message_ids)
-
-
-async def test_pieces_are_recorded_as_sent_and_a_new_process_resumes_after_them(
-    serve: Any,
-) -> None:
-    s = await serve()
-    long_text = "\n\n".join(["A" * 3500, "B" * 3500, "C" * 100])
-    first = OutboundMessage(1, Reply(KEY, long_text), progress=RecordedParts())
-    receipt = await s.adapter.deliver(first)
-    assert first.progress is not None
-    records = first.progress.records  # type: ignore[attr-defined]
-    pieces = receipt.platform_message_ids
-    assert len(pieces) >= 2 and records[-1] == pieces[:-1]  # all but the last, in order
-    # A kill after the first piece: another process gets what the outbox recorded.
-    other = await serve()
-    again = OutboundMessage(2, Reply(KEY, long_text), attempt=2, sent=pieces[:1])
-    receipt = await other.adapter.deliver(again)
-    assert receipt.platform_message_ids[0] == pieces[0]
-    posted = other.fake.calls_to("chat.postMessage")  # both deliveries, one fake Slack
-    assert len(posted) == len(pieces) * 2 - 1  # the resumed attempt skipped piece 1
-
-
 def test_capabilities() -> None:
     caps = SlackAdapter.capabilities
     assert (caps.streaming, caps.editing, caps.images, caps.buttons) == (True, True, True, True)
