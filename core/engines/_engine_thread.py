@@ -25,6 +25,8 @@ Item = GenerationChunk | BaseException
 
 
 class TokenisedPrompt(Protocol):
+    """What a job needs of its prompt (each scheduler has its own prompt type)."""
+
     @property
     def ids(self) -> tuple[int, ...]: ...
 

@@ -1,4 +1,4 @@
-"""The torch scheduler's jobs and rows, and its prefix LRU.
+"""Request bookkeeping for the torch scheduler: jobs, running rows, the prefix LRU.
 
 A :class:`Job` crosses threads (see :class:`~core.engines._engine_thread.QueuedJob`); a
 :class:`Row` is engine-thread-only state that turns chosen tokens into chunks.
@@ -16,12 +16,10 @@ from core.engines._decoding import (
     StopMatcher,
     token_logprob,
 )
-from core.engines._engine_thread import Item, QueuedJob, StreamingRow, deliver
+from core.engines._engine_thread import Item, QueuedJob, StreamingRow
 from core.engines._kv import PrefixKV
 from core.engines._runner import PreparedPrompt
 from core.engines.base import FinishReason, TokenLogprob
-
-__all__ = ["Item", "Job", "Output", "PrefixCache", "Row", "deliver"]
 
 Output = list[tuple["Job", Item]]
 
