@@ -1,13 +1,11 @@
-"""Request bookkeeping for the scheduler: jobs, running rows, the prefix LRU, delivery.
+"""Request bookkeeping for the torch scheduler: jobs, running rows, the prefix LRU.
 
-A :class:`Job` crosses threads (the event loop reads its queue, the engine thread feeds
-it); a :class:`Row` is engine-thread-only state that turns chosen tokens into chunks.
+A :class:`Job` crosses threads (see :class:`~core.engines._engine_thread.QueuedJob`); a
+:class:`Row` is engine-thread-only state that turns chosen tokens into chunks.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,48 +16,20 @@ from core.engines._decoding import (
     StopMatcher,
     token_logprob,
 )
+from core.engines._engine_thread import Item, QueuedJob, StreamingRow
 from core.engines._kv import PrefixKV
 from core.engines._runner import PreparedPrompt
-from core.engines.base import FinishReason, GenerationChunk, GenerationRequest, TokenLogprob, Usage
+from core.engines.base import FinishReason, TokenLogprob
 
-log = logging.getLogger(__name__)
-
-Item = GenerationChunk | BaseException
 Output = list[tuple["Job", Item]]
 
 
-class Job:
-    """One request travelling between the event loop and the engine thread.
-
-    The event loop side reads :attr:`queue`; the engine thread feeds it with
-    ``loop.call_soon_threadsafe``. Items are :class:`GenerationChunk`, an exception, or
-    ``None`` (a wake-up sent by ``abort``; see ``TransformersEngine.generate``).
-    """
-
-    def __init__(
-        self, request: GenerationRequest, prompt: PreparedPrompt, loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self.request = request
-        self.prompt = prompt
-        self.loop = loop
-        self.queue: asyncio.Queue[Item | None] = asyncio.Queue()
-        self.aborted = False  # set from any thread; the engine thread drops the row
-        self.completion_tokens = 0
-        self.finished = False
-
-    @property
-    def request_id(self) -> str:
-        return self.request.request_id
-
-    def usage(self) -> Usage:
-        return Usage(len(self.prompt.ids), self.completion_tokens)
-
-    def abort_chunk(self) -> GenerationChunk:
-        return GenerationChunk(self.request_id, "", (), "abort", self.usage())
+class Job(QueuedJob[PreparedPrompt]):
+    """One request of the torch scheduler (its prompt may carry image inputs)."""
 
 
 @dataclass(slots=True)
-class Row:
+class Row(StreamingRow[Job]):
     """Engine-thread state of one running request."""
 
     job: Job
@@ -88,25 +58,7 @@ class Row:
             self.pending.append(token_logprob(tokenizer, token, logprob, top))
         if token in eos_ids:
             return "stop"
-        text = self.stopper.feed(self.detokenizer.push(token))
-        if text or self.stopper.stopped:
-            out.append((job, GenerationChunk(job.request_id, text, tuple(self.pending))))
-            self.pending = []
-        if self.stopper.stopped:
-            return "stop"
-        if job.completion_tokens >= job.request.max_new_tokens:
-            return "length"
-        return None
-
-    def final_chunk(self, reason: FinishReason) -> GenerationChunk:
-        """The last chunk: held-back text, remaining logprobs, the reason and usage."""
-        job = self.job
-        if reason == "abort":
-            return job.abort_chunk()
-        tail = ""
-        if not self.stopper.stopped:
-            tail = self.stopper.feed(self.detokenizer.flush()) + self.stopper.flush()
-        return GenerationChunk(job.request_id, tail, tuple(self.pending), reason, job.usage())
+        return self.release(self.detokenizer.push(token), out)
 
 
 class PrefixCache:
@@ -135,20 +87,3 @@ class PrefixCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def deliver(out: Output) -> None:
-    """Hand a step's output to the event loop(s) with one wake-up per loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, Item]]] = {}
-    for job, item in out:
-        by_loop.setdefault(job.loop, []).append((job, item))
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_put_all, items)
-        except RuntimeError:  # loop closed: nobody is listening any more
-            log.debug("dropping %d chunk(s) for a closed event loop", len(items))
-
-
-def _put_all(items: list[tuple[Job, Item]]) -> None:
-    for job, item in items:
-        job.queue.put_nowait(item)

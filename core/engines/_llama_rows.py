@@ -8,17 +8,14 @@ the prompt tokens it still has to feed, and what turns its tokens into chunks.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.engines._engine_thread import Item, QueuedJob, StreamingRow
 from core.engines._text import StopMatcher, Utf8Stream
-from core.engines.base import FinishReason, GenerationChunk, GenerationRequest, TokenLogprob, Usage
-
-log = logging.getLogger(__name__)
-Item = GenerationChunk | BaseException
+from core.engines.base import FinishReason, GenerationRequest, TokenLogprob
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,43 +30,24 @@ class Prompt:
         return self.ids[: self.prefix_len]
 
 
-class LlamaJob:
-    """One request travelling between the event loop and the engine thread.
-
-    Items on :attr:`queue` are chunks, an exception, or ``None`` (a wake-up from abort).
-    """
+class LlamaJob(QueuedJob[Prompt]):
+    """One request of the llama.cpp scheduler, with the counts that pace its steps."""
 
     def __init__(
         self, request: GenerationRequest, prompt: Prompt, loop: asyncio.AbstractEventLoop
     ) -> None:
-        self.request = request
-        self.prompt = prompt
-        self.loop = loop
-        self.queue: asyncio.Queue[Item | None] = asyncio.Queue()
-        self.aborted = False  # set from any thread; the engine thread drops the row
-        self.finished = False
-        self.completion_tokens = 0
+        super().__init__(request, prompt, loop)
         # chunks handed to the event loop, and how many of them the consumer has taken
         # (see LlamaScheduler._pace); plain ints, each written by one thread only
         self.sent = 0
         self.taken = 0
-
-    @property
-    def request_id(self) -> str:
-        return self.request.request_id
-
-    def usage(self) -> Usage:
-        return Usage(len(self.prompt.ids), self.completion_tokens)
-
-    def abort_chunk(self) -> GenerationChunk:
-        return GenerationChunk(self.request_id, "", (), "abort", self.usage())
 
 
 Output = list[tuple[LlamaJob, Item]]
 
 
 @dataclass(slots=True)
-class Slot:
+class Slot(StreamingRow[LlamaJob]):
     """A running request: its sequence in the KV cache and its streaming state."""
 
     job: LlamaJob
@@ -78,7 +56,7 @@ class Slot:
     next_pos: int
     reserved: int  # KV cells held back for this row (suffix + answer)
     rng: np.random.Generator | None
-    text: Utf8Stream = field(default_factory=Utf8Stream)
+    detokenizer: Utf8Stream = field(default_factory=Utf8Stream)
     stopper: StopMatcher = field(default_factory=lambda: StopMatcher(()))
     pending: list[TokenLogprob] = field(default_factory=list)
     last_token: int = -1
@@ -157,46 +135,8 @@ def consume(
         slot.pending.append(TokenLogprob(_text_of(piece), pick.logprob, top))
     if is_end:
         return "stop"
-    text = slot.stopper.feed(slot.text.push(piece))
-    if text or slot.stopper.stopped:
-        out.append((job, GenerationChunk(job.request_id, text, tuple(slot.pending))))
-        slot.pending = []
-    if slot.stopper.stopped:
-        return "stop"
-    if job.completion_tokens >= request.max_new_tokens:
-        return "length"
-    return None
-
-
-def final_chunk(slot: Slot, reason: FinishReason) -> GenerationChunk:
-    """The last chunk: held-back text, remaining logprobs, the reason and usage."""
-    job = slot.job
-    if reason == "abort":
-        return job.abort_chunk()
-    tail = ""
-    if not slot.stopper.stopped:
-        tail = slot.stopper.feed(slot.text.flush()) + slot.stopper.flush()
-    return GenerationChunk(job.request_id, tail, tuple(slot.pending), reason, job.usage())
+    return slot.release(slot.detokenizer.push(piece), out)
 
 
 def _text_of(piece: bytes) -> str:
     return piece.decode("utf-8", "replace")
-
-
-def deliver(out: Output) -> None:
-    """Hand a step's output to the event loop(s) with one wake-up per loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, Output] = {}
-    for job, item in out:
-        by_loop.setdefault(job.loop, []).append((job, item))
-    for job, _ in out:
-        job.sent += 1
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_put_all, items)
-        except RuntimeError:  # loop closed: nobody is listening any more
-            log.debug("dropping %d chunk(s) for a closed event loop", len(items))
-
-
-def _put_all(items: Output) -> None:
-    for job, item in items:
-        job.queue.put_nowait(item)

@@ -11,23 +11,15 @@ seen before is not computed again: its cells are shared with the new row's seque
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 
 import numpy as np
 
-from core.engines._llama_rows import (
-    LlamaJob,
-    Output,
-    Slot,
-    consume,
-    deliver,
-    final_chunk,
-    pick_tokens,
-)
+from core.engines._engine_thread import EngineThread, Item, deliver
+from core.engines._llama_rows import LlamaJob, Output, Slot, consume, pick_tokens
 from core.engines._llamacpp import LlamaModel
 from core.engines._text import StopMatcher
 from core.engines.base import FinishReason
@@ -37,7 +29,7 @@ log = logging.getLogger(__name__)
 MIN_PREFIX_TOKENS = 8  # shorter shared prefixes are not worth a cache entry
 
 
-class LlamaScheduler:
+class LlamaScheduler(EngineThread[LlamaJob]):
     """Owns the engine thread, the model, the rows and the prefix cache.
 
     Args:
@@ -48,6 +40,8 @@ class LlamaScheduler:
             (0: never wait); a slow consumer never holds the batch longer.
     """
 
+    kind = "llama.cpp"
+
     def __init__(
         self,
         load: Callable[[], LlamaModel],
@@ -56,6 +50,7 @@ class LlamaScheduler:
         prefix_slots: int = 4,
         pace_s: float = 0.004,
     ) -> None:
+        super().__init__("kefu-llama", log)
         self.max_rows = max(1, max_rows)
         self.pace_s = max(0.0, pace_s)
         self.prefix_slots = max(0, prefix_slots)
@@ -64,9 +59,6 @@ class LlamaScheduler:
         self.prefix_hits = 0
         self._load = load
         self._ready: Future[LlamaModel] = Future()
-        self._cond = threading.Condition()
-        self._incoming: deque[LlamaJob] = deque()
-        self._jobs: dict[str, LlamaJob] = {}
         self._slots: list[Slot] = []
         self._free_seqs = list(range(self.max_rows))
         # prefix ids -> the sequence holding their KV (numbered after the rows' own)
@@ -74,8 +66,6 @@ class LlamaScheduler:
         self._free_prefix_seqs = list(range(self.max_rows, self.max_rows + self.prefix_slots))
         self._prefix_cells: dict[int, int] = {}
         self._reserved = 0
-        self._closed = False
-        self._thread = threading.Thread(target=self._main, name="kefu-llama", daemon=True)
         self._thread.start()
 
     # ---- any thread ------------------------------------------------------------------
@@ -83,22 +73,6 @@ class LlamaScheduler:
     def ready(self) -> Future[LlamaModel]:
         """Resolves to the model once it is loaded on the engine thread (or to the error)."""
         return self._ready
-
-    def submit(self, job: LlamaJob) -> None:
-        with self._cond:
-            if self._closed or not self.alive:
-                raise EngineError("engine is closed")
-            self._jobs[job.request_id] = job
-            self._incoming.append(job)
-            self._cond.notify()
-
-    def abort(self, request_id: str) -> LlamaJob | None:
-        with self._cond:
-            job = self._jobs.get(request_id)
-            if job is not None:
-                job.aborted = True
-                self._cond.notify()
-            return job
 
     @property
     def running(self) -> int:
@@ -112,15 +86,14 @@ class LlamaScheduler:
     def cached_prefixes(self) -> int:
         return len(self._prefixes)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive() and not self._closed
-
-    def close(self, timeout: float = 30.0) -> None:
+    def nudge(self) -> None:
+        """A consumer took its chunks (called from the event loop)."""
         with self._cond:
-            self._closed = True
             self._cond.notify()
-        self._thread.join(timeout)
+
+    def _check_accepting(self) -> None:
+        if not self.alive:  # closed, or the model failed to load
+            raise EngineError("engine is closed")
 
     # ---- engine thread -----------------------------------------------------------------
 
@@ -139,29 +112,18 @@ class LlamaScheduler:
             self._fail_everything(EngineError("engine is closed"))
             self.model.close()
 
-    def _wait_for_work(self) -> bool:
-        with self._cond:
-            while not self._closed and not (self._incoming or self._slots):
-                self._cond.wait()
-            return not self._closed
+    def _has_work(self) -> bool:
+        return bool(self._incoming or self._slots)
 
-    def _step(self) -> None:
-        out: Output = []
-        try:
-            self._drop_aborted(out)
-            self._admit(out)
-            if self._slots:
-                self._pace()
-                self._run_batch(out)
-        except Exception as exc:
-            log.exception("llama.cpp step failed; failing the running requests")
-            self._fail_running(EngineError(f"inference failed: {exc}"), out)
+    def _run(self, out: Output) -> None:
+        if self._slots:
+            self._pace()
+            self._run_batch(out)
+
+    def _deliver(self, out: Output) -> None:
+        for job, _ in out:
+            job.sent += 1  # before the consumer can take them (see _pace)
         deliver(out)
-
-    def nudge(self) -> None:
-        """A consumer took its chunks (called from the event loop)."""
-        with self._cond:
-            self._cond.notify()
 
     def _pace(self) -> None:
         """Before the next step, give the consumers up to ``pace_s`` to take the last chunks.
@@ -300,20 +262,14 @@ class LlamaScheduler:
             if reason is not None:
                 ended.append((slot, reason))
         for slot, reason in ended:
-            self._end_row(slot, out, final_chunk(slot, reason))
+            self._end_row(slot, out, slot.final_chunk(reason))
 
-    def _end_row(self, slot: Slot, out: Output, item: object) -> None:
+    def _end_row(self, slot: Slot, out: Output, item: Item) -> None:
         self._slots.remove(slot)
         self._model().forget(slot.seq)
         self._free_seqs.append(slot.seq)
         self._reserved -= slot.reserved
-        self._finish(slot.job, out, item)  # type: ignore[arg-type]
-
-    def _finish(self, job: LlamaJob, out: Output, item: object) -> None:
-        job.finished = True
-        with self._cond:
-            self._jobs.pop(job.request_id, None)
-        out.append((job, item))  # type: ignore[arg-type]
+        self._finish(slot.job, out, item)
 
     def _drop_aborted(self, out: Output) -> None:
         for slot in [s for s in self._slots if s.job.aborted]:
@@ -322,13 +278,3 @@ class LlamaScheduler:
     def _fail_running(self, error: EngineError, out: Output) -> None:
         for slot in list(self._slots):
             self._end_row(slot, out, error)
-
-    def _fail_everything(self, error: EngineError) -> None:
-        out: Output = []
-        if self.model is not None:
-            self._fail_running(error, out)
-        with self._cond:
-            pending, self._incoming = list(self._incoming), deque()
-        for job in pending:
-            self._finish(job, out, error)
-        deliver(out)

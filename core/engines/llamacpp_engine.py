@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from pathlib import Path
@@ -24,13 +23,8 @@ from typing import Any
 from core.engines._llama_rows import LlamaJob, Prompt
 from core.engines._llama_sched import LlamaScheduler
 from core.engines._llamacpp import ContextShape, LlamaModel
-from core.engines.base import (
-    ChatMessage,
-    GenerationChunk,
-    GenerationRequest,
-    HealthStatus,
-    validate_request,
-)
+from core.engines._local import ScheduledEngine, usable_cores
+from core.engines.base import ChatMessage, GenerationChunk, GenerationRequest, validate_request
 from core.engines.embedded import (
     EMBEDDED_MODEL_ID,
     LoadProgress,
@@ -38,7 +32,7 @@ from core.engines.embedded import (
     locate_embedded_gguf,
 )
 from core.engines.options import EngineOptions
-from core.errors import EngineError, InvalidInputError, ModelLoadError
+from core.errors import EngineError, ModelLoadError
 
 log = logging.getLogger(__name__)
 PREFIX_SLOTS = 4
@@ -47,12 +41,7 @@ BATCH_TOKENS = 512
 
 def default_threads(setting: int | None) -> int:
     """CPU threads for llama.cpp: the setting, else every core this process may use."""
-    if setting:
-        return setting
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    return setting or max(1, usable_cores())
 
 
 def gguf_path(model: str) -> Path:
@@ -69,7 +58,7 @@ def gguf_path(model: str) -> Path:
     return path
 
 
-class LlamaCppEngine:
+class LlamaCppEngine(ScheduledEngine[LlamaScheduler]):
     """A local :class:`~core.engines.base.Engine` on llama.cpp (text only).
 
     Args:
@@ -127,24 +116,12 @@ class LlamaCppEngine:
             detail = f"{self.model_id} on CPU (llama.cpp, {self.threads} threads)"
             self._progress(LoadProgress("ready", 1.0, detail))
 
-    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        """Stream the answer to ``request`` (see :class:`~core.engines.base.Engine`).
-
-        Raises:
-            InvalidInputError: the request is malformed or the prompt is too long.
-            EngineError: the engine is not started, closed, or inference failed.
-        """
-        return self._generate(request)
-
     async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         scheduler, model, template = self._require_started()
         validate_request(request)
         prompt = await asyncio.to_thread(prepare_prompt, model, template, request.messages)
         if len(prompt.ids) + 1 >= model.max_positions or len(prompt.ids) >= model.shape.cells:
-            raise InvalidInputError(
-                f"prompt of {len(prompt.ids)} tokens is too long for {self.model_id}",
-                code="prompt_too_long",
-            )
+            raise self._too_long(len(prompt.ids))
         job = LlamaJob(request, prompt, asyncio.get_running_loop())
         scheduler.submit(job)
         try:
@@ -163,32 +140,15 @@ class LlamaCppEngine:
             if not job.finished:
                 scheduler.abort(job.request_id)  # consumer left early: free the row
 
-    async def abort(self, request_id: str) -> None:
-        """Stop ``request_id``; its stream ends with ``finish_reason='abort'`` right away."""
-        if self.scheduler is None:
-            return
-        job = self.scheduler.abort(request_id)
-        if job is not None and not job.finished:
-            job.loop.call_soon_threadsafe(job.queue.put_nowait, None)
-
-    async def check_health(self) -> HealthStatus:
-        scheduler = self.scheduler
-        if scheduler is None:
-            return HealthStatus(ok=False, detail="not started", model=self.model_id)
-        if not scheduler.alive:
-            return HealthStatus(ok=False, detail="engine thread stopped", model=self.model_id)
-        detail = (
+    def _health_detail(self, scheduler: LlamaScheduler) -> str:
+        return (
             f"cpu llama.cpp, {self.threads} threads; running {scheduler.running}, "
             f"waiting {scheduler.waiting}; prefix cache {scheduler.cached_prefixes} entries, "
             f"{scheduler.prefix_hits} hits"
         )
-        return HealthStatus(ok=True, detail=detail, model=self.model_id)
 
-    async def stop(self) -> None:
-        scheduler, self.scheduler = self.scheduler, None
+    def _forget_model(self) -> None:
         self._model = None
-        if scheduler is not None:
-            await asyncio.to_thread(scheduler.close)
 
     def _require_started(self) -> tuple[LlamaScheduler, LlamaModel, ChatTemplate]:
         if self.scheduler is None or self._model is None or self._template is None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,7 +34,8 @@ from core.engines._decoding import (
     make_generator,
     pick_tokens,
 )
-from core.engines._jobs import Item, Job, Output, PrefixCache, Row, deliver
+from core.engines._engine_thread import EngineThread
+from core.engines._jobs import Job, Output, PrefixCache, Row
 from core.engines._kv import KVBatch
 from core.engines._runner import ModelRunner, PreparedPrompt
 from core.engines.base import FinishReason
@@ -51,7 +51,7 @@ MIN_PREFIX_TOKENS = 8  # shorter shared prefixes are not worth a cache entry
 PREFILL_ROWS = 4
 
 
-class BatchScheduler:
+class BatchScheduler(EngineThread[Job]):
     """Owns the engine thread and the running batch.
 
     The model, tokenizer and end-of-sequence ids arrive later through :meth:`attach`,
@@ -64,6 +64,8 @@ class BatchScheduler:
         threads: torch intra-op threads for the engine thread (None leaves torch's default).
     """
 
+    kind = "engine"
+
     def __init__(
         self,
         *,
@@ -72,6 +74,7 @@ class BatchScheduler:
         prefix_cache_size: int = 4,
         threads: int | None = None,
     ) -> None:
+        super().__init__("kefu-engine", log)
         self.max_batch_size = max(1, max_batch_size)
         self.max_wait_s = max(0.0, max_wait_ms) / 1000.0
         self.prefix_cache = PrefixCache(prefix_cache_size)
@@ -81,14 +84,9 @@ class BatchScheduler:
         self.eos_ids: frozenset[int] = frozenset()
         self.steps = 0
         self.max_rows_seen = 0
-        self._cond = threading.Condition()
-        self._incoming: deque[Job] = deque()
         self._calls: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
-        self._jobs: dict[str, Job] = {}
         self._rows: list[Row] = []
         self._batch: KVBatch | None = None
-        self._closed = False
-        self._thread = threading.Thread(target=self._main, name="kefu-engine", daemon=True)
         self._thread.start()
 
     # ---- event-loop side -------------------------------------------------------------
@@ -107,26 +105,6 @@ class BatchScheduler:
             self._cond.notify()
         return await asyncio.wrap_future(future)
 
-    def submit(self, job: Job) -> None:
-        """Queue ``job`` for the next scheduling round."""
-        with self._cond:
-            if self._closed:
-                raise EngineError("engine is closed")
-            if self.runner is None:
-                raise EngineError("engine is not started")
-            self._jobs[job.request_id] = job
-            self._incoming.append(job)
-            self._cond.notify()
-
-    def abort(self, request_id: str) -> Job | None:
-        """Mark a job aborted; its row is freed before the next decode step."""
-        with self._cond:
-            job = self._jobs.get(request_id)
-            if job is not None:
-                job.aborted = True
-                self._cond.notify()
-            return job
-
     @property
     def max_positions(self) -> int:
         return self._runner().shape.max_positions
@@ -135,16 +113,10 @@ class BatchScheduler:
     def running(self) -> int:
         return len(self._rows)
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive() and not self._closed
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop the thread; pending and running jobs end with an :class:`EngineError`."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self._thread.join(timeout)
+    def _check_accepting(self) -> None:
+        super()._check_accepting()
+        if self.runner is None:
+            raise EngineError("engine is not started")
 
     # ---- engine thread ---------------------------------------------------------------
 
@@ -156,16 +128,16 @@ class BatchScheduler:
                 while self._wait_for_work():
                     self._run_calls()
                     if self.runner is not None:
-                        self._schedule_round()
+                        self._step()
         finally:
             self._fail_everything(EngineError("engine is closed"))
 
+    def _has_work(self) -> bool:
+        return bool(self._calls or self._incoming or self._rows)
+
     def _wait_for_work(self) -> bool:
-        with self._cond:
-            while not self._closed and not (self._calls or self._incoming or self._rows):
-                self._cond.wait()
-            if self._closed:
-                return False
+        if not super()._wait_for_work():
+            return False
         if not self._rows and self._incoming and self.max_wait_s > 0:
             self._gather_companions()
         return True
@@ -192,17 +164,9 @@ class BatchScheduler:
                 except BaseException as exc:
                     future.set_exception(exc)
 
-    def _schedule_round(self) -> None:
-        out: Output = []
-        try:
-            self._drop_aborted(out)
-            self._admit(out)
-            if self._rows:
-                self._decode_step(out)
-        except Exception as exc:
-            log.exception("engine step failed; failing the running requests")
-            self._fail_running(EngineError(f"inference failed: {exc}"), out)
-        deliver(out)
+    def _run(self, out: Output) -> None:
+        if self._rows:
+            self._decode_step(out)
 
     def _take_newcomers(self) -> list[Job]:
         room = self.max_batch_size - len(self._rows)
@@ -216,7 +180,7 @@ class BatchScheduler:
         newcomers = []
         for job in self._take_newcomers():
             if job.aborted:
-                self._finish_job(job, out, job.abort_chunk())
+                self._finish(job, out, job.abort_chunk())
             else:
                 newcomers.append(job)
         groups: dict[tuple[int, ...], list[Job]] = {}
@@ -232,7 +196,7 @@ class BatchScheduler:
                 except Exception as exc:
                     log.exception("prefill failed for %d request(s)", len(jobs))
                     for job in jobs:
-                        self._finish_job(job, out, EngineError(f"prefill failed: {exc}"))
+                        self._finish(job, out, EngineError(f"prefill failed: {exc}"))
 
     def _prefix_key(self, prompt: PreparedPrompt) -> tuple[int, ...]:
         usable = self.prefix_cache.max_entries > 0 and prompt.prefix_len >= MIN_PREFIX_TOKENS
@@ -311,19 +275,8 @@ class BatchScheduler:
             if reason is None:
                 keep.append(index)
             else:
-                self._finish_job(row.job, out, row.final_chunk(reason))
+                self._finish(row.job, out, row.final_chunk(reason))
         return keep
-
-    def _finish_job(
-        self,
-        job: Job,
-        out: Output,
-        item: Item,
-    ) -> None:
-        job.finished = True
-        with self._cond:
-            self._jobs.pop(job.request_id, None)
-        out.append((job, item))
 
     def _drop_aborted(self, out: Output) -> None:
         keep = [i for i, row in enumerate(self._rows) if not row.job.aborted]
@@ -331,7 +284,7 @@ class BatchScheduler:
             return
         for row in self._rows:
             if row.job.aborted:
-                self._finish_job(row.job, out, row.job.abort_chunk())
+                self._finish(row.job, out, row.job.abort_chunk())
         self._rows = [self._rows[i] for i in keep]
         if self._rows and self._batch is not None:
             self._batch.select_rows(keep)
@@ -340,22 +293,17 @@ class BatchScheduler:
 
     def _fail_running(self, error: EngineError, out: Output) -> None:
         for row in self._rows:
-            self._finish_job(row.job, out, error)
+            self._finish(row.job, out, error)
         self._rows = []
         self._batch = None
 
     def _fail_everything(self, error: EngineError) -> None:
-        out: Output = []
-        self._fail_running(error, out)
+        super()._fail_everything(error)
         with self._cond:
-            pending, self._incoming = list(self._incoming), deque()
             calls, self._calls = list(self._calls), deque()
-        for job in pending:
-            self._finish_job(job, out, error)
         for _, future in calls:
             if future.set_running_or_notify_cancel():
                 future.set_exception(error)
-        deliver(out)
 
     def _runner(self) -> ModelRunner:
         if self.runner is None:

@@ -19,14 +19,10 @@ from typing import Any
 
 import torch
 
+from core.engines._checkpoint import load_checkpoint
+from core.engines._local import ScheduledEngine, usable_cores
 from core.engines._runner import ModelRunner, PreparedPrompt
-from core.engines.base import (
-    ChatMessage,
-    GenerationChunk,
-    GenerationRequest,
-    HealthStatus,
-    validate_request,
-)
+from core.engines.base import ChatMessage, GenerationChunk, GenerationRequest, validate_request
 from core.engines.embedded import (
     EMBEDDED_MODEL_ID,
     LoadProgress,
@@ -35,8 +31,8 @@ from core.engines.embedded import (
 )
 from core.engines.options import EngineOptions
 from core.engines.scheduler import BatchScheduler, Job
-from core.engines.vlm import QwenVisionPrompter, is_qwen_vl, load_qwen_vl, vision_spec
-from core.errors import EngineError, InvalidInputError, ModelLoadError
+from core.engines.vlm import QwenVisionPrompter, is_qwen_vl, vision_spec
+from core.errors import EngineError, ModelLoadError
 
 log = logging.getLogger(__name__)
 CHATML_END = "<|im_end|>"
@@ -74,10 +70,7 @@ def default_threads(setting: int | None, cores: int | None = None) -> int:
     if setting:
         return setting
     if cores is None:
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # not Linux
-            cores = os.cpu_count() or 1
+        cores = usable_cores()
     return max(1, cores - 1)
 
 
@@ -103,7 +96,7 @@ class LoadedModel:
     vision: QwenVisionPrompter | None
 
 
-class TransformersEngine:
+class TransformersEngine(ScheduledEngine[BatchScheduler]):
     """A local :class:`~core.engines.base.Engine` with iteration-level batching.
 
     Args:
@@ -225,7 +218,7 @@ class TransformersEngine:
         except Exception as exc:
             raise ModelLoadError(f"cannot read {path}/config.json: {exc}") from exc
         if is_qwen_vl(config):
-            model, tokenizer = load_qwen_vl(path, dtype=dtype, device=device)
+            model, tokenizer = load_checkpoint(path, vision=True, dtype=dtype, device=device)
             vision = QwenVisionPrompter(
                 vision_spec(config, path),
                 tokenizer,
@@ -233,26 +226,15 @@ class TransformersEngine:
                 max_pixels=settings.max_pixels,
             )
             return LoadedModel(model, tokenizer, path.name, vision)
-        return LoadedModel(*_load_causal_lm(path, dtype, device), path.name, None)
-
-    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        """Stream the answer to ``request`` (see :class:`~core.engines.base.Engine`).
-
-        Raises:
-            InvalidInputError: the request is malformed or the prompt is too long.
-            EngineError: the engine is not started, closed, or inference failed.
-        """
-        return self._generate(request)
+        model, tokenizer = load_checkpoint(path, vision=False, dtype=dtype, device=device)
+        return LoadedModel(model, tokenizer, path.name, None)
 
     async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         scheduler, loaded = self._require_started()
         validate_request(request)
         prompt = await asyncio.to_thread(self._prepare, loaded, request.messages)
         if len(prompt.ids) + 1 >= scheduler.max_positions:
-            raise InvalidInputError(
-                f"prompt of {len(prompt.ids)} tokens is too long for {self.model_id}",
-                code="prompt_too_long",
-            )
+            raise self._too_long(len(prompt.ids))
         job = Job(request, prompt, asyncio.get_running_loop())
         scheduler.submit(job)
         try:
@@ -276,51 +258,20 @@ class TransformersEngine:
         """Render the chat template and tokenise (worker thread)."""
         return prepare_prompt(loaded.tokenizer, messages, loaded.vision)
 
-    async def abort(self, request_id: str) -> None:
-        """Stop ``request_id``; its stream ends with ``finish_reason='abort'`` right away."""
-        if self.scheduler is None:
-            return
-        job = self.scheduler.abort(request_id)
-        if job is not None and not job.finished:
-            # wake the consumer (it sees job.aborted); thread-safe if it runs on another loop
-            job.loop.call_soon_threadsafe(job.queue.put_nowait, None)
-
-    async def check_health(self) -> HealthStatus:
-        scheduler = self.scheduler
-        if scheduler is None or self._loaded is None:
-            return HealthStatus(ok=False, detail="not started", model=self.model_id)
-        if not scheduler.alive:
-            return HealthStatus(ok=False, detail="engine thread stopped", model=self.model_id)
+    def _health_detail(self, scheduler: BatchScheduler) -> str:
         cache = scheduler.prefix_cache
-        detail = (
+        return (
             f"{self.device} {self.dtype}; running {scheduler.running}; "
             f"prefix cache {len(cache)} entries, {cache.hits} hits"
         )
-        return HealthStatus(ok=True, detail=detail, model=self.model_id)
 
-    async def stop(self) -> None:
-        scheduler, self.scheduler = self.scheduler, None
+    def _forget_model(self) -> None:
         self._loaded = None
-        if scheduler is not None:
-            await asyncio.to_thread(scheduler.close)
 
     def _require_started(self) -> tuple[BatchScheduler, LoadedModel]:
         if self.scheduler is None or self._loaded is None:
             raise EngineError("the engine is not started; call start() first")
         return self.scheduler, self._loaded
-
-
-def _load_causal_lm(path: Path, dtype: torch.dtype, device: torch.device) -> tuple[Any, Any]:
-    try:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model: Any = AutoModelForCausalLM.from_pretrained(
-            str(path), dtype=dtype, attn_implementation="sdpa"
-        )
-    except Exception as exc:
-        raise ModelLoadError(f"cannot load the checkpoint {path}: {exc}") from exc
-    return model.to(device).eval(), tokenizer
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:

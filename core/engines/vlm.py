@@ -139,21 +139,3 @@ def _decode(image: ImagePart) -> Image.Image:
             return opened.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageError(f"cannot decode image {image.sha256[:12]}: {exc}") from exc
-
-
-def load_qwen_vl(path: Path, *, dtype: torch.dtype, device: torch.device) -> tuple[Any, Any]:
-    """Load a local Qwen-VL checkpoint and its tokenizer (no torchvision needed).
-
-    Raises:
-        ModelLoadError: the checkpoint cannot be loaded.
-    """
-    try:
-        from transformers import AutoModelForImageTextToText, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model: Any = AutoModelForImageTextToText.from_pretrained(
-            str(path), dtype=dtype, attn_implementation="sdpa"
-        )
-    except Exception as exc:
-        raise ModelLoadError(f"cannot load the Qwen-VL checkpoint {path}: {exc}") from exc
-    return model.to(device).eval(), tokenizer
