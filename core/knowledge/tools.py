@@ -25,6 +25,7 @@ from core.knowledge.productfacts import promotion_state
 from core.knowledge.products import Asked, ProductReader, follow_up_intents
 from core.knowledge.quantities import find_quantities, only_count
 from core.knowledge.retrieval import body_for, quote_for
+from core.knowledge.specwords import asked_specs
 from core.knowledge.textproc import normalise, tokenize
 from core.model.decision import HandoffKind
 from core.texts import Language
@@ -128,6 +129,8 @@ class ShopTools:
             return asked, intents
         if request.history and text.strip():
             previous = reader.from_history(request.history, text)
+            if previous and _asks_their_specs(text, intents, previous):
+                return previous, intents  # "can I use it at night?" about the last product
             if previous and _continues(text, previous):
                 return previous, follow_up_intents(intents, request.history)
         return [], intents
@@ -279,6 +282,14 @@ def _undated_gap(asked: Sequence[Asked]) -> bool:
         for a in asked
         for v in (a.variants or a.product.variants)
     )
+
+
+def _asks_their_specs(text: str, intents: Intents, previous: Sequence[Asked]) -> bool:
+    """A short message without a product, price or stock question that asks about a spec
+    of the product the conversation last named."""
+    if intents.price or intents.stock or len(tokenize(text)) > 6:
+        return False
+    return any(asked_specs(text, a.product) for a in previous)
 
 
 def _continues(text: str, previous: Sequence[Asked]) -> bool:
