@@ -149,7 +149,8 @@ def choose_passages(
         return (best,) if answers(best) else ()
     sections = _sections(hits, rule)
     if sections and answers(*sections):
-        return sections
+        stating = tuple(h for h in sections if answers(h))
+        return stating if kind is not None and len(stating) == 1 else sections
     if kind is None:
         return ()
     relevant = [

@@ -21,6 +21,7 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "淋雨": ("waterproof", "water"), "出汗": ("waterproof", "water"), "rain": ("waterproof", "water"),
     "sweat": ("waterproof", "water"), "swim": ("waterproof", "water"), "shower": ("waterproof",),
     "续航": ("battery life",), "电池": ("battery",), "充满": ("recharge", "charging"),
+    "充电": ("recharge", "charging"),
     "容量": ("capacity",), "多大": ("capacity", "size", "dimensions"), "重量": ("weight",),
     "多重": ("weight",), "净含量": ("weight", "net weight"), "heavy": ("weight",),
     "功率": ("power",), "瓦": ("power",), "watt": ("power",), "接口": ("ports", "interface"),
@@ -61,6 +62,11 @@ _COMMON_VALUE_WORDS = frozenset(
 )
 
 
+# How clearly a question names a spec: its whole label or key, a glossary word for it,
+# one word of its label, or a distinctive word of its value.
+LABELLED, NAMED, PARTLY_NAMED, ECHOED = 4, 3, 2, 1
+
+
 def _compact(text: str) -> str:
     return compact_with_map(normalise(text))[0]
 
@@ -71,21 +77,21 @@ def asks_warranty(text: str) -> bool:
 
 def named_specs(text: str, product: Product) -> list[Spec]:
     """The specs the question names (by label, key or a glossary word; not an echoed value)."""
-    return [spec for score, spec in _scored(text, product) if score >= 2]
+    return [spec for score, spec in _scored(text, product) if score >= PARTLY_NAMED]
 
 
 def asked_specs(text: str, product: Product) -> list[Spec]:
     """The specs of ``product`` the question asks about, best first (at most three)."""
     scored = _scored(text, product)
     best = scored[0][0] if scored else 0
-    # Every spec the question names (by label or glossary word); an echoed value word
-    # only when nothing is named.
-    floor = 2 if best >= 2 else best
+    # Every spec the question names (by label or glossary word); one that shares a word
+    # of its label only when none is named so; an echoed value word only when nothing is.
+    floor = min(best, NAMED)
     return [spec for score, spec in scored if score >= floor][:3]
 
 
 def _scored(text: str, product: Product) -> list[tuple[int, Spec]]:
-    """Each spec the question may ask about with how clearly (3 label, 2 named, 1 echoed)."""
+    """Each spec the question may ask about, with how clearly it is named."""
     normal = normalise(text)
     own = normalise(" ".join([product.name.zh, product.name.en, *product.aliases]))
     compact = _compact(text)
@@ -97,11 +103,13 @@ def _scored(text: str, product: Product) -> list[tuple[int, Spec]]:
         names = {_compact(spec.label.en), _compact(spec.label.zh), _compact(spec.key)}
         score = 0
         if any(n and len(n) >= 2 and n in compact for n in names):
-            score = 3
-        elif _glossary_named(glossary_words, names) or _label_word_named(normal, spec):
-            score = 2
+            score = LABELLED
+        elif _glossary_named(glossary_words, names):
+            score = NAMED
+        elif _label_word_named(normal, spec):
+            score = PARTLY_NAMED
         elif _value_echoed(normal, spec, own):
-            score = 1
+            score = ECHOED
         if score:
             scored.append((score, -index, spec))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
