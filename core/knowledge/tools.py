@@ -40,6 +40,8 @@ OPEN_STATUSES = frozenset(
     }
 )
 MAX_ORDERS = 3
+# How far ahead of every other document a promotion must be to be the one asked about.
+PROMOTION_DOMINANCE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ class ShopTools:
             return await self._orders(list(dict.fromkeys(numbers)), request)
         asked, intents = self._asked(request)
         named = named_promotions(self.base.knowledge.promotions, request.text)
+        if not named and not asked:
+            named = self._promotion_described(request.text)
         if asked and intents.promotion and not (intents.price or intents.stock):
             # "Any deal on X and Y together?": their quote today states every deal that applies.
             intents = replace(intents, price=True)
@@ -111,6 +115,23 @@ class ShopTools:
         if intents.promotion and not asked:
             return self._promotions(request)
         return ToolOutcome()
+
+    def _promotion_described(self, text: str) -> list[Promotion]:
+        """The promotion a question describes without its full name ("the spend and save
+        offer", "满减那个活动"): the one that retrieval finds far ahead of anything else."""
+        hits = self.base.retriever.search(text, 2)
+        if not hits or hits[0].document.kind != "promotion":
+            return []
+        best, runner_up = hits[0], (hits[1].score if len(hits) > 1 else 0.0)
+        thresholds = self.base.retriever.thresholds
+        clear = (
+            self.base.retriever.is_relevant(best)
+            and best.score >= PROMOTION_DOMINANCE * runner_up
+            and best.coverage >= thresholds.min_coverage
+        )
+        if not clear:
+            return []
+        return [p for p in self.base.knowledge.promotions if p.source == best.document.source]
 
     def _asked(self, request: ToolRequest) -> tuple[list[Asked], Intents]:
         """The products the turn asks about: named in the text, on the photo, or (for a

@@ -126,3 +126,18 @@ async def test_promotions_overview(tools: ShopTools) -> None:
 async def test_open_question_about_a_product_is_left_to_retrieval(tools: ShopTools) -> None:
     outcome = await tools.run(_request("Is the windbreaker warm?", language="en"))
     assert outcome.reply is None and outcome.facts == () and outcome.handoff is None
+
+
+async def test_a_promotion_described_without_its_name_is_answered_with_its_dates(
+    tools: ShopTools,
+) -> None:
+    en = await tools.run(_request("when does the winter event for outerwear finish", language="en"))
+    assert [f.source for f in en.facts] == ["promo:WINTER-OUTERWEAR-2026"]
+    assert en.reply is not None and "2026-11-30" in en.reply
+    zh = await tools.run(_request("外套的那个活动哪天结束"))  # "到哪天" is not "where is it"
+    assert zh.reply is not None and "2026-11-30" in zh.reply and "订单" not in zh.reply
+
+
+async def test_a_vague_deal_question_still_lists_every_promotion(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("any deals at the moment?", language="en"))
+    assert outcome.reply is not None and outcome.reply.startswith("As of 2026-11-21")
