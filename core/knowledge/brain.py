@@ -10,7 +10,7 @@ answer (logprobs + grounding + retrieval strength + language) and applies the po
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Protocol
@@ -245,9 +245,7 @@ class KnowledgeBrain:
         language: Language,
     ) -> Prepared:
         # Tool facts did not answer; a FAQ or policy passage that clearly does is quoted.
-        # The products the tools already read are not what a quoted passage competes with.
-        read = {p.source for p in outcome.products}
-        passages = self._passages(query, language, read)
+        passages = self._passages(query, language)
         if passages:
             quoted = tuple(self._hit_fact(h, language) for h in passages)
             facts = (*quoted, *outcome.facts, *evidence)
@@ -271,20 +269,15 @@ class KnowledgeBrain:
         """What a draft may state: the facts, with the shop's spec labels for spec checks."""
         return Evidence((f.text for f in facts), spec_labels(self.holder.current.knowledge))
 
-    def _passages(
-        self, question: str, language: Language, read: Set[str] = frozenset()
-    ) -> tuple[Hit, ...]:
-        """The FAQ/policy passages that answer ``question`` as written (empty: none clearly);
-        ``read``: sources the tools already consulted (left out of the comparison)."""
+    def _passages(self, question: str, language: Language) -> tuple[Hit, ...]:
+        """The FAQ/policy passages that answer ``question`` as written (empty: none clearly)."""
         direct = self.config.direct_answers
         rule = QuoteRule(
             frozenset(direct.kinds), direct.min_score, direct.min_coverage, direct.min_margin,
             self.config.retrieval.min_coverage, direct.dominant_coverage, direct.dominance,
             direct.sibling_ratio,
         )  # fmt: skip
-        k = max(self.config.retrieval.top_k, 4)
-        hits = self.holder.current.retriever.search(question, k + len(read))
-        hits = [h for h in hits if h.document.source not in read][:k]
+        hits = self.holder.current.retriever.search(question, max(self.config.retrieval.top_k, 4))
         return choose_passages(hits, question, rule, language)
 
     @staticmethod

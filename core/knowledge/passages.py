@@ -151,8 +151,8 @@ def choose_passages(
     if sections and answers(*sections):
         stating = tuple(h for h in sections if answers(h))
         return stating if kind is not None and len(stating) == 1 else sections
-    if kind is None:
-        return ()
+    if kind is None or best.document.kind not in rule.kinds:
+        return ()  # a product on top: the question is about it, not about a passage
     relevant = [
         h
         for h in hits

@@ -19,7 +19,7 @@ from core.knowledge.intents import Intents
 from core.knowledge.linking import compact_with_map
 from core.knowledge.model import Order, OrderStatus, Product, Promotion
 from core.knowledge.options import chosen_variants
-from core.knowledge.ordermatch import OrderNumberReader
+from core.knowledge.ordernumbers import OrderNumbers
 from core.knowledge.orders import Asker
 from core.knowledge.productfacts import promotion_state
 from core.knowledge.products import Asked, ProductReader, follow_up_intents
@@ -88,7 +88,7 @@ class ShopTools:
     def __init__(self, base: KnowledgeBase) -> None:
         self.base = base
         self.shop = base.knowledge.shop
-        self.numbers = OrderNumberReader(self.shop.order_number_pattern)
+        self.numbers = OrderNumbers(self.shop.order_number_pattern)
         self.products = ProductReader(base.knowledge, base.linker, base.catalog)
 
     async def run(self, request: ToolRequest) -> ToolOutcome:

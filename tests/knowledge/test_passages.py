@@ -155,3 +155,12 @@ def test_of_two_sections_only_the_one_stating_the_asked_kind_is_quoted() -> None
     hits = [window, never, _hit("faq:x", "faq", "Bells are included.", 1.0, 0.3)]
     assert choose_passages(hits, "until when can I send it back", RULE, "en") == (window,)
     assert choose_passages(hits, "what can I send back", RULE, "en") == (window, never)
+
+
+def test_a_typed_question_about_a_product_on_top_quotes_no_passage() -> None:
+    hits = [
+        _hit("catalog:LAMP", "product", "Camping lantern.", 15.0, 0.6),
+        _hit("faq:keep", "faq", "Unopened items keep for 12 months.", 9.0, 1.0),
+    ]
+    assert choose_passages(hits, "how long does the lantern last", RULE, "en") == ()
+    assert choose_passages(hits, "露营灯能用多久", RULE, "zh") == ()
