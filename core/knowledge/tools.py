@@ -15,12 +15,13 @@ from datetime import date
 from core.answering.bot import Fact, HandoffDecision
 from core.knowledge.answers import order_fact, orders_overview, promotion_fact
 from core.knowledge.base import KnowledgeBase
-from core.knowledge.intents import Intents
+from core.knowledge.intents import ORDER_ACTION, Intents
 from core.knowledge.linking import compact_with_map
 from core.knowledge.model import Order, OrderStatus, Product, Promotion
 from core.knowledge.options import chosen_variants
 from core.knowledge.ordernumbers import OrderNumbers
 from core.knowledge.orders import Asker
+from core.knowledge.passages import AnswerKind, states
 from core.knowledge.productfacts import promotion_state
 from core.knowledge.products import Asked, ProductReader, follow_up_intents
 from core.knowledge.quantities import find_quantities, only_count
@@ -40,6 +41,8 @@ OPEN_STATUSES = frozenset(
     }
 )
 MAX_ORDERS = 3
+TIMED = AnswerKind.DURATION
+POLICY_KINDS = frozenset({"faq", "policy"})
 # How far ahead of every other document a promotion must be to be the one asked about.
 PROMOTION_DOMINANCE = 2.0
 
@@ -249,9 +252,24 @@ class ShopTools:
         query = request.text
         for match in self.numbers.candidates.finditer(query.upper()):
             query = query.replace(query[match.start() : match.end()], " ")
+        # The order is known, so a passage about the action asked for is enough ("too late
+        # to return" need not match "late"); one that only shares "order" is not.
+        retriever = self.base.retriever
+        actions = set(
+            tokenize(" ".join(m.group() for m in ORDER_ACTION.finditer(normalise(query))))
+        )
         hits = [
-            h for h in self.base.retriever.relevant(query) if h.document.kind in ("faq", "policy")
+            h
+            for h in retriever.search(query, 4, POLICY_KINDS)
+            if retriever.is_relevant(h)
+            or (
+                h.score >= retriever.thresholds.min_score
+                and actions & set(tokenize(h.document.index_text))
+            )
         ]
+        # Beside an order with its dates, the passage that says how long (a return window,
+        # a repair period) is the one that answers "can I still ...".
+        hits.sort(key=lambda h: not states(body_for(h.document, request.language), TIMED))
         return tuple(
             Fact(h.document.source, body_for(h.document, request.language), h.coverage)
             for h in hits[:2]
