@@ -6,15 +6,18 @@ when one of these holds (kinds, thresholds and factors come from bot.yaml):
 
 - **clear**: it covers most of the question's key terms and beats the runner-up (the
   original rule);
-- **dominant**: it is far ahead of every other document (the customer used words of their
-  own for the rest: "放冰箱" for "冷藏");
+- **dominant**: it is far ahead of every other document and contains every word of the
+  question that the shop uses anywhere (the customer used words of their own for the rest:
+  "放冰箱" for "冷藏"; "Do you sell gift cards?" is not answered by the gift-box FAQ, which
+  lacks "sell" while other documents have it);
 - **typed**: the question asks for a kind of answer (how long, how much, when) and exactly
   one relevant passage states such a thing ("How long do I have to return it?": the return
   window, not the list of items that cannot be returned);
 - **sections**: the two best hits are sections of one policy, nearly as strong as each
   other and together far ahead of the rest (domestic and international delivery times).
 
-A looser rule never quotes a passage that lacks the kind of answer asked for.
+A looser rule never quotes a passage that lacks the kind of answer asked for, nor one
+missing a word of the question that the shop's knowledge uses elsewhere.
 """
 
 from __future__ import annotations
@@ -144,6 +147,7 @@ def choose_passages(
     if (
         quotable
         and best.coverage >= rule.dominant_coverage
+        and not best.missing
         and best.score >= rule.dominance * runner_up
     ):
         return (best,) if answers(best) else ()
@@ -159,6 +163,7 @@ def choose_passages(
         if h.document.kind in rule.kinds
         and h.score >= rule.min_score
         and h.coverage >= rule.relevant_coverage
+        and not h.missing
     ]
     typed = [h for h in relevant if answers(h)]
     return (typed[0],) if len(typed) == 1 else ()
@@ -180,6 +185,7 @@ def _sections(hits: Sequence[Hit], rule: QuoteRule) -> tuple[Hit, ...]:
     covered = (
         min(first.coverage, second.coverage)
         >= (rule.dominant_coverage + rule.relevant_coverage) / 2
+        and not first.missing & second.missing
     )
     ahead = first.score + second.score >= rule.dominance * third
     return (first, second) if same and close and covered and ahead else ()

@@ -82,12 +82,24 @@ def add_words(words: Iterable[str]) -> None:
             tokenizer.add_word(run)
 
 
+# Irregular forms of verbs customers and shops use ("cannot be sent" answers "can you send").
+IRREGULAR = {
+    "sent": "send", "sold": "sell", "bought": "buy", "paid": "pay", "took": "take",
+    "taken": "take", "brought": "bring", "made": "make", "kept": "keep", "gave": "give",
+    "given": "give", "got": "get", "went": "go", "gone": "go",
+    "broke": "break", "broken": "break", "wore": "wear", "worn": "wear", "chose": "choose",
+    "chosen": "choose", "came": "come", "arrived": "arrive", "shipped": "ship",
+}  # fmt: skip
+
+
 def stem(word: str) -> str:
     """A light English stemmer: plural and -ing/-ed endings only (SKUs and numbers untouched).
 
     -ing and -ed need four letters left, so "rating" stays "rating" (not "rat") and
     "red" stays "red"; plurals need three ("bags" -> "bag").
     """
+    if word in IRREGULAR:
+        return IRREGULAR[word]
     if any(ch.isdigit() for ch in word) or len(word) <= 3:
         return word
     for suffix, replacement in _SUFFIXES:
@@ -163,6 +175,7 @@ CANONICAL = (
     (re.compile(r"没有?(?:拆封|开封|拆开|打开)|未开封|未打开"), "未拆封"),
     (re.compile(r"寄回去|寄回来|寄回"), "退货"),
     (re.compile(r"香港|澳门|澳門"), "港澳"),
+    (re.compile(r"[寄发送](?:到|往|去|至)"), "寄送"),
 )
 
 

@@ -114,9 +114,13 @@ def test_nothing_is_quoted_for_an_unrelated_question(cycling: KnowledgeBase) -> 
     assert _quoted(cycling, "你们修电动滑板车吗") == []
 
 
-def _hit(source: str, kind: str, text: str, score: float, coverage: float) -> Hit:
+def _hit(
+    source: str, kind: str, text: str, score: float, coverage: float, missing: str = ""
+) -> Hit:
     words = Localized(text, text)
-    return Hit(Document(source, kind, words, words, text), score, coverage)
+    return Hit(
+        Document(source, kind, words, words, text), score, coverage, frozenset(missing.split())
+    )
 
 
 def test_a_dominant_passage_without_the_asked_kind_is_not_quoted() -> None:
@@ -164,3 +168,21 @@ def test_a_typed_question_about_a_product_on_top_quotes_no_passage() -> None:
     ]
     assert choose_passages(hits, "how long does the lantern last", RULE, "en") == ()
     assert choose_passages(hits, "露营灯能用多久", RULE, "zh") == ()
+
+
+def test_a_dominant_passage_lacking_a_word_the_shop_uses_elsewhere_is_not_quoted() -> None:
+    # "Do you rent bicycles?" against a FAQ about buying one: "rent" is in another policy.
+    buying = _hit(
+        "faq:buy", "faq", "Bicycles are sold with a free first service.", 12.0, 0.6, "rent"
+    )
+    hits = [buying, _hit("faq:x", "faq", "Bells are included.", 2.0, 0.2)]
+    assert choose_passages(hits, "do you rent bicycles", RULE, "en") == ()
+    own_words = _hit("faq:buy", "faq", "Bicycles are sold with a free first service.", 12.0, 0.6)
+    assert choose_passages([own_words, hits[1]], "买车送保养吗", RULE, "zh") == (own_words,)
+
+
+def test_missing_words_are_the_shops_own_topic_words(cycling: KnowledgeBase) -> None:
+    hits = {h.document.source: h for h in cycling.retriever.search("can I rent a bell abroad", 6)}
+    bell = hits["faq:bell"]
+    assert "abroad" in bell.missing  # the delivery policy says "abroad"
+    assert "rent" not in bell.missing  # no document says "rent": the customer's own word

@@ -71,3 +71,9 @@ def test_the_same_phrasing_in_the_shops_text_matches_too() -> None:
     # Questions and documents go through the same reading, so either wording matches.
     assert set(tokenize("Items can be sent back within 10 days")) >= {"item", "return"}
     assert tokenize("return") == ["return"]
+
+
+def test_irregular_verb_forms_read_as_their_verb() -> None:
+    assert tokenize("parcels are sent daily") == tokenize("parcels are send daily")
+    assert "buy" in tokenize("I bought two") and "sell" in tokenize("sold out")
+    assert "寄送" in tokenize("能发往广州吗") and "寄送" in tokenize("寄到广州")
