@@ -92,8 +92,9 @@ def asked_specs(text: str, product: Product) -> list[Spec]:
 
 def _scored(text: str, product: Product) -> list[tuple[int, Spec]]:
     """Each spec the question may ask about, with how clearly it is named."""
-    normal = normalise(text)
     own = normalise(" ".join([product.name.zh, product.name.en, *product.aliases]))
+    # The product's own name says nothing about which spec is asked ("充电宝" is not "充电").
+    normal = _without_names(normalise(text), product)
     compact = _compact(text)
     glossary_words = [
         label_word for word, targets in GLOSSARY.items() if word in normal for label_word in targets
@@ -129,6 +130,13 @@ def _value_echoed(normal: str, spec: Spec, own: str) -> bool:
         elif re.search(rf"\b{re.escape(word)}", normal):
             return True
     return False
+
+
+def _without_names(normal: str, product: Product) -> str:
+    names = {normalise(n) for n in (product.name.zh, product.name.en, *product.aliases) if n}
+    for name in sorted(names, key=len, reverse=True):
+        normal = normal.replace(name, " ")
+    return normal
 
 
 def _glossary_named(glossary_words: list[str], names: set[str]) -> bool:

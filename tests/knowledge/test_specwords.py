@@ -94,3 +94,21 @@ def test_specs_named_by_a_label_word_or_a_general_word(text: str, keys: list[str
 def test_a_bare_verb_shared_with_a_label_names_no_spec() -> None:
     # "use" is in "how to use" but asks about nothing in particular.
     assert named_specs("is it safe to use near my tent?", _kit()) == []
+
+
+def test_the_products_own_name_names_no_spec() -> None:
+    # "充电" is in the product's name, not in the question's ask (about flying with it).
+    lamp = Product(
+        "LAMP-2",
+        Localized("充电露营灯", "Charging Lantern"),
+        "outdoor",
+        Localized("户外", "Outdoor"),
+        Decimal("59.00"),
+        (Variant("ONE", "", 3, "LAMP-2"),),
+        specs=(
+            Spec("recharge", Localized("充电时间", "recharge time"), Localized("4小时", "4 h")),
+        ),
+    )
+    assert asked_specs("充电露营灯可以带上高铁吗", lamp) == []
+    assert asked_specs("can the charging lantern go on a train", lamp) == []
+    assert [s.key for s in asked_specs("充电露营灯充电要多久", lamp)] == ["recharge"]
