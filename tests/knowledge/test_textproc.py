@@ -77,4 +77,3 @@ def test_irregular_verb_forms_read_as_their_verb() -> None:
     assert tokenize("parcels are sent daily") == tokenize("parcels are send daily")
     assert "buy" in tokenize("I bought two") and "sell" in tokenize("sold out")
     assert "寄送" in tokenize("能发往广州吗") and "寄送" in tokenize("寄到广州")
-
