@@ -7,6 +7,7 @@ the grounding check can match what the model copies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
@@ -54,20 +55,26 @@ def _carrier(name: str, language: Language) -> str:
     return CARRIERS_ZH.get(name, name) if language == "zh" else name
 
 
+# A clothing or shoe size ("M", "XL", "42", "32"); other options ("50 ml", "rich (dry
+# skin)") are named as they are, without 码 or "size".
+_GARMENT_SIZE = re.compile(r"(?:\d{1,2})?X{0,3}[SML]|\d{2,3}(?:\.5)?", re.IGNORECASE)
+
+
+def item_size(size: str, language: Language) -> str:
+    """How an item's size option is written after its name ("" for one size)."""
+    if size == "ONE":
+        return ""
+    if _GARMENT_SIZE.fullmatch(size.strip()) is None:
+        return f" {size}"
+    return f" {size}码" if language == "zh" else f" size {size}"
+
+
 def _items(order: Order, language: Language) -> str:
     if language == "zh":
         return "、".join(
-            f"{i.name.zh} {i.size}码 ×{i.quantity}"
-            if i.size != "ONE"
-            else f"{i.name.zh} ×{i.quantity}"
-            for i in order.items
+            f"{i.name.zh}{item_size(i.size, language)} ×{i.quantity}" for i in order.items
         )
-    return ", ".join(
-        f"{i.name.en} size {i.size} ×{i.quantity}"
-        if i.size != "ONE"
-        else f"{i.name.en} ×{i.quantity}"
-        for i in order.items
-    )
+    return ", ".join(f"{i.name.en}{item_size(i.size, language)} ×{i.quantity}" for i in order.items)
 
 
 def _status_zh(order: Order) -> str:

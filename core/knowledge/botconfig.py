@@ -43,12 +43,20 @@ class DirectAnswerConfig(_Section):
         min_coverage: The best hit must contain this share of the question's key terms.
         min_score: ... and reach this BM25 score.
         min_margin: ... and beat the second hit's score by this factor.
+        dominance: Or: its score is this many times the runner-up's ...
+        dominant_coverage: ... and it contains this share of the key terms (and states the
+            kind of answer asked for: a duration, an amount, a date).
+        sibling_ratio: Two sections of one policy are quoted together when the second
+            scores this share of the first (see :mod:`core.knowledge.passages`).
     """
 
     kinds: tuple[Literal["faq", "policy"], ...] = ("faq",)
     min_coverage: float = Field(0.8, ge=0, le=1)
     min_score: float = Field(4.0, ge=0)
     min_margin: float = Field(1.2, ge=1)
+    dominance: float = Field(2.0, ge=1)
+    dominant_coverage: float = Field(0.4, ge=0, le=1)
+    sibling_ratio: float = Field(0.75, gt=0, le=1)
 
 
 class ConfidenceConfig(_Section):

@@ -31,6 +31,7 @@ from core.knowledge.functions import ShopFunctions
 from core.knowledge.grounding import Evidence
 from core.knowledge.intents import Intents, detect_intents
 from core.knowledge.orders import Asker
+from core.knowledge.passages import QuoteRule, choose_passages
 from core.knowledge.policy import HandoffPolicy
 from core.knowledge.pricing import quote
 from core.knowledge.questions import answer_each, split_questions
@@ -204,11 +205,10 @@ class KnowledgeBrain:
             return None
         if outcome.reply is not None:
             return outcome.reply, outcome.facts
-        hits = self.holder.current.retriever.relevant(part, self.config.retrieval.top_k)
-        direct = self._direct_quote(hits)
-        if direct is None:
+        passages = self._passages(part, language)
+        if not passages:
             return None
-        return quote_for(direct.document, language), (self._hit_fact(direct, language),)
+        return self._quote(passages, language), tuple(self._hit_fact(h, language) for h in passages)
 
     async def _tools(
         self,
@@ -244,15 +244,15 @@ class KnowledgeBrain:
         evidence: tuple[Fact, ...],
         language: Language,
     ) -> Prepared:
+        # Tool facts did not answer; a FAQ or policy passage that clearly does is quoted.
+        passages = self._passages(query, language)
+        if passages:
+            quoted = tuple(self._hit_fact(h, language) for h in passages)
+            facts = (*quoted, *outcome.facts, *evidence)
+            return Prepared((), facts, direct_reply=self._quote(passages, language))
         hits = self.holder.current.retriever.relevant(query, self.config.retrieval.top_k)
         if not hits and not outcome.facts:
             return Prepared((), evidence, handoff=self._no_knowledge(repr(query[:80])))
-        direct = self._direct_quote(
-            hits
-        )  # tool facts did not answer; a clear FAQ/policy match does
-        if direct is not None:
-            facts = (self._hit_fact(direct, language), *outcome.facts, *evidence)
-            return Prepared((), facts, direct_reply=quote_for(direct.document, language))
         facts = (*outcome.facts, *(self._hit_fact(h, language) for h in hits))[
             : self.config.max_facts
         ]
@@ -269,14 +269,20 @@ class KnowledgeBrain:
         """What a draft may state: the facts, with the shop's spec labels for spec checks."""
         return Evidence((f.text for f in facts), spec_labels(self.holder.current.knowledge))
 
-    def _direct_quote(self, hits: Sequence[Hit]) -> Hit | None:
-        rule = self.config.direct_answers
-        if not hits or hits[0].document.kind not in rule.kinds:
-            return None
-        best = hits[0]
-        runner_up = hits[1].score if len(hits) > 1 else 0.0
-        strong = best.coverage >= rule.min_coverage and best.score >= rule.min_score
-        return best if strong and best.score >= rule.min_margin * runner_up else None
+    def _passages(self, question: str, language: Language) -> tuple[Hit, ...]:
+        """The FAQ/policy passages that answer ``question`` as written (empty: none clearly)."""
+        direct = self.config.direct_answers
+        rule = QuoteRule(
+            frozenset(direct.kinds), direct.min_score, direct.min_coverage, direct.min_margin,
+            self.config.retrieval.min_coverage, direct.dominant_coverage, direct.dominance,
+            direct.sibling_ratio,
+        )  # fmt: skip
+        hits = self.holder.current.retriever.search(question, max(self.config.retrieval.top_k, 4))
+        return choose_passages(hits, question, rule, language)
+
+    @staticmethod
+    def _quote(passages: Sequence[Hit], language: Language) -> str:
+        return "\n".join(quote_for(h.document, language) for h in passages)
 
     def _hit_fact(self, hit: Hit, language: Language) -> Fact:
         document = hit.document

@@ -24,7 +24,7 @@ STOCK = re.compile(
     r"discontinued|\bany (?:more )?left\b"
 )
 ORDER_STATUS = re.compile(
-    r"订单.{0,6}(状态|到哪|怎么样|发货|物流)|物流|快递|到哪|发货了[吗没]|什么时候[到发]|单号|签收|包裹|我的订单|"
+    r"订单.{0,6}(状态|到哪|怎么样|发货|物流)|物流|快递|到哪(?![天日号一个])|发货了[吗没]|什么时候[到发]|单号|签收|包裹|我的订单|"
     r"where is my|\btrack|status of my|my orders?\b|\bshipped\b|\bparcel\b|\bpackage\b|when will .{0,20}arrive|delivery status"
 )
 PROMOTION = re.compile(

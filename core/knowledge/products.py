@@ -23,7 +23,7 @@ from core.knowledge.options import blank_spans, chosen_variants
 from core.knowledge.pricing import quote
 from core.knowledge.productfacts import quote_text, spec_text, stock_text
 from core.knowledge.quantities import find_quantities, only_count, quantity_near
-from core.knowledge.specwords import asked_specs, asks_warranty
+from core.knowledge.specwords import asked_specs, asks_warranty, named_specs
 from core.knowledge.textproc import normalise
 from core.texts import Language
 
@@ -133,7 +133,12 @@ class ProductReader:
         facts: list[Fact] = []
         if intents.price or price_and_stock:
             facts.append(self._price(asked, today, language))
-        wants_stock = intents.stock and not intents.price
+        # "How many ports does it have" counts a feature, not the stock.
+        wants_stock = (
+            intents.stock
+            and not intents.price
+            and (_names_stock(text) or not any(named_specs(text, a.product) for a in asked))
+        )
         if wants_stock or price_and_stock or _asks_stock_too(text, intents):
             facts += [
                 Fact(f"stock:{a.product.sku}", stock_text(a.product, a.variants, today, language))
@@ -185,6 +190,17 @@ def _asks_stock_too(text: str, intents: Intents) -> bool:
         and intents.price
         and bool(re.search(r"库存|有货|in stock|available", normalise(text)))
     )
+
+
+# Words that ask about stock whatever else the message names.
+EXPLICIT_STOCK = re.compile(
+    r"库存|有货|现货|缺货|售罄|卖完|补货|到货|断货|还有吗|还剩|in stock|available|sold out|restock|"
+    r"\bleft\b|do you (?:still )?(?:have|sell|carry)|\bdo (?:u|ya) have\b|\bsizes?\b|尺码|颜色|colou?rs?"
+)
+
+
+def _names_stock(text: str) -> bool:
+    return EXPLICIT_STOCK.search(normalise(text)) is not None
 
 
 def _is_option_value(words: str, product: Product) -> bool:

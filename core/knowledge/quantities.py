@@ -44,7 +44,18 @@ _EN_WORD = re.compile(
     + UNITS
     + r")\b)"
 )
-_DIGITS = re.compile(r"(?<![\w.,¥$€£#-])(\d{1,2})(?![\d.,:/])(?!\s*(?:" + UNITS + r")(?![a-z]))")
+# "5-sheet", "3-piece": a number joined to a word describes the product.
+_DIGITS = re.compile(
+    r"(?<![\w.,¥$€£#-])(\d{1,2})(?![\d.,:/])(?!-[a-z])(?!\s*(?:" + UNITS + r")(?![a-z]))"
+)
+# "ten boxes of the ...", "two of the ...": a number before "(container) of the" counts
+# what follows.
+_EN_COUNTED = re.compile(
+    r"(?<![\w'-])(\d{1,2}|"
+    + "|".join(sorted((w for w in EN_NUMBERS if w not in ("a", "an")), key=len, reverse=True))
+    + r")\s+(?:(?:boxes|bottles|packs|packets|tubes|jars|pieces|units|sets|pairs|bags|cans|"
+    r"cartons|tins|cases)\s+)?of\s+(?:the|these|those|them|your|this|that)\b"
+)
 # A number after these is a size, a model or a reference, not a count.
 _LABEL_BEFORE = re.compile(
     r"(?:size|no\.?|number|model|#|尺码|码数|鞋码|型号|编号|version|gen)\s*$"
@@ -98,7 +109,7 @@ def find_quantities(text: str) -> list[Quantity]:
     """Every count in ``text`` (normalised), in order; overlapping readings keep the strongest."""
     lowered = normalise(text)
     found: list[Quantity] = []
-    strong_patterns = (_ZH_COUNT, _TIMES, _VERB_NUMBER)
+    strong_patterns = (_ZH_COUNT, _TIMES, _VERB_NUMBER, _EN_COUNTED)
     for pattern in strong_patterns:
         for match in pattern.finditer(lowered):
             group = next(i for i, g in enumerate(match.groups(), 1) if g)

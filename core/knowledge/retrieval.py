@@ -49,11 +49,14 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A scored document. ``coverage`` is the idf-weighted share of query terms it contains."""
+    """A scored document. ``coverage`` is the idf-weighted share of query terms it contains;
+    ``missing`` the query's words it lacks that the shop's FAQ or policies use elsewhere (not a word of the customer's own like "冰箱" for "冷藏", not a product's name,
+    not a lone Chinese character): words it would need to be about the question."""
 
     document: Document
     score: float
     coverage: float
+    missing: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +265,11 @@ class Retriever:
         # word: it may be the crux ("bitcoin") or filler ("different").
         self._unknown_idf = 0.75 * math.log(1 + (n + 0.5) / 0.5)
         self._avg_len = sum(i.length for i in self._docs) / n if self._docs else 1.0
+        # Words the shop's FAQ, policies and profile use (words only products and promotions
+        # use are names and specs: a policy that applies to every product need not repeat them).
+        self._topic_words = frozenset(
+            t for i in self._docs if i.document.kind in ("faq", "policy") for t in i.terms
+        )
 
     @classmethod
     def for_knowledge(
@@ -293,6 +301,11 @@ class Retriever:
                 out.append(term)  # an unknown word: counts against coverage
         return out
 
+    def _missing(self, terms: Sequence[str], item: _Indexed) -> frozenset[str]:
+        return frozenset(
+            t for t in terms if t in self._topic_words and t not in item.terms and not _lone_cjk(t)
+        )
+
     def _coverage(
         self, terms: Sequence[str], item: _Indexed, ignore_unknown: bool = False
     ) -> float:
@@ -302,9 +315,7 @@ class Retriever:
                 continue
             weight = self._idf.get(term, self._unknown_idf)
             total += weight
-            if term in item.terms or (
-                len(term) == 1 and not term.isascii() and any(term in t for t in item.terms)
-            ):
+            if term in item.terms or (_lone_cjk(term) and any(term in t for t in item.terms)):
                 matched += weight  # a lone Chinese character ("退") counts inside a word ("退换")
         return matched / total if total else 0.0
 
@@ -340,7 +351,12 @@ class Retriever:
                     score += self._idf[token] * tf * (self._k1 + 1) / (tf + norm)
             if score > 0:
                 scored.append(
-                    Hit(item.document, score, self._coverage(terms, item, ignore_unknown))
+                    Hit(
+                        item.document,
+                        score,
+                        self._coverage(terms, item, ignore_unknown),
+                        self._missing(terms, item),
+                    )
                 )
         scored.sort(key=lambda h: (-h.score, h.document.source))
         return scored[:k]
@@ -368,6 +384,10 @@ class Retriever:
             if h not in good and h.coverage >= floor and h.score >= self.thresholds.min_score
         ]
         return [*good, *support]
+
+
+def _lone_cjk(term: str) -> bool:
+    return len(term) == 1 and not term.isascii()
 
 
 def body_for(document: Document, language: Language) -> str:

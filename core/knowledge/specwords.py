@@ -13,7 +13,7 @@ import re
 
 from core.knowledge.linking import compact_with_map
 from core.knowledge.model import Product, Spec
-from core.knowledge.textproc import normalise
+from core.knowledge.textproc import EN_STOP, normalise, stem
 
 # General product vocabulary: a customer's word -> words that appear in spec labels.
 GLOSSARY: dict[str, tuple[str, ...]] = {
@@ -21,6 +21,7 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "淋雨": ("waterproof", "water"), "出汗": ("waterproof", "water"), "rain": ("waterproof", "water"),
     "sweat": ("waterproof", "water"), "swim": ("waterproof", "water"), "shower": ("waterproof",),
     "续航": ("battery life",), "电池": ("battery",), "充满": ("recharge", "charging"),
+    "充电": ("recharge", "charging"),
     "容量": ("capacity",), "多大": ("capacity", "size", "dimensions"), "重量": ("weight",),
     "多重": ("weight",), "净含量": ("weight", "net weight"), "heavy": ("weight",),
     "功率": ("power",), "瓦": ("power",), "watt": ("power",), "接口": ("ports", "interface"),
@@ -36,12 +37,34 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "温度": ("temperature",), "年份": ("vintage",), "采摘": ("harvest",), "焙火": ("roast",),
     "last": ("battery life",), "charge": ("recharge", "charging"), "wifi": ("wi-fi",),
     "wash": ("care", "washing"), "clean": ("care", "cleaning"), "洗": ("care",), "保养": ("care",),
+    "waterproof": ("waterproof", "water"), "water-resistant": ("water",), "splash": ("water",),
+    "plane": ("flight",), "flight": ("flight",), "fly": ("flight",), "flying": ("flight",),
+    "luggage": ("flight", "baggage"), "carry-on": ("flight", "baggage"), "cabin": ("flight", "cabin"),
+    "飞机": ("flight", "登机"), "登机": ("flight", "登机"), "坐飞机": ("flight",), "随身": ("flight", "登机"),
+    "how often": ("usage", "how to use", "use"), "times a week": ("usage", "how to use"),
+    "every day": ("usage", "how to use"), "daily": ("usage", "how to use"),
+    "morning": ("usage", "how to use"), "at night": ("usage", "how to use"),
+    "几次": ("usage", "使用", "用法"), "一周": ("usage", "使用", "用法"), "每天": ("usage", "使用", "用法"),
+    "早上": ("usage", "使用", "用法"), "白天": ("usage", "使用", "用法"), "晚上": ("usage", "使用", "用法"),
+    "怎么用": ("usage", "使用", "用法"), "用法": ("usage", "使用", "用法"),
+    "opened": ("after opening",), "once open": ("after opening",), "开封": ("开封",), "拆封": ("开封",),
+    "里面有什么": ("contents", "内含"), "包含": ("contents", "内含"), "有哪些": ("contents", "内含"),
+    "what's in": ("contents",), "what is in": ("contents",), "what comes in": ("contents",),
 }  # fmt: skip
+# Words too common in spec labels to say which one a question means.
+_LABEL_FILLER = frozenset(
+    {"the", "and", "for", "with", "per", "each", "after", "within", "how", "use", "used", "using"}
+)
 WARRANTY = re.compile(r"保修|质保|包修|warrant|guarantee")
 _VALUE_WORD = re.compile(r"[\u4e00-\u9fff]{2,}|[a-z]{4,}")
 _COMMON_VALUE_WORDS = frozenset(
     {"with", "only", "each", "from", "about", "water", "years", "months"}
 )
+
+
+# How clearly a question names a spec: its whole label or key, a glossary word for it,
+# one word of its label, or a distinctive word of its value.
+LABELLED, NAMED, PARTLY_NAMED, ECHOED = 4, 3, 2, 1
 
 
 def _compact(text: str) -> str:
@@ -52,10 +75,26 @@ def asks_warranty(text: str) -> bool:
     return WARRANTY.search(normalise(text)) is not None
 
 
+def named_specs(text: str, product: Product) -> list[Spec]:
+    """The specs the question names (by label, key or a glossary word; not an echoed value)."""
+    return [spec for score, spec in _scored(text, product) if score >= PARTLY_NAMED]
+
+
 def asked_specs(text: str, product: Product) -> list[Spec]:
     """The specs of ``product`` the question asks about, best first (at most three)."""
-    normal = normalise(text)
+    scored = _scored(text, product)
+    best = scored[0][0] if scored else 0
+    # Every spec the question names (by label or glossary word); one that shares a word
+    # of its label only when none is named so; an echoed value word only when nothing is.
+    floor = min(best, NAMED)
+    return [spec for score, spec in scored if score >= floor][:3]
+
+
+def _scored(text: str, product: Product) -> list[tuple[int, Spec]]:
+    """Each spec the question may ask about, with how clearly it is named."""
     own = normalise(" ".join([product.name.zh, product.name.en, *product.aliases]))
+    # The product's own name says nothing about which spec is asked ("充电宝" is not "充电").
+    normal = _without_names(normalise(text), product)
     compact = _compact(text)
     glossary_words = [
         label_word for word, targets in GLOSSARY.items() if word in normal for label_word in targets
@@ -65,19 +104,17 @@ def asked_specs(text: str, product: Product) -> list[Spec]:
         names = {_compact(spec.label.en), _compact(spec.label.zh), _compact(spec.key)}
         score = 0
         if any(n and len(n) >= 2 and n in compact for n in names):
-            score = 3
-        elif any(w.replace(" ", "") in n for w in glossary_words for n in names if n):
-            score = 2
+            score = LABELLED
+        elif _glossary_named(glossary_words, names):
+            score = NAMED
+        elif _label_word_named(normal, spec):
+            score = PARTLY_NAMED
         elif _value_echoed(normal, spec, own):
-            score = 1
+            score = ECHOED
         if score:
             scored.append((score, -index, spec))
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    best = scored[0][0] if scored else 0
-    # Every spec the question names (by label or glossary word); an echoed value word
-    # only when nothing is named.
-    floor = 2 if best >= 2 else best
-    return [spec for score, _, spec in scored if score >= floor][:3]
+    return [(score, spec) for score, _, spec in scored]
 
 
 def _value_echoed(normal: str, spec: Spec, own: str) -> bool:
@@ -93,3 +130,22 @@ def _value_echoed(normal: str, spec: Spec, own: str) -> bool:
         elif re.search(rf"\b{re.escape(word)}", normal):
             return True
     return False
+
+
+def _without_names(normal: str, product: Product) -> str:
+    names = {normalise(n) for n in (product.name.zh, product.name.en, *product.aliases) if n}
+    for name in sorted(names, key=len, reverse=True):
+        normal = normal.replace(name, " ")
+    return normal
+
+
+def _glossary_named(glossary_words: list[str], names: set[str]) -> bool:
+    return any(w.replace(" ", "") in n for w in glossary_words for n in names if n)
+
+
+def _label_word_named(normal: str, spec: Spec) -> bool:
+    """The question names a word of the spec's English label ("can I use it ..." names
+    "how to use"; "once it's opened" names "use within after opening")."""
+    label = {stem(w) for w in re.findall(r"[a-z]{3,}", normalise(spec.label.en))} - _LABEL_FILLER
+    asked = {stem(w) for w in re.findall(r"[a-z]{3,}", normal)} - EN_STOP
+    return bool(label & asked)

@@ -82,12 +82,24 @@ def add_words(words: Iterable[str]) -> None:
             tokenizer.add_word(run)
 
 
+# Irregular forms of verbs customers and shops use ("cannot be sent" answers "can you send").
+IRREGULAR = {
+    "sent": "send", "sold": "sell", "bought": "buy", "paid": "pay", "took": "take",
+    "taken": "take", "brought": "bring", "made": "make", "kept": "keep", "gave": "give",
+    "given": "give", "got": "get", "went": "go", "gone": "go",
+    "broke": "break", "broken": "break", "wore": "wear", "worn": "wear", "chose": "choose",
+    "chosen": "choose", "came": "come", "arrived": "arrive", "shipped": "ship",
+}  # fmt: skip
+
+
 def stem(word: str) -> str:
     """A light English stemmer: plural and -ing/-ed endings only (SKUs and numbers untouched).
 
     -ing and -ed need four letters left, so "rating" stays "rating" (not "rat") and
     "red" stays "red"; plurals need three ("bags" -> "bag").
     """
+    if word in IRREGULAR:
+        return IRREGULAR[word]
     if any(ch.isdigit() for ch in word) or len(word) <= 3:
         return word
     for suffix, replacement in _SUFFIXES:
@@ -136,12 +148,48 @@ def _latin_tokens(run: str) -> list[str]:
 
 # Question phrases whose words are not the topic ("how long" is not about long sleeves).
 QUESTION_PHRASES = re.compile(r"\bhow (?:long|much|many|often|soon)\b|\bwhat time\b")
+# Everyday phrasings of a shop word, written the same way in questions and in the shop's
+# text so either matches the other ("send it back" is a return; 香港 and 澳门 are 港澳).
+CANONICAL = (
+    (
+        re.compile(
+            r"\b(?:send|sends|sent|sending|post|posted|mail|mailed|ship|shipped|take|taken|took|bring|brought)\s+(?:[a-z']+\s+){0,3}?back\b"
+        ),
+        " return ",
+    ),
+    (re.compile(r"\bmoney back\b"), " refund "),
+    (re.compile(r"\bswap(?:s|ped|ping)?\b"), " exchange "),
+    (re.compile(r"\bpostage\b"), " shipping "),
+    (
+        re.compile(
+            r"\b(?:haven't|have not|hasn't|has not|didn't|did not|not|never)\s+(?:been\s+|yet\s+)?(?:open|opened)\b"
+        ),
+        " unopened ",
+    ),
+    (
+        re.compile(
+            r"\b(?:haven't|have not|hasn't|has not|didn't|did not|not|never)\s+(?:been\s+|yet\s+)?(?:used|worn)\b"
+        ),
+        " unused ",
+    ),
+    (re.compile(r"没有?(?:拆封|开封|拆开|打开)|未开封|未打开"), "未拆封"),
+    (re.compile(r"寄回去|寄回来|寄回"), "退货"),
+    (re.compile(r"香港|澳门|澳門"), "港澳"),
+    (re.compile(r"[寄发送](?:到|往|去|至)"), "寄送"),
+)
+
+
+def canonical(text: str) -> str:
+    """``text`` (normalised) with everyday phrasings replaced by the shop word they mean."""
+    for pattern, replacement in CANONICAL:
+        text = pattern.sub(replacement, text)
+    return QUESTION_PHRASES.sub(" ", text)
 
 
 def tokenize(text: str) -> list[str]:
     """Retrieval tokens of ``text`` (order kept, repeats kept for term frequency)."""
     tokens: list[str] = []
-    for match in RUN.finditer(QUESTION_PHRASES.sub(" ", normalise(text))):
+    for match in RUN.finditer(canonical(normalise(text))):
         run = match.group()
         if "\u4e00" <= run[0] <= "\u9fff":
             tokens.extend(_cjk_tokens(run))
@@ -158,7 +206,7 @@ def sub_words(word: str) -> list[str]:
 def key_terms(text: str) -> list[str]:
     """The informative words of a query (no bigrams): used to judge how much of it matched."""
     terms: list[str] = []
-    for match in RUN.finditer(QUESTION_PHRASES.sub(" ", normalise(text))):
+    for match in RUN.finditer(canonical(normalise(text))):
         run = match.group()
         if "\u4e00" <= run[0] <= "\u9fff":
             terms.extend(w for w in _jieba().lcut(run) if w not in ZH_STOP and w.strip())

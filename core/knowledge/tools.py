@@ -15,16 +15,18 @@ from datetime import date
 from core.answering.bot import Fact, HandoffDecision
 from core.knowledge.answers import order_fact, orders_overview, promotion_fact
 from core.knowledge.base import KnowledgeBase
-from core.knowledge.intents import Intents
+from core.knowledge.intents import ORDER_ACTION, Intents
 from core.knowledge.linking import compact_with_map
 from core.knowledge.model import Order, OrderStatus, Product, Promotion
 from core.knowledge.options import chosen_variants
-from core.knowledge.ordermatch import OrderNumberReader
+from core.knowledge.ordernumbers import OrderNumbers
 from core.knowledge.orders import Asker
+from core.knowledge.passages import AnswerKind, states
 from core.knowledge.productfacts import promotion_state
 from core.knowledge.products import Asked, ProductReader, follow_up_intents
 from core.knowledge.quantities import find_quantities, only_count
 from core.knowledge.retrieval import body_for, quote_for
+from core.knowledge.specwords import asked_specs
 from core.knowledge.textproc import normalise, tokenize
 from core.model.decision import HandoffKind
 from core.texts import Language
@@ -39,6 +41,10 @@ OPEN_STATUSES = frozenset(
     }
 )
 MAX_ORDERS = 3
+TIMED = AnswerKind.DURATION
+POLICY_KINDS = frozenset({"faq", "policy"})
+# How far ahead of every other document a promotion must be to be the one asked about.
+PROMOTION_DOMINANCE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +91,7 @@ class ShopTools:
     def __init__(self, base: KnowledgeBase) -> None:
         self.base = base
         self.shop = base.knowledge.shop
-        self.numbers = OrderNumberReader(self.shop.order_number_pattern)
+        self.numbers = OrderNumbers(self.shop.order_number_pattern)
         self.products = ProductReader(base.knowledge, base.linker, base.catalog)
 
     async def run(self, request: ToolRequest) -> ToolOutcome:
@@ -95,6 +101,8 @@ class ShopTools:
             return await self._orders(list(dict.fromkeys(numbers)), request)
         asked, intents = self._asked(request)
         named = named_promotions(self.base.knowledge.promotions, request.text)
+        if not named and not asked:
+            named = self._promotion_described(request.text)
         if asked and intents.promotion and not (intents.price or intents.stock):
             # "Any deal on X and Y together?": their quote today states every deal that applies.
             intents = replace(intents, price=True)
@@ -110,6 +118,23 @@ class ShopTools:
         if intents.promotion and not asked:
             return self._promotions(request)
         return ToolOutcome()
+
+    def _promotion_described(self, text: str) -> list[Promotion]:
+        """The promotion a question describes without its full name ("the spend and save
+        offer", "满减那个活动"): the one that retrieval finds far ahead of anything else."""
+        hits = self.base.retriever.search(text, 2)
+        if not hits or hits[0].document.kind != "promotion":
+            return []
+        best, runner_up = hits[0], (hits[1].score if len(hits) > 1 else 0.0)
+        thresholds = self.base.retriever.thresholds
+        clear = (
+            self.base.retriever.is_relevant(best)
+            and best.score >= PROMOTION_DOMINANCE * runner_up
+            and best.coverage >= thresholds.min_coverage
+        )
+        if not clear:
+            return []
+        return [p for p in self.base.knowledge.promotions if p.source == best.document.source]
 
     def _asked(self, request: ToolRequest) -> tuple[list[Asked], Intents]:
         """The products the turn asks about: named in the text, on the photo, or (for a
@@ -128,6 +153,8 @@ class ShopTools:
             return asked, intents
         if request.history and text.strip():
             previous = reader.from_history(request.history, text)
+            if previous and _asks_their_specs(text, intents, previous):
+                return previous, intents  # "can I use it at night?" about the last product
             if previous and _continues(text, previous):
                 return previous, follow_up_intents(intents, request.history)
         return [], intents
@@ -225,9 +252,24 @@ class ShopTools:
         query = request.text
         for match in self.numbers.candidates.finditer(query.upper()):
             query = query.replace(query[match.start() : match.end()], " ")
+        # The order is known, so a passage about the action asked for is enough ("too late
+        # to return" need not match "late"); one that only shares "order" is not.
+        retriever = self.base.retriever
+        actions = set(
+            tokenize(" ".join(m.group() for m in ORDER_ACTION.finditer(normalise(query))))
+        )
         hits = [
-            h for h in self.base.retriever.relevant(query) if h.document.kind in ("faq", "policy")
+            h
+            for h in retriever.search(query, 4, POLICY_KINDS)
+            if retriever.is_relevant(h)
+            or (
+                h.score >= retriever.thresholds.min_score
+                and actions & set(tokenize(h.document.index_text))
+            )
         ]
+        # Beside an order with its dates, the passage that says how long (a return window,
+        # a repair period) is the one that answers "can I still ...".
+        hits.sort(key=lambda h: not states(body_for(h.document, request.language), TIMED))
         return tuple(
             Fact(h.document.source, body_for(h.document, request.language), h.coverage)
             for h in hits[:2]
@@ -279,6 +321,14 @@ def _undated_gap(asked: Sequence[Asked]) -> bool:
         for a in asked
         for v in (a.variants or a.product.variants)
     )
+
+
+def _asks_their_specs(text: str, intents: Intents, previous: Sequence[Asked]) -> bool:
+    """A short message without a product, price or stock question that asks about a spec
+    of the product the conversation last named."""
+    if intents.price or intents.stock or len(tokenize(text)) > 6:
+        return False
+    return any(asked_specs(text, a.product) for a in previous)
 
 
 def _continues(text: str, previous: Sequence[Asked]) -> bool:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from core.knowledge.answers import order_fact, price_fact, promotion_fact, stock_fact
+import pytest
+
+from core.knowledge.answers import (
+    item_size,
+    order_fact,
+    price_fact,
+    promotion_fact,
+    stock_fact,
+)
 from core.knowledge.pricing import quote
 
 TODAY = date(2026, 11, 21)
@@ -87,3 +95,17 @@ def test_a_spend_threshold_with_tiers_is_stated_in_full() -> None:
     assert "满¥199.00减¥20.00，满¥399.00减¥60.00" in zh and "¥376.00" in zh
     en = price_fact(q, food.shop, "en")
     assert "takes ¥20.00 off" in en and "¥376.00" in en
+
+
+@pytest.mark.parametrize(
+    ("size", "zh", "en"),
+    [
+        ("XL", " XL码", " size XL"),
+        ("41", " 41码", " size 41"),
+        ("250 ml", " 250 ml", " 250 ml"),
+        ("matte finish", " matte finish", " matte finish"),
+        ("ONE", "", ""),
+    ],
+)
+def test_only_garment_sizes_are_called_sizes(size: str, zh: str, en: str) -> None:
+    assert item_size(size, "zh") == zh and item_size(size, "en") == en

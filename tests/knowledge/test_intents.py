@@ -63,3 +63,9 @@ def test_availability_questions_ask_about_stock(text: str) -> None:
 def test_chat_spellings_of_do_you_have_ask_about_stock() -> None:
     assert detect_intents("do u have the blue one in 100ml").stock
     assert detect_intents("have you got any left in L?").stock
+
+
+def test_until_which_day_is_not_where_is_my_parcel() -> None:
+    assert not detect_intents("打折到哪天为止").order_status
+    assert not detect_intents("活动持续到哪一天").order_status
+    assert detect_intents("我的包裹到哪了").order_status

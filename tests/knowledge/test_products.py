@@ -108,3 +108,20 @@ async def test_and_in_size_l_is_about_the_jacket_just_asked_about() -> None:
     outcome = await ask("demo", "and in size L?", history)
     assert outcome.reply is not None and "JK-3001" in outcome.reply
     assert "L" in outcome.reply and "10 in stock" in outcome.reply  # L / black: 10
+
+
+async def test_counting_a_feature_is_not_a_stock_question() -> None:
+    zh = await ask("electronics", "1万毫安的移动电源一共几个接口")
+    assert zh.reply is not None and "1 × USB-C, 1 × USB-A" in zh.reply and "库存" not in zh.reply
+    en = await ask("electronics", "how many ports does the volt pack power bank have")
+    assert en.reply is not None and "1 × USB-C" in en.reply and "in stock" not in en.reply
+    stock = await ask("electronics", "移动电源白色还有几个")  # a count of the stock
+    assert stock.reply is not None and "库存" in stock.reply
+
+
+async def test_a_short_spec_question_is_about_the_product_just_named() -> None:
+    history = ("Tell me about the 10000mAh volt pack",)
+    outcome = await ask("electronics", "what's the weight of it?", history)
+    assert outcome.reply is not None and "198 g" in outcome.reply
+    zh = await ask("electronics", "充电要多久", ("1万毫安充电宝多少钱",))
+    assert zh.reply is not None and "3 h" in zh.reply and "¥" not in zh.reply

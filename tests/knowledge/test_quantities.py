@@ -85,3 +85,20 @@ def test_a_pack_size_is_not_a_count(text: str, product: str, count: int) -> None
     start = normal.find(product)
     found = find_quantities(normal)
     assert quantity_near(found, normal, start, start + len(product)) == count
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("what do four of the 2 l jugs come to", 4),
+        ("price for 6 tins of the 250 g coffee", 6),
+        ("twelve packets of those 20-bag teas please", 12),
+    ],
+)
+def test_a_number_before_of_the_counts_what_follows(text: str, value: int) -> None:
+    assert only_count(find_quantities(text)) == value
+
+
+def test_a_number_joined_to_a_word_describes_the_product() -> None:
+    assert find_quantities("the 3-piece set") == []
+    assert [q.value for q in find_quantities("do you have the 12-cup kettle")] == []

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from core.knowledge.specwords import asked_specs, asks_warranty
+from core.knowledge.model import Product, Spec, Variant
+from core.knowledge.specwords import asked_specs, asks_warranty, named_specs
+from core.knowledge.values import Localized
 from tests.knowledge.shops import shop
 
 
@@ -36,3 +40,75 @@ def test_the_products_own_name_is_not_a_spec_question() -> None:
 def test_warranty_questions() -> None:
     assert asks_warranty("保修多久") and asks_warranty("How long is the warranty?")
     assert not asks_warranty("how long is delivery")
+
+
+def _kit() -> Product:
+    def spec(key: str, en: str, zh: str, value_en: str, value_zh: str) -> Spec:
+        return Spec(key, Localized(zh, en), Localized(value_zh, value_en))
+
+    return Product(
+        "LAMP-1",
+        Localized("露营灯", "Camping Lantern"),
+        "outdoor",
+        Localized("户外", "Outdoor"),
+        Decimal("89.00"),
+        (Variant("ONE", "", 4, "LAMP-1"),),
+        specs=(
+            spec("runtime", "hours per charge", "续航", "20 hours", "20小时"),
+            spec(
+                "routine",
+                "how to use",
+                "使用方法",
+                "charge monthly when stored",
+                "存放时每月充电一次",
+            ),
+            spec(
+                "aviation",
+                "flights",
+                "登机",
+                "battery under 100 Wh, cabin only",
+                "电池小于100Wh，只能随身登机",
+            ),
+            spec("box", "contents", "内含", "lantern, strap, cable", "灯、挂绳、数据线"),
+            spec("rating", "water resistance", "防水", "IPX4 splash-proof", "IPX4防溅水"),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ("how many hours per charge, and is it waterproof?", ["runtime", "rating"]),  # label words
+        ("may I bring it on an airplane? it's for my carry-on", ["aviation"]),
+        ("能带上飞机吗", ["aviation"]),
+        ("how often should I top it up", ["routine"]),
+        ("多久充一次，一周几次", ["routine"]),
+        ("what's in the box", ["box"]),
+        ("盒子里包含哪些配件", ["box"]),
+    ],
+)
+def test_specs_named_by_a_label_word_or_a_general_word(text: str, keys: list[str]) -> None:
+    assert [s.key for s in asked_specs(text, _kit())] == keys
+
+
+def test_a_bare_verb_shared_with_a_label_names_no_spec() -> None:
+    # "use" is in "how to use" but asks about nothing in particular.
+    assert named_specs("is it safe to use near my tent?", _kit()) == []
+
+
+def test_the_products_own_name_names_no_spec() -> None:
+    # "充电" is in the product's name, not in the question's ask (about flying with it).
+    lamp = Product(
+        "LAMP-2",
+        Localized("充电露营灯", "Charging Lantern"),
+        "outdoor",
+        Localized("户外", "Outdoor"),
+        Decimal("59.00"),
+        (Variant("ONE", "", 3, "LAMP-2"),),
+        specs=(
+            Spec("recharge", Localized("充电时间", "recharge time"), Localized("4小时", "4 h")),
+        ),
+    )
+    assert asked_specs("充电露营灯可以带上高铁吗", lamp) == []
+    assert asked_specs("can the charging lantern go on a train", lamp) == []
+    assert [s.key for s in asked_specs("充电露营灯充电要多久", lamp)] == ["recharge"]

@@ -55,3 +55,25 @@ def test_ing_and_ed_keep_short_stems_whole() -> None:
 
     assert stem("rating") == "rating" and stem("rated") == "rated"
     assert stem("charging") == "charg" and stem("boxes") == "box" and stem("bags") == "bag"
+
+
+def test_everyday_phrasings_read_as_the_shop_word() -> None:
+    assert "return" in tokenize("could I post them back to you")
+    assert "refund" in key_terms("I want my money back")
+    assert "exchange" in tokenize("can I swap the blue one for red")
+    assert "unopen" in tokenize("it was never opened") and "open" not in tokenize("never opened")
+    assert tokenize("还没有打开过的") == tokenize("还未拆封过的")
+    assert "退货" in tokenize("寄回来要运费吗")
+    assert "港澳" in tokenize("发澳门多少钱") and "港澳" in tokenize("港澳地区运费")
+
+
+def test_the_same_phrasing_in_the_shops_text_matches_too() -> None:
+    # Questions and documents go through the same reading, so either wording matches.
+    assert set(tokenize("Items can be sent back within 10 days")) >= {"item", "return"}
+    assert tokenize("return") == ["return"]
+
+
+def test_irregular_verb_forms_read_as_their_verb() -> None:
+    assert tokenize("parcels are sent daily") == tokenize("parcels are send daily")
+    assert "buy" in tokenize("I bought two") and "sell" in tokenize("sold out")
+    assert "寄送" in tokenize("能发往广州吗") and "寄送" in tokenize("寄到广州")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -12,6 +13,7 @@ from core.knowledge.model import Identity
 from core.knowledge.orders import Asker
 from core.knowledge.tools import ShopTools, ToolRequest
 from core.model.turn import Role
+from tests.knowledge.shops import shop
 
 TODAY = date(2026, 11, 21)
 
@@ -126,3 +128,33 @@ async def test_promotions_overview(tools: ShopTools) -> None:
 async def test_open_question_about_a_product_is_left_to_retrieval(tools: ShopTools) -> None:
     outcome = await tools.run(_request("Is the windbreaker warm?", language="en"))
     assert outcome.reply is None and outcome.facts == () and outcome.handoff is None
+
+
+async def test_a_promotion_described_without_its_name_is_answered_with_its_dates(
+    tools: ShopTools,
+) -> None:
+    en = await tools.run(_request("when does the winter event for outerwear finish", language="en"))
+    assert [f.source for f in en.facts] == ["promo:WINTER-OUTERWEAR-2026"]
+    assert en.reply is not None and "2026-11-30" in en.reply
+    zh = await tools.run(_request("外套的那个活动哪天结束"))  # "到哪天" is not "where is it"
+    assert zh.reply is not None and "2026-11-30" in zh.reply and "订单" not in zh.reply
+
+
+async def test_a_vague_deal_question_still_lists_every_promotion(tools: ShopTools) -> None:
+    outcome = await tools.run(_request("any deals at the moment?", language="en"))
+    assert outcome.reply is not None and outcome.reply.startswith("As of 2026-11-21")
+
+
+async def test_is_it_too_late_to_return_an_order_gets_the_return_window(tools: ShopTools) -> None:
+    en = await tools.run(_request("is it too late to return SO20261102-0042?", language="en"))
+    assert en.reply is not None and "within 7 days of delivery" in en.reply
+    zh = await tools.run(_request("SO20261102-0042现在还能退货吗"))
+    assert zh.reply is not None and "7天" in zh.reply
+
+
+async def test_an_order_question_adds_no_passage_that_only_shares_the_word_order() -> None:
+    food = ShopTools(shop("food"))
+    request = _request("WX-2026-000876 这单取消掉了没有", user="3005")
+    outcome = await food.run(replace(request, today=date(2026, 9, 20)))
+    assert outcome.reply is not None and "已取消" in outcome.reply
+    assert [f.source for f in outcome.facts] == ["order:WX-2026-000876"]
