@@ -96,10 +96,12 @@ def stem(word: str) -> str:
     """A light English stemmer: plural and -ing/-ed endings only (SKUs and numbers untouched).
 
     -ing and -ed need four letters left, so "rating" stays "rating" (not "rat") and
-    "red" stays "red"; plurals need three ("bags" -> "bag").
+    "red" stays "red"; plurals need three ("bags" -> "bag"). Base and inflected forms then
+    meet: a silent final e goes ("change", "changed" and "changing" are all "chang") and a
+    doubled last consonant is undoubled ("shipping" -> "ship").
     """
     if word in IRREGULAR:
-        return IRREGULAR[word]
+        return _settle(IRREGULAR[word])
     if any(ch.isdigit() for ch in word) or len(word) <= 3:
         return word
     for suffix, replacement in _SUFFIXES:
@@ -107,8 +109,21 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and len(word) - len(suffix) >= least:
             if suffix == "s" and word.endswith("ss"):
                 return word
-            return word[: -len(suffix)] + replacement
-    return word
+            base = word[: -len(suffix)] + replacement
+            if suffix in ("ing", "ed") and _DOUBLED.search(base):
+                base = base[:-1]
+            return _settle(base)
+    return _settle(word)
+
+
+# A doubled final consonant left by -ing/-ed ("shipp", "stopp"); ll, ss and zz are words' own.
+_DOUBLED = re.compile(r"([b-df-hj-kmnp-rtv-y])\1$")
+_SILENT_E = re.compile(r"[a-z]{3}[b-df-hj-np-tv-z]e$")
+
+
+def _settle(word: str) -> str:
+    """Drop a silent final e from a word of five letters or more ("store" -> "stor")."""
+    return word[:-1] if _SILENT_E.search(word) else word
 
 
 APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "＇": "'"})
