@@ -186,6 +186,7 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         recovered = await self._ingestor.replay_journal()
         if recovered:
             log.info("telegram: storing %s album(s) left in the journal", recovered)
+        self._ingestor.start_sweeping()  # albums a replica killed since leaves behind
         try:
             if self._webhook:
                 assert self.settings.webhook_secret is not None

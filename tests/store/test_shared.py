@@ -44,3 +44,23 @@ async def test_group_items_from_two_replicas_merge_in_order_and_drop_together(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_dropping_items_keeps_those_another_replica_added_after_the_read(
+    store_url: str,
+) -> None:
+    first, second = await Store.open(store_url), await Store.open(store_url)
+    try:
+        await first.shared.add_item("album", "42:8", 1, "a")
+        await second.shared.add_item("album", "42:8", 2, "b")
+        read = await first.shared.group_items("album", "42:8")
+        assert read.orders == (1, 2) and read.payloads == ("a", "b")
+        await second.shared.add_item("album", "42:8", 3, "c")  # after the read
+        await first.shared.drop_items("album", "42:8", read.orders)
+        left = await second.shared.group_items("album", "42:8")
+        assert left.orders == (3,) and left.payloads == ("c",)
+        await first.shared.drop_items("album", "42:8", ())  # nothing to drop: no error
+        assert await first.shared.open_groups("album") == ["42:8"]
+    finally:
+        await first.close()
+        await second.close()

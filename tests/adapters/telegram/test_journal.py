@@ -27,9 +27,34 @@ async def test_items_survive_a_reopen_until_done(tmp_path: Path) -> None:
         ("42", "g1"): [{"update_id": 10, "n": 0}, {"update_id": 11, "n": 1}],
         ("7", "g2"): [{"update_id": 12}],
     }
-    await reopened.done(("42", "g1"))
+    await reopened.done(("42", "g1"), (10, 11))
     assert list(await reopened.pending()) == [("7", "g2")]
+    assert await reopened.albums() == [("7", "g2")]
     await reopened.close()
+
+
+async def test_done_forgets_only_the_stored_items_and_a_merged_redelivery_is_dropped(
+    tmp_path: Path,
+) -> None:
+    """Items 1 and 2 are read and stored; item 3, acknowledged meanwhile, must stay (the
+    old ``done`` deleted the whole album, item 3 with it). A redelivery of item 2 after
+    the album was stored is not an item to store again."""
+    journal = AlbumJournal(tmp_path / "albums.db")
+    await journal.open()
+    album = ("42", "g1")
+    await journal.add(album, 1, {"update_id": 1})
+    await journal.add(album, 2, {"update_id": 2})
+    read = await journal.items(album)
+    await journal.add(album, 3, {"update_id": 3})  # acknowledged after the read
+    await journal.done(album, read.orders)
+    left = await journal.items(album)
+    assert left.orders == (3,) and left.payloads == ('{"update_id": 3}',)
+    await journal.add(album, 2, {"update_id": 2})  # Telegram delivers item 2 again
+    assert (await journal.items(album)).orders == (3,)
+    assert await journal.pending() == {album: [{"update_id": 3}]}
+    await journal.done(album, (3,))
+    assert await journal.albums() == [] and await journal.pending() == {}
+    await journal.close()
 
 
 async def test_unusable_journal_is_a_store_error(tmp_path: Path) -> None:
