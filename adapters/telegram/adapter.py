@@ -109,7 +109,9 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         self._redactor.install()
         self._bot = Bot(token, base_url=settings.base_url, base_file_url=settings.base_file_url)
         self._pacer = ChatPacer(settings.stream_edit_interval_s)
-        self._sender = TelegramSender(self._bot, self._pacer)
+        self._sender = TelegramSender(
+            self._bot, self._pacer, max_sends_in_flight=settings.max_sends_in_flight
+        )
         self._journal = self._album_journal(context, settings)
         journal = self._journal
         self._drafts_ok = settings.drafts
