@@ -59,6 +59,8 @@ async def _one(
         extra[platform] = extra.get(platform, 0) + max(0, outcome.replies - 1)
     print(f"extra copies by platform: {extra}")
     print(f"requests {r.requests}, balancer fail-overs {r.failovers}; problems: {r.problems}")
+    for stray in t.unexpected[:40]:
+        print(f"  stray reply: {stray}")
     for outcome in t.outcomes:
         if outcome.replies != 1:
             parts = " (in parts)" if outcome.message.label in t.split else ""

@@ -161,11 +161,14 @@ class UpdateIngestor:
             return None
         return parse_business(update, self.identity, account)
 
-    async def store(self, items: list[Inbound]) -> IngestResult | None:
-        """Fetch media, build one turn, store it; None when nothing addressed the bot."""
+    async def store(
+        self, items: list[Inbound], fetched: list[MediaOutcome | None] | None = None
+    ) -> IngestResult | None:
+        """Fetch media (unless ``fetched``, aligned with ``items``), build one turn, store
+        it; None when nothing addressed the bot."""
         if not any(item.addressed for item in items):
             return None  # group chatter not meant for the bot: not stored
-        outcomes = await asyncio.gather(*(self._fetch(item) for item in items))
+        outcomes = fetched if fetched is not None else await self._fetch_all(items)
         received = Received(tuple(items), tuple(outcomes))
         turn = self._to_turn(received)
         result = await self._inbox.put(turn)
@@ -179,6 +182,9 @@ class UpdateIngestor:
     async def _fetch(self, item: Inbound) -> MediaOutcome | None:
         return await self._media.fetch(item.media) if item.media is not None else None
 
+    async def _fetch_all(self, items: list[Inbound]) -> list[MediaOutcome | None]:
+        return list(await asyncio.gather(*(self._fetch(item) for item in items)))
+
     async def _flush_album(self, items: list[Inbound]) -> IngestResult | None:
         first = items[0]
         album = (first.key.chat_id, first.media_group_id or "")
@@ -189,26 +195,49 @@ class UpdateIngestor:
             self._flushing.discard(album)
 
     async def _store_album(self, album: AlbumKey, items: list[Inbound]) -> IngestResult | None:
-        update_ids: tuple[int, ...] = ()
         try:
-            if self._journal is not None:
-                items, update_ids = await self._journaled_items(album)
-                if not items:
-                    return None  # another replica stored the album and dropped its items
-            result = await self.store(items)
+            if self._journal is None:
+                result = await self.store(items)
+            else:
+                result = await self._store_journaled(album)
         except KefuError:
             if self._journal is not None:  # nobody waits on a journaled album: retry here
                 self._spawn(self._retry_album(album))
             raise
         self._album_retries.pop(album, None)
-        if self._journal is not None:
-            # Only what was stored: an item journaled since stays for its own turn.
-            await self._journal.done(album, update_ids)
         return result
 
-    async def _journaled_items(self, album: AlbumKey) -> tuple[list[Inbound], tuple[int, ...]]:
-        """Every journaled item of ``album`` not yet stored, once it has been quiet for the
-        debounce, with the update ids they came in.
+    async def _store_journaled(self, album: AlbumKey) -> IngestResult | None:
+        """Merge the album's journaled items (claimed, so no other replica merges them
+        too) into one turn; items acknowledged while their photos were fetched join it."""
+        assert self._journal is not None
+        read = await self._journaled_items(album, wait=True)
+        update_ids = await self._journal.claim(album, tuple(read))
+        if not update_ids:
+            return None  # another replica stored the album (or is storing it)
+        try:
+            items = [item for u in update_ids if (item := read[u]) is not None]
+            fetched = await self._fetch_all(items)
+            later = await self._journaled_items(album, wait=False)
+            if later:  # arrived after the debounce, before the turn: not split off
+                won = await self._journal.claim(album, tuple(later))
+                more = [item for u in won if (item := later[u]) is not None]
+                update_ids += won
+                items += more
+                fetched += await self._fetch_all(more)
+            result = await self.store(items, fetched) if items else None
+        except BaseException:
+            with contextlib.suppress(KefuError):
+                await self._journal.release(album, update_ids)
+            raise
+        # Only what was stored: an item journaled since stays for its own turn.
+        await self._journal.done(album, update_ids)
+        return result
+
+    async def _journaled_items(self, album: AlbumKey, wait: bool) -> dict[int, Inbound | None]:
+        """Journaled items of ``album`` not yet stored nor claimed, by update id (None: an
+        update that is no message for the bot); with ``wait``, once the album has been
+        quiet for the debounce.
 
         Other replicas may have received items this one never saw; their time counts too,
         so the album is merged only when no replica has had a new item for the debounce.
@@ -216,15 +245,13 @@ class UpdateIngestor:
         assert self._journal is not None
         while True:
             found = await self._journal.items(album)
-            if found.quiet_s >= self._debounce_s:
+            if not wait or found.quiet_s >= self._debounce_s:
                 break
             await asyncio.sleep(self._debounce_s - found.quiet_s)
-        items = []
-        for payload in found.payloads:
-            inbound = await self._understand(Update.de_json(json.loads(payload), self._bot))
-            if inbound is not None:
-                items.append(inbound)
-        return items, found.orders
+        return {
+            update_id: await self._understand(Update.de_json(json.loads(payload), self._bot))
+            for update_id, payload in zip(found.orders, found.payloads, strict=True)
+        }
 
     async def _retry_album(self, album: AlbumKey) -> None:
         attempt = self._album_retries.get(album, 0) + 1

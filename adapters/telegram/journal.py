@@ -21,7 +21,10 @@ debounce (a replica restarting on a starved machine, a slow commit). It was ackn
 it must not be lost: ``done`` forgets exactly the items that went into the stored turn and
 remembers them as merged, the late item stays and becomes a turn of its own (the inbox id
 of an album turn names its items, ``inbound.dedupe_id``), and a redelivered item that was
-already merged is dropped instead of being answered again.
+already merged is dropped instead of being answered again. While one process merges items
+(downloading their photos takes a while) they are claimed: no other process merges them too
+(which answered the same photos twice); a claim older than ``CLAIM_LEASE_S`` is a dead
+process's and is ignored, so its items are merged by another one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import secrets
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +47,8 @@ AlbumKey = tuple[str, str]  # (chat_id, media_group_id)
 NAMESPACE = "telegram.album"
 MERGED = "telegram.album.merged"  # items already in a stored turn (a redelivery is dropped)
 MERGED_KEPT_DAYS = 2  # Telegram stops redelivering an update after a day
+CLAIMED = "telegram.album.claimed"  # items a process is merging now (payload: wall time)
+CLAIM_LEASE_S = 30.0  # longer than any merge (photo downloads included) takes
 
 
 class AlbumItems(Protocol):
@@ -52,6 +59,10 @@ class AlbumItems(Protocol):
     async def add(self, album: AlbumKey, update_id: int, payload: dict[str, Any]) -> None: ...
 
     async def items(self, album: AlbumKey) -> GroupItems: ...
+
+    async def claim(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]: ...
+
+    async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None: ...
 
     async def done(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None: ...
 
@@ -97,6 +108,21 @@ class AlbumJournal:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        # Only this process writes the file, so claims live (and die) with it.
+        self._claimed: dict[AlbumKey, set[int]] = defaultdict(set)
+
+    async def claim(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Mark items as being merged (:meth:`items` leaves them out until done or
+        released); returns those this call claimed (not already claimed)."""
+        won = tuple(u for u in update_ids if u not in self._claimed[album])
+        self._claimed[album].update(won)
+        return won
+
+    async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
+        """Give claimed items back (their merge failed)."""
+        self._claimed[album].difference_update(update_ids)
+        if not self._claimed[album]:
+            del self._claimed[album]
 
     async def open(self) -> None:
         """Open (and create) the journal.
@@ -162,6 +188,7 @@ class AlbumJournal:
                 await self._conn().commit()
             except aiosqlite.Error as exc:
                 raise StoreError(f"telegram album journal delete failed: {exc}") from exc
+        await self.release(album, update_ids)
 
     async def items(self, album: AlbumKey) -> GroupItems:
         """The album's items not yet stored (JSON), in update order; only this process
@@ -174,6 +201,8 @@ class AlbumJournal:
                 album,
             )
             rows = await cursor.fetchall()
+        claimed = self._claimed.get(album, set())
+        rows = [row for row in rows if row[0] not in claimed]
         return GroupItems(tuple(row[1] for row in rows), math.inf, tuple(row[0] for row in rows))
 
     async def albums(self) -> list[AlbumKey]:
@@ -201,6 +230,11 @@ class AlbumJournal:
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+
+def _fresh(claim: str) -> bool:
+    """Whether a claim (``"<wall time> <token>"``) is younger than :data:`CLAIM_LEASE_S`."""
+    return time.time() - float(claim.split(" ", 1)[0]) < CLAIM_LEASE_S
 
 
 def _group(album: AlbumKey) -> str:
@@ -234,18 +268,52 @@ class SharedAlbumJournal:
         await self._shared.add_item(NAMESPACE, _group(album), update_id, json.dumps(payload))
 
     async def items(self, album: AlbumKey) -> GroupItems:
-        """Every replica's items of the album not yet stored, and the time since the
-        newest arrived. Redelivered items that are already in a stored turn are dropped."""
+        """Every replica's items of the album not yet stored nor being merged, and the time
+        since the newest arrived. Redelivered items already in a stored turn are dropped."""
         group = _group(album)
-        found, merged = await asyncio.gather(
-            self._shared.group_items(NAMESPACE, group), self._shared.group_items(MERGED, group)
+        found, merged, claimed = await asyncio.gather(
+            self._shared.group_items(NAMESPACE, group),
+            self._shared.group_items(MERGED, group),
+            self._shared.group_items(CLAIMED, group),
         )
         again = tuple(order for order in found.orders if order in set(merged.orders))
-        if not again:
-            return found
-        await self._shared.drop_items(NAMESPACE, group, again)
-        kept = [(o, p) for o, p in zip(found.orders, found.payloads, strict=True) if o not in again]
+        if again:
+            await self._shared.drop_items(NAMESPACE, group, again)
+        busy = {
+            o for o, claim in zip(claimed.orders, claimed.payloads, strict=True) if _fresh(claim)
+        }
+        kept = [
+            (o, p)
+            for o, p in zip(found.orders, found.payloads, strict=True)
+            if o not in again and o not in busy
+        ]
         return GroupItems(tuple(p for _, p in kept), found.quiet_s, tuple(o for o, _ in kept))
+
+    async def claim(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Claim items for this process's merge (see the module docstring); returns those
+        it won (another replica's fresh claim on an item wins over this one).
+
+        Raises:
+            StoreError: a write failed (the merge must not go on).
+        """
+        group, token = _group(album), f"{time.time()} {secrets.token_hex(6)}"
+        before = await self._shared.group_items(CLAIMED, group)
+        stale = tuple(
+            order
+            for order, claim in zip(before.orders, before.payloads, strict=True)
+            if order in update_ids and not _fresh(claim)
+        )
+        await self._shared.drop_items(CLAIMED, group, stale)  # a dead process's
+        await asyncio.gather(
+            *(self._shared.add_item(CLAIMED, group, update_id, token) for update_id in update_ids)
+        )
+        after = await self._shared.group_items(CLAIMED, group)
+        mine = {o for o, claim in zip(after.orders, after.payloads, strict=True) if claim == token}
+        return tuple(u for u in update_ids if u in mine)
+
+    async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
+        """Give claimed items back (their merge failed)."""
+        await self._shared.drop_items(CLAIMED, _group(album), update_ids)
 
     async def done(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
         """Remember the items ``update_ids`` as merged (a redelivery is then dropped), then
@@ -259,6 +327,7 @@ class SharedAlbumJournal:
             *(self._shared.add_item(MERGED, group, update_id, "") for update_id in update_ids)
         )
         await self._shared.drop_items(NAMESPACE, group, update_ids)
+        await self._shared.drop_items(CLAIMED, group, update_ids)
 
     async def albums(self) -> list[AlbumKey]:
         """Albums with items kept (by any replica)."""
