@@ -167,7 +167,7 @@ _ECHO = re.compile(r"Echo: (.*) \[(\d+) image\(s\)\]")
 
 def _answered_in_parts(message: ScriptedMessage, strays: list[str]) -> set[int]:
     """Indexes in ``strays`` of the replies that together answer ``message``'s album: one
-    naming its text and fewer photos, and text-less ones for the photos after it."""
+    naming its text and fewer photos, and text-less ones for the photos it left out."""
     expected = _ECHO.fullmatch(message.expected_reply)
     if expected is None:
         return set()
@@ -179,7 +179,7 @@ def _answered_in_parts(message: ScriptedMessage, strays: list[str]) -> set[int]:
         return set()
     used, named = {head}, int(found[head][1].group(2))  # type: ignore[union-attr]
     for i, m in found:
-        if m and not m.group(1).strip() and named < photos and i > head:
+        if m and not m.group(1).strip() and named < photos:
             used.add(i)
             named += int(m.group(2))
     return used if named == photos else set()

@@ -2,6 +2,7 @@
 
     python -m bench.fault_suite [--conversations 500] [--kills 3] [--store sqlite|postgres|both]
                                 [--replicas N] [--netns] [--album-debounce S]
+                                [--sends-in-flight N]
 
 Runs tests/fault_suite.py: Telegram, Slack and webhook traffic (text, photos, albums,
 repeats) into ``serve`` replicas behind a load balancer, with SIGKILL at ``--kills`` points
@@ -24,7 +25,13 @@ from tests.fault_suite import ALBUM_DEBOUNCE_S, run_suite
 
 
 async def _one(
-    kind: str, conversations: int, kills: int, replicas: int, netns: bool, debounce_s: float
+    kind: str,
+    conversations: int,
+    kills: int,
+    replicas: int,
+    netns: bool,
+    debounce_s: float,
+    sends_in_flight: int | None,
 ) -> None:
     if kind == "sqlite":
         folder = tempfile.mkdtemp(prefix="kefu-bench-faults-")
@@ -37,13 +44,16 @@ async def _one(
     netns = netns and kind == "postgres"
     try:
         r = await run_suite(url, replicas=replicas, conversations=conversations, kills=kills,
-                            timeout_s=600, netns=netns, album_debounce_s=debounce_s)  # fmt: skip
+                            timeout_s=600, netns=netns, album_debounce_s=debounce_s,
+                            telegram_sends_in_flight=sends_in_flight)  # fmt: skip
     finally:
         if name:
             await _drop_pg_database(name)
     t, s = r.tally, r.store
     where = " (each in its own network namespace)" if netns else ""
+    in_flight = sends_in_flight or "default"
     print(f"## {kind}: {replicas} replica(s){where}, album debounce {debounce_s} s, "
+          f"telegram sends in flight {in_flight}, "
           f"{r.messages} messages, {r.kills} kill -9, "
           f"{r.seconds:.0f} s, load {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"store: {s.inbox_turns} turns stored, {s.inbox_not_done} not done, "
@@ -81,12 +91,18 @@ def main() -> None:
         default=ALBUM_DEBOUNCE_S,
         help="telegram.album_debounce_s of the replicas (kefu's default: 1.5)",
     )
+    parser.add_argument(
+        "--sends-in-flight",
+        type=int,
+        default=None,
+        help="telegram.max_sends_in_flight of the replicas (default: kefu's)",
+    )
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     for kind in kinds:
         replicas = 1 if kind == "sqlite" else args.replicas
         asyncio.run(_one(kind, args.conversations, args.kills, replicas, args.netns,
-                         args.album_debounce))  # fmt: skip
+                         args.album_debounce, args.sends_in_flight))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 AlbumFuture = asyncio.Future[IngestResult | None]
 MAX_ALBUM_RETRIES = 5
 SWEEP_MIN_INTERVAL_S = 1.0
+MERGE_POLL_S = 0.2
 StopHandler = Callable[[GenerationStopped], Awaitable[None]]
 
 
@@ -240,14 +241,22 @@ class UpdateIngestor:
         quiet for the debounce.
 
         Other replicas may have received items this one never saw; their time counts too,
-        so the album is merged only when no replica has had a new item for the debounce.
+        so the album is merged only when no replica has had a new item for the debounce,
+        and no other merge of it is under way.
         """
         assert self._journal is not None
         while True:
             found = await self._journal.items(album)
-            if not wait or found.quiet_s >= self._debounce_s:
+            if not wait:
                 break
-            await asyncio.sleep(self._debounce_s - found.quiet_s)
+            if found.quiet_s < self._debounce_s:
+                await asyncio.sleep(self._debounce_s - found.quiet_s)
+            elif found.payloads and await self._journal.merging(album):
+                # Another merge of this album is under way: it takes these items in if it
+                # can; what it leaves is stored after it, so the album's parts stay in order.
+                await asyncio.sleep(MERGE_POLL_S)
+            else:
+                break
         return {
             update_id: await self._understand(Update.de_json(json.loads(payload), self._bot))
             for update_id, payload in zip(found.orders, found.payloads, strict=True)

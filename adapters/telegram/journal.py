@@ -64,6 +64,8 @@ class AlbumItems(Protocol):
 
     async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None: ...
 
+    async def merging(self, album: AlbumKey) -> bool: ...
+
     async def done(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None: ...
 
     async def albums(self) -> list[AlbumKey]: ...
@@ -123,6 +125,10 @@ class AlbumJournal:
         self._claimed[album].difference_update(update_ids)
         if not self._claimed[album]:
             del self._claimed[album]
+
+    async def merging(self, album: AlbumKey) -> bool:
+        """Whether items of ``album`` are being merged now."""
+        return bool(self._claimed.get(album))
 
     async def open(self) -> None:
         """Open (and create) the journal.
@@ -314,6 +320,11 @@ class SharedAlbumJournal:
     async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
         """Give claimed items back (their merge failed)."""
         await self._shared.drop_items(CLAIMED, _group(album), update_ids)
+
+    async def merging(self, album: AlbumKey) -> bool:
+        """Whether some replica is merging items of ``album`` now (a fresh claim)."""
+        claimed = await self._shared.group_items(CLAIMED, _group(album))
+        return any(_fresh(claim) for claim in claimed.payloads)
 
     async def done(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
         """Remember the items ``update_ids`` as merged (a redelivery is then dropped), then
