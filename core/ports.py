@@ -88,6 +88,10 @@ class SharedStatePort(Protocol):
         after this one read the group) are kept."""
         ...
 
+    async def drop_older(self, namespace: str, age_s: float) -> int:
+        """Forget every item of ``namespace`` added more than ``age_s`` ago; how many."""
+        ...
+
 
 class InboxPort(Protocol):
     """Where adapters put turns. ``put`` returns only once the turn is durable."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -54,6 +55,7 @@ AlbumFuture = asyncio.Future[IngestResult | None]
 MAX_ALBUM_RETRIES = 5
 SWEEP_MIN_INTERVAL_S = 1.0
 MERGE_POLL_S = 0.2
+MERGED_PRUNE_EVERY_S = 3600.0
 StopHandler = Callable[[GenerationStopped], Awaitable[None]]
 
 
@@ -305,10 +307,14 @@ class UpdateIngestor:
         """Every debounce, adopt journaled albums quiet for longer than any owner would
         leave them: a replica killed in the album's debounce and not restarted (another
         replica's collector never heard of the album), or an album whose retries ran out."""
+        journal = self._journal
+        assert journal is not None
         interval = max(SWEEP_MIN_INTERVAL_S, self._debounce_s)
-        while True:
+        for sweep in itertools.count():
             await asyncio.sleep(interval)
             try:
+                if sweep % round(MERGED_PRUNE_EVERY_S / interval) == 0:
+                    await journal.forget_merged()
                 adopted = await self.adopt_abandoned()
             except KefuError as exc:  # the store is away: the albums wait in the journal
                 log.warning("telegram album sweep failed, next in %.1f s: %s", interval, exc)

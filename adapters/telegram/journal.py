@@ -66,6 +66,8 @@ class AlbumItems(Protocol):
 
     async def merging(self, album: AlbumKey) -> bool: ...
 
+    async def forget_merged(self) -> int: ...
+
     async def done(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None: ...
 
     async def albums(self) -> list[AlbumKey]: ...
@@ -130,6 +132,24 @@ class AlbumJournal:
         """Whether items of ``album`` are being merged now."""
         return bool(self._claimed.get(album))
 
+    async def forget_merged(self) -> int:
+        """Forget merged items older than Telegram redelivers an update; how many.
+
+        Raises:
+            StoreError: the delete failed.
+        """
+        async with self._lock:
+            try:
+                cursor = await self._conn().execute(
+                    "DELETE FROM album_merged "
+                    "WHERE merged_at < CAST(strftime('%s', 'now') AS INTEGER) - ?",
+                    (MERGED_KEPT_DAYS * 86400,),
+                )
+                await self._conn().commit()
+            except aiosqlite.Error as exc:
+                raise StoreError(f"telegram album journal prune failed: {exc}") from exc
+        return cursor.rowcount
+
     async def open(self) -> None:
         """Open (and create) the journal.
 
@@ -142,10 +162,6 @@ class AlbumJournal:
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
             await self._db.executescript(_SCHEMA)
-            await self._db.execute(
-                "DELETE FROM album_merged WHERE merged_at < CAST(strftime('%s', 'now') AS INTEGER) - ?",
-                (MERGED_KEPT_DAYS * 86400,),
-            )
             await self._db.commit()
         except (OSError, aiosqlite.Error) as exc:
             raise StoreError(f"telegram album journal {self.path}: {exc}") from exc
@@ -339,6 +355,10 @@ class SharedAlbumJournal:
         )
         await self._shared.drop_items(NAMESPACE, group, update_ids)
         await self._shared.drop_items(CLAIMED, group, update_ids)
+
+    async def forget_merged(self) -> int:
+        """Forget merged items older than Telegram redelivers an update; how many."""
+        return await self._shared.drop_older(MERGED, MERGED_KEPT_DAYS * 86400)
 
     async def albums(self) -> list[AlbumKey]:
         """Albums with items kept (by any replica)."""

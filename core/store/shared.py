@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Connection, delete, func, select
 
@@ -152,6 +153,19 @@ class SharedState:
             group_items.c.item.in_(list(orders)),
         )
         await self.db.write(lambda conn: conn.execute(statement))
+
+    async def drop_older(self, namespace: str, age_s: float) -> int:
+        """Forget the items of ``namespace`` older than ``age_s`` (e.g. what is kept only
+        to recognise a redelivery); returns how many.
+
+        Raises:
+            StoreError: the delete failed.
+        """
+        statement = delete(group_items).where(
+            group_items.c.namespace == namespace,
+            group_items.c.created_at < utcnow() - timedelta(seconds=age_s),
+        )
+        return await self.db.write(lambda conn: conn.execute(statement).rowcount)
 
 
 def _insert_items(dialect: str, conn: Connection, batch: Sequence[_Item]) -> list[None]:

@@ -64,3 +64,17 @@ async def test_dropping_items_keeps_those_another_replica_added_after_the_read(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_items_kept_only_for_a_while_are_dropped_when_old(store_url: str) -> None:
+    store = await Store.open(store_url)
+    try:
+        await store.shared.add_item("album.merged", "42:9", 1, "")
+        await store.shared.add_item("album", "42:9", 2, "kept")
+        assert await store.shared.drop_older("album.merged", 3600) == 0  # still young
+        await asyncio.sleep(0.05)
+        assert await store.shared.drop_older("album.merged", 0.01) == 1
+        assert (await store.shared.group_items("album.merged", "42:9")).orders == ()
+        assert (await store.shared.group_items("album", "42:9")).orders == (2,)  # other namespace
+    finally:
+        await store.close()

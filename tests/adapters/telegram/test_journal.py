@@ -61,6 +61,7 @@ async def test_done_forgets_only_the_stored_items_and_a_merged_redelivery_is_dro
     assert await journal.claim(album, (3,)) == ()  # claimed once
     await journal.done(album, (3,))
     assert await journal.albums() == [] and await journal.pending() == {}
+    assert await journal.forget_merged() == 0  # merged just now: kept for redeliveries
     await journal.close()
 
 
