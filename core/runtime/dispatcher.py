@@ -213,7 +213,7 @@ class Dispatcher:
             # cannot be known (no idempotency key, no way to read the chat back). Sent again
             # on purpose: a repeated part is recoverable, a reply never sent is not.
             TAKEN_OVER.labels(row.platform).inc()
-            log.info("outbox %s: taken over mid-delivery; its unrecorded part is sent again "
+            log.warning("outbox %s: taken over mid-delivery; its unrecorded part is sent again "
                      "(recorded: %s)", row.id, len(row.platform_message_ids or ()))  # fmt: skip
         leased = [row]  # renewed from the start: loading the reply may be slow under load
         keeper = asyncio.create_task(self._keep_lease(leased))
