@@ -222,6 +222,8 @@ class UpdateIngestor:
             items = [item for u in update_ids if (item := read[u]) is not None]
             fetched = await self._fetch_all(items)
             later = await self._journaled_items(album, wait=False)
+            for update_id in update_ids:  # ours still, even if a slow download outlived the claim
+                later.pop(update_id, None)
             if later:  # arrived after the debounce, before the turn: not split off
                 won = await self._journal.claim(album, tuple(later))
                 more = [item for u in won if (item := later[u]) is not None]

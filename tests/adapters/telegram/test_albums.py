@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from adapters.telegram import journal as journal_module
 from adapters.telegram.adapter import TelegramAdapter
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.journal import NAMESPACE
@@ -242,5 +243,28 @@ async def test_a_photo_acknowledged_after_its_album_was_stored_is_not_lost(store
         finally:
             for adapter in (first, second):
                 await adapter.stop()
+            for runner in runners:
+                await runner.cleanup()
+
+
+async def test_a_merge_slower_than_its_claim_still_names_each_photo_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Photo downloads that outlive the merge's claim (30 s; here at once) must not make
+    the merge take its own photos in a second time (seen at load 10: one album turn with
+    its first photo and caption twice)."""
+    monkeypatch.setattr(journal_module, "CLAIM_LEASE_S", 0.0)
+    async with FakeTelegramServer() as tg, aiohttp.ClientSession() as session:
+        for file_id in ("o1", "o2"):
+            host_photo(tg, file_id)
+        runners: list[web.AppRunner] = []
+        replica, rig = await _replica(tg, store, session, runners)
+        try:
+            for update in tg.updates.album(["o1", "o2"], caption="once?", media_group_id="44"):
+                assert (await rig.post(update)).status == 200
+            (turn,) = await _wait_for_turns(store, 1)
+            assert len(turn.images) == 2 and turn.text == "once?"
+        finally:
+            await replica.stop()
             for runner in runners:
                 await runner.cleanup()
