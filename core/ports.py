@@ -45,10 +45,13 @@ class GroupItems:
     Attributes:
         payloads: The items' payloads, in item order.
         quiet_s: Seconds since the newest item was added (by any process).
+        orders: Each payload's item order (its key within the group), aligned with
+            ``payloads``: what :meth:`SharedStatePort.drop_items` takes.
     """
 
     payloads: tuple[str, ...] = ()
     quiet_s: float = 0.0
+    orders: tuple[int, ...] = ()
 
 
 class SharedStatePort(Protocol):
@@ -78,6 +81,15 @@ class SharedStatePort(Protocol):
 
     async def drop_group(self, namespace: str, group: str) -> None:
         """Forget a group's items (it was stored)."""
+        ...
+
+    async def drop_items(self, namespace: str, group: str, orders: tuple[int, ...]) -> None:
+        """Forget only these items of a group: items added meanwhile (by another process,
+        after this one read the group) are kept."""
+        ...
+
+    async def drop_older(self, namespace: str, age_s: float) -> int:
+        """Forget every item of ``namespace`` added more than ``age_s`` ago; how many."""
         ...
 
 

@@ -294,7 +294,8 @@ async def _replicas(store_url: str, engine_url: str, tg: FakeTelegramServer, sla
 
 async def run_suite(
     store_url: str, *, replicas: int = 2, conversations: int = 150, kills: int = 3,
-    timeout_s: float = 240.0, netns: bool = False,
+    timeout_s: float = 240.0, netns: bool = False, album_debounce_s: float = ALBUM_DEBOUNCE_S,
+    telegram_sends_in_flight: int | None = None,
 ) -> SuiteResult:  # fmt: skip
     """Drive ``conversations`` (about 2 messages each) through the replicas with ``kills``
     kill -9s; returns what the platforms and the store saw. With ``netns`` each replica
@@ -309,6 +310,12 @@ async def run_suite(
                     aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack):  # fmt: skip
             group = await _replicas(store_url, engine_url, tg, slack, receiver, folder,
                                     replicas, stack, netns)  # fmt: skip
+            for replica in group:
+                replica.env["KEFU_TELEGRAM__ALBUM_DEBOUNCE_S"] = str(album_debounce_s)
+                if telegram_sends_in_flight is not None:
+                    replica.env["KEFU_TELEGRAM__MAX_SENDS_IN_FLIGHT"] = str(
+                        telegram_sends_in_flight
+                    )
             try:
                 result = await _drive(group, store, tg, slack, receiver, session, conversations,
                                       kills, timeout_s, started)  # fmt: skip

@@ -72,6 +72,18 @@ def test_tally_counts_duplicates_losses_strays_and_order() -> None:
     assert (clean.answered_once, clean.duplicates, clean.lost, clean.out_of_order) == (4, 0, 0, ())
 
 
+def test_an_album_answered_in_parts_is_split_not_lost_and_its_parts_are_not_strays() -> None:
+    script = _scripted("a", "Echo: tg m0 [3 image(s)]", "Echo: hi")
+    # Photo 3 came after the album was stored: its own turn, its own (text-less) reply.
+    parts = ["Echo: tg m0 [2 image(s)]", "Echo:  [1 image(s)]", "Echo: hi"]
+    result = tally(script, {"a": parts})
+    assert result.split == ("m0",) and result.split_parts == 1
+    assert (result.lost, result.duplicates, result.answered_once) == (0, 0, 1)
+    # Photos that no reply names stay lost, and the partial reply is a stray.
+    short = tally(script, {"a": ["Echo: tg m0 [2 image(s)]", "Echo: hi"]})
+    assert (short.split, short.lost, short.duplicates) == ((), 1, 1)
+
+
 async def test_store_check_sees_a_turn_that_was_never_answered(tmp_path: Path) -> None:
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'kefu.db'}")
     try:

@@ -23,19 +23,25 @@ async def test_kill_9_at_three_points_loses_and_reorders_nothing_in_the_store(
     assert result.kills == 3
     assert not [p for p in result.problems if p.startswith("round")], result.problems
     store = result.store
-    assert store.inbox_turns == result.messages  # every message stored once (none lost)
+    # Every message stored once (none lost); a photo that reached kefu after its album was
+    # stored is a turn of its own, answered on its own (counted as an album in parts).
+    assert store.inbox_turns == result.messages + result.tally.split_parts
     assert store.inbox_not_done == 0 and store.outbox_not_delivered == 0
     assert store.turns_without_exactly_one_reply == 0  # one answer per message
     assert result.tally.out_of_order == ()  # each conversation's replies in order
     # Every text message got its reply on its platform, Slack channel-thread replies without
     # a mention included (the threads the bot is in are in the store, for every replica).
-    lost = [o.message for o in result.tally.outcomes if not o.replies]
+    split = set(result.tally.split)
+    lost = [
+        o.message for o in result.tally.outcomes if not o.replies and o.message.label not in split
+    ]
     assert not [m.label for m in lost if "photo" not in m.label]
-    # Photos are answered too, but a reply may name fewer photos than were sent when a kill's
-    # restart starves this 2-core machine: an album's next photo arriving after the debounce
-    # (3 s in the suite, measured on the shared journal), or a Slack file not fetched within
-    # Slack's 3 s acknowledgement budget. Counted in BENCHMARKS.md, bounded here below what
-    # the broken album merge alone lost before (111 of 997).
+    # No Telegram photo is lost: an album item is durable once acknowledged, and one that
+    # came after the debounce is answered in a reply of its own (an album "in parts").
+    assert not [m.label for m in lost if m.platform == "telegram"]
+    # A Slack file may still be left out when a kill's restart starves this 2-core machine:
+    # not fetched within Slack's 3 s acknowledgement budget (kefu's designed behaviour, the
+    # reply says so). Counted in BENCHMARKS.md, bounded here.
     assert len(lost) <= result.messages // 10, [m.label for m in lost]
     # What the platforms saw is counted, not hidden: a kill between a send and its
     # "delivered" mark repeats that send (Telegram and Slack have no idempotency key).
@@ -57,7 +63,7 @@ async def test_replicas_on_separate_network_hosts_lose_and_reorder_nothing(store
     result = await run_suite(store_url, replicas=2, conversations=40, kills=3, netns=True)
     assert result.kills == 3
     assert not [p for p in result.problems if p.startswith("round")], result.problems
-    assert result.store.inbox_turns == result.messages
+    assert result.store.inbox_turns == result.messages + result.tally.split_parts
     assert result.store.inbox_not_done == 0 and result.store.outbox_not_delivered == 0
     assert result.store.turns_without_exactly_one_reply == 0
     assert result.tally.out_of_order == () and result.lost == 0

@@ -109,7 +109,9 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         self._redactor.install()
         self._bot = Bot(token, base_url=settings.base_url, base_file_url=settings.base_file_url)
         self._pacer = ChatPacer(settings.stream_edit_interval_s)
-        self._sender = TelegramSender(self._bot, self._pacer)
+        self._sender = TelegramSender(
+            self._bot, self._pacer, max_sends_in_flight=settings.max_sends_in_flight
+        )
         self._journal = self._album_journal(context, settings)
         journal = self._journal
         self._drafts_ok = settings.drafts
@@ -186,6 +188,7 @@ class TelegramAdapter(Adapter[Received, OutgoingMessage]):
         recovered = await self._ingestor.replay_journal()
         if recovered:
             log.info("telegram: storing %s album(s) left in the journal", recovered)
+        self._ingestor.start_sweeping()  # albums a replica killed since leaves behind
         try:
             if self._webhook:
                 assert self.settings.webhook_secret is not None

@@ -55,6 +55,10 @@ class AlbumCollector(Generic[ItemT, ResultT]):
         """Albums still collecting."""
         return len(self._groups)
 
+    def collecting(self, album: Hashable) -> bool:
+        """Whether ``album`` is collecting here (its flush has not started)."""
+        return album in self._groups
+
     def add(self, album: Hashable, item: ItemT) -> asyncio.Future[ResultT]:
         """Add ``item`` to ``album`` and return the future of the album's flush.
 

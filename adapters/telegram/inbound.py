@@ -7,8 +7,9 @@
 
 Choices worth knowing:
 
-* **Dedupe ids**: ``"<chat>:<message_id>"`` for messages, ``"<chat>:album:<media_group_id>"``
-  for albums, ``"<chat>:<message_id>:edit:<edit_unix_ts>"`` for edits and
+* **Dedupe ids**: ``"<chat>:<message_id>"`` for messages,
+  ``"<chat>:album:<media_group_id>:<id>+<id>…"`` for albums (the message ids merged),
+  ``"<chat>:<message_id>:edit:<edit_unix_ts>"`` for edits and
   ``"callback:<query_id>"`` for button presses.
 * **Edits** become a new turn (the customer corrected their question, so the bot answers the
   corrected text); the ``:edit:`` id marks it as an edit and dedupes on (message, edit_date).
@@ -346,10 +347,16 @@ def image_error_note(error: KefuError) -> str:
 
 
 def dedupe_id(items: tuple[Inbound, ...]) -> str:
-    """The inbox dedupe id of a (possibly merged) turn."""
+    """The inbox dedupe id of a (possibly merged) turn.
+
+    An album's id names the album and its items' message ids: the same items stored again
+    (a redelivery, a second replica merging the album too) are one turn, while items that
+    came after the album was stored become a turn of their own instead of a "duplicate".
+    """
     first = items[0]
     if len(items) > 1 or first.media_group_id:
-        return f"{first.key.chat_id}:album:{first.media_group_id}"
+        ids = "+".join(str(i) for i in sorted({item.telegram_message_id for item in items}))
+        return f"{first.key.chat_id}:album:{first.media_group_id}:{ids}"
     return first.message_id
 
 

@@ -5,6 +5,11 @@ update is durable: in the inbox, or (webhook album items) in the album journal. 
 items without a journal it returns the album's future instead, which completes once the
 merged turn is stored (polling holds its offset on it; a journal-less webhook waits on it).
 
+Journaled items are acknowledged before their album is stored, so nothing may leave them
+behind: a flush forgets only the items it stored (one that came later stays and becomes a
+turn of its own), and :meth:`UpdateIngestor.sweep` stores albums that no process is
+collecting any more (their replica was killed and not restarted, or gave up retrying).
+
 After a turn is stored (and only if the inbox did not call it a duplicate), the customer
 is told directly about what could not be read (``core.texts``), and button presses are
 answered with ``answerCallbackQuery`` to stop the button's spinner.
@@ -13,6 +18,8 @@ answered with ``answerCallbackQuery`` to stop the button's spinner.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -46,6 +53,9 @@ log = logging.getLogger(__name__)
 
 AlbumFuture = asyncio.Future[IngestResult | None]
 MAX_ALBUM_RETRIES = 5
+SWEEP_MIN_INTERVAL_S = 1.0
+MERGE_POLL_S = 0.2
+MERGED_PRUNE_EVERY_S = 3600.0
 StopHandler = Callable[[GenerationStopped], Awaitable[None]]
 
 
@@ -90,7 +100,11 @@ class UpdateIngestor:
             album_debounce_s, self._flush_album, item_id=lambda item: item.message_id
         )
         self._album_retries: dict[AlbumKey, int] = {}
+        self._flushing: set[AlbumKey] = set()
+        # Longer than any live replica's debounce plus its flush: the album has no owner.
+        self._abandoned_after_s = 2 * album_debounce_s + 1.0
         self._background: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def identity(self) -> BotIdentity:
@@ -150,11 +164,14 @@ class UpdateIngestor:
             return None
         return parse_business(update, self.identity, account)
 
-    async def store(self, items: list[Inbound]) -> IngestResult | None:
-        """Fetch media, build one turn, store it; None when nothing addressed the bot."""
+    async def store(
+        self, items: list[Inbound], fetched: list[MediaOutcome | None] | None = None
+    ) -> IngestResult | None:
+        """Fetch media (unless ``fetched``, aligned with ``items``), build one turn, store
+        it; None when nothing addressed the bot."""
         if not any(item.addressed for item in items):
             return None  # group chatter not meant for the bot: not stored
-        outcomes = await asyncio.gather(*(self._fetch(item) for item in items))
+        outcomes = fetched if fetched is not None else await self._fetch_all(items)
         received = Received(tuple(items), tuple(outcomes))
         turn = self._to_turn(received)
         result = await self._inbox.put(turn)
@@ -168,42 +185,86 @@ class UpdateIngestor:
     async def _fetch(self, item: Inbound) -> MediaOutcome | None:
         return await self._media.fetch(item.media) if item.media is not None else None
 
+    async def _fetch_all(self, items: list[Inbound]) -> list[MediaOutcome | None]:
+        return list(await asyncio.gather(*(self._fetch(item) for item in items)))
+
     async def _flush_album(self, items: list[Inbound]) -> IngestResult | None:
         first = items[0]
         album = (first.key.chat_id, first.media_group_id or "")
+        self._flushing.add(album)
         try:
-            if self._journal is not None:
-                items = await self._journaled_items(album)
-                if not items:
-                    return None  # another replica stored the album and dropped its items
-            result = await self.store(items)
+            return await self._store_album(album, items)
+        finally:
+            self._flushing.discard(album)
+
+    async def _store_album(self, album: AlbumKey, items: list[Inbound]) -> IngestResult | None:
+        try:
+            if self._journal is None:
+                result = await self.store(items)
+            else:
+                result = await self._store_journaled(album)
         except KefuError:
             if self._journal is not None:  # nobody waits on a journaled album: retry here
                 self._spawn(self._retry_album(album))
             raise
         self._album_retries.pop(album, None)
-        if self._journal is not None:
-            await self._journal.done(album)
         return result
 
-    async def _journaled_items(self, album: AlbumKey) -> list[Inbound]:
-        """Every journaled item of ``album`` once it has been quiet for the debounce.
+    async def _store_journaled(self, album: AlbumKey) -> IngestResult | None:
+        """Merge the album's journaled items (claimed, so no other replica merges them
+        too) into one turn; items acknowledged while their photos were fetched join it."""
+        assert self._journal is not None
+        read = await self._journaled_items(album, wait=True)
+        update_ids = await self._journal.claim(album, tuple(read))
+        if not update_ids:
+            return None  # another replica stored the album (or is storing it)
+        try:
+            items = [item for u in update_ids if (item := read[u]) is not None]
+            fetched = await self._fetch_all(items)
+            later = await self._journaled_items(album, wait=False)
+            for update_id in update_ids:  # ours still, even if a slow download outlived the claim
+                later.pop(update_id, None)
+            if later:  # arrived after the debounce, before the turn: not split off
+                won = await self._journal.claim(album, tuple(later))
+                more = [item for u in won if (item := later[u]) is not None]
+                update_ids += won
+                items += more
+                fetched += await self._fetch_all(more)
+            result = await self.store(items, fetched) if items else None
+        except BaseException:
+            with contextlib.suppress(KefuError):
+                await self._journal.release(album, update_ids)
+            raise
+        # Only what was stored: an item journaled since stays for its own turn.
+        await self._journal.done(album, update_ids)
+        return result
+
+    async def _journaled_items(self, album: AlbumKey, wait: bool) -> dict[int, Inbound | None]:
+        """Journaled items of ``album`` not yet stored nor claimed, by update id (None: an
+        update that is no message for the bot); with ``wait``, once the album has been
+        quiet for the debounce.
 
         Other replicas may have received items this one never saw; their time counts too,
-        so the album is merged only when no replica has had a new item for the debounce.
+        so the album is merged only when no replica has had a new item for the debounce,
+        and no other merge of it is under way.
         """
         assert self._journal is not None
         while True:
             found = await self._journal.items(album)
-            if found.quiet_s >= self._debounce_s:
+            if not wait:
                 break
-            await asyncio.sleep(self._debounce_s - found.quiet_s)
-        items = []
-        for payload in found.payloads:
-            inbound = await self._understand(Update.de_json(json.loads(payload), self._bot))
-            if inbound is not None:
-                items.append(inbound)
-        return items
+            if found.quiet_s < self._debounce_s:
+                await asyncio.sleep(self._debounce_s - found.quiet_s)
+            elif found.payloads and await self._journal.merging(album):
+                # Another merge of this album is under way: it takes these items in if it
+                # can; what it leaves is stored after it, so the album's parts stay in order.
+                await asyncio.sleep(MERGE_POLL_S)
+            else:
+                break
+        return {
+            update_id: await self._understand(Update.de_json(json.loads(payload), self._bot))
+            for update_id, payload in zip(found.orders, found.payloads, strict=True)
+        }
 
     async def _retry_album(self, album: AlbumKey) -> None:
         attempt = self._album_retries.get(album, 0) + 1
@@ -228,12 +289,53 @@ class UpdateIngestor:
         for album, payloads in albums.items():
             if only is not None and album != only:
                 continue
-            for payload in payloads:
-                inbound = await self._understand(Update.de_json(payload, self._bot))
-                if inbound is not None:
-                    self._albums.add(album, inbound)
+            await self._collect(album, payloads)
             queued += 1
         return queued
+
+    async def _collect(self, album: AlbumKey, payloads: list[dict[str, Any]]) -> None:
+        for payload in payloads:
+            inbound = await self._understand(Update.de_json(payload, self._bot))
+            if inbound is not None:
+                self._albums.add(album, inbound)
+
+    def start_sweeping(self) -> None:
+        """Store, from now on, journaled albums that no process is collecting (see
+        :meth:`sweep`); stopped by :meth:`close`."""
+        if self._journal is not None and self._sweeper is None:
+            self._sweeper = asyncio.create_task(self.sweep(), name="telegram-album-sweeper")
+
+    async def sweep(self) -> None:
+        """Every debounce, adopt journaled albums quiet for longer than any owner would
+        leave them: a replica killed in the album's debounce and not restarted (another
+        replica's collector never heard of the album), or an album whose retries ran out."""
+        journal = self._journal
+        assert journal is not None
+        interval = max(SWEEP_MIN_INTERVAL_S, self._debounce_s)
+        for sweep in itertools.count():
+            await asyncio.sleep(interval)
+            try:
+                if sweep % round(MERGED_PRUNE_EVERY_S / interval) == 0:
+                    await journal.forget_merged()
+                adopted = await self.adopt_abandoned()
+            except KefuError as exc:  # the store is away: the albums wait in the journal
+                log.warning("telegram album sweep failed, next in %.1f s: %s", interval, exc)
+                continue
+            if adopted:
+                log.info("telegram: storing %s album(s) no replica was collecting", adopted)
+
+    async def adopt_abandoned(self) -> int:
+        """Queue for storing the journaled albums nobody collects; returns how many."""
+        assert self._journal is not None
+        adopted = 0
+        for album in await self._journal.albums():
+            if self._albums.collecting(album) or album in self._flushing:
+                continue
+            found = await self._journal.items(album)
+            if found.payloads and found.quiet_s >= self._abandoned_after_s:
+                await self._collect(album, [json.loads(p) for p in found.payloads])
+                adopted += 1
+        return adopted
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -266,7 +368,12 @@ class UpdateIngestor:
                 log.warning("notice %s to chat %s not sent: %s", key, chat_id, exc)
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Store albums still collecting, then let notices and answers finish."""
+        """Stop sweeping, store albums still collecting, then let notices and answers finish."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         await self._albums.flush_all()
         if self._background:
             await asyncio.wait(self._background, timeout=timeout_s)

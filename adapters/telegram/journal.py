@@ -15,6 +15,16 @@ every replica writes. With replicas behind a load balancer, one album's updates 
 several of them; each writes its items to the shared journal, and whichever replica flushes
 first (after the album was quiet for the debounce, measured on the shared journal) merges
 every item of the album into the one turn.
+
+An item can come after its album was stored: when the request carrying it was held past the
+debounce (a replica restarting on a starved machine, a slow commit). It was acknowledged, so
+it must not be lost: ``done`` forgets exactly the items that went into the stored turn and
+remembers them as merged, the late item stays and becomes a turn of its own (the inbox id
+of an album turn names its items, ``inbound.dedupe_id``), and a redelivered item that was
+already merged is dropped instead of being answered again. While one process merges items
+(downloading their photos takes a while) they are claimed: no other process merges them too
+(which answered the same photos twice); a claim older than ``CLAIM_LEASE_S`` is a dead
+process's and is ignored, so its items are merged by another one.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import secrets
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +45,10 @@ from core.ports import GroupItems, SharedStatePort
 
 AlbumKey = tuple[str, str]  # (chat_id, media_group_id)
 NAMESPACE = "telegram.album"
+MERGED = "telegram.album.merged"  # items already in a stored turn (a redelivery is dropped)
+MERGED_KEPT_DAYS = 2  # Telegram stops redelivering an update after a day
+CLAIMED = "telegram.album.claimed"  # items a process is merging now (payload: wall time)
+CLAIM_LEASE_S = 30.0  # longer than any merge (photo downloads included) takes
 
 
 class AlbumItems(Protocol):
@@ -44,7 +60,17 @@ class AlbumItems(Protocol):
 
     async def items(self, album: AlbumKey) -> GroupItems: ...
 
-    async def done(self, album: AlbumKey) -> None: ...
+    async def claim(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]: ...
+
+    async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None: ...
+
+    async def merging(self, album: AlbumKey) -> bool: ...
+
+    async def forget_merged(self) -> int: ...
+
+    async def done(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None: ...
+
+    async def albums(self) -> list[AlbumKey]: ...
 
     async def pending(self) -> dict[AlbumKey, list[dict[str, Any]]]: ...
 
@@ -58,8 +84,21 @@ CREATE TABLE IF NOT EXISTS album_items (
     update_id INTEGER NOT NULL,
     payload TEXT NOT NULL,
     PRIMARY KEY (chat_id, media_group_id, update_id)
-)
+);
+CREATE TABLE IF NOT EXISTS album_merged (
+    chat_id TEXT NOT NULL,
+    media_group_id TEXT NOT NULL,
+    update_id INTEGER NOT NULL,
+    merged_at REAL NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER)),
+    PRIMARY KEY (chat_id, media_group_id, update_id)
+);
 """
+# Items not yet in a stored turn (a redelivery of a merged one is not).
+_UNMERGED = (
+    "FROM album_items i WHERE NOT EXISTS (SELECT 1 FROM album_merged m WHERE "
+    "m.chat_id = i.chat_id AND m.media_group_id = i.media_group_id "
+    "AND m.update_id = i.update_id)"
+)
 
 
 class AlbumJournal:
@@ -73,6 +112,43 @@ class AlbumJournal:
         self.path = Path(path)
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        # Only this process writes the file, so claims live (and die) with it.
+        self._claimed: dict[AlbumKey, set[int]] = defaultdict(set)
+
+    async def claim(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Mark items as being merged (:meth:`items` leaves them out until done or
+        released); returns those this call claimed (not already claimed)."""
+        won = tuple(u for u in update_ids if u not in self._claimed[album])
+        self._claimed[album].update(won)
+        return won
+
+    async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
+        """Give claimed items back (their merge failed)."""
+        self._claimed[album].difference_update(update_ids)
+        if not self._claimed[album]:
+            del self._claimed[album]
+
+    async def merging(self, album: AlbumKey) -> bool:
+        """Whether items of ``album`` are being merged now."""
+        return bool(self._claimed.get(album))
+
+    async def forget_merged(self) -> int:
+        """Forget merged items older than Telegram redelivers an update; how many.
+
+        Raises:
+            StoreError: the delete failed.
+        """
+        async with self._lock:
+            try:
+                cursor = await self._conn().execute(
+                    "DELETE FROM album_merged "
+                    "WHERE merged_at < CAST(strftime('%s', 'now') AS INTEGER) - ?",
+                    (MERGED_KEPT_DAYS * 86400,),
+                )
+                await self._conn().commit()
+            except aiosqlite.Error as exc:
+                raise StoreError(f"telegram album journal prune failed: {exc}") from exc
+        return cursor.rowcount
 
     async def open(self) -> None:
         """Open (and create) the journal.
@@ -85,7 +161,7 @@ class AlbumJournal:
             self._db = await aiosqlite.connect(self.path)
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=FULL")
-            await self._db.execute(_SCHEMA)
+            await self._db.executescript(_SCHEMA)
             await self._db.commit()
         except (OSError, aiosqlite.Error) as exc:
             raise StoreError(f"telegram album journal {self.path}: {exc}") from exc
@@ -111,38 +187,60 @@ class AlbumJournal:
             except aiosqlite.Error as exc:
                 raise StoreError(f"telegram album journal write failed: {exc}") from exc
 
-    async def done(self, album: AlbumKey) -> None:
-        """Forget an album whose turn is in the inbox.
+    async def done(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
+        """Forget the items ``update_ids`` of ``album``, now in a stored turn, and remember
+        them as merged (one transaction); items added since they were read stay.
 
         Raises:
-            StoreError: the delete failed (the album is merged again later; the inbox dedupes).
+            StoreError: the write failed (the items are merged again later; the inbox dedupes).
         """
+        rows = [(album[0], album[1], update_id) for update_id in update_ids]
         async with self._lock:
             try:
-                await self._conn().execute(
-                    "DELETE FROM album_items WHERE chat_id = ? AND media_group_id = ?", album
+                await self._conn().executemany(
+                    "INSERT OR IGNORE INTO album_merged (chat_id, media_group_id, update_id) "
+                    "VALUES (?, ?, ?)",
+                    rows,
+                )
+                await self._conn().executemany(
+                    "DELETE FROM album_items "
+                    "WHERE chat_id = ? AND media_group_id = ? AND update_id = ?",
+                    rows,
                 )
                 await self._conn().commit()
             except aiosqlite.Error as exc:
                 raise StoreError(f"telegram album journal delete failed: {exc}") from exc
+        await self.release(album, update_ids)
 
     async def items(self, album: AlbumKey) -> GroupItems:
-        """The album's items (JSON), in update order; only this process writes them, so
-        the album is as quiet as this process's debounce says (``quiet_s`` is infinite)."""
+        """The album's items not yet stored (JSON), in update order; only this process
+        writes them, so the album is as quiet as this process's debounce says (``quiet_s``
+        is infinite)."""
         async with self._lock:
             cursor = await self._conn().execute(
-                "SELECT payload FROM album_items WHERE chat_id = ? AND media_group_id = ? "
-                "ORDER BY update_id",
+                f"SELECT i.update_id, i.payload {_UNMERGED} "
+                "AND i.chat_id = ? AND i.media_group_id = ? ORDER BY i.update_id",
                 album,
             )
             rows = await cursor.fetchall()
-        return GroupItems(tuple(row[0] for row in rows), math.inf)
+        claimed = self._claimed.get(album, set())
+        rows = [row for row in rows if row[0] not in claimed]
+        return GroupItems(tuple(row[1] for row in rows), math.inf, tuple(row[0] for row in rows))
+
+    async def albums(self) -> list[AlbumKey]:
+        """Albums with items not yet stored."""
+        async with self._lock:
+            cursor = await self._conn().execute(
+                f"SELECT DISTINCT i.chat_id, i.media_group_id {_UNMERGED}"
+            )
+            rows = await cursor.fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     async def pending(self) -> dict[AlbumKey, list[dict[str, Any]]]:
         """Albums not yet stored as turns, with their update payloads in update order."""
         async with self._lock:
             cursor = await self._conn().execute(
-                "SELECT chat_id, media_group_id, payload FROM album_items ORDER BY update_id"
+                f"SELECT i.chat_id, i.media_group_id, i.payload {_UNMERGED} ORDER BY i.update_id"
             )
             rows = await cursor.fetchall()
         albums: dict[AlbumKey, list[dict[str, Any]]] = defaultdict(list)
@@ -154,6 +252,11 @@ class AlbumJournal:
         if self._db is not None:
             await self._db.close()
             self._db = None
+
+
+def _fresh(claim: str) -> bool:
+    """Whether a claim (``"<wall time> <token>"``) is younger than :data:`CLAIM_LEASE_S`."""
+    return time.time() - float(claim.split(" ", 1)[0]) < CLAIM_LEASE_S
 
 
 def _group(album: AlbumKey) -> str:
@@ -187,19 +290,87 @@ class SharedAlbumJournal:
         await self._shared.add_item(NAMESPACE, _group(album), update_id, json.dumps(payload))
 
     async def items(self, album: AlbumKey) -> GroupItems:
-        """Every replica's items of the album, and the time since the newest arrived."""
-        return await self._shared.group_items(NAMESPACE, _group(album))
+        """Every replica's items of the album not yet stored nor being merged, and the time
+        since the newest arrived. Redelivered items already in a stored turn are dropped."""
+        group = _group(album)
+        found, merged, claimed = await asyncio.gather(
+            self._shared.group_items(NAMESPACE, group),
+            self._shared.group_items(MERGED, group),
+            self._shared.group_items(CLAIMED, group),
+        )
+        again = tuple(order for order in found.orders if order in set(merged.orders))
+        if again:
+            await self._shared.drop_items(NAMESPACE, group, again)
+        busy = {
+            o for o, claim in zip(claimed.orders, claimed.payloads, strict=True) if _fresh(claim)
+        }
+        kept = [
+            (o, p)
+            for o, p in zip(found.orders, found.payloads, strict=True)
+            if o not in again and o not in busy
+        ]
+        return GroupItems(tuple(p for _, p in kept), found.quiet_s, tuple(o for o, _ in kept))
 
-    async def done(self, album: AlbumKey) -> None:
-        """Forget an album whose turn is in the inbox."""
-        await self._shared.drop_group(NAMESPACE, _group(album))
+    async def claim(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Claim items for this process's merge (see the module docstring); returns those
+        it won (another replica's fresh claim on an item wins over this one).
+
+        Raises:
+            StoreError: a write failed (the merge must not go on).
+        """
+        group, token = _group(album), f"{time.time()} {secrets.token_hex(6)}"
+        before = await self._shared.group_items(CLAIMED, group)
+        stale = tuple(
+            order
+            for order, claim in zip(before.orders, before.payloads, strict=True)
+            if order in update_ids and not _fresh(claim)
+        )
+        await self._shared.drop_items(CLAIMED, group, stale)  # a dead process's
+        await asyncio.gather(
+            *(self._shared.add_item(CLAIMED, group, update_id, token) for update_id in update_ids)
+        )
+        after = await self._shared.group_items(CLAIMED, group)
+        mine = {o for o, claim in zip(after.orders, after.payloads, strict=True) if claim == token}
+        return tuple(u for u in update_ids if u in mine)
+
+    async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
+        """Give claimed items back (their merge failed)."""
+        await self._shared.drop_items(CLAIMED, _group(album), update_ids)
+
+    async def merging(self, album: AlbumKey) -> bool:
+        """Whether some replica is merging items of ``album`` now (a fresh claim)."""
+        claimed = await self._shared.group_items(CLAIMED, _group(album))
+        return any(_fresh(claim) for claim in claimed.payloads)
+
+    async def done(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
+        """Remember the items ``update_ids`` as merged (a redelivery is then dropped), then
+        forget them; items another replica added after they were read stay.
+
+        Raises:
+            StoreError: a write failed (the items are merged again later; the inbox dedupes).
+        """
+        group = _group(album)
+        await asyncio.gather(
+            *(self._shared.add_item(MERGED, group, update_id, "") for update_id in update_ids)
+        )
+        await self._shared.drop_items(NAMESPACE, group, update_ids)
+        await self._shared.drop_items(CLAIMED, group, update_ids)
+
+    async def forget_merged(self) -> int:
+        """Forget merged items older than Telegram redelivers an update; how many."""
+        return await self._shared.drop_older(MERGED, MERGED_KEPT_DAYS * 86400)
+
+    async def albums(self) -> list[AlbumKey]:
+        """Albums with items kept (by any replica)."""
+        return [_album(group) for group in await self._shared.open_groups(NAMESPACE)]
 
     async def pending(self) -> dict[AlbumKey, list[dict[str, Any]]]:
         """Albums not yet stored as turns (by any replica), with their payloads."""
         albums: dict[AlbumKey, list[dict[str, Any]]] = {}
-        for group in await self._shared.open_groups(NAMESPACE):
-            found = await self._shared.group_items(NAMESPACE, group)
-            albums[_album(group)] = [json.loads(p) for p in found.payloads]
+        for album in await self.albums():
+            found = await self.items(album)
+            if found.payloads:
+                albums[album] = [json.loads(p) for p in found.payloads]
         return albums
 
     async def close(self) -> None:

@@ -4,17 +4,26 @@
 calls. When the outbox names a streamed draft (``stream_ref``), the first text part is an
 ``editMessageText`` of that draft and any overflow goes out as new messages. Each part's
 message id is recorded in the outbox (``OutboundMessage.progress``) as soon as Telegram
-returns it, before the next part is sent, and kept in memory too: a retry after a 429 on
-part 3, or after this process was killed during part 3, sends part 3 onwards, not the whole
-reply again. (Telegram has no idempotency key: a kill between Telegram's answer and that
-record still repeats the one part in flight.)
+returns it, the last part too (alone, not batched with other rows' "delivered" marks), and
+kept in memory: a retry after a 429 on part 3, or after this process was killed during
+part 3, sends part 3 onwards, not the whole reply again.
+
+Telegram has no idempotency key and no way to read a chat back, so a kill between Telegram's
+answer and that record repeats the part: the one window left. It is bounded twice: in time
+(one commit, started the moment Telegram answers) and in size (at most
+``max_sends_in_flight`` parts of outbox rows are between "sent to Telegram" and "recorded"
+in one process at any moment, so one kill repeats at most that many). The next attempt of
+a row its killed process left in that state resends the part deliberately: a repeated
+reply is recoverable for the customer, a reply never sent is not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import RetryAfter, TelegramError
@@ -36,6 +45,7 @@ from core.ports import DeliveryReceipt, OutboundMessage
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_ROWS = 1_000
+MAX_SENDS_IN_FLIGHT = 4
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
@@ -63,12 +73,26 @@ class TelegramSender:
         max_inline_pace_s: A chat that must stay quiet longer than this (after a 429) makes
             ``deliver`` raise :class:`RateLimitedError` instead of sleeping, so the outbox
             dispatcher reschedules the row.
+        max_sends_in_flight: Most outbox parts between their Bot API call and the record of
+            its answer at once (what one kill can repeat; see the module docstring).
+
+    Raises:
+        ValueError: ``max_sends_in_flight`` below 1.
     """
 
-    def __init__(self, bot: Bot, pacer: ChatPacer, max_inline_pace_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        pacer: ChatPacer,
+        max_inline_pace_s: float = 5.0,
+        max_sends_in_flight: int = MAX_SENDS_IN_FLIGHT,
+    ) -> None:
+        if max_sends_in_flight < 1:
+            raise ValueError(f"max_sends_in_flight must be at least 1, not {max_sends_in_flight}")
         self._bot = bot
         self._pacer = pacer
         self._max_inline_pace = max_inline_pace_s
+        self._in_flight = asyncio.Semaphore(max_sends_in_flight)
         self._progress: OrderedDict[int, list[int]] = OrderedDict()
 
     async def deliver(
@@ -92,26 +116,44 @@ class TelegramSender:
         ref = message.stream_ref or ""
         draft = int(ref) if ref.isdigit() else None
         first_text = next((i for i, s in enumerate(specs) if isinstance(s, OutgoingText)), None)
+
+        async def record(message_id: int) -> None:
+            sent.append(message_id)  # in memory first: an in-process retry never repeats it
+            if message.progress is not None:
+                await message.progress.parts_sent(tuple(str(part) for part in sent))
+
         try:
             for index, spec in enumerate(specs):
                 if index < len(sent):
                     continue  # sent by an earlier attempt of this row
-                sent.append(await self._send(spec, draft if index == first_text else None))
-                if message.progress is not None and index < len(specs) - 1:
-                    # The last part needs no record: the "delivered" mark follows at once.
-                    await message.progress.parts_sent(tuple(str(part) for part in sent))
+                await self._send(spec, draft if index == first_text else None, record)
         except PermanentDeliveryError:
             self._progress.pop(message.outbox_id, None)
             raise
         self._progress.pop(message.outbox_id, None)
         return DeliveryReceipt(tuple(str(message_id) for message_id in sent))
 
-    async def _send(self, spec: OutgoingMessage, draft: int | None) -> int:
+    async def _send(
+        self,
+        spec: OutgoingMessage,
+        draft: int | None,
+        record: Callable[[int], Awaitable[None]] | None = None,
+    ) -> int:
+        """Pace the chat, send, and with ``record`` (outbox parts) record the answer while
+        still counted in flight."""
         chat = str(spec.chat_id)
         delay = self._pacer.peek(chat)
         if delay > self._max_inline_pace:
             raise RateLimitedError(f"chat {chat} is rate limited", retry_after=delay)
-        await self._pacer.wait(chat)
+        await self._pacer.wait(chat)  # outside the bound: a paced chat holds no slot
+        gate = self._in_flight if record is not None else contextlib.nullcontext()
+        async with gate:
+            message_id = await self._call(spec, draft)
+            if record is not None:
+                await record(message_id)
+        return message_id
+
+    async def _call(self, spec: OutgoingMessage, draft: int | None) -> int:
         action = "sendPhoto" if isinstance(spec, OutgoingPhoto) else "sendMessage"
         try:
             if isinstance(spec, OutgoingPhoto):
@@ -121,7 +163,7 @@ class TelegramSender:
                 return await self._edit_draft(spec, draft)
             return await self._send_text(spec)
         except RetryAfter as exc:
-            self._pacer.defer(chat, retry_after_seconds(exc))
+            self._pacer.defer(str(spec.chat_id), retry_after_seconds(exc))
             raise map_telegram_error(exc, action) from None
         except TelegramError as exc:
             raise map_telegram_error(exc, action) from None

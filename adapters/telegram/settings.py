@@ -23,6 +23,9 @@ class TelegramSettings(BaseModel):
         poll_timeout_s: Long-poll timeout of ``getUpdates`` (polling mode).
         typing_interval_s: How often "typing…" is repeated while an answer is written.
         webhook_max_connections: Parallel webhook connections Telegram may open.
+        max_sends_in_flight: Most reply parts sent by one process whose answer from Telegram
+            is not yet recorded in the outbox: what one kill -9 can repeat (Telegram has no
+            idempotency key). Lower repeats less, higher sends faster.
         album_journal_path: Webhook mode: SQLite file where album items are committed before
             their request is acknowledged, until the merged album turn is in the inbox
             (Telegram sends a chat's next update only after the previous one was answered, so
@@ -57,6 +60,7 @@ class TelegramSettings(BaseModel):
     poll_timeout_s: int = 30
     typing_interval_s: float = 4.0
     webhook_max_connections: int = 40
+    max_sends_in_flight: int = Field(default=4, ge=1)
     album_journal_path: str | None = ".kefu/telegram-albums.db"
     drafts: bool = True
     draft_interval_s: float = Field(default=0.5, gt=0)

@@ -42,6 +42,12 @@ DELIVERIES = Counter("kefu_deliveries_total", "Outbox deliveries", ["platform", 
 COALESCED = Counter(
     "kefu_relays_coalesced_total", "Relayed messages merged into an earlier one", ["platform"]
 )
+TAKEN_OVER = Counter(
+    "kefu_outbox_taken_over_total",
+    "Rows taken over from a process that died (or stalled) mid-delivery: each may repeat "
+    "one part, sent but not recorded (platforms without an idempotency key show it twice)",
+    ["platform"],
+)
 MAX_INLINE_WAIT_S = 5.0  # longer Retry-After values are rescheduled durably
 MAX_RATE_LIMITED_ATTEMPTS = 20  # a receiver answering 429 forever is dead-lettered eventually
 MAX_COALESCED = 20  # relays merged into one staff message at most
@@ -202,6 +208,13 @@ class Dispatcher:
     async def deliver_row(self, row: OutboxRow) -> bool:
         """Deliver one row (with the relays coalesced behind it); True when delivered."""
         adapter = self.adapters[row.adapter]
+        if row.taken_over:
+            # Its holder died between a send and its record, or before sending: which one
+            # cannot be known (no idempotency key, no way to read the chat back). Sent again
+            # on purpose: a repeated part is recoverable, a reply never sent is not.
+            TAKEN_OVER.labels(row.platform).inc()
+            log.warning("outbox %s: taken over mid-delivery; its unrecorded part is sent again "
+                     "(recorded: %s)", row.id, len(row.platform_message_ids or ()))  # fmt: skip
         leased = [row]  # renewed from the start: loading the reply may be slow under load
         keeper = asyncio.create_task(self._keep_lease(leased))
         try:

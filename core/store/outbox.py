@@ -33,6 +33,9 @@ class OutboxRow:
     stream_ref: str | None
     attempts: int
     platform_message_ids: list[str] | None = None  # parts recorded by an earlier attempt
+    # Taken over from a holder whose lease lapsed (killed, or stalled) in the middle of a
+    # delivery: it may have sent a part whose record never committed. Not a column.
+    taken_over: bool = False
 
     @property
     def adapter(self) -> str:
@@ -81,11 +84,13 @@ class OutboxQueue:
         ids = [row.id for row in heads]
         if not ids:
             return []
+        lapsed = {row.id for row in heads if row.status != "pending"}
         parameters = {"ids": ids, "now": now, "until": now + self.lease}
         rows = await self.store.db.write(
             lambda conn: conn.execute(_TAKE, parameters).all(), durable=False
         )
-        return sorted((OutboxRow(*row) for row in rows), key=lambda r: r.id)
+        taken = (OutboxRow(*row, taken_over=row.id in lapsed) for row in rows)  # type: ignore[misc]
+        return sorted(taken, key=lambda r: r.id)
 
     async def claim_followers(self, head: OutboxRow, limit: int) -> list[OutboxRow]:
         """Claim the relays queued right behind ``head`` in its conversation (to merge them).
@@ -222,7 +227,7 @@ _TAKE = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("ids", expanding=True)), _ready(bindparam("now")))
     .values(status="sending", lease_until=bindparam("until", type_=outbox.c.lease_until.type))
-    .returning(*(outbox.c[f.name] for f in fields(OutboxRow)))
+    .returning(*(outbox.c[f.name] for f in fields(OutboxRow) if f.name != "taken_over"))
 )
 _DELIVERED = (
     update(outbox)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Connection, delete, func, select
 
@@ -99,7 +100,7 @@ class SharedState:
     async def group_items(self, namespace: str, group: str) -> GroupItems:
         """Every item of ``group``, in item order, and how long since the newest arrived."""
         query = (
-            select(group_items.c.payload, group_items.c.created_at)
+            select(group_items.c.item, group_items.c.payload, group_items.c.created_at)
             .where(group_items.c.namespace == namespace, group_items.c.group_key == group)
             .order_by(group_items.c.item)
         )
@@ -110,7 +111,9 @@ class SharedState:
                 return GroupItems()
             newest = max(as_utc(row.created_at) for row in rows)  # type: ignore[type-var]
             quiet = (utcnow() - newest).total_seconds() if newest is not None else 0.0
-            return GroupItems(tuple(row.payload for row in rows), max(0.0, quiet))
+            return GroupItems(
+                tuple(row.payload for row in rows), max(0.0, quiet), tuple(row.item for row in rows)
+            )
 
         return await self.db.read(work)
 
@@ -134,6 +137,35 @@ class SharedState:
             group_items.c.namespace == namespace, group_items.c.group_key == group
         )
         await self.db.write(lambda conn: conn.execute(statement))
+
+    async def drop_items(self, namespace: str, group: str, orders: tuple[int, ...]) -> None:
+        """Forget only the items ``orders`` of ``group`` (those merged); items another
+        process added after they were read stay for the next merge.
+
+        Raises:
+            StoreError: the delete failed (the items are merged again later; the merge dedupes).
+        """
+        if not orders:
+            return
+        statement = delete(group_items).where(
+            group_items.c.namespace == namespace,
+            group_items.c.group_key == group,
+            group_items.c.item.in_(list(orders)),
+        )
+        await self.db.write(lambda conn: conn.execute(statement))
+
+    async def drop_older(self, namespace: str, age_s: float) -> int:
+        """Forget the items of ``namespace`` older than ``age_s`` (e.g. what is kept only
+        to recognise a redelivery); returns how many.
+
+        Raises:
+            StoreError: the delete failed.
+        """
+        statement = delete(group_items).where(
+            group_items.c.namespace == namespace,
+            group_items.c.created_at < utcnow() - timedelta(seconds=age_s),
+        )
+        return await self.db.write(lambda conn: conn.execute(statement).rowcount)
 
 
 def _insert_items(dialect: str, conn: Connection, batch: Sequence[_Item]) -> list[None]:

@@ -63,12 +63,13 @@ async def test_parts_recorded_by_a_killed_dispatcher_come_back_with_its_row(stor
     await _answered(store, "A", "a long answer")
     first = OutboxQueue(store, lease_s=0.1)
     (row,) = await first.claim(1)
-    assert row.platform_message_ids is None
+    assert row.platform_message_ids is None and not row.taken_over  # a first claim
     await first.parts_sent(row, ["501", "502"])  # then the process is killed
     await asyncio.sleep(0.2)  # its lease runs out
     second = OutboxQueue(store)
     (again,) = await second.claim(1)
     assert again.id == row.id and again.platform_message_ids == ["501", "502"]
+    assert again.taken_over  # its next part may have been sent unrecorded: counted
     await second.delivered(again, ["501", "502", "503"])
     await second.close()
     await first.close()

@@ -44,3 +44,37 @@ async def test_group_items_from_two_replicas_merge_in_order_and_drop_together(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_dropping_items_keeps_those_another_replica_added_after_the_read(
+    store_url: str,
+) -> None:
+    first, second = await Store.open(store_url), await Store.open(store_url)
+    try:
+        await first.shared.add_item("album", "42:8", 1, "a")
+        await second.shared.add_item("album", "42:8", 2, "b")
+        read = await first.shared.group_items("album", "42:8")
+        assert read.orders == (1, 2) and read.payloads == ("a", "b")
+        await second.shared.add_item("album", "42:8", 3, "c")  # after the read
+        await first.shared.drop_items("album", "42:8", read.orders)
+        left = await second.shared.group_items("album", "42:8")
+        assert left.orders == (3,) and left.payloads == ("c",)
+        await first.shared.drop_items("album", "42:8", ())  # nothing to drop: no error
+        assert await first.shared.open_groups("album") == ["42:8"]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_items_kept_only_for_a_while_are_dropped_when_old(store_url: str) -> None:
+    store = await Store.open(store_url)
+    try:
+        await store.shared.add_item("album.merged", "42:9", 1, "")
+        await store.shared.add_item("album", "42:9", 2, "kept")
+        assert await store.shared.drop_older("album.merged", 3600) == 0  # still young
+        await asyncio.sleep(0.05)
+        assert await store.shared.drop_older("album.merged", 0.01) == 1
+        assert (await store.shared.group_items("album.merged", "42:9")).orders == ()
+        assert (await store.shared.group_items("album", "42:9")).orders == (2,)  # other namespace
+    finally:
+        await store.close()

@@ -130,7 +130,8 @@ async def test_album_delivered_like_telegram_is_journaled_acked_and_merged(
     assert webhook_rig.inbox.turns == []  # acknowledged once journaled, stored after the debounce
     await eventually(lambda: len(webhook_rig.inbox.turns) == 1)
     (turn,) = webhook_rig.inbox.turns
-    assert turn.message_id == "42:album:g1"
+    ids = "+".join(str(u["message"]["message_id"]) for u in album)
+    assert turn.message_id == f"42:album:g1:{ids}"
     assert [(i.width, i.height) for i in turn.images] == [(80, 60)] * 3
     assert turn.images[0].caption == "which one fits?"
     assert sorted(c.params["file_id"] for c in tg.calls_of("getFile")) == ["a1", "a2", "a3"]
@@ -158,7 +159,8 @@ async def test_journaled_album_survives_a_crash_in_the_debounce_window(
     second = await serve_webhook()  # restart with the same journal and inbox
     await eventually(lambda: len(second.inbox.turns) == 1)
     (turn,) = second.inbox.turns
-    assert turn.message_id == "42:album:g9" and len(turn.images) == 2
+    ids = "+".join(str(u["message"]["message_id"]) for u in album)
+    assert turn.message_id == f"42:album:g9:{ids}" and len(turn.images) == 2
     assert turn.text == "damaged box"
 
 

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from adapters.telegram import journal as journal_module
 from adapters.telegram.adapter import TelegramAdapter
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.journal import NAMESPACE
@@ -141,7 +142,8 @@ async def test_an_album_spread_over_two_replicas_becomes_one_whole_turn(store: S
                 await asyncio.sleep(0.1)  # within the debounce: one album
             await asyncio.sleep(1.2)  # both replicas' debounces ran out
             turns = await _stored_turns(store)
-            assert [t.message_id for t in turns] == ["42:album:77"]
+            ids = "+".join(str(u["message"]["message_id"]) for u in album)
+            assert [t.message_id for t in turns] == [f"42:album:77:{ids}"]
             assert [(i.width, i.height) for i in turns[0].images] == [(80, 60)] * 3
             assert turns[0].text == "all three?"
             shared = store.shared
@@ -160,7 +162,8 @@ async def test_an_album_left_by_a_killed_replica_is_stored_by_the_other(store: S
     async with FakeTelegramServer() as tg, aiohttp.ClientSession() as session:
         for file_id in ("k1", "k2"):
             host_photo(tg, file_id)
-        for order, update in enumerate(tg.updates.album(["k1", "k2"], media_group_id="88")):
+        album = tg.updates.album(["k1", "k2"], media_group_id="88")
+        for order, update in enumerate(album):
             await shared.add_item(NAMESPACE, "42:88", 1000 + order, json.dumps(update))
         runners: list[web.AppRunner] = []
         survivor, _ = await _replica(tg, store, session, runners)
@@ -170,8 +173,98 @@ async def test_an_album_left_by_a_killed_replica_is_stored_by_the_other(store: S
                     break
                 await asyncio.sleep(0.05)
             (turn,) = await _stored_turns(store)
-            assert turn.message_id == "42:album:88" and len(turn.images) == 2
+            ids = "+".join(str(u["message"]["message_id"]) for u in album)
+            assert turn.message_id == f"42:album:88:{ids}" and len(turn.images) == 2
         finally:
             await survivor.stop()
+            for runner in runners:
+                await runner.cleanup()
+
+
+async def _wait_for_turns(store: Store, count: int, timeout_s: float = 8.0) -> list[Turn]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while len(turns := await _stored_turns(store)) < count:
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    return turns
+
+
+async def test_an_album_abandoned_by_a_killed_replica_is_stored_by_one_already_running(
+    store: Store,
+) -> None:
+    """A replica journals (and acknowledges) two photos, then is killed in the debounce and
+    never restarted. The other replica was running all along, so it never replays the
+    journal at start and never saw the album: it must still store it (it never did)."""
+    async with FakeTelegramServer() as tg, aiohttp.ClientSession() as session:
+        for file_id in ("a1", "a2"):
+            host_photo(tg, file_id)
+        runners: list[web.AppRunner] = []
+        survivor, _ = await _replica(tg, store, session, runners)
+        try:
+            album = tg.updates.album(["a1", "a2"], media_group_id="66")
+            for update in album:  # what the killed replica wrote before acknowledging
+                await store.shared.add_item(NAMESPACE, "42:66", update["update_id"],
+                                            json.dumps(update))  # fmt: skip
+            (turn,) = await _wait_for_turns(store, 1)
+            assert len(turn.images) == 2
+            await asyncio.sleep(1.0)
+            assert len(await _stored_turns(store)) == 1  # stored once
+            assert await store.shared.open_groups(NAMESPACE) == []
+        finally:
+            await survivor.stop()
+            for runner in runners:
+                await runner.cleanup()
+
+
+async def test_a_photo_acknowledged_after_its_album_was_stored_is_not_lost(store: Store) -> None:
+    """Photo 3 reaches a replica only after the debounce (a restart held it up): it was
+    answered 200, so it must end in the inbox. It used to share the album's inbox id and
+    was dropped as a duplicate. A redelivery of photo 2 is still not stored again."""
+    async with FakeTelegramServer() as tg, aiohttp.ClientSession() as session:
+        for file_id in ("l1", "l2", "l3"):
+            host_photo(tg, file_id)
+        runners: list[web.AppRunner] = []
+        first, rig_a = await _replica(tg, store, session, runners)
+        second, rig_b = await _replica(tg, store, session, runners)
+        try:
+            album = tg.updates.album(["l1", "l2", "l3"], caption="three?", media_group_id="55")
+            for update in album[:2]:
+                assert (await rig_a.post(update)).status == 200
+            assert [len(t.images) for t in await _wait_for_turns(store, 1)] == [2]
+            assert (await rig_b.post(album[2])).status == 200  # late
+            assert (await rig_a.post(album[1])).status == 200  # a redelivery
+            turns = await _wait_for_turns(store, 2)
+            await asyncio.sleep(1.5)  # anything stored twice shows now
+            turns = await _stored_turns(store)
+            assert [len(t.images) for t in turns] == [2, 1]
+            assert turns[0].text == "three?"
+            assert await store.shared.open_groups(NAMESPACE) == []
+        finally:
+            for adapter in (first, second):
+                await adapter.stop()
+            for runner in runners:
+                await runner.cleanup()
+
+
+async def test_a_merge_slower_than_its_claim_still_names_each_photo_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Photo downloads that outlive the merge's claim (30 s; here at once) must not make
+    the merge take its own photos in a second time (seen at load 10: one album turn with
+    its first photo and caption twice)."""
+    monkeypatch.setattr(journal_module, "CLAIM_LEASE_S", 0.0)
+    async with FakeTelegramServer() as tg, aiohttp.ClientSession() as session:
+        for file_id in ("o1", "o2"):
+            host_photo(tg, file_id)
+        runners: list[web.AppRunner] = []
+        replica, rig = await _replica(tg, store, session, runners)
+        try:
+            for update in tg.updates.album(["o1", "o2"], caption="once?", media_group_id="44"):
+                assert (await rig.post(update)).status == 200
+            (turn,) = await _wait_for_turns(store, 1)
+            assert len(turn.images) == 2 and turn.text == "once?"
+        finally:
+            await replica.stop()
             for runner in runners:
                 await runner.cleanup()

@@ -108,7 +108,8 @@ def test_album_items_merge_into_one_turn_in_message_order() -> None:
     received = Received(tuple(items[i] for i in shuffled),
                         tuple(MediaOutcome(image=images[i]) for i in shuffled))  # fmt: skip
     turn = build_turn(received)
-    assert turn.message_id == "42:album:g7"
+    ids = "+".join(str(item.telegram_message_id) for item in items)  # named by its items
+    assert turn.message_id == f"42:album:g7:{ids}"
     assert len(turn.images) == 3 and turn.images[0].caption == "which one?"
     assert turn.text == "which one?"
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from adapters.telegram.journal import AlbumJournal
+from adapters.telegram import journal as journal_module
+from adapters.telegram.journal import AlbumJournal, SharedAlbumJournal
 from core.errors import StoreError
+from core.ports import GroupItems
+from core.store.store import Store
 
 
 async def test_items_survive_a_reopen_until_done(tmp_path: Path) -> None:
@@ -27,9 +31,38 @@ async def test_items_survive_a_reopen_until_done(tmp_path: Path) -> None:
         ("42", "g1"): [{"update_id": 10, "n": 0}, {"update_id": 11, "n": 1}],
         ("7", "g2"): [{"update_id": 12}],
     }
-    await reopened.done(("42", "g1"))
+    await reopened.done(("42", "g1"), (10, 11))
     assert list(await reopened.pending()) == [("7", "g2")]
+    assert await reopened.albums() == [("7", "g2")]
     await reopened.close()
+
+
+async def test_done_forgets_only_the_stored_items_and_a_merged_redelivery_is_dropped(
+    tmp_path: Path,
+) -> None:
+    """Items 1 and 2 are read and stored; item 3, acknowledged meanwhile, must stay (the
+    old ``done`` deleted the whole album, item 3 with it). A redelivery of item 2 after
+    the album was stored is not an item to store again."""
+    journal = AlbumJournal(tmp_path / "albums.db")
+    await journal.open()
+    album = ("42", "g1")
+    await journal.add(album, 1, {"update_id": 1})
+    await journal.add(album, 2, {"update_id": 2})
+    read = await journal.items(album)
+    await journal.add(album, 3, {"update_id": 3})  # acknowledged after the read
+    await journal.done(album, read.orders)
+    left = await journal.items(album)
+    assert left.orders == (3,) and left.payloads == ('{"update_id": 3}',)
+    await journal.add(album, 2, {"update_id": 2})  # Telegram delivers item 2 again
+    assert (await journal.items(album)).orders == (3,)
+    assert await journal.pending() == {album: [{"update_id": 3}]}
+    assert await journal.claim(album, (3,)) == (3,)
+    assert await journal.items(album) == GroupItems((), math.inf, ())  # being merged
+    assert await journal.claim(album, (3,)) == ()  # claimed once
+    await journal.done(album, (3,))
+    assert await journal.albums() == [] and await journal.pending() == {}
+    assert await journal.forget_merged() == 0  # merged just now: kept for redeliveries
+    await journal.close()
 
 
 async def test_unusable_journal_is_a_store_error(tmp_path: Path) -> None:
@@ -40,3 +73,29 @@ async def test_unusable_journal_is_a_store_error(tmp_path: Path) -> None:
     closed = AlbumJournal(tmp_path / "albums.db")
     with pytest.raises(StoreError, match="not open"):
         await closed.add(("1", "g"), 1, {})
+
+
+async def test_items_claimed_by_one_replica_are_not_merged_by_another(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replica A reads photos 1–2 and downloads them; B, flushing photo 3, must not merge
+    1–2 again (the customer got both photos answered twice), only what A has not claimed.
+    A claim left by a killed replica lapses, and its items are merged by another."""
+    first, second = SharedAlbumJournal(store.shared), SharedAlbumJournal(store.shared)
+    album = ("42", "g5")
+    for update_id in (1, 2):
+        await first.add(album, update_id, {"update_id": update_id})
+    assert await first.claim(album, (await first.items(album)).orders) == (1, 2)
+    await second.add(album, 3, {"update_id": 3})
+    assert (await second.items(album)).orders == (3,)
+    assert await second.claim(album, (1, 2, 3)) == (3,)  # A's fresh claims win
+    await second.release(album, (3,))
+    await first.done(album, (1, 2))
+    assert (await second.items(album)).orders == (3,)
+    assert await second.claim(album, (3,)) == (3,)
+    # The claimer is killed: 30 s later its claim is a dead process's.
+    monkeypatch.setattr(journal_module, "CLAIM_LEASE_S", 0.0)
+    assert (await first.items(album)).orders == (3,)
+    assert await first.claim(album, (3,)) == (3,)
+    await first.done(album, (3,))
+    assert await first.albums() == [] and await second.pending() == {}

@@ -92,5 +92,6 @@ async def test_album_items_hold_the_offset_until_the_merged_turn_is_stored(
     assert all(offset is None or offset <= first_id for offset in before)
     await eventually(lambda: last_id + 1 in _offsets(tg))
     (turn,) = inbox.turns
-    assert turn.message_id == "42:album:777"
+    ids = "+".join(str(u["message"]["message_id"]) for u in album)
+    assert turn.message_id == f"42:album:777:{ids}"
     assert len(turn.images) == 3 and turn.text == "which colour?"

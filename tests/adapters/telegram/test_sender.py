@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -181,4 +182,49 @@ async def test_each_part_is_recorded_before_the_next_and_a_new_process_resumes_a
     receipt = await fresh.deliver(message, reply_to_messages(reply))
     assert tg.chat_texts(42) == ["B" * 4000, "C" * 4000, "D" * 100]  # each part exactly once
     assert receipt.platform_message_ids[:2] == (first, second)
-    assert len(progress.records) == 2  # the last part is not recorded: "delivered" follows
+    third = receipt.platform_message_ids[2]
+    # The last part is recorded too, at once: a kill before the batched "delivered" mark
+    # no longer repeats it.
+    assert progress.records[2:] == [(first, second, third)]
+    again = OutboundMessage(9, reply, attempt=3, sent=progress.records[-1], progress=progress)
+    assert (await TelegramSender(bot, ChatPacer(0.01)).deliver(again, reply_to_messages(reply))
+            ).platform_message_ids == (first, second, third)  # fmt: skip
+    assert len(tg.chat_messages(42)) == 3  # a process killed before its mark sends nothing
+
+
+class HeldRecords:
+    """DeliveryProgress whose commits wait until released (a slow database)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.records = 0
+
+    async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
+        await self.release.wait()
+        self.records += 1
+
+
+async def test_sends_whose_record_is_not_committed_are_bounded_per_process(
+    tg: FakeTelegramServer, bot: Bot
+) -> None:
+    """A kill repeats the parts Telegram answered whose record is not committed yet; one
+    process never has more of them than ``max_sends_in_flight``, however many rows it
+    delivers at once."""
+    sender = TelegramSender(bot, ChatPacer(0.01), max_sends_in_flight=2)
+    progress = HeldRecords()
+    replies = [Reply(ConversationKey("telegram", str(100 + n)), f"answer {n}") for n in range(6)]
+    deliveries = [
+        asyncio.ensure_future(
+            sender.deliver(OutboundMessage(n, reply, progress=progress), reply_to_messages(reply))
+        )
+        for n, reply in enumerate(replies)
+    ]
+    await asyncio.sleep(0.5)  # the database is slow: records wait
+    sent = sum(len(tg.chat_messages(100 + n)) for n in range(6))
+    assert sent == 2  # exactly the bound is at risk, not all 6
+    progress.release.set()
+    await asyncio.gather(*deliveries)
+    assert sum(len(tg.chat_messages(100 + n)) for n in range(6)) == 6
+    assert progress.records == 6
+    with pytest.raises(ValueError, match="at least 1"):
+        TelegramSender(bot, ChatPacer(0.01), max_sends_in_flight=0)
