@@ -131,9 +131,16 @@ APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "＇":
 CONTRACTION_TAILS = frozenset({"s", "re", "ve", "ll", "d", "m"})
 
 
+# Well-known chat spellings of everyday words, each as long as the word (offsets hold).
+CHAT_SPELLINGS = {"木有": "没有", "肿么": "怎么", "神马": "什么"}
+_CHAT = re.compile("|".join(CHAT_SPELLINGS))
+
+
 def normalise(text: str) -> str:
-    """NFKC (full-width to half-width), one kind of apostrophe, lowercase."""
-    return unicodedata.normalize("NFKC", text).translate(APOSTROPHES).lower()
+    """NFKC (full-width to half-width), one kind of apostrophe, lowercase, chat spellings
+    written out ("还有木有" is "还有没有")."""
+    text = unicodedata.normalize("NFKC", text).translate(APOSTROPHES).lower()
+    return _CHAT.sub(lambda m: CHAT_SPELLINGS[m.group()], text)
 
 
 def drop_contraction(word: str) -> str:
@@ -190,7 +197,8 @@ CANONICAL = (
     (re.compile(r"没有?(?:拆封|开封|拆开|打开)|未开封|未打开"), "未拆封"),
     (re.compile(r"寄回去|寄回来|寄回"), "退货"),
     (re.compile(r"香港|澳门|澳門"), "港澳"),
-    (re.compile(r"[寄发送](?:到|往|去|至)"), "寄送"),
+    # "Ship to" is 配送 in shops' own words (no shop writes 寄送).
+    (re.compile(r"[寄发送](?:到|往|去|至)"), " 配送 "),
 )
 
 

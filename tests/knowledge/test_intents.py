@@ -69,3 +69,9 @@ def test_until_which_day_is_not_where_is_my_parcel() -> None:
     assert not detect_intents("打折到哪天为止").order_status
     assert not detect_intents("活动持续到哪一天").order_status
     assert detect_intents("我的包裹到哪了").order_status
+
+
+def test_chat_ways_of_asking_where_an_order_is() -> None:
+    for text in ("wheres my parcel", "where's my stuff??", "where r my shoes", "hi, my purchase?"):
+        assert detect_intents(text).order_status, text
+    assert not detect_intents("where do you ship from").order_status

@@ -103,4 +103,12 @@ def test_the_same_phrasing_in_the_shops_text_matches_too() -> None:
 def test_irregular_verb_forms_read_as_their_verb() -> None:
     assert tokenize("parcels are sent daily") == tokenize("parcels are send daily")
     assert "buy" in tokenize("I bought two") and "sell" in tokenize("sold out")
-    assert "寄送" in tokenize("能发往广州吗") and "寄送" in tokenize("寄到广州")
+    assert "配送" in tokenize("能发往广州吗") and "配送" in tokenize("寄到广州")
+
+
+def test_chat_spellings_are_written_out() -> None:
+    from core.knowledge.textproc import normalise
+
+    assert normalise("这款还有木有") == "这款还有没有"
+    assert normalise("肿么退货") == "怎么退货"
+    assert len(normalise("神马时候发货")) == len("神马时候发货")
