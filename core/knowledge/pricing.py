@@ -40,6 +40,8 @@ from core.knowledge.model import (
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 UNIT_DEALS = (PromotionKind.PERCENT_OFF, PromotionKind.AMOUNT_OFF)
+# Deals a customer reaches by buying more (not spend thresholds: those apply to any order).
+QUANTITY_DEALS = (PromotionKind.N_FOR_M, PromotionKind.BUNDLE, *UNIT_DEALS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,9 @@ class Quote:
         total: What the customer pays (shipping excluded).
         upcoming: Promotions for these items that start after ``today``.
         expired: Promotions for these items that already ended.
+        available: Deals for these items running ``today`` that these quantities did not
+            reach (buy 3 pay 2 for one unit, a bundle without its partner, an amount off
+            from N units): worth telling a customer who asks the price of one.
     """
 
     today: date
@@ -91,6 +96,7 @@ class Quote:
     total: Decimal
     upcoming: tuple[Promotion, ...]
     expired: tuple[Promotion, ...]
+    available: tuple[Promotion, ...] = ()
 
 
 @dataclass(slots=True)
@@ -245,6 +251,12 @@ def quote(items: Sequence[CartItem], promotions: Sequence[Promotion], today: dat
     subtotal = round_money(sum((line.total for line in lines), ZERO))
     order_promo, discount = _order_stage(active, lines)
     relevant = [p for p in promotions if any(_in_scope(p, line) for line in lines)]
+    applied = {d.id for line in lines for d in line.deals}
+    if order_promo is not None:
+        applied.add(order_promo.id)
+    available = tuple(
+        p for p in active if p in relevant and p.id not in applied and p.kind in QUANTITY_DEALS
+    )
     return Quote(
         today=today,
         lines=tuple(_line_quote(line) for line in lines),
@@ -254,6 +266,7 @@ def quote(items: Sequence[CartItem], promotions: Sequence[Promotion], today: dat
         total=round_money(subtotal - discount),
         upcoming=tuple(sorted((p for p in relevant if p.starts > today), key=lambda p: p.starts)),
         expired=tuple(sorted((p for p in relevant if p.ends < today), key=lambda p: p.ends)),
+        available=available,
     )
 
 

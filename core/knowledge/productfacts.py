@@ -72,7 +72,12 @@ def _line(line: LineQuote, shop: ShopInfo, language: Language, labelled: bool) -
 
 def _promotion_news(quote: Quote, language: Language) -> list[str]:
     zh = language == "zh"
-    news = []
+    news = [
+        f"「{promo.name.zh}」进行中，到{promo.ends}结束：{promo.description.zh}"
+        if zh
+        else f"the {promo.name.en} runs until {promo.ends}: {promo.description.en}"
+        for promo in quote.available[:2]
+    ]
     for promo in quote.expired[-1:]:
         news.append(
             f"「{promo.name.zh}」已于{promo.ends}结束"

@@ -75,3 +75,10 @@ def test_chat_ways_of_asking_where_an_order_is() -> None:
     for text in ("wheres my parcel", "where's my stuff??", "where r my shoes", "hi, my purchase?"):
         assert detect_intents(text).order_status, text
     assert not detect_intents("where do you ship from").order_status
+
+
+def test_is_there_a_deal_is_not_a_stock_question() -> None:
+    for text in ("这个有没有优惠", "面膜有木有活动呀", "现在有没有折扣"):
+        intents = detect_intents(text)
+        assert intents.promotion and not intents.stock, text
+    assert detect_intents("这个有没有货").stock

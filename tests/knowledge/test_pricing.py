@@ -246,3 +246,36 @@ def test_a_bundle_is_formed_as_often_as_the_items_allow() -> None:
     assert q.lines[0].deals == (pair,) and q.lines[0].line_total == Decimal(
         "72.86"
     )  # 2 × 21.43 + 30
+
+
+def test_deals_these_quantities_did_not_reach_are_available_not_applied() -> None:
+    day = date(2026, 1, 1)
+    three_for_two = Promotion(
+        "N", Localized("买三付二", "3 for 2"), PromotionKind.N_FOR_M, day, day, buy=3, pay=2,
+        categories=frozenset({"c"}), description=Localized("任选3件付2件", "buy 3, pay for 2"),
+    )  # fmt: skip
+    spend = Promotion(
+        "S", Localized("满减", "spend"), PromotionKind.SPEND_THRESHOLD, day, day,
+        threshold=Decimal(500), amount_off=Decimal(50),
+    )  # fmt: skip
+    item = _sku_product("A", "30.00")
+    one = quote([(item, 1)], [three_for_two, spend], day)
+    assert one.available == (three_for_two,)  # not the spend threshold: any order has it
+    assert quote([(item, 3)], [three_for_two, spend], day).available == ()  # applied
+    assert quote([(item, 1)], [three_for_two], date(2026, 1, 2)).available == ()  # over
+
+
+def test_a_price_answer_names_a_deal_the_customer_could_still_reach() -> None:
+    from core.knowledge.model import ShopInfo
+    from core.knowledge.productfacts import quote_text
+
+    day = date(2026, 1, 1)
+    three_for_two = Promotion(
+        "N", Localized("买三付二", "3 for 2"), PromotionKind.N_FOR_M, day, date(2026, 2, 1),
+        buy=3, pay=2, categories=frozenset({"c"}),
+        description=Localized("任选3件付2件", "buy 3, pay for 2"),
+    )  # fmt: skip
+    q = quote([(_sku_product("A", "30.00"), 1)], [three_for_two], day)
+    shop = ShopInfo(Localized("店", "Shop"))
+    assert "3 for 2 runs until 2026-02-01: buy 3, pay for 2" in quote_text(q, shop, "en")
+    assert "「买三付二」进行中，到2026-02-01结束：任选3件付2件" in quote_text(q, shop, "zh")
