@@ -148,4 +148,10 @@ def _label_word_named(normal: str, spec: Spec) -> bool:
     "how to use"; "once it's opened" names "use within after opening")."""
     label = {stem(w) for w in re.findall(r"[a-z]{3,}", normalise(spec.label.en))} - _LABEL_FILLER
     asked = {stem(w) for w in re.findall(r"[a-z]{3,}", normal)} - EN_STOP
-    return bool(label & asked)
+    return bool(label & asked) or any(_same_root(a, b) for a in label for b in asked)
+
+
+def _same_root(a: str, b: str) -> bool:
+    """One word is the other with a short ending: "noise"/"noisy", "weigh"/"weight"."""
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 4 and long.startswith(short) and len(long) - len(short) <= 2

@@ -112,3 +112,19 @@ def test_the_products_own_name_names_no_spec() -> None:
     assert asked_specs("充电露营灯可以带上高铁吗", lamp) == []
     assert asked_specs("can the charging lantern go on a train", lamp) == []
     assert [s.key for s in asked_specs("充电露营灯充电要多久", lamp)] == ["recharge"]
+
+
+def test_a_spec_is_named_by_another_form_of_its_label_word() -> None:
+    fan = Product(
+        "FAN-1", Localized("风扇", "Desk Fan"), "home", Localized("家居", "Home"), Decimal("59.00"),
+        (Variant("ONE", "", 4, "FAN-1"),),
+        specs=(Spec("noise", Localized("噪音", "Noise"), Localized("低于30分贝", "below 30 dB")),),
+    )  # fmt: skip
+    assert [s.key for s in asked_specs("is it noisy at night?", fan)] == ["noise"]
+
+
+def test_words_of_one_root_meet_but_short_ones_do_not() -> None:
+    from core.knowledge.specwords import _same_root
+
+    assert _same_root("nois", "noisy") and _same_root("weigh", "weight")
+    assert not _same_root("use", "user") and not _same_root("box", "boxing")
