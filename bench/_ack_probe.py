@@ -4,7 +4,8 @@ Installed by wrapping, at run time, the functions on the ack path and the store'
 thread; kefu's code is not changed for it. Each signed webhook request gets a record of
 when it passed each step; ``GET /bench/ack-phases`` returns per-phase percentiles since the
 last call, the breakdown of the slowest 1 % of acks, and what the database thread spent its
-time on meanwhile (every transaction, by caller).
+time on meanwhile (every transaction, by caller; ``checkpoints``: transactions during which
+the main database file was written, i.e. a WAL checkpoint ran in or beside them).
 
 Phases of one ack (server side; the client's time minus ``total`` is the rest: the client's
 own loop, the kernel, aiohttp parsing the request line and headers):
@@ -54,7 +55,9 @@ class _Call:
     work_ended: float = 0.0
     ended: float = 0.0
     acks: int = 0  # webhook turns written by it
-    checkpointed: bool = False  # the main database file changed: a WAL checkpoint ran in it
+    # The main database file changed while it ran: a WAL checkpoint ran in it (the writer's
+    # automatic one) or beside it (kefu's background checkpointer, core/store/checkpoints).
+    checkpointed: bool = False
 
 
 @dataclass(slots=True)

@@ -126,12 +126,15 @@ class DecoderPool:
         self._idle: queue.SimpleQueue[DecoderProcess] = queue.SimpleQueue()
         self._all: list[DecoderProcess] = []
         self._lock = threading.Lock()
+        self._closed = False
         for _ in range(size):
             self._idle.put(self._start())
 
     def _start(self) -> DecoderProcess:
-        process = DecoderProcess()
         with self._lock:
+            if self._closed:
+                raise ImageError("the image decoder is closed")
+            process = DecoderProcess()
             self._all = [p for p in self._all if p.alive] + [process]
         return process
 
@@ -149,10 +152,16 @@ class DecoderPool:
         try:
             return process.normalise(data, limits, caption)
         finally:
-            self._idle.put(process if process.alive else self._start())
+            if self._closed:  # stopped, and handed on: a photo waiting for it fails at once
+                process.stop()
+                self._idle.put(process)
+            else:
+                self._idle.put(process if process.alive else self._start())
 
     def close(self) -> None:
+        """End every process (a decode under way fails with ImageError)."""
         with self._lock:
+            self._closed = True
             processes, self._all = self._all, []
         for process in processes:
             process.stop()

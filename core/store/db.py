@@ -10,6 +10,9 @@ runs as one unit:
   ``BEGIN IMMEDIATE`` so that another process (``serve --role worker``) waits for the lock
   instead of failing on upgrade, and every commit is synced to disk (``synchronous=FULL``):
   an acknowledged turn survives a power cut, and group commit spreads the sync over a batch.
+  Writes a request waits on (``urgent``: storing new turns) run before queued background
+  transactions (:mod:`core.store.dbthread`), and WAL checkpoints run on their own thread
+  and connection instead of inside a commit (:mod:`core.store.checkpoints`).
 * **PostgreSQL**: on the event loop through asyncpg (``run_sync``), one pooled connection
   per transaction.
 """

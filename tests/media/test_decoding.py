@@ -78,3 +78,15 @@ def test_decoding_processes_yield_the_cpu(pool: DecoderPool) -> None:
     pool.normalise(_png((40, 30)), ImageLimits(), "")  # started and serving
     (pid,) = pool.pids
     assert os.getpriority(os.PRIO_PROCESS, pid) >= decoding.NICENESS
+
+
+def test_a_closed_pool_ends_its_processes_and_refuses_photos() -> None:
+    pool = DecoderPool(2)
+    pids = pool.pids
+    pool.close()
+    assert pool.pids == []
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # ended and reaped
+    with pytest.raises(ImageError, match="closed"):
+        pool.normalise(_png((40, 30)), ImageLimits(), "")
