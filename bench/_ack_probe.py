@@ -24,6 +24,7 @@ own loop, the kernel, aiohttp parsing the request line and headers):
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import time
@@ -36,6 +37,7 @@ from typing import Any
 from aiohttp import web
 
 import adapters.webhook.adapter as webhook_adapter
+from core.store.batching import WriteBatcher
 from core.store.db import Database, _sqlite_path
 from core.store.store import Store
 
@@ -227,6 +229,10 @@ def _mtime(path: Path | None) -> int:
 def _label(function: Callable[..., Any], work: Callable[..., Any] | None) -> str:
     kind = "write" if function.__name__ == "_sqlite_write" else "read"
     name = getattr(work, "__qualname__", "?").replace(".<locals>", "").replace(".<lambda>", "")
+    for cell in getattr(work, "__closure__", None) or ():  # a group commit: which one
+        with contextlib.suppress(ValueError):
+            if isinstance(cell.cell_contents, WriteBatcher):
+                name = f"group commit {cell.cell_contents.name}"
     return f"{kind} {name}"
 
 
@@ -235,7 +241,8 @@ def _pick(values: list[float], q: float) -> float:
 
 
 def summarise(acks: list[_Ack], calls: list[_Call]) -> dict[str, Any]:
-    rows = [p for p in (a.phases() for a in acks) if p is not None]
+    done = [(a, p) for a, p in ((a, a.phases()) for a in acks) if p is not None]
+    rows = [p for _, p in done]
     if not rows:
         return {"acks": 0}
     phases = {}
@@ -243,10 +250,26 @@ def summarise(acks: list[_Ack], calls: list[_Call]) -> dict[str, Any]:
         values = sorted(r[name] for r in rows)
         phases[name] = {"p50": _pick(values, 0.5), "p99": _pick(values, 0.99),
                         "max": round(values[-1] * 1000, 2)}  # fmt: skip
-    slowest = sorted(rows, key=lambda r: r["total"])[-max(1, len(rows) // 100) :]
-    slow_mean = {n: round(sum(r[n] for r in slowest) / len(slowest) * 1000, 2) for n in PHASES}
+    slowest = sorted(done, key=lambda ap: ap[1]["total"])[-max(1, len(rows) // 100) :]
+    slow_mean = {n: round(sum(p[n] for _, p in slowest) / len(slowest) * 1000, 2) for n in PHASES}
     return {"acks": len(rows), "phases_ms": phases, "slowest_1pct_mean_ms": slow_mean,
+            "slowest_1pct_waited_behind_ms": _waited_behind([a for a, _ in slowest], calls),
             "db_thread": _thread_use(calls)}  # fmt: skip
+
+
+def _waited_behind(acks: list[_Ack], calls: list[_Call]) -> dict[str, float]:
+    """Per caller, the database thread's time spent on other transactions while these acks
+    waited for theirs to start (from ``put`` to their transaction's start), on average."""
+    behind: dict[str, float] = defaultdict(float)
+    for ack in acks:
+        assert ack.call is not None
+        start, end = ack.marks["put"], ack.call.started
+        for call in calls:
+            overlap = min(end, call.ended) - max(start, call.started)
+            if call is not ack.call and overlap > 0:
+                behind[call.label] += overlap
+    ranked = sorted(behind.items(), key=lambda kv: -kv[1])
+    return {label: round(total / len(acks) * 1000, 2) for label, total in ranked}
 
 
 def _thread_use(calls: list[_Call]) -> dict[str, Any]:
