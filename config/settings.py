@@ -175,7 +175,7 @@ class ImageSettings(Section):
             server (true) instead of on threads inside it (false). Threads inside the server
             stall its event loop and its database thread while large photos decode (heap,
             address-space and GIL contention), which delays every other request's
-            acknowledgement; each process costs ~30 MB of memory while idle.
+            acknowledgement; each process holds ~26 MB of memory while idle.
     """
 
     max_bytes: int = 20 * 1024 * 1024
