@@ -13,7 +13,11 @@
    (or with a wrong Telegram secret) to each inbound route; the server's RSS growth.
 
 The server (``bench/_edge_server.py``) is a whole kefu in its own process against the
-recording fakes; its RSS is read from ``/proc``. The photo is 8000×5000 RGB, ~130 KB as PNG.
+recording fakes; its RSS (with its decoding processes') is read from ``/proc``. The photo is
+8000×5000 RGB, ~130 KB as PNG. Part 1 also reports, per phase, where the other senders' acks
+spent their time inside the server (``ack_phases_quiet``, ``ack_phases_during_heavy``; see
+``bench/_ack_probe.py``). ``--parts`` runs only some parts; ``--decode-in threads`` decodes
+on threads inside the server instead of in decoding processes (``images.decode_processes``).
 """
 
 from __future__ import annotations
