@@ -286,6 +286,7 @@ async def serve(settings: Settings, role: ProcessRole = ProcessRole.ALL) -> None
     finally:
         await runtime.stop()
         await store.close()
+        decoder.close()  # its decoding processes end with the server
 
 
 async def core_service(settings: Settings, port: int | None = None) -> None:

@@ -22,6 +22,7 @@ from aiohttp import web
 from adapters.slack.adapter import SlackAdapter
 from adapters.telegram.adapter import TelegramAdapter
 from adapters.webhook.adapter import WebhookAdapter
+from bench._ack_probe import AckProbe, wrap_batch_writer
 from core.api.access import AccessOptions
 from core.api.routes import ServiceOptions
 from core.api.serving import mount_api
@@ -67,10 +68,13 @@ class LoopLag:
 class EdgeKefu(KefuHarness):
     """A harness wired like ``serve``: the API mounted, one image decoder for everything."""
 
-    def __init__(self, decoder: ImageDecoder, lag: LoopLag, **kwargs: object) -> None:
+    def __init__(
+        self, decoder: ImageDecoder, lag: LoopLag, probe: AckProbe, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.decoder = decoder
         self.lag = lag
+        self.probe = probe
 
     def build_adapters(self, store: Store, app: web.Application) -> dict[str, Adapter]:  # type: ignore[type-arg]
         context = AdapterContext(inbox=store, web=app, stops=self.interrupts, images=self.decoder)
@@ -79,11 +83,15 @@ class EdgeKefu(KefuHarness):
     def build_runtime(self, store: Store, app: web.Application) -> Runtime:
         mount_api(app, self.engine, ServiceOptions(ACCESS, image_decoder=self.decoder), store)
         app.router.add_get("/bench/loop-lag", self.lag.report)
+        self.probe.install(app)
+        committer = store._committer
+        if committer is not None:
+            committer.write_many = wrap_batch_writer(self.probe, committer.write_many)
         return super().build_runtime(store, app)
 
 
-async def serve(data: bytes, threads: int, memory_mb: int) -> None:
-    decoder = ImageDecoder(threads, memory_mb << 20)
+async def serve(data: bytes, threads: int, memory_mb: int, processes: bool) -> None:
+    decoder = ImageDecoder(threads, memory_mb << 20, processes)
     with tempfile.TemporaryDirectory(prefix="kefu-edge-") as tmp:
         async with FakeTelegramServer() as tg, FakeSlack() as slack:
             tg.add_file("big-photo", data)
@@ -97,7 +105,9 @@ async def serve(data: bytes, threads: int, memory_mb: int) -> None:
                 "slack": lambda c: SlackAdapter(c, slack_settings(slack)),
             }
             lag = LoopLag()
-            kefu = EdgeKefu(decoder, lag, engine=StubEngine(), adapters=adapters, store_url=None)
+            kefu = EdgeKefu(
+                decoder, lag, AckProbe(), engine=StubEngine(), adapters=adapters, store_url=None
+            )
             async with kefu:
                 settle_heap()
                 ticker = asyncio.create_task(lag.run())
@@ -109,8 +119,10 @@ async def serve(data: bytes, threads: int, memory_mb: int) -> None:
                 print(json.dumps(ready), flush=True)
                 await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
                 ticker.cancel()
+    decoder.close()
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(Path(sys.argv[1]).read_bytes(), int(sys.argv[2]), int(sys.argv[3])))
+    photo, threads, memory_mb, where = sys.argv[1:5]
+    asyncio.run(serve(Path(photo).read_bytes(), int(threads), int(memory_mb), where == "processes"))

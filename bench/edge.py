@@ -13,7 +13,11 @@
    (or with a wrong Telegram secret) to each inbound route; the server's RSS growth.
 
 The server (``bench/_edge_server.py``) is a whole kefu in its own process against the
-recording fakes; its RSS is read from ``/proc``. The photo is 8000×5000 RGB, ~130 KB as PNG.
+recording fakes; its RSS (with its decoding processes') is read from ``/proc``. The photo is
+8000×5000 RGB, ~130 KB as PNG. Part 1 also reports, per phase, where the other senders' acks
+spent their time inside the server (``ack_phases_quiet``, ``ack_phases_during_heavy``; see
+``bench/_ack_probe.py``). ``--parts`` runs only some parts; ``--decode-in threads`` decodes
+on threads inside the server instead of in decoding processes (``images.decode_processes``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import statistics
@@ -43,6 +48,7 @@ from tests.fakes.telegram_server import UpdateFactory
 KEY = parse_secret(SECRET)
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # tests.adapters.slack.conftest
 ROUTES = {"webhook", "telegram", "slack", "v1"}
+PARTS = ("images", "metrics", "unsigned")
 UPDATES = UpdateFactory({"id": 7, "is_bot": True, "first_name": "kefu", "username": "kefu_bot"})
 
 
@@ -56,10 +62,16 @@ def big_png(width: int = 8000, height: int = 5000) -> bytes:
 
 
 def rss_mb(pid: int) -> float:
+    """The resident memory of ``pid`` and its child processes (the decoding processes)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            total += int(line.split()[1]) / 1024
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            total += rss_mb(int(child))
+    return total
 
 
 async def webhook_post(session: aiohttp.ClientSession, base: str, body: dict[str, Any]) -> int:
@@ -134,6 +146,12 @@ async def loop_lag(session: aiohttp.ClientSession, base: str) -> dict[str, float
         return dict(await response.json())
 
 
+async def ack_phases(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
+    """The server's breakdown of its webhook acks since the last call (``bench/_ack_probe``)."""
+    async with session.get(f"{base}/bench/ack-phases") as response:
+        return dict(await response.json())
+
+
 async def sample_rss(pid: int, stop: asyncio.Event, peaks: list[float]) -> None:
     while not stop.is_set():
         peaks.append(rss_mb(pid))
@@ -148,12 +166,14 @@ async def images_part(base: str, ready: dict[str, Any], pid: int, rounds: int) -
                                                "text": f"hello {n}"})  # fmt: skip
         await asyncio.sleep(1.0)
         await loop_lag(session, base)  # reset
+        await ack_phases(session, base)
         quiet_stop = asyncio.Event()
         quiet = [asyncio.create_task(other_senders(session, base, quiet_stop)) for _ in range(2)]
         await asyncio.sleep(5.0)
         quiet_stop.set()
         quiet_acks = sorted(x for result in await asyncio.gather(*quiet) for x in result)
         quiet_lag = await loop_lag(session, base)
+        quiet_phases = await ack_phases(session, base)
         baseline = rss_mb(pid)
         stop, peaks = asyncio.Event(), [baseline]
         sampler = asyncio.create_task(sample_rss(pid, stop, peaks))
@@ -166,6 +186,7 @@ async def images_part(base: str, ready: dict[str, Any], pid: int, rounds: int) -
         stop.set()
         latencies = [x for result in await asyncio.gather(*senders) for x in result]
         heavy_lag = await loop_lag(session, base)
+        heavy_phases = await ack_phases(session, base)
         await sampler
         await asyncio.sleep(2.0)
         after = rss_mb(pid)
@@ -181,6 +202,7 @@ async def images_part(base: str, ready: dict[str, Any], pid: int, rounds: int) -
         "quiet_ack_p99_ms": _p99_ms(quiet_acks),
         "rss_baseline_mb": round(baseline), "rss_peak_growth_mb": round(max(peaks) - baseline),
         "rss_after_growth_mb": round(after - baseline),
+        "ack_phases_quiet": quiet_phases, "ack_phases_during_heavy": heavy_phases,
     }  # fmt: skip
 
 
@@ -244,26 +266,33 @@ async def unsigned_part(base: str, pid: int, parallel: int = 16, mb: int = 29) -
             "rss_after_growth_mb": round(rss_mb(pid) - baseline)}  # fmt: skip
 
 
-async def run(rounds: int, paths: int, threads: int, memory_mb: int) -> dict[str, Any]:
+async def run(
+    rounds: int, paths: int, threads: int, memory_mb: int, decode_in: str, parts: set[str]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "big.png"
         photo.write_bytes(big_png())
         server = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench._edge_server", str(photo), str(threads), str(memory_mb),
+            decode_in,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
             assert server.stdout is not None
             ready = json.loads(await server.stdout.readline())
             base = ready["base_url"]
-            images = await images_part(base, ready, server.pid, rounds)
-            metrics = await metrics_part(base, paths)
-            unsigned = await unsigned_part(base, server.pid)
+            result: dict[str, Any] = {}
+            if "images" in parts:
+                result["images"] = await images_part(base, ready, server.pid, rounds)
+            if "metrics" in parts:
+                result["metrics"] = await metrics_part(base, paths)
+            if "unsigned" in parts:
+                result["unsigned_bodies"] = await unsigned_part(base, server.pid)
         finally:
             assert server.stdin is not None
             server.stdin.close()
             await asyncio.wait_for(server.wait(), 60)
-    return {"images": images, "metrics": metrics, "unsigned_bodies": unsigned}
+    return result
 
 
 def main() -> None:
@@ -272,10 +301,19 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=5000)
     parser.add_argument("--decode-threads", type=int, default=2)
     parser.add_argument("--decode-memory-mb", type=int, default=384)
+    parser.add_argument(
+        "--decode-in", choices=("processes", "threads"), default="processes",
+        help="images.decode_processes true (the default) or false",
+    )  # fmt: skip
     parser.add_argument("--routes", default=",".join(sorted(ROUTES)), help="heavy routes")
+    parser.add_argument("--parts", default=",".join(PARTS), help="which parts to run")
     args = parser.parse_args()
     ROUTES.intersection_update(args.routes.split(","))
-    result = asyncio.run(run(args.rounds, args.paths, args.decode_threads, args.decode_memory_mb))
+    parts = set(args.parts.split(","))
+    if not parts <= set(PARTS):
+        parser.error(f"--parts: choose from {', '.join(PARTS)}")
+    limits = (args.decode_threads, args.decode_memory_mb, args.decode_in)
+    result = asyncio.run(run(args.rounds, args.paths, *limits, parts))
     print(json.dumps(result, indent=2))
 
 

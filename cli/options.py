@@ -29,7 +29,9 @@ def image_limits(settings: Settings) -> ImageLimits:
 def image_decoder(settings: Settings) -> ImageDecoder:
     """The process's one image decoder (adapters and ``/v1`` share its limits)."""
     images = settings.images
-    return ImageDecoder(images.decode_threads, images.decode_memory_mb * 1024 * 1024)
+    return ImageDecoder(
+        images.decode_threads, images.decode_memory_mb * 1024 * 1024, images.decode_processes
+    )
 
 
 def secret_values(node: object) -> list[str]:

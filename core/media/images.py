@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageError, ImageTooLargeError, UnsupportedImageFormatError
+from core.media.decoding import DecoderPool
 from core.model.turn import ImagePart
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"})
@@ -193,6 +194,17 @@ def normalise_image(data: bytes, limits: ImageLimits | None = None, caption: str
     return _normalise(data, header, limits, caption)
 
 
+def normalise_and_trim(data: bytes, limits: ImageLimits, caption: str = "") -> ImagePart:
+    """:func:`normalise_image`, then large decodes' memory handed back to the OS (what a
+    decoding process runs for each photo)."""
+    header = read_header(data, limits)
+    try:
+        return _normalise(data, header, limits, caption)
+    finally:
+        if header.decode_bytes(limits.target_pixels) > _TRIM_ABOVE_BYTES:
+            _trim_heap()
+
+
 def _normalise(data: bytes, header: Header, limits: ImageLimits, caption: str) -> ImagePart:
     image = _decode_reduced(data, header, limits.target_pixels)
     rgb = _downscale(_to_rgb(image), limits.target_pixels)
@@ -251,18 +263,24 @@ class ImageDecoder:
     """The process's image decoding: off the event loop, limited in number and memory.
 
     Args:
-        threads: Decodes that run at once (each on its own thread).
+        threads: Decodes that run at once (each waited for on its own thread).
         memory_bytes: Estimated memory the decodes in flight may hold together; an image
             whose decode alone would need more is refused.
+        processes: Decode in ``threads`` worker processes started now
+            (:mod:`core.media.decoding`; what ``serve`` does) instead of on the threads
+            themselves (tests, tools, anything that decodes a few photos).
     """
 
-    def __init__(self, threads: int = 2, memory_bytes: int = 384 * 1024 * 1024) -> None:
+    def __init__(
+        self, threads: int = 2, memory_bytes: int = 384 * 1024 * 1024, processes: bool = False
+    ) -> None:
         self.threads = threads
         self.memory_bytes = memory_bytes
         self._pool = ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="kefu-image", initializer=_lower_priority
         )
         self._budget = _MemoryBudget(memory_bytes)
+        self.processes = DecoderPool(threads) if processes else None
 
     async def normalise(
         self, data: bytes, limits: ImageLimits | None = None, caption: str = ""
@@ -288,11 +306,11 @@ class ImageDecoder:
                 f"{needed >> 20} MB; the ceiling is {self.memory_bytes >> 20} MB"
             )
         with self._budget.reserve(needed):
-            try:
-                return _normalise(data, header, limits, caption)
-            finally:
-                if needed > _TRIM_ABOVE_BYTES:
-                    _trim_heap()
+            if self.processes is not None:
+                return self.processes.normalise(data, limits, caption)
+            return normalise_and_trim(data, limits, caption)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.processes is not None:
+            self.processes.close()

@@ -44,6 +44,8 @@ class WriteBatcher(Generic[Item, Result]):
             process; it resolves the race row by row. Any other failed batch of several
             items is retried an item per transaction, so one bad item fails alone.
         after: Called after each batch (for example to wake a worker).
+        urgent: Requests wait for these writes before they are acknowledged: they go ahead
+            of other queued transactions (:meth:`Database.write`).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class WriteBatcher(Generic[Item, Result]):
         max_batch: int = 256,
         one_by_one: Callable[[Item], Awaitable[Result]] | None = None,
         after: Callable[[], None] | None = None,
+        urgent: bool = False,
     ) -> None:
         self.db = db
         self.write_many = write_many
@@ -62,6 +65,7 @@ class WriteBatcher(Generic[Item, Result]):
         self.max_batch = max_batch
         self.one_by_one = one_by_one
         self.after = after
+        self.urgent = urgent
         self._queue: asyncio.Queue[_Pending[Item, Result]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._busy = False
@@ -121,7 +125,9 @@ class WriteBatcher(Generic[Item, Result]):
     async def _write(self, batch: list[_Pending[Item, Result]]) -> None:
         items = [p.item for p in batch]
         try:
-            results = await self.db.write(lambda conn: self.write_many(conn, items))
+            results = await self.db.write(
+                lambda conn: self.write_many(conn, items), urgent=self.urgent
+            )
         except StoreError as exc:
             if isinstance(exc, StoreConflictError) and self.one_by_one is not None:
                 await self._one_by_one(batch, self.one_by_one)
@@ -135,7 +141,9 @@ class WriteBatcher(Generic[Item, Result]):
             self.after()
 
     async def _alone(self, item: Item) -> Result:
-        (result,) = await self.db.write(lambda conn: self.write_many(conn, [item]))
+        (result,) = await self.db.write(
+            lambda conn: self.write_many(conn, [item]), urgent=self.urgent
+        )
         if isinstance(result, Exception):
             raise result
         return result

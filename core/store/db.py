@@ -10,6 +10,9 @@ runs as one unit:
   ``BEGIN IMMEDIATE`` so that another process (``serve --role worker``) waits for the lock
   instead of failing on upgrade, and every commit is synced to disk (``synchronous=FULL``):
   an acknowledged turn survives a power cut, and group commit spreads the sync over a batch.
+  Writes a request waits on (``urgent``: storing new turns) run before queued background
+  transactions (:mod:`core.store.dbthread`), and WAL checkpoints run on their own thread
+  and connection instead of inside a commit (:mod:`core.store.checkpoints`).
 * **PostgreSQL**: on the event loop through asyncpg (``run_sync``), one pooled connection
   per transaction.
 """
@@ -20,7 +23,6 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +39,8 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
 from core.errors import StoreConflictError, StoreError
+from core.store.checkpoints import Checkpointer, backstop
+from core.store.dbthread import DatabaseThread, Priority
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 T = TypeVar("T")
@@ -77,6 +81,8 @@ def _create_sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        if not memory:
+            backstop(dbapi_connection)  # checkpoints run in the background (Checkpointer)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
@@ -111,18 +117,21 @@ class Database:
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         self._sync: Engine | None = None
         self._async: AsyncEngine | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._thread: DatabaseThread | None = None
         self._conn: Connection | None = None
         self._synced = True  # the connection starts with synchronous=FULL
+        self._checkpointer: Checkpointer | None = None
         if self.dialect == "sqlite":
             self._sync = _create_sqlite_engine(url)
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="kefu-sqlite")
+            self._thread = DatabaseThread("kefu-sqlite")
+            if _sqlite_path(url) not in ("", ":memory:"):
+                self._checkpointer = Checkpointer(_sqlite_path(url))
         else:
             self._async = create_async_engine(
                 url, pool_size=20, max_overflow=10, pool_pre_ping=True
             )
 
-    async def write(self, work: Work[T], *, durable: bool = True) -> T:
+    async def write(self, work: Work[T], *, durable: bool = True, urgent: bool = False) -> T:
         """Run ``work`` in one transaction and commit it; roll back if it raises.
 
         Args:
@@ -130,6 +139,8 @@ class Database:
             durable: Wait until the commit is on disk. Only writes that nothing depends on
                 after a power cut skip it: a lease (claims, renewals) that is lost with the
                 machine is simply taken again after it expires.
+            urgent: A request waits for this write before it is acknowledged: on SQLite it
+                runs before every queued transaction that is not urgent.
         """
         with _as_store_errors():
             if self._async is not None:
@@ -137,7 +148,8 @@ class Database:
                     if not durable:
                         await conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     return await conn.run_sync(work)
-            return await self._on_thread(self._sqlite_write, work, durable)
+            priority = Priority.URGENT if urgent else Priority.NORMAL
+            return await self._on_thread(self._sqlite_write, work, durable, priority=priority)
 
     async def read(self, work: Work[T]) -> T:
         """Run ``work`` on a connection and roll back whatever it did."""
@@ -180,13 +192,17 @@ class Database:
     async def dispose(self) -> None:
         if self._async is not None:
             await self._async.dispose()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.close)
         if self._sync is not None and self._thread is not None:
             await self._on_thread(self._close_connection)
-            self._thread.shutdown(wait=True)
+            await asyncio.to_thread(self._thread.stop)
 
-    async def _on_thread(self, function: Callable[..., T], *args: Any) -> T:
+    async def _on_thread(
+        self, function: Callable[..., T], *args: Any, priority: Priority = Priority.NORMAL
+    ) -> T:
         assert self._thread is not None
-        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
+        return await self._thread.run(function, *args, priority=priority)
 
     def _connection(self) -> Connection:
         # One connection, kept open on the database thread: checking a connection out and
@@ -207,7 +223,10 @@ class Database:
                 self._synced = durable
             conn.info["kefu_write"] = True
             with conn.begin():
-                return work(conn)
+                result = work(conn)
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
+            return result
 
     def _sqlite_read(self, work: Work[T]) -> T:
         conn = self._connection()

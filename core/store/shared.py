@@ -46,7 +46,10 @@ class SharedState:
         # Album items arrive together from many chats; one commit (one disk sync) for all
         # that arrive at once keeps each webhook's acknowledgement fast under load.
         self._items: WriteBatcher[_Item, None] = WriteBatcher(
-            db, lambda conn, batch: _insert_items(db.dialect, conn, batch), "kefu-group-items"
+            db,
+            lambda conn, batch: _insert_items(db.dialect, conn, batch),
+            "kefu-group-items",
+            urgent=True,  # written before the request is acknowledged
         )
 
     async def close(self) -> None:

@@ -56,6 +56,7 @@ class Store:
                 "kefu-inbox-group-commit",
                 one_by_one=self.put_one,
                 after=self.notify_new_turns,
+                urgent=True,  # the platforms wait for these commits: acks go first
             )
 
     @classmethod
@@ -126,7 +127,10 @@ class Store:
     async def put_one(self, turn: Turn) -> IngestResult:
         """Store one turn in its own transaction (the group commit's fallback)."""
         try:
-            return (await self.db.write(lambda conn: write_turns(conn, self.db.dialect, [turn])))[0]
+            written = await self.db.write(
+                lambda conn: write_turns(conn, self.db.dialect, [turn]), urgent=True
+            )
+            return written[0]
         except StoreConflictError:
             # A concurrent delivery of the same message won the race.
             existing = await self._find_inbox(turn.key.channel, turn.message_id)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, event, func, select, text, update
 from core.errors import StoreError
 from core.model.turn import ConversationKey
 from core.store.db import Database
-from core.store.schema import conversations
+from core.store.schema import conversations, inbox
 from core.store.store import Store
 from tests.conftest import make_turn
 
@@ -215,3 +215,29 @@ async def test_database_failures_come_out_as_store_errors_only(store: Store) -> 
 
     with pytest.raises(ValueError):
         await store.db.write(not_a_database_error)
+
+
+async def test_acks_are_written_before_queued_background_writes(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'kefu.db'}")
+    release, started = threading.Event(), threading.Event()
+
+    def busy(_conn: Connection) -> None:
+        started.set()
+        release.wait(5)
+
+    def turns_stored(conn: Connection) -> int:
+        return int(conn.execute(select(func.count()).select_from(inbox)).scalar_one())
+
+    try:
+        running = asyncio.ensure_future(store.db.write(busy))
+        assert await asyncio.to_thread(started.wait, 5)
+        queued = [asyncio.ensure_future(store.db.write(turns_stored)) for _ in range(3)]
+        await asyncio.sleep(0)
+        ack = asyncio.ensure_future(store.put(make_turn("hi", chat="A")))
+        await asyncio.sleep(0.05)  # the put's group commit has queued its transaction
+        release.set()
+        await asyncio.gather(running, ack)
+        seen = await asyncio.gather(*queued)
+    finally:
+        await store.close()
+    assert seen == [1, 1, 1]  # queued first, written after the ack
