@@ -104,6 +104,19 @@ class HandoffPolicyConfig(BaseModel):
     extra_complaint_phrases: tuple[str, ...] = ()
 
 
+# Things that expire without anything being wrong with the goods: points, coupons, vouchers.
+_BENEFITS = re.compile(
+    r"积分|优惠券|优惠码|券|红包|会员|礼品卡|购物卡|活动|"
+    r"\bpoints?\b|\bcoupons?\b|\bvouchers?\b|\bmembership\b|\bgift ?cards?\b|\bpromo(?:tion)? ?codes?\b|\bcodes?\b"
+)
+_EXPIRY_WORDS = ("过期", "expired")
+
+
+def _expiry_of_a_benefit(lowered: str, match: re.Match[str]) -> bool:
+    """The damage word found is an expiry, and what expires is a benefit, not the goods."""
+    return match.group(0) in _EXPIRY_WORDS and bool(_BENEFITS.search(lowered))
+
+
 def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
     # Latin phrases match whole words ("sue" must not fire on "issue"); Chinese ones anywhere.
     parts = []
@@ -154,7 +167,10 @@ class HandoffPolicy:
             return HandoffDecision(
                 (f"complaint or escalation wording: {match.group(0)!r}",), HandoffKind.COMPLAINT
             )
-        if self.config.handoff_on_damage and (match := self._damage.search(lowered)):
+        match = self._damage.search(lowered)
+        if match and _expiry_of_a_benefit(lowered, match):
+            match = None  # "when do my points expire" asks a date, it reports no bad goods
+        if self.config.handoff_on_damage and match:
             return HandoffDecision(
                 (f"damaged or defective item reported: {match.group(0)!r}",), HandoffKind.COMPLAINT
             )

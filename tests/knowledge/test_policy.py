@@ -164,3 +164,17 @@ def test_a_question_about_another_persons_order_goes_to_staff() -> None:
     assert decision is not None and decision.kind is HandoffKind.POLICY
     assert "another person" in decision.reasons[0]
     assert HandoffPolicy().before_answer("What did I order?", None, (), 0) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["积分多久过期", "我的优惠券过期了还能用吗", "Have my points expired?"]
+)
+def test_an_expiring_benefit_is_not_a_damaged_item(text: str) -> None:
+    decision = HandoffPolicy().before_answer(text, None, (), 0)
+    assert decision is None or decision.kind is not HandoffKind.COMPLAINT
+
+
+@pytest.mark.parametrize("text", ["收到的牛奶已经过期了", "the sunscreen I got has expired"])
+def test_expired_goods_are_still_a_complaint(text: str) -> None:
+    decision = HandoffPolicy().before_answer(text, None, (), 0)
+    assert decision is not None and decision.kind is HandoffKind.COMPLAINT
