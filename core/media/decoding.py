@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
@@ -66,11 +67,25 @@ def _read_message(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
     return header, _read_exactly(stream, int(header["size"]))
 
 
+# What a decoding process inherits: no token, secret or setting of kefu's (KEFU_*), only
+# what Python, the C library and Pillow read.
+_INHERITED = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TEMP", "TMP", "TZ",
+                        "SYSTEMROOT", "VIRTUAL_ENV"})  # fmt: skip
+_INHERITED_PREFIXES = ("LC_", "PYTHON", "MALLOC_", "OMP_")
+
+
+def decoder_environment(parent: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a decoding process: the parent's, less everything else."""
+    env = {k: v for k, v in parent.items() if k in _INHERITED or k.startswith(_INHERITED_PREFIXES)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), parent.get("PYTHONPATH")]))
+    return env
+
+
 class DecoderProcess:
     """One decoding process; :meth:`normalise` is blocking (call it from a thread)."""
 
     def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}  # fmt: skip
+        env = decoder_environment(os.environ)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "core.media.decoding"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=_ROOT,

@@ -90,3 +90,27 @@ def test_a_closed_pool_ends_its_processes_and_refuses_photos() -> None:
             os.waitpid(pid, os.WNOHANG)  # ended and reaped
     with pytest.raises(ImageError, match="closed"):
         pool.normalise(_png((40, 30)), ImageLimits(), "")
+
+
+def test_decoding_processes_inherit_no_secret_or_setting_of_kefu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KEFU_TELEGRAM__BOT_TOKEN", "123:secret-token")
+    monkeypatch.setenv("SOME_API_KEY", "hunter2")
+    process = decoding.DecoderProcess()
+    try:
+        # One photo first: the process has started (its environment is set up) and works.
+        assert process.normalise(_png((40, 30)), ImageLimits(), "").width == 40
+        with open(f"/proc/{process.pid}/environ", "rb") as file:
+            names = {item.split(b"=", 1)[0].decode() for item in file.read().split(b"\0") if item}
+    finally:
+        process.stop()
+    assert "KEFU_TELEGRAM__BOT_TOKEN" not in names and "SOME_API_KEY" not in names
+    assert {"PATH", "PYTHONPATH"} <= names
+
+
+def test_the_decoder_environment_keeps_only_what_python_needs() -> None:
+    env = decoding.decoder_environment(
+        {"PATH": "/bin", "LC_ALL": "C", "KEFU_SLACK__BOT_TOKEN": "xoxb", "AWS_SECRET": "s"}
+    )
+    assert set(env) == {"PATH", "LC_ALL", "PYTHONPATH"}
