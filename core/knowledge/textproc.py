@@ -31,7 +31,7 @@ EN_STOP = _words(
     shall may might must not no yes please hi hello hey thanks thank there here any some much
     many more most very just also so than too get got want need like know tell let am s t
     i'm it's don't can't policy policies rule rules still really actually already maybe ever even
-    something anything able possible okay ok"""
+    something anything able possible okay ok different another other others else same"""
 )
 ZH_STOP = _words(
     """的 了 吗 呢 吧 啊 呀 哦 嗯 么 我 你 您 他 她 它 们 我们 你们 是 有 在 和 与 或 请问 请 一下 什么

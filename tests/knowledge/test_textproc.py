@@ -112,3 +112,8 @@ def test_chat_spellings_are_written_out() -> None:
     assert normalise("这款还有木有") == "这款还有没有"
     assert normalise("肿么退货") == "怎么退货"
     assert len(normalise("神马时候发货")) == len("神马时候发货")
+
+
+def test_words_that_only_compare_are_not_topics() -> None:
+    assert tokenize("can I swap it for a different colour") == ["exchang", "colour"]
+    assert "other" not in tokenize("do you have other sizes") and "size" in tokenize("other sizes")
