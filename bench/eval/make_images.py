@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,18 +278,31 @@ DAMAGES = (
 )
 
 
-def main() -> None:
+def write_images(
+    out: Path,
+    seed: int,
+    screens: Sequence[Screen],
+    tags: Sequence[Tag],
+    others: Mapping[str, Callable[[str], Image.Image]],
+) -> None:
+    """Draw a shop's screenshots, tags and other pictures (``name: draw(font_path)``) into
+    ``out`` as optimised PNGs; the tags' tilt noise comes from ``seed``."""
     font = find_cjk_font()
-    OUT.mkdir(exist_ok=True)
-    rng = random.Random(20261121)
-    for screen in SCREENS:
-        draw_screen(screen, font).save(OUT / f"{screen.name}.png", optimize=True)
-    for tag in TAGS:
-        draw_tag(tag, font, rng).save(OUT / f"{tag.name}.png", optimize=True)
-    for damage in DAMAGES:
-        draw_damage(damage, font).save(OUT / f"{damage.name}.png", optimize=True)
-    count = len(SCREENS) + len(TAGS) + len(DAMAGES)
-    print(f"wrote {count} images to {OUT} with font {font}", file=sys.stderr)
+    out.mkdir(exist_ok=True)
+    rng = random.Random(seed)
+    for screen in screens:
+        draw_screen(screen, font).save(out / f"{screen.name}.png", optimize=True)
+    for tag in tags:
+        draw_tag(tag, font, rng).save(out / f"{tag.name}.png", optimize=True)
+    for name, draw in others.items():
+        draw(font).save(out / f"{name}.png", optimize=True)
+    count = len(screens) + len(tags) + len(others)
+    print(f"wrote {count} images to {out} with font {font}", file=sys.stderr)
+
+
+def main() -> None:
+    others = {d.name: (lambda font, d=d: draw_damage(d, font)) for d in DAMAGES}
+    write_images(OUT, 20261121, SCREENS, TAGS, others)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT))
 
-from bench.eval.make_images import Screen, Tag, draw_screen, draw_tag, find_cjk_font  # noqa: E402
+from bench.eval.make_images import Screen, Tag, write_images  # noqa: E402
 
 OUT = Path(__file__).with_name("images")
 PEONY = (200, 70, 110)
@@ -140,18 +140,16 @@ def draw_rash(note: str, font_path: str) -> Image.Image:
 
 
 def main() -> None:
-    font = find_cjk_font()
-    OUT.mkdir(exist_ok=True)
-    rng = random.Random(20261113)
-    for screen in SCREENS:
-        draw_screen(screen, font).save(OUT / f"{screen.name}.png", optimize=True)
-    for tag in TAGS:
-        draw_tag(tag, font, rng).save(OUT / f"{tag.name}.png", optimize=True)
-    draw_broken_bottle("精华水瓶子碎了，漏了一盒", font).save(
-        OUT / "damage_toner.png", optimize=True
+    write_images(
+        OUT,
+        20261113,
+        SCREENS,
+        TAGS,
+        {
+            "damage_toner": lambda font: draw_broken_bottle("精华水瓶子碎了，漏了一盒", font),
+            "allergy_rash": lambda font: draw_rash("用了面霜第二天脸上起红疹", font),
+        },
     )
-    draw_rash("用了面霜第二天脸上起红疹", font).save(OUT / "allergy_rash.png", optimize=True)
-    print(f"wrote {len(SCREENS) + len(TAGS) + 2} images to {OUT} with font {font}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ committed, so the evaluation does not need the font. All text is drawn at 30 px 
 
 from __future__ import annotations
 
-import random
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT))
 
-from bench.eval.make_images import Screen, Tag, draw_screen, draw_tag, find_cjk_font  # noqa: E402
+from bench.eval.make_images import Screen, Tag, write_images  # noqa: E402
 
 OUT = Path(__file__).with_name("images")
 
@@ -130,15 +129,13 @@ def draw_cracked_charger(note: str, font_path: str) -> Image.Image:
 
 
 def main() -> None:
-    font = find_cjk_font()
-    OUT.mkdir(exist_ok=True)
-    rng = random.Random(20260620)
-    for screen in SCREENS:
-        draw_screen(screen, font).save(OUT / f"{screen.name}.png", optimize=True)
-    for tag in TAGS:
-        draw_tag(tag, font, rng).save(OUT / f"{tag.name}.png", optimize=True)
-    draw_cracked_charger("刚收到外壳就裂了", font).save(OUT / "damage_charger.png", optimize=True)
-    print(f"wrote {len(SCREENS) + len(TAGS) + 1} images to {OUT} with font {font}", file=sys.stderr)
+    write_images(
+        OUT,
+        20260620,
+        SCREENS,
+        TAGS,
+        {"damage_charger": lambda font: draw_cracked_charger("刚收到外壳就裂了", font)},
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT))
 
-from bench.eval.make_images import Screen, Tag, draw_screen, draw_tag, find_cjk_font  # noqa: E402
+from bench.eval.make_images import Screen, Tag, write_images  # noqa: E402
 
 OUT = Path(__file__).with_name("images")
 HARBOR = (30, 120, 140)
@@ -145,18 +145,18 @@ def draw_cracked_fountain(note: str, font_path: str) -> Image.Image:
 
 
 def main() -> None:
-    font = find_cjk_font()
-    OUT.mkdir(exist_ok=True)
-    rng = random.Random(20261216)
-    for screen in SCREENS:
-        draw_screen(screen, font).save(OUT / f"{screen.name}.png", optimize=True)
-    for tag in TAGS:
-        draw_tag(tag, font, rng).save(OUT / f"{tag.name}.png", optimize=True)
-    draw_torn_bag("狗粮袋子破了，撒了一箱子", font).save(OUT / "damage_food_bag.png", optimize=True)
-    draw_cracked_fountain("Fountain tank cracked, leaking", font).save(
-        OUT / "damage_fountain.png", optimize=True
+    write_images(
+        OUT,
+        20261216,
+        SCREENS,
+        TAGS,
+        {
+            "damage_food_bag": lambda font: draw_torn_bag("狗粮袋子破了，撒了一箱子", font),
+            "damage_fountain": lambda font: draw_cracked_fountain(
+                "Fountain tank cracked, leaking", font
+            ),
+        },
     )
-    print(f"wrote {len(SCREENS) + len(TAGS) + 2} images to {OUT} with font {font}", file=sys.stderr)
 
 
 if __name__ == "__main__":
