@@ -30,14 +30,20 @@ from core.answering.bot import (
 from core.answering.confidence import score_logprobs
 from core.answering.decisionlog import with_facts
 from core.answering.draft import Draft, DraftBudget, write_draft
-from core.answering.fallbacks import engine_failed, no_desk_handoff, stopped, unknown_command
+from core.answering.fallbacks import (
+    engine_failed,
+    handoff_decision,
+    no_desk_handoff,
+    stopped,
+    unknown_command,
+)
 from core.answering.feedback import FeedbackRecorder
 from core.answering.interrupts import Interrupts
 from core.answering.meter import ThroughputMeter
 from core.engines.base import Engine, GenerationChunk, GenerationRequest
 from core.errors import EngineError
 from core.handoff.desk import StaffDesk
-from core.handoff.relay import HandoffRelay, draft_reason
+from core.handoff.relay import HandoffRelay
 from core.model.decision import (
     Completion,
     Conversation,
@@ -280,16 +286,9 @@ class Answerer:
         reply = Reply(
             turn.key, body, ReplyKind.HANDOFF, reply_to=turn.message_id, confidence=confidence
         )
-        withheld = (draft_reason(draft),) if draft.strip() else ()
         return Completion(
             replies=(reply,),
-            decision=Decision(
-                DecisionKind.HANDOFF,
-                confidence.score if confidence else None,
-                confidence.components if confidence else (),
-                (f"handoff:{decision.kind}", *decision.reasons, *withheld),
-                self.engine.model_id,
-            ),
+            decision=handoff_decision(decision, confidence, draft, self.engine.model_id),
             stream_refs={0: stream_ref} if stream_ref else {},
             new_state=ConversationState.HANDOFF,
             handoff_reason=reason,

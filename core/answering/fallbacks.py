@@ -26,6 +26,24 @@ def contact_text(contact: ShopContact | None, language: Language) -> str:
     return text("handoff_unavailable", language).format(contact=found)
 
 
+def handoff_decision(
+    decision: HandoffDecision,
+    confidence: Confidence | None,
+    draft: str,
+    model: str | None,
+    *extra_reasons: str,
+) -> Decision:
+    """The decision-log entry of a handoff: its kind and reasons, and the withheld draft."""
+    withheld = (draft_reason(draft),) if draft.strip() else ()
+    return Decision(
+        DecisionKind.HANDOFF,
+        confidence.score if confidence else None,
+        confidence.components if confidence else (),
+        (f"handoff:{decision.kind}", *decision.reasons, *extra_reasons, *withheld),
+        model,
+    )
+
+
 def no_desk_handoff(
     turn: Turn,
     decision: HandoffDecision,
@@ -45,16 +63,9 @@ def no_desk_handoff(
     reply = Reply(
         turn.key, contact_text(contact, language), ReplyKind.NOTICE, reply_to=turn.message_id
     )
-    withheld = (draft_reason(draft),) if draft.strip() else ()
     return Completion(
         replies=(reply,),
-        decision=Decision(
-            DecisionKind.HANDOFF,
-            confidence.score if confidence else None,
-            confidence.components if confidence else (),
-            (f"handoff:{decision.kind}", *decision.reasons, NO_DESK_REASON, *withheld),
-            model,
-        ),
+        decision=handoff_decision(decision, confidence, draft, model, NO_DESK_REASON),
         stream_refs={0: stream_ref} if stream_ref else {},
         failure_delta=-1,
     )

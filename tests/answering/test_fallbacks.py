@@ -137,3 +137,18 @@ async def test_every_handoff_is_logged_with_its_reason(
     messages = [r.getMessage() for r in caplog.records if r.name == "core.answering.answer"]
     assert any("handoff of telegram|42|" in m and "投诉" in m for m in messages)
     assert any("explicit request" in m and "no staff desk" in m for m in messages)
+
+
+def test_a_handoff_decision_keeps_its_reasons_and_the_withheld_draft() -> None:
+    from core.answering.bot import HandoffDecision
+    from core.answering.fallbacks import handoff_decision
+    from core.model.decision import HandoffKind
+
+    decision = HandoffDecision(("no facts",), HandoffKind.NO_KNOWLEDGE)
+    logged = handoff_decision(decision, None, "It costs ¥9", "m1", "extra")
+    assert logged.reasons[:3] == ("handoff:no_knowledge", "no facts", "extra")
+    assert len(logged.reasons) == 4 and "¥9" in logged.reasons[3]
+    assert handoff_decision(decision, None, "  ", None).reasons == (
+        "handoff:no_knowledge",
+        "no facts",
+    )
