@@ -78,6 +78,7 @@ def test_decoding_processes_yield_the_cpu(pool: DecoderPool) -> None:
     pool.normalise(_png((40, 30)), ImageLimits(), "")  # started and serving
     (pid,) = pool.pids
     assert os.getpriority(os.PRIO_PROCESS, pid) >= decoding.NICENESS
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE
 
 
 def test_a_closed_pool_ends_its_processes_and_refuses_photos() -> None:
