@@ -31,7 +31,7 @@ from core.knowledge.functions import ShopFunctions
 from core.knowledge.grounding import Evidence
 from core.knowledge.intents import Intents, detect_intents
 from core.knowledge.orders import Asker
-from core.knowledge.passages import QuoteRule, choose_passages
+from core.knowledge.passages import QuoteRule, choose_passages, policy_passage
 from core.knowledge.policy import HandoffPolicy
 from core.knowledge.pricing import quote
 from core.knowledge.questions import answer_each, split_questions
@@ -277,8 +277,14 @@ class KnowledgeBrain:
             self.config.retrieval.min_coverage, direct.dominant_coverage, direct.dominance,
             direct.sibling_ratio,
         )  # fmt: skip
-        hits = self.holder.current.retriever.search(question, max(self.config.retrieval.top_k, 4))
-        return choose_passages(hits, question, rule, language)
+        retriever = self.holder.current.retriever
+        hits = retriever.search(question, max(self.config.retrieval.top_k, 4))
+        chosen = choose_passages(hits, question, rule, language)
+        if chosen:
+            return chosen
+        kinds = frozenset({"faq", "policy"}) & rule.kinds
+        topical = retriever.search(question, 4, kinds=kinds, topic_only=True)
+        return policy_passage(topical, question, rule, language)
 
     @staticmethod
     def _quote(passages: Sequence[Hit], language: Language) -> str:

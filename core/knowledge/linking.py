@@ -10,7 +10,10 @@ only it has. In order:
 2. **typos**: a form within a small edit distance of a same-length stretch of the text
    ("traillte" for "TrailLite", "camp stoev", "登山帐逢");
 3. **own words**: a word of the product's names and aliases that no other product has
-   ("Zephyr", "kettle").
+   ("Zephyr", "kettle");
+4. **head nouns**: the one Chinese character that ends every Chinese name and alias of a
+   product and no other product's ("窝" of 狗窝, 猫窝, 宠物窝), where it stands as a word of
+   its own after a modifier ("70cm的窝", "大的窝呢").
 
 Every mention keeps its place in the normalised text, so quantities and options written
 next to it belong to it.
@@ -26,6 +29,14 @@ from core.knowledge.textproc import EN_STOP, normalise
 
 _SEPARATORS = re.compile(r"[\s\-_'’.·/()（）,，]+")
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9]+|\d+[a-z]+[a-z0-9]*")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# A head noun standing alone: after 的, a number, a unit or a measure word, and before
+# punctuation, a particle or the end (so "窝" is not read inside another word).
+_HEAD_NOUN = re.compile(
+    r"(?<=[的个只张件\da-z])([\u4e00-\u9fff])(?=[^\u4e00-\u9fff]|[呢吗嘛的了多有要还也和与及跟怎能是]|$)"
+)
+# Measure words and units: after a number they count or measure, they do not name a product.
+NOT_HEADS = frozenset("个件双条根盒罐袋包瓶只台套顶把支张份斤箱组副块枚款桶片粒支米克升寸码号元")
 GENERIC_WORDS = frozenset(
     [
         "pro",
@@ -122,6 +133,7 @@ class ProductLinker:
         self.products = knowledge.products
         self._forms = sorted(self._all_forms(), key=lambda f: -len(f.compact))
         self._own_words = self._unique_words()
+        self._heads = self._head_nouns()
 
     def _all_forms(self) -> list[_Form]:
         forms: list[_Form] = []
@@ -141,6 +153,24 @@ class ProductLinker:
                     owners.setdefault(word, set()).add(product.sku)
         by_sku = {p.sku: p for p in self.products}
         return {w: by_sku[next(iter(s))] for w, s in owners.items() if len(s) == 1}
+
+    def _head_nouns(self) -> dict[str, Product]:
+        """Last character of a product's Chinese name shared by another of its Chinese
+        forms, found in no other product's names, and not a measure word or unit."""
+        owners: dict[str, set[str]] = {}
+        for product in self.products:
+            forms = [n.strip() for n in (product.name.zh, *product.aliases) if _CJK.search(n)]
+            head = product.name.zh.strip()[-1:]
+            shared = sum(f.endswith(head) for f in forms) >= 2
+            if shared and _CJK.fullmatch(head) and head not in NOT_HEADS:
+                owners.setdefault(head, set()).add(product.sku)
+        by_sku = {p.sku: p for p in self.products}
+        heads = {}
+        for head, skus in owners.items():
+            users = {p.sku for p in self.products if head in p.name.zh + "".join(p.aliases)}
+            if len(skus) == len(users) == 1:
+                heads[head] = by_sku[next(iter(skus))]
+        return heads
 
     def link(self, text: str) -> list[Mention]:
         """The products ``text`` names, in the order they appear, one mention each."""
@@ -166,6 +196,10 @@ class ProductLinker:
             product = self._own_words.get(match.group(0))
             if product is not None:
                 add(product, match.start(), match.end(), "word")
+        for match in _HEAD_NOUN.finditer(normal):
+            product = self._heads.get(match.group(1))
+            if product is not None:
+                add(product, match.start(1), match.end(1), "word")
         return _one_per_product(sorted(mentions, key=lambda m: m.start), normal)
 
     def _typos(self, normal: str, compact: str, where: list[int]) -> list[tuple[_Form, int, int]]:

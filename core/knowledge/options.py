@@ -68,45 +68,105 @@ def _colour_words(value: str) -> list[str]:
     return [zh for zh, en in ZH_COLOURS.items() if en in lowered.split() or en == lowered]
 
 
+Span = tuple[int, int]
+# Chinese words customers use for option values that catalogs often write in English only
+# (flavours, scents, sizes): the Chinese word and the English words it stands for.
+ZH_OPTION_WORDS: dict[str, tuple[str, ...]] = {
+    "原味": ("original", "plain", "classic"), "无香": ("unscented", "fragrance-free"),
+    "绿茶": ("green tea",), "蜜桃": ("peach",), "桃子": ("peach",), "桃味": ("peach",),
+    "薰衣草": ("lavender",), "柠檬": ("lemon",), "玫瑰": ("rose",), "香草": ("vanilla",),
+    "椰子": ("coconut",), "薄荷": ("mint",), "草莓": ("strawberry",), "巧克力": ("chocolate",),
+    "鸡肉": ("chicken",), "牛肉": ("beef",), "羊肉": ("lamb",), "鸭肉": ("duck",),
+    "三文鱼": ("salmon",), "金枪鱼": ("tuna",), "鱼肉": ("fish",), "火鸡": ("turkey",),
+    "小号": ("S", "small"), "中号": ("M", "medium"), "大号": ("L", "large"),
+    "加大": ("XL", "extra large"), "特大": ("XXL", "XL"), "迷你": ("mini",),
+}  # fmt: skip
+
+
+def _has_word(text: str, word: str) -> bool:
+    """``word`` in ``text`` as a whole word (a letter size only in capitals: "S (6 cm)")."""
+    if word.upper() in LETTER_SIZES and len(word) <= 3:
+        return re.search(rf"(?<![A-Za-z]){word}(?![A-Za-z])", text) is not None
+    return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text.lower()) is not None
+
+
 class OptionText:
-    """The customer's words prepared once for option matching (product mentions blanked)."""
+    """The customer's words prepared once for option matching (product mentions blanked).
+
+    Every reading answers with the places (spans of ``normal``) where a value is named, so a
+    message naming several values of one option can give each its own count.
+    """
 
     def __init__(self, text: str) -> None:
         self.normal = normalise(text)
         self.upper = self.normal.upper()
-        self.compact = compact_with_map(self.normal)[0]
-        self.numbers = _numbers(self.normal)
+        self.compact, self._where = compact_with_map(self.normal)
+        self.numbers = [
+            (m.group(1), _unit(m.group(2)), (m.start(), m.end()))
+            for m in _NUMBER.finditer(self.normal)
+        ]
 
-    def names_exactly(self, value: str) -> bool:
+    def _compact_spans(self, needle: str) -> list[Span]:
+        spans, at = [], self.compact.find(needle)
+        while needle and at >= 0:
+            spans.append((self._where[at], self._where[at + len(needle) - 1] + 1))
+            at = self.compact.find(needle, at + 1)
+        return spans
+
+    def exact_spans(self, value: str) -> list[Span]:
         compact = compact_with_map(normalise(value))[0]
         if not compact:
-            return False
+            return []
         if compact.upper() in LETTER_SIZES:
-            return any(m.group(1) == compact.upper() for m in _LETTER_SIZE.finditer(self.upper))
+            return [
+                m.span(1)
+                for m in _LETTER_SIZE.finditer(self.upper)
+                if m.group(1) == compact.upper()
+            ]
         if compact.isascii() and len(compact) <= 2:
-            return False  # too short to find safely outside letter sizes
+            return []  # too short to find safely outside letter sizes
         if compact.isascii():
             words = re.findall(r"[a-z0-9]+", normalise(value))
             pattern = r"[\s\-_/]*".join(re.escape(w) for w in words)
-            return re.search(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", self.normal) is not None
-        return compact in self.compact
+            return [
+                m.span() for m in re.finditer(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", self.normal)
+            ]
+        return self._compact_spans(compact)
 
-    def names_number(self, value: str) -> bool:
+    def number_spans(self, value: str) -> list[Span]:
         wanted = _numbers(normalise(value))
         if not wanted:
-            return False
-        return all(
-            any(n == number and _units_agree(u, unit) for n, u in self.numbers)
+            return []
+        found = [
+            [span for n, u, span in self.numbers if n == number and _units_agree(u, unit)]
             for number, unit in wanted
-        )
+        ]
+        return found[0] if all(found) else []
+
+    def word_spans(self, word: str) -> list[Span]:
+        if word.isascii():
+            return [
+                m.span() for m in re.finditer(rf"(?<![a-z]){re.escape(word)}(?![a-z])", self.normal)
+            ]
+        return self._compact_spans(word)
+
+    def colour_spans(self, value: str) -> list[Span]:
+        """Chinese colour or option words for a value written in English ("白色", "原味")."""
+        zh_words = _colour_words(value) + [
+            zh
+            for zh, english in ZH_OPTION_WORDS.items()
+            if any(_has_word(value, e) for e in english)
+        ]
+        return [span for word in zh_words for span in self._compact_spans(word)]
+
+    def names_exactly(self, value: str) -> bool:
+        return bool(self.exact_spans(value))
+
+    def names_number(self, value: str) -> bool:
+        return bool(self.number_spans(value))
 
     def names_word(self, word: str) -> bool:
-        if word.isascii():
-            return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", self.normal) is not None
-        return word in self.compact
-
-    def names_colour(self, value: str) -> bool:
-        return any(word in self.normal for word in _colour_words(value))
+        return bool(self.word_spans(word))
 
 
 def chosen_variants(text: str, product: Product) -> tuple[Variant, ...]:
@@ -117,12 +177,54 @@ def chosen_variants(text: str, product: Product) -> tuple[Variant, ...]:
     chosen = list(product.variants)
     named_any = False
     for option in product.options:
-        values = {v.option(option) for v in product.variants} - {None}
-        matched = _matched_values(reading, [v for v in values if v is not None])
+        matched = [value for value, _ in _named_values(reading, product, option)]
         if matched:
             named_any = True
             chosen = [v for v in chosen if v.option(option) in matched]
     return tuple(chosen) if named_any else ()
+
+
+def variant_lines(text: str, product: Product) -> list[tuple[Span, tuple[Variant, ...]]]:
+    """Where ``text`` names two or more values of one option of ``product`` ("原味3包、绿茶味3包",
+    "6 chicken and 6 tuna"): each value's first place and the variants it picks (agreeing with
+    the other options named), in the order written; [] when no option is named twice over."""
+    if len(product.variants) < 2:
+        return []
+    reading = OptionText(text)
+    for option in product.options:
+        named = _named_values(reading, product, option)
+        if len(named) < 2:
+            continue
+        others = chosen_variants(_blank_values(text, named), product) or product.variants
+        lines = [
+            (span, tuple(v for v in others if v.option(option) == value)) for value, span in named
+        ]
+        return sorted((line for line in lines if line[1]), key=lambda line: line[0])
+    return []
+
+
+def _blank_values(text: str, named: list[tuple[Localized, Span]]) -> str:
+    return blank_spans(text, [span for _, span in named])
+
+
+def _named_values(
+    reading: OptionText, product: Product, option: str
+) -> list[tuple[Localized, Span]]:
+    """The values of ``option`` the text names, each with the first place it is named."""
+    values = [v for v in dict.fromkeys(v.option(option) for v in product.variants) if v]
+    return [
+        (v, spans[0]) for v in _matched_values(reading, values) if (spans := _spans(reading, v))
+    ]
+
+
+def _spans(reading: OptionText, value: Localized) -> list[Span]:
+    found = [
+        *reading.exact_spans(value.en), *reading.exact_spans(value.zh),
+        *reading.number_spans(value.en), *reading.number_spans(value.zh),
+        *(s for w in _value_words(value) for s in reading.word_spans(w)),
+        *reading.colour_spans(value.en),
+    ]  # fmt: skip
+    return sorted(set(found))
 
 
 def _matched_values(reading: OptionText, values: list[Localized]) -> list[Localized]:
@@ -137,7 +239,7 @@ def _matched_values(reading: OptionText, values: list[Localized]) -> list[Locali
     distinctive = _named_by_own_word(reading, values)
     if distinctive:
         return distinctive
-    return [v for v in values if reading.names_colour(v.en)]
+    return [v for v in values if reading.colour_spans(v.en)]
 
 
 def _named_by_own_word(reading: OptionText, values: list[Localized]) -> list[Localized]:

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from core.knowledge.intents import ORDER_ACTION
 from core.knowledge.retrieval import Hit, quote_for
 from core.knowledge.textproc import normalise
 from core.texts import Language
@@ -118,6 +119,46 @@ class QuoteRule:
     dominant_coverage: float = 0.4
     dominance: float = 2.0
     sibling_ratio: float = 0.75
+
+
+# Questions about what the shop allows or does after a sale (returns, exchanges, warranty
+# claims, cancelling, a new address): answered by a policy even when they name a product.
+_AFTER_SALE = re.compile(
+    r"保修|质保|维修|能退|可以退|退吗|退不退|退换|\bwarrant|\bguarantee|\brepair|\bsend (?:it|them) back"
+)
+
+
+def asks_policy(question: str) -> bool:
+    """Whether ``question`` asks what the shop's policy allows (see ``_AFTER_SALE``)."""
+    lowered = normalise(question)
+    return bool(ORDER_ACTION.search(lowered) or _AFTER_SALE.search(lowered))
+
+
+def policy_passage(
+    hits: Sequence[Hit], question: str, rule: QuoteRule, language: Language
+) -> tuple[Hit, ...]:
+    """For a policy question that names a product (``hits`` scored on the words FAQs and
+    policies use, see ``Retriever.search(topic_only=True)``): the best passage when it covers
+    the rest of the question and beats the runner-up as the clear rule asks, or covers most
+    of it, misses none of the shop's words and is far ahead."""
+    if not hits or not rule.kinds or not asks_policy(question):
+        return ()
+    best = hits[0]
+    runner_up = hits[1].score if len(hits) > 1 else 0.0
+    clear = best.coverage >= rule.min_coverage and best.score >= rule.min_margin * runner_up
+    dominant = (
+        best.coverage >= rule.relevant_coverage
+        and not best.missing
+        and best.score >= rule.dominance * runner_up
+    )
+    quotable = best.document.kind in rule.kinds and best.score >= rule.min_score
+    if (
+        quotable
+        and (clear or dominant)
+        and states(quote_for(best.document, language), asked_kind(question))
+    ):
+        return (best,)
+    return ()
 
 
 def parent(source: str) -> str:

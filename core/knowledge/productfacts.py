@@ -49,24 +49,34 @@ def product_name(product: Product, variant: Variant | None, language: Language) 
     return f"{name}{label}" if zh else (f"{name} {label}" if label else name)
 
 
-def _line(line: LineQuote, shop: ShopInfo, language: Language, labelled: bool) -> str:
+def _line(
+    line: LineQuote, shop: ShopInfo, language: Language, labelled: bool, shown: set[str]
+) -> str:
+    """One line's price; a bundle is stated once, at its own price ("组合价¥209.00"), not as
+    each item's share of it. ``shown``: bundles already stated (updated)."""
     zh = language == "zh"
     name = product_name(line.product, line.variant if labelled else None, language)
     regular = shop.money(line.list_price)
     deal = next((d for d in line.deals), None)
-    if zh:
-        text = f"{name}售价{regular}"
-        if deal is not None and line.line_total < line.list_price * line.quantity:
+    cheaper = deal is not None and line.line_total < line.list_price * line.quantity
+    text = f"{name}售价{regular}" if zh else f"{name} is {regular}"
+    if deal is not None and cheaper and deal.kind is PromotionKind.BUNDLE:
+        if deal.id not in shown:
+            shown.add(deal.id)
+            price = shop.money(deal.bundle_price)
+            text += (
+                f"，「{deal.name.zh}」组合价{price}"
+                if zh
+                else f"; the {deal.name.en} is {price} together"
+            )
+    elif deal is not None and cheaper:
+        if zh:
             rate = zh_discount(deal.percent_off) if deal.kind is PromotionKind.PERCENT_OFF else ""
             text += f"，参加「{deal.name.zh}」{rate}，今天到手价{shop.money(line.unit_price)}"
-        if line.quantity > 1:
-            text += f"，{line.quantity}件"
-        return text
-    text = f"{name} is {regular}"
-    if deal is not None and line.line_total < line.list_price * line.quantity:
-        text += f"; with the {deal.name.en} it is {shop.money(line.unit_price)} today"
+        else:
+            text += f"; with the {deal.name.en} it is {shop.money(line.unit_price)} today"
     if line.quantity > 1:
-        text += f", × {line.quantity}"
+        text += f"，{line.quantity}件" if zh else f", × {line.quantity}"
     return text
 
 
@@ -102,8 +112,11 @@ def quote_text(
     ``labelled``: variant SKUs the customer named (their options are shown).
     """
     zh = language == "zh"
+    bundles: set[str] = set()
     parts = [
-        _line(line, shop, language, line.variant is not None and line.variant.sku in labelled)
+        _line(
+            line, shop, language, line.variant is not None and line.variant.sku in labelled, bundles
+        )
         for line in quote.lines
     ]
     several = len(quote.lines) > 1 or any(line.quantity > 1 for line in quote.lines)

@@ -19,10 +19,16 @@ from core.knowledge.catalog import Catalog
 from core.knowledge.intents import Intents, detect_intents
 from core.knowledge.linking import Mention, ProductLinker
 from core.knowledge.model import Knowledge, Product, Variant
-from core.knowledge.options import blank_spans, chosen_variants
+from core.knowledge.options import blank_spans, chosen_variants, variant_lines
 from core.knowledge.pricing import quote
 from core.knowledge.productfacts import quote_text, spec_text, stock_text
-from core.knowledge.quantities import find_quantities, only_count, quantity_near
+from core.knowledge.quantities import (
+    Quantity,
+    each_count,
+    find_quantities,
+    only_count,
+    quantity_near,
+)
 from core.knowledge.specwords import asked_specs, asks_warranty, named_specs
 from core.knowledge.textproc import normalise
 from core.texts import Language
@@ -48,14 +54,17 @@ class ProductAnswer:
 
 
 def _regions(text: str, mentions: Sequence[Mention]) -> list[tuple[int, int]]:
-    """For each mention, the clause it sits in (its options and count are written there)."""
+    """For each mention, the clauses it sits in (its options and count are written there):
+    from the first to the last clause naming it the same way ("小号磨牙球、大号磨牙球")."""
     if len(mentions) == 1:
         return [(0, len(text))]
     breaks = [0, *(m.start() for m in _CLAUSE_BREAK.finditer(text)), len(text)]
     regions = []
     for mention in mentions:
+        surface = text[mention.start : mention.end]
+        last = max((m.end() for m in re.finditer(re.escape(surface), text)), default=mention.end)
         start = max(b for b in breaks if b <= mention.start)
-        end = min(b for b in breaks if b >= mention.end)
+        end = min(b for b in breaks if b >= max(last, mention.end))
         regions.append((start, end))
     return regions
 
@@ -87,18 +96,47 @@ class ProductReader:
         return kept[:MAX_PRODUCTS]
 
     def read(self, text: str, mentions: Sequence[Mention]) -> list[Asked]:
-        """Each mentioned product with the variants and count written next to it."""
+        """Each mentioned product with the variants and count written next to it; a product
+        whose values are named with counts of their own ("原味3包、绿茶味3包", "小号、大号各一个")
+        is one line per value."""
         normal = normalise(text)
         quantities = find_quantities(normal)
         single = only_count(quantities) if len(mentions) == 1 else None
+        each = each_count(normal)
         spans = [(m.start, m.end) for m in mentions]
         asked = []
         for mention, (start, end) in zip(mentions, _regions(normal, mentions), strict=True):
             clause = blank_spans(normal, spans)[start:end]
+            lines = self._lines(mention.product, clause, start, normal, quantities, each)
+            if lines:
+                asked += lines
+                continue
             variants = chosen_variants(clause, mention.product)
-            count = quantity_near(quantities, normal, mention.start, mention.end) or single or 1
-            asked.append(Asked(mention.product, variants, count))
+            count = quantity_near(quantities, normal, mention.start, mention.end)
+            asked.append(Asked(mention.product, variants, count or each or single or 1))
         return asked
+
+    @staticmethod
+    def _lines(
+        product: Product,
+        clause: str,
+        offset: int,
+        normal: str,
+        quantities: Sequence[Quantity],
+        each: int | None,
+    ) -> list[Asked]:
+        """One line per option value when every value named has its own count (or the
+        message counts each: "各一个"); [] otherwise ("原味还是绿茶" asks about both)."""
+        lines = variant_lines(clause, product)
+        counts = [
+            quantity_near(list(quantities), normal, offset + s, offset + e) for (s, e), _ in lines
+        ]
+        if not lines or (each is None and not all(counts)):
+            return []
+        return [
+            Asked(product, variants, count or each or 1)
+            for (_, variants), count in zip(lines, counts, strict=True)
+        ]
 
     def from_history(self, texts: Sequence[str], current: str) -> list[Asked]:
         """A follow-up's products: those of the latest earlier message that named one, with

@@ -168,6 +168,22 @@ def quantity_near(
     return None
 
 
+_EACH = re.compile(
+    rf"各\s*({ZH_NUMERAL}|\d{{1,2}})|(?<![\w'])(\d{{1,2}}|[a-z]+)\s+(?:of\s+)?each\b|"
+    r"\beach\s+(?:x\s*)?(\d{1,2})\b"
+)
+
+
+def each_count(text: str) -> int | None:
+    """The count a message gives every item at once: "各一个", "各2包", "one of each",
+    "2 each"; None when it gives none."""
+    match = _EACH.search(normalise(text))
+    if match is None:
+        return None
+    value = read_number(next(g for g in match.groups() if g))
+    return value if _in_range(value) else None
+
+
 def only_count(quantities: list[Quantity]) -> int | None:
     """The message's one strong count, when it has exactly one value (for one product)."""
     values = {q.value for q in quantities if q.strong}

@@ -249,6 +249,7 @@ class Retriever:
         thresholds: RelevanceThresholds | None = None,
         k1: float = 1.5,
         b: float = 0.75,
+        product_words: Iterable[str] = (),
     ) -> None:
         self.thresholds = thresholds or RelevanceThresholds()
         self._k1, self._b = k1, b
@@ -270,6 +271,9 @@ class Retriever:
         self._topic_words = frozenset(
             t for i in self._docs if i.document.kind in ("faq", "policy") for t in i.terms
         )
+        # Words of product names, aliases, tags and categories: what a question is about,
+        # not what it asks (a policy question's coverage leaves them out).
+        self._product_words = frozenset(t for w in product_words for t in key_terms(w))
 
     @classmethod
     def for_knowledge(
@@ -281,7 +285,19 @@ class Retriever:
             for p in knowledge.products
             for w in (p.name.zh, p.category_name.zh, *p.tags, *p.aliases)
         )
-        return cls(documents_of(knowledge), thresholds)
+        names = (
+            w
+            for p in knowledge.products
+            for w in (
+                p.name.zh,
+                p.name.en,
+                p.category_name.zh,
+                p.category_name.en,
+                *p.tags,
+                *p.aliases,
+            )
+        )
+        return cls(documents_of(knowledge), thresholds, product_words=names)
 
     @property
     def documents(self) -> list[Document]:
@@ -325,6 +341,7 @@ class Retriever:
         k: int = 3,
         kinds: frozenset[str] | None = None,
         ignore_unknown: bool = False,
+        topic_only: bool = False,
     ) -> list[Hit]:
         """The ``k`` best documents for ``query`` (score > 0), best first.
 
@@ -334,11 +351,22 @@ class Retriever:
             kinds: Only these document kinds.
             ignore_unknown: Coverage ignores query words no document contains (for
                 identifying a product, words like "国庆" or "today" are not about it).
+            topic_only: Coverage ignores words only products and promotions use and the
+                words of product names (for a policy question about a product: "can I
+                return the bed I haven't opened" is about the returns policy).
         """
         tokens = tokenize(query)
         if not tokens:
             return []
         terms = self._expand(key_terms(query))
+        if topic_only:
+            terms = [
+                t
+                for t in terms
+                if (t in self._topic_words or t not in self._idf)
+                and t not in PURCHASE_WORDS
+                and t not in self._product_words
+            ]
         scored: list[Hit] = []
         for item in self._docs:
             if kinds is not None and item.document.kind not in kinds:
@@ -384,6 +412,12 @@ class Retriever:
             if h not in good and h.coverage >= floor and h.score >= self.thresholds.min_score
         ]
         return [*good, *support]
+
+
+# "I bought", "我买的": how the customer came to have the item, not what they ask about.
+PURCHASE_WORDS = frozenset(
+    {"buy", "bought", "purchas", "purchase", "order", "买", "买了", "购买", "下单", "下的"}
+)
 
 
 def _lone_cjk(term: str) -> bool:

@@ -59,3 +59,18 @@ def test_edit_distance_counts_swaps_once_and_stops_early() -> None:
     assert edit_distance("aerbous", "aerobus", 1) == 1  # one adjacent swap
     assert edit_distance("kettle", "bottle", 1) == 2  # past the limit
     assert typo_budget("gaiwan") == 1 and typo_budget("tea") == 0 and typo_budget("核桃仁") == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "skus"),
+    [
+        ("pets", "90cm的窝有吗", ["PH-BED"]),  # 窝 ends 狗窝, 猫窝, 宠物窝 and the name
+        ("food", "再要一个大的壶", ["TW-KETTLE"]),
+        ("pets", "窝窝头好吃吗", []),  # inside another word
+        ("electronics", "买3包", []),  # a measure word is never a head noun
+    ],
+)
+def test_a_head_noun_standing_alone_names_its_product(
+    name: str, text: str, skus: list[str]
+) -> None:
+    assert _linked(name, text) == skus

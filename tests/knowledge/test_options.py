@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.knowledge.options import blank_spans, chosen_variants
+from core.knowledge.textproc import normalise
 from tests.knowledge.shops import shop
 
 
@@ -99,3 +100,22 @@ def test_a_number_followed_by_a_word_names_the_numbered_value() -> None:
     )
     assert [v.sku for v in chosen_variants("02呢？", product)] == ["X-2"]  # type: ignore[arg-type]
     assert [v.sku for v in chosen_variants("shade 01 please", product)] == ["X-1"]  # type: ignore[arg-type]
+
+
+def test_chinese_words_name_values_written_in_english_only() -> None:
+    product = _product_with("flavour", [("Chicken", "Chicken"), ("Beef", "Beef"), ("Lamb", "Lamb")])
+    assert [v.sku for v in chosen_variants("牛肉味的还有吗", product)] == ["X-1"]  # type: ignore[arg-type]
+    sizes = _product_with("size", [("S", "S"), ("M", "M"), ("L", "L")])
+    assert [v.sku for v in chosen_variants("要大号的", sizes)] == ["X-2"]  # type: ignore[arg-type]
+
+
+def test_each_value_named_gets_its_own_line_in_the_order_written() -> None:
+    from core.knowledge.options import variant_lines
+
+    product = _product_with("flavour", [("Chicken", "Chicken"), ("Beef", "Beef"), ("Lamb", "Lamb")])
+    text = "羊肉的来四罐，再要两罐鸡肉"
+    lines = variant_lines(text, product)  # type: ignore[arg-type]
+    assert [[v.sku for v in variants] for _, variants in lines] == [["X-2"], ["X-0"]]
+    (start, end), _ = lines[0]
+    assert normalise(text)[start:end] == "羊肉"
+    assert variant_lines("a lamb one please", product) == []  # type: ignore[arg-type]

@@ -186,3 +186,39 @@ def test_missing_words_are_the_shops_own_topic_words(cycling: KnowledgeBase) -> 
     bell = hits["faq:bell"]
     assert "abroad" in bell.missing  # the delivery policy says "abroad"
     assert "rent" not in bell.missing  # no document says "rent": the customer's own word
+
+
+def _policy_quoted(name: str, question: str) -> list[str]:
+    from core.knowledge.passages import policy_passage
+    from tests.knowledge.shops import shop
+
+    retriever = shop(name).retriever
+    hits = retriever.search(question, 4, kinds=frozenset({"faq", "policy"}), topic_only=True)
+    return [h.document.source for h in policy_passage(hits, question, RULE, "en")]
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted"),
+    [
+        # The product and "I ordered" are context; what is asked is the returns policy.
+        ("the leash I ordered is unopened, can I return it?", ["policy:returns#unopened-items"]),
+        ("how much is the leash", []),  # not a policy question
+        ("can I return it if my dog chewed it", []),  # nothing covers it clearly
+    ],
+)
+def test_a_policy_question_about_a_product_quotes_the_policy(
+    question: str, quoted: list[str]
+) -> None:
+    assert _policy_quoted("pets", question) == quoted
+
+
+def test_topic_only_coverage_leaves_out_product_names_and_purchase_words() -> None:
+    from tests.knowledge.shops import shop
+
+    question = "I bought the leash, can I return it unopened?"
+    (plain, *_) = shop("pets").retriever.search(question, 1, kinds=frozenset({"policy"}))
+    (topical, *_) = shop("pets").retriever.search(
+        question, 1, kinds=frozenset({"policy"}), topic_only=True
+    )
+    assert topical.document.source == plain.document.source
+    assert topical.coverage > plain.coverage and "leash" not in topical.missing

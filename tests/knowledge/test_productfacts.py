@@ -61,3 +61,12 @@ def test_promotion_states() -> None:
     assert "ended on 2026-06-18" in promotion_state(promotions["618-SALE"], DAY, "en")
     assert "将于2026-08-20开始" in promotion_state(promotions["BACK-TO-SCHOOL-2026"], DAY, "zh")
     assert "running until 2026-06-30" in promotion_state(promotions["AUDIO-SUMMER"], DAY, "en")
+
+
+def test_a_bundle_is_stated_once_at_its_own_price() -> None:
+    knowledge = shop("food").knowledge
+    gaiwan, jasmine = knowledge.product("TW-GAIWAN"), knowledge.product("T-JAS")
+    assert gaiwan is not None and jasmine is not None
+    q = quote([(gaiwan, None, 1), (jasmine, None, 1)], knowledge.promotions, date(2026, 9, 20))
+    text = quote_text(q, knowledge.shop, "zh")
+    assert text.count("组合价¥99.00") == 1 and "到手价" not in text  # not each item's share

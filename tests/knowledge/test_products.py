@@ -125,3 +125,15 @@ async def test_a_short_spec_question_is_about_the_product_just_named() -> None:
     assert outcome.reply is not None and "198 g" in outcome.reply
     zh = await ask("electronics", "充电要多久", ("1万毫安充电宝多少钱",))
     assert zh.reply is not None and "3 h" in zh.reply and "¥" not in zh.reply
+
+
+async def test_values_of_one_product_with_counts_of_their_own_are_separate_lines() -> None:
+    outcome = await ask("food", "Crispy seaweed: 2 of the original and 3 spicy, what's the total?")
+    assert outcome.reply is not None
+    assert "original is ¥12.00, × 2" in outcome.reply and "× 3" in outcome.reply
+    assert "total ¥48.00" in outcome.reply  # five snacks: the 3-for-2 frees one
+
+
+async def test_values_asked_as_alternatives_are_not_added_up() -> None:
+    outcome = await ask("food", "海苔脆片原味还是香辣的多少钱")
+    assert outcome.reply is not None and "合计" not in outcome.reply

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.knowledge.quantities import (
+    each_count,
     find_quantities,
     only_count,
     quantity_near,
@@ -102,3 +103,18 @@ def test_a_number_before_of_the_counts_what_follows(text: str, value: int) -> No
 def test_a_number_joined_to_a_word_describes_the_product() -> None:
     assert find_quantities("the 3-piece set") == []
     assert [q.value for q in find_quantities("do you have the 12-cup kettle")] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("红的蓝的各两件", 2),
+        ("各1个", 1),
+        ("one of each please", 1),
+        ("the small and large, 3 each", 3),
+        ("each one is ¥20?", None),
+        ("两种都要", None),
+    ],
+)
+def test_a_count_for_every_item_at_once(text: str, count: int | None) -> None:
+    assert each_count(text) == count
