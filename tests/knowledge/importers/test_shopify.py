@@ -1,4 +1,4 @@
-"""The Shopify importer reproduces the electronics shop's catalog.yaml exactly."""
+"""The Shopify importer reproduces the electronics and home shops' catalog.yaml exactly."""
 
 from __future__ import annotations
 
@@ -40,3 +40,15 @@ def test_a_bad_price_names_its_line(tmp_path: Path) -> None:
     )
     with pytest.raises(CatalogImportError, match=r"products\.csv:2: Variant Price: not a price"):
         import_shopify(csv)
+
+
+HOME = ROOT / "bench" / "eval" / "shops" / "home"
+
+
+def test_reproduces_the_home_evaluation_catalog_byte_for_byte() -> None:
+    expected = (HOME / "knowledge" / "catalog.yaml").read_text(encoding="utf-8")
+    text = import_shopify(HOME / "source" / "products_export.csv", "en")
+    assert text == expected
+    assert "CP-SAUCE-16" not in text  # a draft product is left out
+    assert "CB-BAMBOO" not in text  # an archived product is left out
+    assert "cdn.shopify" not in text and "Copper Hearth |" not in text  # image rows, SEO
