@@ -18,7 +18,7 @@ PRICE = re.compile(
 )
 STOCK = re.compile(
     r"有货|有没有(?!.{0,2}(?:优惠|活动|折扣|打折|促销|券|赠品))|还有货|还有.{1,6}[吗么]|有.{0,4}色的?吗|什么颜色|颜色|\bcolou?rs?\b|还有吗|还有没有|还剩|库存|缺货|断码|售罄|卖完|有.{0,4}[码号]|[码号]有吗|尺码|\bin stock\b|\bavailab|\bsold out\b|"
-    r"do you have|\bdo (?:u|ya) have\b|have you got|\bgot any\b|\bhave it in\b|\bcome in\b|\bsizes?\b|\bstock\b|\bleft\b|"
+    r"do you have|\bdo (?:u|ya) have\b|have you got|\byou got (?:the|any|a|some)\b|有吗|有嘛|\bgot any\b|\bhave it in\b|\bcome in\b|\bsizes?\b|\bstock\b|\bleft\b|"
     r"到货|补货|什么时候有|还有多少|还剩多少|几盒|几件|几[支瓶个双条套罐袋包]|还卖|还在卖|停售|下架|有卖|"
     r"restock|back in stock|\bsold out\b|still (?:sell|make|carry|stock)|do you (?:sell|carry)|"
     r"discontinued|\bany (?:more )?left\b"

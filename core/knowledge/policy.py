@@ -7,8 +7,10 @@ decision log:
   as "转人工", "人工客服", "talk to a person", "human agent".
 - **policy**: requests only staff may decide (price matching, wholesale, medical advice), and
   questions about another person's order or details (:mod:`core.knowledge.thirdparty`).
-- **complaint**: escalation words (投诉, 曝光, 12315, lawyer, scam, ...) and reports of a
-  damaged or defective item (staff review every quality claim).
+- **complaint**: escalation words (投诉, 曝光, 12315, lawyer, scam, ...), reports of a
+  damaged or defective item (staff review every quality claim), and safety incidents (a
+  product that sparked, overheated, burned or hurt someone: always, whatever
+  ``handoff_on_damage`` says).
 - **no_knowledge**: retrieval found nothing relevant and no tool answered.
 - **low_confidence**: the answer's confidence (token log-probabilities combined with the
   grounding check) is below ``confidence_threshold``.
@@ -55,6 +57,14 @@ DAMAGE_PHRASES = (
     "doesn't work", "does not work", "won't turn on", "won't charge", "mouldy", "moldy", "expired",
     "swelled", "swollen", "caught fire", "leaking",
 )  # fmt: skip
+# A product that hurt someone or could have: never answered by a bot.
+SAFETY_PHRASES = (
+    "火花", "冒火", "漏电", "触电", "电到我", "电了一下", "烫伤", "烧伤", "烧焦", "焦味", "熔化", "融化了", "爆炸",
+    "炸了", "受伤", "割伤", "划伤",
+    "sparked", "sparking", "sparks", "electric shock", "shocked me", "got a shock", "overheated",
+    "overheating", "melted", "exploded", "burned", "burnt", "got burned", "injured", "injury",
+    "cut myself", "caught fire", "on fire", "smoking",
+)  # fmt: skip
 # Requests only staff may decide: matching another shop's price, trade-ins, special tax
 # invoices, wholesale and bulk prices, and health or medical advice.
 STAFF_ONLY_PHRASES = (
@@ -98,6 +108,7 @@ class HandoffPolicyConfig(BaseModel):
     explicit_phrases: tuple[str, ...] = EXPLICIT_PHRASES
     complaint_phrases: tuple[str, ...] = COMPLAINT_PHRASES
     damage_phrases: tuple[str, ...] = DAMAGE_PHRASES
+    safety_phrases: tuple[str, ...] = SAFETY_PHRASES
     frustration_phrases: tuple[str, ...] = FRUSTRATION_PHRASES
     staff_only_phrases: tuple[str, ...] = STAFF_ONLY_PHRASES
     extra_explicit_phrases: tuple[str, ...] = ()
@@ -140,6 +151,7 @@ class HandoffPolicy:
         self._explicit = _phrase_pattern((*c.explicit_phrases, *c.extra_explicit_phrases))
         self._complaint = _phrase_pattern((*c.complaint_phrases, *c.extra_complaint_phrases))
         self._damage = _phrase_pattern(c.damage_phrases)
+        self._safety = _phrase_pattern(c.safety_phrases)
         self._frustration = _phrase_pattern(c.frustration_phrases)
         self._staff_only = _phrase_pattern(c.staff_only_phrases)
 
@@ -166,6 +178,10 @@ class HandoffPolicy:
         if match := self._complaint.search(lowered):
             return HandoffDecision(
                 (f"complaint or escalation wording: {match.group(0)!r}",), HandoffKind.COMPLAINT
+            )
+        if match := self._safety.search(lowered):
+            return HandoffDecision(
+                (f"safety incident reported: {match.group(0)!r}",), HandoffKind.COMPLAINT
             )
         match = self._damage.search(lowered)
         if match and _expiry_of_a_benefit(lowered, match):

@@ -179,7 +179,10 @@ def promotion_document(promo: Promotion, category_names: dict[str, Localized]) -
 HOURS_WORDS = (
     "hours open opening online staff time when 几点 上班 下班 营业 在线 时间 工作时间 客服 人工"
 )
-CONTACT_WORDS = "contact phone number call email mail wechat customer service support hotline reach 电话 号码 联系 邮箱 微信 客服 热线"
+CONTACT_WORDS = (
+    "contact phone number call email mail address wechat customer service support hotline reach "
+    "电话 号码 联系 联系方式 邮箱 地址 微信 客服 热线"
+)
 
 
 def shop_documents(shop: ShopInfo) -> list[Document]:

@@ -134,12 +134,24 @@ CONTRACTION_TAILS = frozenset({"s", "re", "ve", "ll", "d", "m"})
 # Well-known chat spellings of everyday words, each as long as the word (offsets hold).
 CHAT_SPELLINGS = {"木有": "没有", "肿么": "怎么", "神马": "什么"}
 _CHAT = re.compile("|".join(CHAT_SPELLINGS))
+# English chat spellings, as whole words ("4" only before the, you or me: "4 the kettle").
+EN_CHAT_SPELLINGS = {
+    "hw": "how", "wat": "what", "wats": "what's", "u": "you", "ur": "your", "r": "are",
+    "rn": "right now", "pls": "please", "plz": "please", "thx": "thanks", "ty": "thank you",
+    "cuz": "because", "bc": "because", "b4": "before", "2day": "today", "2moro": "tomorrow",
+    "wanna": "want to", "gimme": "give me", "ya": "you", "4": "for",
+}  # fmt: skip
+_EN_CHAT = re.compile(
+    r"(?<![\w'.,¥$])(hw|wats|wat|ur|u|r|rn|pls|plz|thx|ty|cuz|bc|b4|2day|2moro|wanna|gimme|ya|"
+    r"4(?= (?:the|you|me|my|a)\b))(?![\w'])"
+)
 
 
 def normalise(text: str) -> str:
     """NFKC (full-width to half-width), one kind of apostrophe, lowercase, chat spellings
     written out ("还有木有" is "还有没有")."""
     text = unicodedata.normalize("NFKC", text).translate(APOSTROPHES).lower()
+    text = _EN_CHAT.sub(lambda m: EN_CHAT_SPELLINGS[m.group()], text)
     return _CHAT.sub(lambda m: CHAT_SPELLINGS[m.group()], text)
 
 

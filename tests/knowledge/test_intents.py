@@ -54,6 +54,8 @@ def test_greeting_and_thanks_are_whole_messages() -> None:
         "is it discontinued?",
         "do you carry hiking poles",
         "any left?",
+        "灰色的枕套有吗",  # "X有吗": do you have X
+        "you got the green one?",
     ],
 )
 def test_availability_questions_ask_about_stock(text: str) -> None:

@@ -178,3 +178,26 @@ def test_an_expiring_benefit_is_not_a_damaged_item(text: str) -> None:
 def test_expired_goods_are_still_a_complaint(text: str) -> None:
     decision = HandoffPolicy().before_answer(text, None, (), 0)
     assert decision is not None and decision.kind is HandoffKind.COMPLAINT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the charger overheated and melted the cable",
+        "插座冒火花了，孩子差点触电",
+        "my daughter got burned by the handle",
+        "吹风机有焦味",
+    ],
+)
+def test_safety_incidents_always_hand_off(text: str) -> None:
+    policy = HandoffPolicy(HandoffPolicyConfig(handoff_on_damage=False))
+    decision = policy.before_answer(text, None, [], FRESH)
+    assert decision is not None and decision.kind == "complaint"
+    assert "safety incident" in decision.reasons[0]
+
+
+@pytest.mark.parametrize(
+    "text", ["does the kettle switch off before it overheats?", "is the pan safe for a smoker?"]
+)
+def test_asking_whether_something_is_safe_is_not_an_incident(text: str) -> None:
+    assert HandoffPolicy().before_answer(text, None, [], FRESH) is None

@@ -105,3 +105,10 @@ def test_aliases_and_paraphrases_are_searchable() -> None:
     assert retriever.relevant("dragon well")[0].document.source == "catalog:T-LJ"  # an alias
     assert retriever.relevant("冷泡茶节")[0].document.source == "promo:SUMMER-TEA-2026"
     assert retriever.relevant("do you take visa")[0].document.source == "faq:payment-methods"
+
+
+def test_the_contact_details_answer_a_question_for_an_email_address() -> None:
+    from tests.knowledge.shops import shop
+
+    (best, *_) = shop("pets").retriever.search("what is your e-mail address", 2)
+    assert best.document.source == "shop:contact"

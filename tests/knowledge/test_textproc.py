@@ -117,3 +117,16 @@ def test_chat_spellings_are_written_out() -> None:
 def test_words_that_only_compare_are_not_topics() -> None:
     assert tokenize("can I swap it for a different colour") == ["exchang", "colour"]
     assert "other" not in tokenize("do you have other sizes") and "size" in tokenize("other sizes")
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("hw much 4 the lamp", "how much for the lamp"),
+        ("r u open rn?", "are you open right now?"),
+        ("4 cups of tea", "4 cups of tea"),  # a count stays a count
+        ("u盘 thx", "u盘 thanks"),
+    ],
+)
+def test_english_chat_spellings_are_written_out(text: str, normal: str) -> None:
+    assert normalise(text) == normal
