@@ -10,6 +10,7 @@ answer (logprobs + grounding + retrieval strength + language) and applies the po
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -31,11 +32,18 @@ from core.knowledge.functions import ShopFunctions
 from core.knowledge.grounding import Evidence
 from core.knowledge.intents import Intents, detect_intents
 from core.knowledge.orders import Asker
-from core.knowledge.passages import QuoteRule, choose_passages, policy_passage
+from core.knowledge.passages import (
+    QuoteRule,
+    asks_policy,
+    asks_procedure,
+    choose_passages,
+    policy_passage,
+)
 from core.knowledge.policy import HandoffPolicy
 from core.knowledge.pricing import quote
 from core.knowledge.questions import answer_each, split_questions
 from core.knowledge.retrieval import Hit, body_for, quote_for
+from core.knowledge.specwords import asks_warranty
 from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
 from core.model.decision import HandoffKind
 from core.model.turn import (
@@ -49,6 +57,8 @@ from core.model.turn import (
 from core.texts import Language, detect_language, text
 
 log = logging.getLogger(__name__)
+# An order number (or a long number that may be one, found by lookup): an order question.
+ORDER_REFERENCE = re.compile(r"\d{5,}")
 
 RULES: dict[Language, str] = {
     "en": "Answer in English in one or two short sentences. Use only the facts below; copy prices, dates and numbers exactly. If the facts do not answer the question, say that a colleague will help.",
@@ -137,6 +147,11 @@ class KnowledgeBrain:
             return Prepared((), evidence, direct_reply=reply, ocr_text=ocr_text)
         if self.config.function_calling:
             return self._with_functions(turn, intents, language, history, evidence, ocr_text)
+        policy = () if turn.images else self._policy_first(customer_text, intents, language)
+        if policy:
+            return Prepared(
+                (), (*policy, *evidence), direct_reply=policy[0].text, ocr_text=ocr_text
+            )
         parts = split_questions(customer_text) if not turn.images else [customer_text]
         if len(parts) > 1:
             joined = await answer_each(
@@ -265,26 +280,48 @@ class KnowledgeBrain:
             guard=GroundingGuard(self.evidence(everything)),
         )
 
+    def _policy_first(
+        self, question: str, intents: Intents, language: Language
+    ) -> tuple[Fact, ...]:
+        """A policy question that names a product ("I used the knife twice, can I return
+        it?") is answered from the policy before the product's facts, which would answer
+        another question (the knife's handle). A product's own warranty still answers "what
+        warranty does it have"; the warranty policy answers "how do I claim"; a question
+        about an order (a number, "where is my order") is the order tools'."""
+        if not asks_policy(question) or intents.order_status or ORDER_REFERENCE.search(question):
+            return ()
+        if asks_warranty(question) and not asks_procedure(question):
+            return ()
+        passages = self._policy_passages(question, language)
+        if not passages:
+            return ()
+        quoted = Fact(passages[0].document.source, self._quote(passages, language), 1.0)
+        return (quoted, *(self._hit_fact(h, language) for h in passages))
+
+    def _policy_passages(self, question: str, language: Language) -> tuple[Hit, ...]:
+        retriever = self.holder.current.retriever
+        rule = self._quote_rule()
+        kinds = frozenset({"faq", "policy"}) & rule.kinds
+        topical = retriever.search(question, 4, kinds=kinds, topic_only=True)
+        return policy_passage(topical, question, rule, language)
+
     def evidence(self, facts: Sequence[Fact]) -> Evidence:
         """What a draft may state: the facts, with the shop's spec labels for spec checks."""
         return Evidence((f.text for f in facts), spec_labels(self.holder.current.knowledge))
 
-    def _passages(self, question: str, language: Language) -> tuple[Hit, ...]:
-        """The FAQ/policy passages that answer ``question`` as written (empty: none clearly)."""
+    def _quote_rule(self) -> QuoteRule:
         direct = self.config.direct_answers
-        rule = QuoteRule(
+        return QuoteRule(
             frozenset(direct.kinds), direct.min_score, direct.min_coverage, direct.min_margin,
             self.config.retrieval.min_coverage, direct.dominant_coverage, direct.dominance,
             direct.sibling_ratio,
         )  # fmt: skip
-        retriever = self.holder.current.retriever
-        hits = retriever.search(question, max(self.config.retrieval.top_k, 4))
-        chosen = choose_passages(hits, question, rule, language)
-        if chosen:
-            return chosen
-        kinds = frozenset({"faq", "policy"}) & rule.kinds
-        topical = retriever.search(question, 4, kinds=kinds, topic_only=True)
-        return policy_passage(topical, question, rule, language)
+
+    def _passages(self, question: str, language: Language) -> tuple[Hit, ...]:
+        """The FAQ/policy passages that answer ``question`` as written (empty: none clearly)."""
+        hits = self.holder.current.retriever.search(question, max(self.config.retrieval.top_k, 4))
+        chosen = choose_passages(hits, question, self._quote_rule(), language)
+        return chosen or self._policy_passages(question, language)
 
     @staticmethod
     def _quote(passages: Sequence[Hit], language: Language) -> str:

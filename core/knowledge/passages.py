@@ -128,6 +128,15 @@ _AFTER_SALE = re.compile(
 )
 
 
+# How to do something (a claim, a return): the shop's procedure, not a product's facts.
+_PROCEDURE = re.compile(r"\bhow (?:do|can|should) i\b|\bhow to\b|怎么|如何|申请|流程|手续")
+
+
+def asks_procedure(question: str) -> bool:
+    """Whether ``question`` asks how to do something ("how do I claim", "怎么申请")."""
+    return _PROCEDURE.search(normalise(question)) is not None
+
+
 def asks_policy(question: str) -> bool:
     """Whether ``question`` asks what the shop's policy allows (see ``_AFTER_SALE``)."""
     lowered = normalise(question)
@@ -143,20 +152,22 @@ def policy_passage(
     of it, misses none of the shop's words and is far ahead."""
     if not hits or not rule.kinds or not asks_policy(question):
         return ()
-    best = hits[0]
-    runner_up = hits[1].score if len(hits) > 1 else 0.0
-    clear = best.coverage >= rule.min_coverage and best.score >= rule.min_margin * runner_up
+    # Ranked by score times coverage: the product's name no longer counts, so a passage that
+    # names the product ("the leash is covered for 6 months") may score higher on words that
+    # are no longer asked about.
+    ranked = sorted(hits, key=lambda h: -h.score * h.coverage)
+    best = ranked[0]
+    weight = best.score * best.coverage
+    runner_up = ranked[1].score * ranked[1].coverage if len(ranked) > 1 else 0.0
+    clear = best.coverage >= rule.min_coverage and weight >= rule.min_margin * runner_up
     dominant = (
         best.coverage >= rule.relevant_coverage
         and not best.missing
-        and best.score >= rule.dominance * runner_up
+        and weight >= rule.dominance * runner_up
     )
     quotable = best.document.kind in rule.kinds and best.score >= rule.min_score
-    if (
-        quotable
-        and (clear or dominant)
-        and states(quote_for(best.document, language), asked_kind(question))
-    ):
+    kind = asked_kind(question)
+    if quotable and (clear or dominant) and states(quote_for(best.document, language), kind):
         return (best,)
     return ()
 

@@ -276,7 +276,8 @@ class Retriever:
         )
         # Words of product names, aliases, tags and categories: what a question is about,
         # not what it asks (a policy question's coverage leaves them out).
-        self._product_words = frozenset(t for w in product_words for t in key_terms(w))
+        names = [t for w in product_words for t in key_terms(w)]
+        self._product_words = frozenset([*names, *(s for t in names for s in sub_words(t))])
 
     @classmethod
     def for_knowledge(

@@ -205,3 +205,32 @@ async def test_the_draft_guard_stops_at_the_first_invented_fact(brain: Knowledge
     )
     assert draft.stopped is not None and "price '¥499'" in draft.stopped
     assert len(draft.logprobs) < 10  # not 200 tokens decoded to be thrown away
+
+
+@pytest.fixture(scope="module")
+def pets_brain() -> KnowledgeBrain:
+    config = load_bot_config(ROOT / "bots/shop/bot.yaml")
+    folder = ROOT / "bench/eval/shops/pets/knowledge"
+    holder = KnowledgeHolder(folder, config.retrieval.thresholds())
+    return KnowledgeBrain(config, holder, clock=lambda: date(2026, 12, 16))
+
+
+async def test_a_policy_question_naming_a_product_is_answered_by_the_policy(
+    pets_brain: KnowledgeBrain,
+) -> None:
+    prepared = await pets_brain.prepare(
+        turn("The leash I ordered is still unopened, can I return it?"), TurnContext()
+    )
+    assert prepared.direct_reply is not None
+    assert prepared.facts[0].source == "policy:returns#unopened-items"
+
+
+async def test_a_products_own_warranty_and_an_order_stay_with_the_tools(
+    pets_brain: KnowledgeBrain,
+) -> None:
+    warranty = await pets_brain.prepare(turn("what warranty does the leash have?"), TurnContext())
+    assert warranty.facts[0].source.startswith("spec:PH-LEASH")
+    claim = await pets_brain.prepare(turn("how do I claim the leash warranty?"), TurnContext())
+    assert claim.facts[0].source.startswith("policy:warranty")
+    order = await pets_brain.prepare(turn("PAW1214-118 can I return it?"), TurnContext())
+    assert not any(f.source.startswith("policy:returns") for f in order.facts[:1])
