@@ -11,19 +11,20 @@ killed) is taken over by another process, or by the same one after its restart. 
 parts are fetched (or given up as notes), :meth:`HeldTurns.resolve_held` replaces the turn's
 parts and releases the hold in one transaction.
 
-The hold itself is bounded (``hold_s``, past the adapter's own deadline): if no process
-ever resolves the row (the adapter was switched off), it is answered with its placeholder
-notes rather than blocking its conversation for good.
+The hold itself is bounded (``hold_s``, past the adapter's own deadline, and one lease past
+the latest lease): if no process ever resolves the row (the adapter was switched off), it
+is answered with its placeholder notes rather than blocking its conversation for good.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, null, or_, select, update
+from sqlalchemy import Connection, and_, case, null, or_, select, update
 
+from core.errors import StoreConflictError, StoreError
 from core.model.turn import ImagePart, Part, Turn, parts_text
 from core.ports import HeldTurn, IngestResult
 from core.store import codec
@@ -73,7 +74,18 @@ class HeldTurns:
                 conn.execute(update(inbox).where(inbox.c.turn_id == result.turn_id).values(values))
             return result
 
-        return await self.db.write(work, urgent=True)
+        try:
+            return await self.db.write(work, urgent=True)
+        except StoreConflictError:
+            # A concurrent delivery of the same message (Slack's message and app_mention)
+            # stored it first.
+            query = select(inbox.c.turn_id).where(
+                inbox.c.platform == turn.key.channel, inbox.c.platform_message_id == turn.message_id
+            )
+            found = await self.db.read(lambda conn: conn.execute(query).scalar_one_or_none())
+            if found is None:
+                raise StoreError("held inbox insert conflicted but no row exists") from None
+            return IngestResult(int(found), duplicate=True)
 
     async def take_held(
         self, platform: str, owner: str, lease_s: float, limit: int
@@ -96,7 +108,7 @@ class HeldTurns:
                 if conn.execute(
                     update(inbox)
                     .where(inbox.c.id == row.id, _held(), free)
-                    .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
+                    .values(_leased(owner, now, lease_s))
                 ).rowcount
                 == 1
             ]
@@ -121,7 +133,7 @@ class HeldTurns:
         statement = (
             update(inbox)
             .where(inbox.c.turn_id.in_(list(turn_ids)), _held(), inbox.c.lease_owner == owner)
-            .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+            .values(_leased(owner, utcnow(), lease_s))
             .returning(inbox.c.turn_id)
         )
         renewed = await self.db.write(lambda conn: list(conn.execute(statement).scalars()))
@@ -165,6 +177,20 @@ class HeldTurns:
         """Turns of ``platform`` held for pending parts now."""
         query = select(inbox.c.id).where(_held(), inbox.c.platform == platform)
         return len(await self.db.read(lambda conn: conn.execute(query).all()))
+
+
+def _leased(owner: str, now: datetime, lease_s: float) -> dict[str, Any]:
+    """A lease to ``owner``; the hold lasts at least one lease longer than the lease, so a
+    process that takes over after a kill comes before the workers."""
+    until = now + timedelta(seconds=lease_s)
+    held_until = until + timedelta(seconds=lease_s)
+    return {
+        "lease_owner": owner,
+        "lease_until": until,
+        "available_at": case(
+            (inbox.c.available_at < held_until, held_until), else_=inbox.c.available_at
+        ),
+    }
 
 
 def _held() -> Any:
