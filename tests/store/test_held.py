@@ -83,3 +83,11 @@ async def test_a_duplicate_changes_nothing(store: Store) -> None:
 
 async def _decoded() -> ImagePart:
     return await ImageDecoder().normalise(png_bytes((30, 20)), ImageLimits())
+
+
+async def test_a_renewed_lease_keeps_the_turn_held_past_its_first_hold(store: Store) -> None:
+    held = _held(store)
+    result = await held.put_held(make_turn("x", chat="A"), PENDING, "slow", lease_s=30, hold_s=0.1)
+    assert await held.renew_held([result.turn_id], "slow", lease_s=1.0) == {result.turn_id}
+    await asyncio.sleep(0.2)  # past the first hold, not past the renewed lease (plus one)
+    assert await InboxQueue(store, "w1").claim(10) == []
