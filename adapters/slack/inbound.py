@@ -143,10 +143,14 @@ class SlackInboundHandler:
             return
         keep_late = self._deferred is not None
         collected = await self._fetcher.collect(message.files, deadline, keep_late=keep_late)
-        turn = self._to_turn(SlackInbound(message, collected.parts))
         if self._deferred is None or not collected.late:
-            await self._put(turn)
+            await self._put(self._to_turn(SlackInbound(message, collected.parts)))
             return
+        try:
+            turn = self._to_turn(SlackInbound(message, collected.parts))
+        except BaseException:
+            collected.cancel()
+            raise
         self._count(await self._deferred.put(turn, collected))
 
     async def on_block_action(self, body: Mapping[str, Any], ack: Callable[..., Any]) -> None:
