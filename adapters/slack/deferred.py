@@ -22,7 +22,6 @@ allowed hosts, whatever the stored URL says.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -149,9 +148,7 @@ class DeferredFiles:
         self._scanner = None
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)  # failures were logged
 
     @property
     def running(self) -> int:
