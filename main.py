@@ -70,6 +70,7 @@ from core.redaction import install_redaction
 from core.runtime.limits import Limits, MemoryLimiter, Rate, RateLimiter, RedisLimiter
 from core.runtime.runtime import Role as ProcessRole
 from core.runtime.runtime import Runtime, stream_openers
+from core.store.held import HeldTurns
 from core.store.store import Store
 
 log = logging.getLogger("kefu")
@@ -199,6 +200,7 @@ def assemble(
         inbox=store, web=app, receive=role is not ProcessRole.WORKER,
         image_limits=image_limits(settings), stops=interrupts, conversations=store,
         images=decoder or image_decoder(settings),
+        held=HeldTurns(store.db, store.notify_new_turns),  # Slack files slower than the ack
     )  # fmt: skip
     adapters = build_adapters(settings, context)
     desks = build_desks(settings, adapters)

@@ -2,14 +2,17 @@
 
     python -m bench.fault_suite [--conversations 500] [--kills 3] [--store sqlite|postgres|both]
                                 [--replicas N] [--netns] [--album-debounce S]
-                                [--sends-in-flight N]
+                                [--sends-in-flight N] [--slack-file-delay S]
 
 Runs tests/fault_suite.py: Telegram, Slack and webhook traffic (text, photos, albums,
 repeats) into ``serve`` replicas behind a load balancer, with SIGKILL at ``--kills`` points
 (about 2 messages per conversation). SQLite runs one replica (killed and restarted);
 PostgreSQL runs ``--replicas`` (2) sharing one database; with ``--netns`` each PostgreSQL
 replica runs in its own network namespace joined by veth (``tests/netns.py``, needs root).
-Prints what the store and the platforms saw.
+``--slack-file-delay 4`` serves every Slack file later than the 2.8 s acknowledgement
+budget (what a starved machine does to some of them), so every Slack photo takes the
+fetch-after-the-ack path (``adapters/slack/deferred.py``). Prints what the store and the
+platforms saw.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ async def _one(
     netns: bool,
     debounce_s: float,
     sends_in_flight: int | None,
+    slack_file_delay_s: float = 0.0,
 ) -> None:
     if kind == "sqlite":
         folder = tempfile.mkdtemp(prefix="kefu-bench-faults-")
@@ -45,7 +49,8 @@ async def _one(
     try:
         r = await run_suite(url, replicas=replicas, conversations=conversations, kills=kills,
                             timeout_s=600, netns=netns, album_debounce_s=debounce_s,
-                            telegram_sends_in_flight=sends_in_flight)  # fmt: skip
+                            telegram_sends_in_flight=sends_in_flight,
+                            slack_file_delay_s=slack_file_delay_s)  # fmt: skip
     finally:
         if name:
             await _drop_pg_database(name)
@@ -53,7 +58,7 @@ async def _one(
     where = " (each in its own network namespace)" if netns else ""
     in_flight = sends_in_flight or "default"
     print(f"## {kind}: {replicas} replica(s){where}, album debounce {debounce_s} s, "
-          f"telegram sends in flight {in_flight}, "
+          f"telegram sends in flight {in_flight}, slack file delay {slack_file_delay_s} s, "
           f"{r.messages} messages, {r.kills} kill -9, "
           f"{r.seconds:.0f} s, load {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(f"store: {s.inbox_turns} turns stored, {s.inbox_not_done} not done, "
@@ -97,12 +102,19 @@ def main() -> None:
         default=None,
         help="telegram.max_sends_in_flight of the replicas (default: kefu's)",
     )
+    parser.add_argument(
+        "--slack-file-delay",
+        type=float,
+        default=0.0,
+        help="seconds the fake Slack takes to serve each file (over 2.8: all late)",
+    )
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     for kind in kinds:
         replicas = 1 if kind == "sqlite" else args.replicas
         asyncio.run(_one(kind, args.conversations, args.kills, replicas, args.netns,
-                         args.album_debounce, args.sends_in_flight))  # fmt: skip
+                         args.album_debounce, args.sends_in_flight,
+                         args.slack_file_delay))  # fmt: skip
 
 
 if __name__ == "__main__":

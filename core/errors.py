@@ -187,3 +187,8 @@ class FetchError(PlatformError):
     code = "fetch_failed"
     user_message_key = "image_fetch_failed"
     http_status = 422
+
+
+class TransientFetchError(FetchError):
+    """A download failed in a way a later try may fix (connection lost, HTTP 5xx or 429);
+    a refusal (too large, wrong host, an HTML page) is a plain :class:`FetchError`."""

@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, Protocol, TypeVar
+from datetime import datetime
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
 from core.media.images import ImageDecoder, ImageLimits
 from core.model.decision import Conversation
-from core.model.turn import ConversationKey, Reply, Sender, Turn
+from core.model.turn import ConversationKey, Part, Reply, Sender, Turn
 
 RawT = TypeVar("RawT")
 PlatformT = TypeVar("PlatformT")
@@ -97,6 +99,42 @@ class InboxPort(Protocol):
     """Where adapters put turns. ``put`` returns only once the turn is durable."""
 
     async def put(self, turn: Turn) -> IngestResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeldTurn:
+    """A stored turn the workers may not claim yet: its adapter still fetches some parts.
+
+    Attributes:
+        turn_id: Durable id of the turn.
+        turn: The turn as stored (placeholder notes where parts are pending).
+        pending: The adapter's own references to what it still fetches (JSON objects).
+        stored_at: When the turn was stored (the adapter's deadlines count from here).
+    """
+
+    turn_id: int
+    turn: Turn
+    pending: tuple[dict[str, Any], ...]
+    stored_at: datetime
+
+
+class HeldTurnsPort(Protocol):
+    """Turns stored at once but held until their adapter has fetched the rest (see
+    :mod:`core.store.held`). The held row heads its conversation, so later turns wait too.
+    Whoever fetches holds a lease (``owner``, renewed); an expired lease is taken over."""
+
+    async def put_held(
+        self, turn: Turn, pending: Sequence[dict[str, Any]], owner: str, lease_s: float,
+        hold_s: float,
+    ) -> IngestResult: ...  # fmt: skip
+
+    async def take_held(
+        self, platform: str, owner: str, lease_s: float, limit: int
+    ) -> list[HeldTurn]: ...
+
+    async def renew_held(self, turn_ids: Sequence[int], owner: str, lease_s: float) -> set[int]: ...
+
+    async def resolve_held(self, turn_id: int, owner: str, parts: tuple[Part, ...]) -> bool: ...
 
 
 class DeliveryProgress(Protocol):
@@ -298,6 +336,8 @@ class AdapterContext:
         conversations: Conversation states, for platforms that show them (the web chat's
             "with a person" banner); None where nothing reads them.
         images: The process's one image decoder (threads, a concurrency and memory limit).
+        held: Where turns wait for parts fetched after the acknowledgement (None: nowhere;
+            such parts become notes).
     """
 
     inbox: InboxPort
@@ -308,6 +348,7 @@ class AdapterContext:
     stops: StopPort | None = None
     conversations: ConversationPort | None = None
     images: ImageDecoder = field(default_factory=ImageDecoder)
+    held: HeldTurnsPort | None = None
 
 
 class Adapter(ABC, Generic[RawT, PlatformT]):

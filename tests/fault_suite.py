@@ -295,11 +295,13 @@ async def _replicas(store_url: str, engine_url: str, tg: FakeTelegramServer, sla
 async def run_suite(
     store_url: str, *, replicas: int = 2, conversations: int = 150, kills: int = 3,
     timeout_s: float = 240.0, netns: bool = False, album_debounce_s: float = ALBUM_DEBOUNCE_S,
-    telegram_sends_in_flight: int | None = None,
+    telegram_sends_in_flight: int | None = None, slack_file_delay_s: float = 0.0,
 ) -> SuiteResult:  # fmt: skip
     """Drive ``conversations`` (about 2 messages each) through the replicas with ``kills``
     kill -9s; returns what the platforms and the store saw. With ``netns`` each replica
-    runs in its own network namespace (``tests/netns.py``; needs root)."""
+    runs in its own network namespace (``tests/netns.py``; needs root). The fake Slack
+    serves every file ``slack_file_delay_s`` late (past the 2.8 s ack budget: every Slack
+    photo is fetched after the acknowledgement, as on a starved machine)."""
     started = time.monotonic()
     folder = tempfile.mkdtemp(prefix="kefu-faults-")
     store = await Store.open(store_url)  # migrates once, before the replicas start
@@ -310,6 +312,7 @@ async def run_suite(
                     aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as stack):  # fmt: skip
             group = await _replicas(store_url, engine_url, tg, slack, receiver, folder,
                                     replicas, stack, netns)  # fmt: skip
+            slack.file_delay_s = slack_file_delay_s
             for replica in group:
                 replica.env["KEFU_TELEGRAM__ALBUM_DEBOUNCE_S"] = str(album_debounce_s)
                 if telegram_sends_in_flight is not None:

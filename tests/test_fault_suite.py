@@ -39,9 +39,10 @@ async def test_kill_9_at_three_points_loses_and_reorders_nothing_in_the_store(
     # No Telegram photo is lost: an album item is durable once acknowledged, and one that
     # came after the debounce is answered in a reply of its own (an album "in parts").
     assert not [m.label for m in lost if m.platform == "telegram"]
-    # A Slack file may still be left out when a kill's restart starves this 2-core machine:
-    # not fetched within Slack's 3 s acknowledgement budget (kefu's designed behaviour, the
-    # reply says so). Counted in BENCHMARKS.md, bounded here.
+    # No Slack file is lost either: one not fetched within Slack's 3 s acknowledgement
+    # budget (a kill's restart starves this 2-core machine) is fetched after the ack, its
+    # turn held until it is in, and resumed after a kill (adapters/slack/deferred.py).
+    assert not [m.label for m in lost if m.platform == "slack"]
     assert len(lost) <= result.messages // 10, [m.label for m in lost]
     # What the platforms saw is counted, not hidden: a kill between a send and its
     # "delivered" mark repeats that send (Telegram and Slack have no idempotency key).

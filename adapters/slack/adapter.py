@@ -21,6 +21,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.assistant import AssistantView
+from adapters.slack.deferred import DeferredFiles, DeferredTimes
 from adapters.slack.delivery import SlackDelivery
 from adapters.slack.events_http import dispatch_events
 from adapters.slack.files import FileFetchPolicy, SlackFileFetcher
@@ -101,6 +102,7 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         self._delivery = SlackDelivery(settings, self._native, self._previews, self.to_platform)
         self._assistant: AssistantView | None = None
         self.inbound: SlackInboundHandler | None = None
+        self.deferred: DeferredFiles | None = None
         if receives_http:
             assert context.web is not None
             context.web.router.add_post(settings.events_path, self._handle_http)
@@ -129,20 +131,37 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
             await self.stop()  # nothing is left open when the start fails
             raise
         self._assistant = AssistantView(self._web_api, self.settings)
+        fetcher = SlackFileFetcher(
+            self._session, self._fetch_policy(token, base_url), self.context.images
+        )
+        self.deferred = self._late_files(fetcher)
         self.inbound = SlackInboundHandler(
             self.context.inbox,
-            SlackFileFetcher(
-                self._session, self._fetch_policy(token, base_url), self.context.images
-            ),
+            fetcher,
             self.bot,
             self.threads,
             self.to_turn,
             self.settings.ack_budget_s,
             on_thread_started=self._assistant.thread_started,
+            deferred=self.deferred,
         )
         self._app = self._build_app(self.inbound, base_url, timeout)
+        if self.deferred is not None:
+            self.deferred.start()  # also resumes turns a killed process left held
         if self.context.receive and self.settings.mode == "socket":
             await self._connect_socket()
+
+    def _late_files(self, fetcher: SlackFileFetcher) -> DeferredFiles | None:
+        """Files slower than the ack budget are fetched later where turns can be held."""
+        if self.context.held is None or not self.context.receive:
+            return None
+        settings = self.settings
+        times = DeferredTimes(
+            settings.deferred_file_timeout_s,
+            settings.deferred_file_attempt_s,
+            settings.deferred_file_lease_s,
+        )
+        return DeferredFiles(self.context.held, fetcher, times)
 
     async def _auth_test(self) -> BotIdentity:
         result = await api_call("auth.test", self.client.auth_test(), startup=True)
@@ -204,10 +223,13 @@ class SlackAdapter(Adapter[SlackInbound | SlackAction, SlackOutgoing]):
         await self._socket.connect_async()
 
     async def stop(self) -> None:
-        """Disconnect Socket Mode and close HTTP sessions. Idempotent."""
+        """Disconnect Socket Mode, stop fetching late files and close HTTP sessions.
+        Idempotent."""
         socket, self._socket = self._socket, None
         if socket is not None:
             await socket.close_async()
+        if self.deferred is not None:
+            await self.deferred.stop()  # still held turns are resumed after their lease
         if self._assistant is not None:
             await self._assistant.close()
         session, self._session = self._session, None

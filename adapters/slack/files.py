@@ -6,11 +6,12 @@ mistaken for the image. Every download is therefore checked: host allowlist (the
 never sent anywhere else), no redirects, size cap (declared size, ``Content-Length`` and the
 stream itself), and HTML refusal by content type and by sniffing the first bytes.
 
-Budget: all files of one message are fetched concurrently and must be downloaded *and*
+Budget: all files of one message are fetched concurrently and should be downloaded *and*
 normalised before a shared deadline (``ack_budget_s`` after the event arrived). A file that
-misses it, fails, or is not an image becomes a short bracketed note in the turn's text that
-names the file and its Slack file id, so the turn is stored in time and nothing is lost
-silently: staff (or a later re-fetch through ``files.info``) can still find the file.
+fails or is not an image becomes a short bracketed note in the turn's text that names the
+file and its Slack file id. A file that merely misses the deadline is a :class:`LateFile`:
+its download keeps running, and :mod:`adapters.slack.deferred` stores the turn held until
+the file is in (or given up as a note). Without a place to hold turns it becomes a note too.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from adapters.slack.payloads import SlackFile
-from core.errors import FetchError, ImageError
+from core.errors import FetchError, ImageError, TransientFetchError
 from core.media.images import ImageDecoder, ImageLimits
 from core.model.turn import ImagePart, Part, TextPart
 
 CHUNK_BYTES = 64 * 1024
 HTML_PREFIXES = (b"<!doctype", b"<html", b"<head", b"<?xml")
+LATE_REASON = "download did not finish within the acknowledgement budget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,36 @@ def looks_like_html(head: bytes) -> bool:
 def file_note(file: SlackFile, reason: str) -> TextPart:
     """The note that stands in for a file kefu could not include."""
     return TextPart(f"[file {file.name} ({file.file_id}) not included: {reason}]")
+
+
+@dataclass(frozen=True, slots=True)
+class LateFile:
+    """A file not in by the acknowledgement deadline (only a timeout, never a refusal).
+
+    Attributes:
+        index: Its position among the message's attachments (its note stands there).
+        file: The file.
+        download: Its download, still running (None: there was no time to start it).
+    """
+
+    index: int
+    file: SlackFile
+    download: asyncio.Task[ImagePart] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """A message's attachments at the deadline: parts in order (notes where files are
+    late) and the late files."""
+
+    parts: tuple[Part, ...]
+    late: tuple[LateFile, ...] = ()
+
+    def cancel(self) -> None:
+        """Stop the late downloads (the turn was a duplicate, or was not stored)."""
+        for late in self.late:
+            if late.download is not None:
+                late.download.cancel()
 
 
 class SlackFileFetcher:
@@ -97,6 +129,8 @@ class SlackFileFetcher:
         headers = {"Authorization": f"Bearer {self._policy.bot_token}"}
         try:
             async with self._session.get(file.url, headers=headers, allow_redirects=False) as resp:
+                if resp.status == 429 or resp.status >= 500:
+                    raise TransientFetchError(f"file download answered HTTP {resp.status}")
                 if resp.status != 200:
                     raise FetchError(f"file download answered HTTP {resp.status}")
                 if resp.content_type == "text/html":
@@ -105,7 +139,7 @@ class SlackFileFetcher:
                     raise FetchError(f"file is {resp.content_length} bytes; the limit is {limit}")
                 return await self._read_capped(resp, limit)
         except aiohttp.ClientError as exc:
-            raise FetchError(f"file download failed: {type(exc).__name__}") from exc
+            raise TransientFetchError(f"file download failed: {type(exc).__name__}") from exc
 
     @staticmethod
     async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -130,32 +164,72 @@ class SlackFileFetcher:
         data = await self.download(file)
         return await self._decoder.normalise(data, self._policy.image_limits)
 
-    async def _part_for(self, file: SlackFile, deadline: float) -> Part:
-        if file.mode in ("tombstone", "hidden_by_limit") or not file.url:
-            return file_note(file, "Slack did not make the file available")
-        if not file.is_image:
-            return file_note(
-                file, f"{file.mimetype or 'this file type'} is not supported, only images"
-            )
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            return file_note(file, "no time left to download it before acknowledging Slack")
-        try:
-            async with asyncio.timeout(remaining):
-                return await self.fetch_image(file)
-        except TimeoutError:
-            return file_note(file, "download did not finish within the acknowledgement budget")
-        except (FetchError, ImageError) as exc:
-            return file_note(file, f"{exc.code}: {exc}")
-
-    async def parts_for(self, files: Sequence[SlackFile], deadline: float) -> tuple[Part, ...]:
+    async def collect(
+        self, files: Sequence[SlackFile], deadline: float, *, keep_late: bool
+    ) -> Collected:
         """Turn a message's files into image parts or notes, in order, by ``deadline``.
 
         Args:
             files: The message's files.
-            deadline: ``loop.time()`` by which every file must be done.
+            deadline: ``loop.time()`` by which every file should be done.
+            keep_late: Keep downloads that miss the deadline running (as :class:`LateFile`)
+                instead of cancelling them; their notes say the budget was missed.
         """
+        parts: list[Part | None] = [_refusal(file) for file in files]
+        remaining = deadline - asyncio.get_running_loop().time()
+        downloads = {
+            index: asyncio.ensure_future(self.fetch_image(file))
+            for index, file in enumerate(files)
+            if parts[index] is None and remaining > 0
+        }
+        try:
+            if downloads:
+                await asyncio.wait(downloads.values(), timeout=remaining)
+        except BaseException:
+            for started in downloads.values():
+                started.cancel()
+            raise
+        late: list[LateFile] = []
+        for index, file in enumerate(files):
+            if parts[index] is not None:
+                continue
+            download = downloads.get(index)
+            if download is not None and download.done():
+                parts[index] = _outcome(file, download)
+                continue
+            if keep_late:
+                late.append(LateFile(index, file, download))
+            elif download is not None:
+                download.cancel()
+            reason = LATE_REASON if download is not None else _NO_TIME
+            parts[index] = file_note(file, reason)
+        return Collected(tuple(p for p in parts if p is not None), tuple(late))
+
+    async def parts_for(self, files: Sequence[SlackFile], deadline: float) -> tuple[Part, ...]:
+        """Turn a message's files into image parts or notes, in order, by ``deadline``
+        (a file that misses it is cancelled and becomes a note)."""
         if not files:
             return ()
-        results = await asyncio.gather(*(self._part_for(f, deadline) for f in files))
-        return tuple(results)
+        return (await self.collect(files, deadline, keep_late=False)).parts
+
+
+_NO_TIME = "no time left to download it before acknowledging Slack"
+
+
+def _refusal(file: SlackFile) -> TextPart | None:
+    """The note for a file kefu does not download at all; None for an image to fetch."""
+    if file.mode in ("tombstone", "hidden_by_limit") or not file.url:
+        return file_note(file, "Slack did not make the file available")
+    if not file.is_image:
+        return file_note(file, f"{file.mimetype or 'this file type'} is not supported, only images")
+    return None
+
+
+def _outcome(file: SlackFile, task: asyncio.Task[ImagePart]) -> Part:
+    """A finished download's image, or the note for its failure."""
+    error = task.exception()
+    if error is None:
+        return task.result()
+    if isinstance(error, FetchError | ImageError):
+        return file_note(file, f"{error.code}: {error}")
+    raise error

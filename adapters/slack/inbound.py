@@ -2,7 +2,8 @@
 
 Listeners run with ``process_before_response=True``: bolt answers Slack (HTTP 200 or the
 Socket Mode ack) only after the listener returns, and the listener returns only after
-``inbox.put`` has made the turn durable. A failing ``put`` makes bolt answer 503 (or not
+``inbox.put`` has made the turn durable (held, when some of its files are still downloading:
+:mod:`adapters.slack.deferred`). A failing ``put`` makes bolt answer 503 (or not
 ack in Socket Mode), so Slack retries; a retry of a stored message is a duplicate in the inbox and is
 acknowledged without a second turn.
 """
@@ -20,6 +21,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from adapters.slack.deferred import DeferredFiles
 from adapters.slack.files import SlackFileFetcher
 from adapters.slack.payloads import (
     ANSWERABLE_SUBTYPES,
@@ -32,7 +34,7 @@ from adapters.slack.payloads import (
 from adapters.slack.threads import KnownThreads
 from core.errors import KefuError
 from core.model.turn import Part, Turn
-from core.ports import InboxPort
+from core.ports import InboxPort, IngestResult
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,8 @@ class SlackInboundHandler:
         to_turn: Pure translation from :class:`SlackInbound` / :class:`SlackAction` to a turn.
         ack_budget_s: Time allowed for attachments before the turn is stored anyway.
         on_thread_started: Listener for ``assistant_thread_started`` (the assistant view).
+        deferred: Where a turn with files slower than the budget is stored held until they
+            are in (None: those files become notes).
     """
 
     def __init__(
@@ -101,8 +105,10 @@ class SlackInboundHandler:
         to_turn: Callable[[SlackInbound | SlackAction], Turn],
         ack_budget_s: float,
         on_thread_started: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
+        deferred: DeferredFiles | None = None,
     ) -> None:
         self._inbox = inbox
+        self._deferred = deferred
         self._on_thread_started = on_thread_started
         self._fetcher = fetcher
         self._bot = bot
@@ -132,8 +138,20 @@ class SlackInboundHandler:
         if not await should_answer(message, self._bot, self._threads):
             return
         await self._threads.join(message.channel, message.thread_root)
-        attachments = await self._fetcher.parts_for(message.files, deadline)
-        await self._put(self._to_turn(SlackInbound(message, attachments)))
+        if not message.files:
+            await self._put(self._to_turn(SlackInbound(message)))
+            return
+        keep_late = self._deferred is not None
+        collected = await self._fetcher.collect(message.files, deadline, keep_late=keep_late)
+        if self._deferred is None or not collected.late:
+            await self._put(self._to_turn(SlackInbound(message, collected.parts)))
+            return
+        try:
+            turn = self._to_turn(SlackInbound(message, collected.parts))
+        except BaseException:
+            collected.cancel()
+            raise
+        self._count(await self._deferred.put(turn, collected))
 
     async def on_block_action(self, body: Mapping[str, Any], ack: Callable[..., Any]) -> None:
         """Store each button click as a turn (its value is the button's command), then ack."""
@@ -161,7 +179,9 @@ class SlackInboundHandler:
         return BoltResponse(status=500, body=json.dumps({"error": "internal_error"}))
 
     async def _put(self, turn: Turn) -> None:
-        result = await self._inbox.put(turn)
+        self._count(await self._inbox.put(turn))
+
+    def _count(self, result: IngestResult) -> None:
         if result.duplicate:
             self.duplicates += 1
         else:

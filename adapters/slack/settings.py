@@ -28,7 +28,16 @@ class SlackSettings(BaseModel):
         stream_update_interval_s: Least time between two ``chat.update`` calls of a live preview.
         max_file_bytes: Largest attached file kefu downloads.
         ack_budget_s: Time an inbound event may spend downloading and normalising its images
-            before the turn is stored anyway (with a note); Slack wants an answer within 3 s.
+            before the turn is stored anyway; Slack wants an answer within 3 s. A file not in
+            by then is fetched later: the turn is stored held (later messages of its thread
+            wait behind it) and answered once the file is in (see ``adapters.slack.deferred``).
+        deferred_file_timeout_s: How long after the event a late file is still waited for
+            (download retried with backoff); then it becomes a note and the turn is answered.
+        deferred_file_attempt_s: Longest single download attempt of a late file (a stalled
+            connection is cut and tried again).
+        deferred_file_lease_s: Lease of a process on the held turns whose files it fetches
+            (renewed every third of it); a killed process's turns are resumed this long after
+            its last renewal, by another replica or by itself after the restart.
         file_hosts: Hosts the bot token may be sent to when downloading ``url_private``
             (the host of ``base_url`` is always allowed, so the fake server works in tests).
         max_message_chars: Longest single message sent; longer replies are split.
@@ -58,6 +67,9 @@ class SlackSettings(BaseModel):
     stream_update_interval_s: float = 1.0
     max_file_bytes: int = 20 * 1024 * 1024
     ack_budget_s: float = Field(default=2.0, gt=0, le=2.8)
+    deferred_file_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    deferred_file_attempt_s: float = Field(default=20.0, gt=0, le=600)
+    deferred_file_lease_s: float = Field(default=10.0, gt=0, le=300)
     file_hosts: list[str] = ["files.slack.com"]
     max_message_chars: int = Field(default=3900, ge=100, le=3900)
     http_timeout_s: float = 10.0

@@ -165,6 +165,17 @@ class ImagePart:
 Part = TextPart | ImagePart
 
 
+def parts_text(parts: tuple[Part, ...]) -> str:
+    """The text of ``parts``: text parts and image captions joined with newlines."""
+    pieces: list[str] = []
+    for part in parts:
+        if isinstance(part, TextPart) and part.text:
+            pieces.append(part.text)
+        elif isinstance(part, ImagePart) and part.caption:
+            pieces.append(part.caption)
+    return "\n".join(pieces)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -200,13 +211,7 @@ class Turn:
     @property
     def text(self) -> str:
         """All text parts and image captions joined with newlines."""
-        pieces: list[str] = []
-        for part in self.parts:
-            if isinstance(part, TextPart) and part.text:
-                pieces.append(part.text)
-            elif isinstance(part, ImagePart) and part.caption:
-                pieces.append(part.caption)
-        return "\n".join(pieces)
+        return parts_text(self.parts)
 
     @property
     def images(self) -> tuple[ImagePart, ...]:

@@ -98,6 +98,10 @@ inbox = Table(
     Column("available_at", DateTime(timezone=True), nullable=True),
     Column("joined", JSON, nullable=True),
     Column("held_since", DateTime(timezone=True), nullable=True),
+    # Parts the receiving adapter is still fetching (opaque references, e.g. Slack files
+    # slower than the ack budget): the row is held (available_at) until they are resolved,
+    # and lease_owner / lease_until name the process fetching them (see core/store/held.py).
+    Column("pending", JSON, nullable=True),
     UniqueConstraint("platform", "platform_message_id", name="uq_inbox_platform_message"),
     Index("ix_inbox_turn", "turn_id"),
     # Claims walk the open rows in id order: a partial index keeps that fast however long

@@ -87,6 +87,7 @@ class FakeSlack(StreamFeatures):
         self.file_requests: list[dict[str, str]] = []
         self.serve_login_page = False  # answer file downloads with an HTML login page (200)
         self.file_delay_s = 0.0
+        self.file_status: int | None = None  # answer file downloads with this status (503 ...)
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self._rate_limits: dict[str, list[float]] = {}
         self._rate_limit_after: dict[str, int] = {}
@@ -293,6 +294,8 @@ class FakeSlack(StreamFeatures):
         self.file_requests.append({"file_id": request.match_info["file_id"], "authorization": auth})
         if self.file_delay_s:
             await asyncio.sleep(self.file_delay_s)
+        if self.file_status is not None:
+            return web.Response(status=self.file_status, text="try again later")
         if self.serve_login_page or auth != f"Bearer {self.bot_token}":
             # What Slack does for a missing/invalid token: a 200 HTML sign-in page.
             return web.Response(body=LOGIN_PAGE, content_type="text/html")

@@ -16,7 +16,7 @@ from adapters.slack.adapter import SlackAdapter
 from adapters.slack.settings import SlackSettings
 from core.errors import StoreError
 from core.model.turn import Turn
-from core.ports import AdapterContext, IngestResult, SharedStatePort
+from core.ports import AdapterContext, HeldTurnsPort, InboxPort, IngestResult, SharedStatePort
 from tests.fakes.slack_server import FakeSlack, SlackEventSender
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -68,7 +68,7 @@ class Served:
     """An initialised adapter mounted on a running aiohttp app."""
 
     adapter: SlackAdapter
-    inbox: MemoryInbox
+    inbox: Any  # a MemoryInbox, or the store
     fake: FakeSlack
     sender: SlackEventSender
     base_url: str
@@ -86,12 +86,16 @@ async def serve(fake_slack: FakeSlack) -> AsyncIterator[Callable[..., Any]]:
     cleanups: list[Callable[[], Any]] = []
 
     async def start(
-        inbox: MemoryInbox | None = None, shared: SharedStatePort | None = None, **overrides: Any
+        inbox: InboxPort | None = None,
+        shared: SharedStatePort | None = None,
+        held: HeldTurnsPort | None = None,
+        **overrides: Any,
     ) -> Served:
         inbox = inbox or MemoryInbox()
         app = web.Application()
         settings = slack_settings(fake_slack, **overrides)
-        adapter = SlackAdapter(AdapterContext(inbox=inbox, shared=shared, web=app), settings)
+        context = AdapterContext(inbox=inbox, shared=shared, web=app, held=held)
+        adapter = SlackAdapter(context, settings)
         runner = web.AppRunner(app)
         await runner.setup()
         cleanups.append(runner.cleanup)

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.slack.files import FileFetchPolicy, SlackFileFetcher, looks_like_html
 from adapters.slack.payloads import SlackFile
-from core.errors import FetchError
+from core.errors import FetchError, TransientFetchError
 from core.media.images import ImageLimits
 from core.model.turn import ImagePart, TextPart
 from tests.adapters.slack.conftest import png_bytes
@@ -142,3 +142,47 @@ async def test_expired_deadline_stores_a_note_without_downloading(
 def test_looks_like_html() -> None:
     assert looks_like_html(b"  <!DOCTYPE html>") and looks_like_html(b"<HTML><body>")
     assert not looks_like_html(png_bytes()[:32]) and not looks_like_html(b"")
+
+
+async def test_collect_keeps_a_late_download_running_and_notes_its_place(
+    fake_slack: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    fake_slack.file_delay_s = 0.4
+    late = as_file(fake_slack.add_file(png_bytes((20, 10)), "late.png"))
+    pdf = as_file(fake_slack.add_file(b"%PDF", "a.pdf", "application/pdf"))
+    deadline = asyncio.get_running_loop().time() + 0.1
+    collected = await fetcher_for(fake_slack, session).collect(
+        [pdf, late], deadline, keep_late=True
+    )
+    [pdf_note, late_note] = collected.parts
+    assert isinstance(pdf_note, TextPart) and "not supported" in pdf_note.text
+    assert isinstance(late_note, TextPart) and "acknowledgement budget" in late_note.text
+    [pending] = collected.late  # the refusal is not late: it stays a note
+    assert pending.index == 1 and pending.file == late and pending.download is not None
+    image = await pending.download
+    assert (image.width, image.height) == (20, 10)
+
+
+async def test_collect_without_keep_late_cancels_the_download(
+    fake_slack: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    fake_slack.file_delay_s = 0.4
+    file = as_file(fake_slack.add_file(png_bytes()))
+    deadline = asyncio.get_running_loop().time() + 0.1
+    collected = await fetcher_for(fake_slack, session).collect([file], deadline, keep_late=False)
+    assert collected.late == () and "acknowledgement budget" in collected.parts[0].text  # type: ignore[union-attr]
+
+
+async def test_server_errors_are_transient_and_refusals_are_not(
+    fake_slack: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    entry = fake_slack.add_file(png_bytes())
+    fetcher = fetcher_for(fake_slack, session)
+    fake_slack.file_status = 503
+    with pytest.raises(TransientFetchError, match="503"):
+        await fetcher.download(as_file(entry))
+    fake_slack.file_status = None
+    missing = as_file(entry, url=entry["url_private"].replace(entry["id"], "F404"))
+    with pytest.raises(FetchError) as refused:
+        await fetcher.download(missing)
+    assert not isinstance(refused.value, TransientFetchError)
