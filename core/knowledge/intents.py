@@ -25,7 +25,9 @@ STOCK = re.compile(
 )
 ORDER_STATUS = re.compile(
     r"订单.{0,6}(状态|到哪|怎么样|发货|物流)|物流|快递|到哪(?![天日号一个])|发货了[吗没]|什么时候[到发]|单号|签收|包裹|我的订单|"
-    r"\bwhere(?:'?s| is| are| r)? my\b|\bmy (?:stuff|purchase|things)\b|\btrack|status of my|my orders?\b|\bshipped\b|\bparcel\b|\bpackage\b|when will .{0,20}arrive|delivery status"
+    r"\bwhere(?:'?s| is| are| r)? my\b|\bmy (?:stuff|purchase|things)\b|\btrack|status of my|my orders?\b|\bshipped\b|\bparcel\b|\bpackage\b|when will .{0,20}arrive|delivery status|"
+    r"\b(?:has|have|did)\b.{0,30}\b(?:i|we) (?:bought|ordered|got)\b.{0,12}\b(?:arrived?|shipped|ship|been sent|dispatched)\b|"
+    r"我买的.{0,12}(?:发货|到了|寄出)"
 )
 PROMOTION = re.compile(
     r"优惠活动|促销|活动|满减|打折|折扣|有什么优惠|有优惠|优惠吗|黑五|双十一|\bsales?\b|\bpromotions?\b|"

@@ -142,7 +142,32 @@ class ProductLinker:
             forms += [_Form(product, _compact(s), "sku", True) for s in skus if len(s) >= 4]
             names = {product.name.zh, product.name.en, *product.aliases}
             forms += [_Form(product, _compact(n), "name", False) for n in names if n.strip()]
+        own_tags = self._own_tags().items()
+        forms += [  # "bath towels": a tag is a common noun, said in the plural too
+            _Form(p, _compact(t) + plural, "word", False)
+            for t, p in own_tags
+            for plural in ("", "s" if t.isascii() else "")
+        ]
         return [f for f in forms if len(f.compact) >= 2]
+
+    def _own_tags(self) -> dict[str, Product]:
+        """Tags only one product has and specific enough to name it: two words or more
+        ("bath towel"), or three Chinese characters or more."""
+        owners: dict[str, list[Product]] = {}
+        for product in self.products:
+            for tag in {normalise(t).strip() for t in product.tags}:
+                owners.setdefault(tag, []).append(product)
+        texts = {
+            p.sku: normalise(" ".join([p.name.en, *p.aliases, *(v for _, v in _spec_texts(p))]))
+            for p in self.products
+        }
+        return {
+            tag: found[0]
+            for tag, found in owners.items()
+            if len(found) == 1
+            and (" " in tag or (not tag.isascii() and len(tag) >= 3))
+            and not any(tag in text for sku, text in texts.items() if sku != found[0].sku)
+        }
 
     def _unique_words(self) -> dict[str, Product]:
         owners: dict[str, set[str]] = {}
@@ -220,6 +245,12 @@ class ProductLinker:
                     if edit_distance(window, form.compact, budget) <= budget:
                         found.append((form, start, end))
         return found
+
+
+def _spec_texts(product: Product) -> list[tuple[str, str]]:
+    return [(k, v.en) for k, v in product.attributes] + [
+        (spec.label.en, spec.value.en) for spec in product.specs
+    ]
 
 
 def _word_bounded(text: str, start: int, end: int) -> bool:

@@ -108,6 +108,9 @@ class ShopTools:
             intents = replace(intents, price=True)
         if asked:
             answered = self._product_answer(asked, intents, request)
+            if answered.reply is None and intents.order_status and not intents.order_action:
+                # "我买的空气炸锅发货了吗": the asker's order of that product.
+                return await self._my_orders(request, {a.product.sku for a in asked})
             if answered.reply is not None or not named:
                 return self._with_promotions(answered, named, request)
         if named:
@@ -275,8 +278,13 @@ class ShopTools:
             for h in hits[:2]
         )
 
-    async def _my_orders(self, request: ToolRequest) -> ToolOutcome:
+    async def _my_orders(
+        self, request: ToolRequest, products: frozenset[str] | set[str] = frozenset()
+    ) -> ToolOutcome:
+        """The asker's open orders (or the latest); those holding ``products`` when any do."""
         mine = await self.base.orders.mine(request.asker)
+        holding = [o for o in mine if any(i.product_sku in products for i in o.items)]
+        mine = holding or mine
         if not mine:
             example = self.shop.order_number_example
             reply = (

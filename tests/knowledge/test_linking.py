@@ -74,3 +74,13 @@ def test_a_head_noun_standing_alone_names_its_product(
     name: str, text: str, skus: list[str]
 ) -> None:
     assert _linked(name, text) == skus
+
+
+def test_a_tag_only_one_product_has_names_it_in_the_plural_too() -> None:
+    assert _linked("pets", "are donut beds washable?") == ["PH-BED"]  # tag "donut bed"
+    assert _linked("electronics", "two memory cards and a smart plug") == [
+        "FLASHCORE-MICROSD",
+        "SPARKPLUG-SMART-PLUG",
+    ]
+    # "stainless steel" is a tag of the frying pan, but the knives' specs say it too.
+    assert "stainless steel" not in shop("home").linker._own_tags()

@@ -158,3 +158,18 @@ async def test_an_order_question_adds_no_passage_that_only_shares_the_word_order
     outcome = await food.run(replace(request, today=date(2026, 9, 20)))
     assert outcome.reply is not None and "已取消" in outcome.reply
     assert [f.source for f in outcome.facts] == ["order:WX-2026-000876"]
+
+
+async def test_has_the_product_i_bought_shipped_finds_that_order() -> None:
+    from datetime import date
+
+    from tests.knowledge.shops import shop
+
+    text = "has the salmon dog food I bought arrived?"
+    request = ToolRequest(
+        text, "", detect_intents(text), Asker(Identity("telegram", "6001"), Role.CUSTOMER),
+        "en", date(2026, 12, 16), False,
+    )  # fmt: skip
+    outcome = await ShopTools(shop("pets")).run(request)
+    assert outcome.reply is not None
+    assert "PAW1128-203" in outcome.reply and "PAW1214-118" not in outcome.reply
