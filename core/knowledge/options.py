@@ -51,6 +51,11 @@ def _numbers(text: str) -> list[tuple[str, str]]:
     return [(m.group(1), _unit(m.group(2))) for m in _NUMBER.finditer(text)]
 
 
+def _same(a: str, b: str) -> bool:
+    """The same number however written ("2" and "2.0")."""
+    return a == b or float(a) == float(b)
+
+
 def _units_agree(a: str, b: str) -> bool:
     return not a or not b or a == b or a[0] == b[0]
 
@@ -138,7 +143,7 @@ class OptionText:
         if not wanted:
             return []
         found = [
-            [span for n, u, span in self.numbers if n == number and _units_agree(u, unit)]
+            [span for n, u, span in self.numbers if _same(n, number) and _units_agree(u, unit)]
             for number, unit in wanted
         ]
         return found[0] if all(found) else []

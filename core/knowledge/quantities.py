@@ -27,7 +27,8 @@ ZH_NUMERAL = "[零一二两俩三四五六七八九十百]+"
 CLASSIFIERS = "个件双条根盒罐袋包瓶只台套顶把支张份斤箱组副块枚款桶"
 # After a number, these make it a measurement, not a count.
 UNITS = (
-    r"mah|wh|w|v|a|gb|tb|mb|g|kg|mg|m|cm|mm|km|ml|l|in|inch|inches|ft|hz|ghz|mhz|db|"
+    r"mah|wh|w|v|a|gb|tb|mb|g|kg|mg|m|cm|mm|km|ml|l|litres?|liters?|millilitres?|milliliters?|"
+    r"in|inch|inches|ft|hz|ghz|mhz|db|"
     r"h|hr|hrs|hours?|mins?|minutes?|days?|years?|months?|°c?|℃|%|x\d|k|p|mp|"
     r"万|千|百|毫安|瓦|克|千克|公斤|米|厘米|毫米|毫升|升|寸|英寸|小时|分钟|天|年|月|度|码|号|元|块钱|折|季|"
     r"[片枚支粒袋包盒瓶罐个只]?装|-?pack\b|-?piece set"

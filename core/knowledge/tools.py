@@ -26,7 +26,7 @@ from core.knowledge.productfacts import promotion_state
 from core.knowledge.products import Asked, ProductReader, follow_up_intents
 from core.knowledge.quantities import find_quantities, only_count
 from core.knowledge.retrieval import body_for, quote_for
-from core.knowledge.specwords import asked_specs
+from core.knowledge.specwords import asked_specs, asks_warranty
 from core.knowledge.textproc import normalise, tokenize
 from core.model.decision import HandoffKind
 from core.texts import Language
@@ -331,12 +331,23 @@ def _undated_gap(asked: Sequence[Asked]) -> bool:
     )
 
 
+# Words that point back at what the conversation last named.
+_POINTS_BACK = re.compile(
+    r"\b(?:it|its|they|them|this one|that one|these|those)\b|它|这个|那个|这款|那款"
+)
+
+
 def _asks_their_specs(text: str, intents: Intents, previous: Sequence[Asked]) -> bool:
     """A short message without a product, price or stock question that asks about a spec
     of the product the conversation last named."""
-    if intents.price or intents.stock or len(tokenize(text)) > 6:
+    limit = 12 if _POINTS_BACK.search(normalise(text)) else 6  # "does it ...": the last one
+    if intents.price or intents.stock or len(tokenize(text)) > limit:
         return False
-    return any(asked_specs(text, a.product) for a in previous)
+    warranty = asks_warranty(text)
+    return any(
+        asked_specs(text, a.product) or (warranty and a.product.warranty is not None)
+        for a in previous
+    )
 
 
 def _continues(text: str, previous: Sequence[Asked]) -> bool:

@@ -119,3 +119,8 @@ def test_each_value_named_gets_its_own_line_in_the_order_written() -> None:
     (start, end), _ = lines[0]
     assert normalise(text)[start:end] == "羊肉"
     assert variant_lines("a lamb one please", product) == []  # type: ignore[arg-type]
+
+
+def test_a_number_matches_however_it_is_written() -> None:
+    product = _product_with("capacity", [("1.5 升", "1.5 L"), ("2.0 升", "2.0 L")])
+    assert [v.sku for v in chosen_variants("two of the 2 litre ones", product)] == ["X-1"]  # type: ignore[arg-type]

@@ -13,7 +13,12 @@ from core.model.turn import Role
 from core.texts import detect_language
 from tests.knowledge.shops import shop
 
-DAYS = {"electronics": date(2026, 6, 20), "food": date(2026, 9, 20), "demo": date(2026, 11, 21)}
+DAYS = {
+    "electronics": date(2026, 6, 20),
+    "food": date(2026, 9, 20),
+    "demo": date(2026, 11, 21),
+    "pets": date(2026, 12, 16),
+}
 
 
 async def ask(name: str, text: str, history: tuple[str, ...] = ()) -> ToolOutcome:
@@ -137,3 +142,10 @@ async def test_values_of_one_product_with_counts_of_their_own_are_separate_lines
 async def test_values_asked_as_alternatives_are_not_added_up() -> None:
     outcome = await ask("food", "海苔脆片原味还是香辣的多少钱")
     assert outcome.reply is not None and "合计" not in outcome.reply
+
+
+async def test_a_warranty_follow_up_pointing_back_is_about_the_last_product() -> None:
+    outcome = await ask(
+        "pets", "and is there some kind of warranty on it at all?", ("how much is the leash",)
+    )
+    assert outcome.reply is not None and "6-month warranty" in outcome.reply

@@ -118,3 +118,7 @@ def test_a_number_joined_to_a_word_describes_the_product() -> None:
 )
 def test_a_count_for_every_item_at_once(text: str, count: int | None) -> None:
     assert each_count(text) == count
+
+
+def test_litres_measure_and_do_not_count() -> None:
+    assert _counts("four of the 2 litre jars") == [(4, True)]
