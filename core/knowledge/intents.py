@@ -14,7 +14,7 @@ from core.knowledge.textproc import normalise
 
 PRICE = re.compile(
     r"多少钱|这个价|什么价|价吗|一共多少|总共多少|合计|价格|价钱|售价|什么价|啥价|价位|几块|多少元|贵不贵|便宜|打折|折扣|几折|\d(?:\.\d)?折|到手价|优惠价|现价|原价|"
-    r"\bprice[sd]?\b|\bcosts?\b|how much|\bdiscount|on sale|\bcheaper\b|\btotal\b"
+    r"\bprice[sd]?\b|\bcosts?\b|how much(?! (?:weight|water|food|load|space|room|power|noise|does it (?:weigh|hold)|can it))|\bdiscount|on sale|\bcheaper\b|\btotal\b"
 )
 STOCK = re.compile(
     r"有货|有没有(?!.{0,2}(?:优惠|活动|折扣|打折|促销|券|赠品))|还有货|还有.{1,6}[吗么]|有.{0,4}色的?吗|什么颜色|颜色|\bcolou?rs?\b|还有吗|还有没有|还剩|库存|缺货|断码|售罄|卖完|有.{0,4}[码号]|[码号]有吗|尺码|\bin stock\b|\bavailab|\bsold out\b|"

@@ -50,6 +50,17 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "opened": ("after opening",), "once open": ("after opening",), "开封": ("开封",), "拆封": ("开封",),
     "里面有什么": ("contents", "内含"), "包含": ("contents", "内含"), "有哪些": ("contents", "内含"),
     "what's in": ("contents",), "what is in": ("contents",), "what comes in": ("contents",),
+    "装多少": ("capacity", "holds", "volume"), "能装": ("capacity", "holds", "volume"),
+    "多少斤": ("capacity", "holds", "weight"), "can it hold": ("capacity", "holds", "max load"),
+    "weight can": ("max load", "holds"), "how much weight": ("max load", "holds"),
+    "承重": ("max load",), "how tall": ("height",), "多高": ("height",), "高度": ("height",),
+    "degrees": ("temperature",), "°c": ("temperature",), "℃": ("temperature",),
+    "烤箱": ("oven",), "oven": ("oven",), "微波炉": ("microwave",), "microwave": ("microwave",),
+    "冷冻": ("freezer",), "freezer": ("freezer",), "电磁炉": ("hobs", "induction"),
+    "induction": ("hobs", "induction"), "燃气灶": ("hobs",), "硬度": ("hardness",),
+    "电压": ("plug", "voltage", "input"), "voltage": ("plug", "voltage", "input"),
+    "110v": ("plug", "voltage", "input"), "插头": ("plug",), "胸围": ("chest",),
+    "噪音": ("noise",), "noisy": ("noise",), "loud": ("noise",),
 }  # fmt: skip
 # Words too common in spec labels to say which one a question means.
 _LABEL_FILLER = frozenset(

@@ -84,3 +84,11 @@ def test_is_there_a_deal_is_not_a_stock_question() -> None:
         intents = detect_intents(text)
         assert intents.promotion and not intents.stock, text
     assert detect_intents("这个有没有货").stock
+
+
+@pytest.mark.parametrize(
+    ("text", "price"),
+    [("how much weight can the shelf take?", False), ("how much is the shelf?", True)],
+)
+def test_how_much_of_a_quantity_is_not_a_price(text: str, price: bool) -> None:
+    assert detect_intents(text).price is price

@@ -128,3 +128,18 @@ def test_words_of_one_root_meet_but_short_ones_do_not() -> None:
 
     assert _same_root("nois", "noisy") and _same_root("weigh", "weight")
     assert not _same_root("use", "user") and not _same_root("box", "boxing")
+
+
+@pytest.mark.parametrize(
+    ("sku", "text", "keys"),
+    [
+        ("PH-TREE", "多高？最多能承重多少", ["Height", "Max load"]),
+        ("PH-FEEDER", "一次能装多少", ["Capacity"]),
+        ("PH-FOUNTAIN", "is it loud at night?", ["Noise"]),
+        ("PH-HARNESS", "胸围60的狗能穿吗", ["Chest girth"]),
+    ],
+)
+def test_common_words_for_height_load_capacity_noise_and_girth(
+    sku: str, text: str, keys: list[str]
+) -> None:
+    assert _asked("pets", sku, text) == keys
