@@ -88,6 +88,13 @@ class SharedStatePort(Protocol):
         after this one read the group) are kept."""
         ...
 
+    async def replace_items(
+        self, namespace: str, group: str, orders: tuple[int, ...], old: str, new: str
+    ) -> tuple[int, ...]:
+        """Set the payload of those items ``orders`` whose payload is still ``old`` to
+        ``new`` (compare and set); the orders replaced."""
+        ...
+
     async def drop_older(self, namespace: str, age_s: float) -> int:
         """Forget every item of ``namespace`` added more than ``age_s`` ago; how many."""
         ...
