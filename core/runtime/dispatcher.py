@@ -140,6 +140,7 @@ class Dispatcher:
         self._stopping = False
         self._loop: asyncio.Task[None] | None = None
         self._lanes: dict[int, asyncio.Task[None]] = {}  # conversation id -> its delivery
+        self._next: dict[int, OutboxRow] = {}  # claimed while the conversation's lane was busy
 
     def wake(self) -> None:
         self._wake.ring()
@@ -171,7 +172,12 @@ class Dispatcher:
 
     def _open_lane(self, row: OutboxRow) -> bool:
         if row.conversation_id in self._lanes:
-            return False  # our own lease lapsed and came back to us: its lane has it
+            # Our own lease lapsed and the row came back to us under a new token (or the
+            # lane is finishing the row before it): the lane with the old token is fenced
+            # off at its next send, and this claim is delivered as soon as the lane ends,
+            # not left to lapse once more.
+            self._next[row.conversation_id] = row
+            return False
         lane = asyncio.create_task(self._deliver_lane(row), name=f"kefu-lane-{row.conversation_id}")
         self._lanes[row.conversation_id] = lane
         lane.add_done_callback(lambda _: self._lane_done(row.conversation_id))
@@ -179,6 +185,9 @@ class Dispatcher:
 
     def _lane_done(self, conversation_id: int) -> None:
         self._lanes.pop(conversation_id, None)
+        waiting = self._next.pop(conversation_id, None)
+        if waiting is not None and not self._stopping:
+            self._open_lane(waiting)
         self._wake.ring()  # a slot is free, and the conversation may have its next row
 
     async def _deliver_lane(self, row: OutboxRow) -> None:

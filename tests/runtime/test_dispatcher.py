@@ -322,3 +322,26 @@ async def test_renewals_keep_a_slow_send_held(store: Store) -> None:
         await rival.close()
     assert stolen == [] and slow.sent == ["hello"]
     assert _count("kefu_outbox_fenced_total", platform="fake", stage="send") == fenced
+
+
+async def test_a_row_that_came_back_to_its_own_dispatcher_is_delivered_when_the_lane_ends(
+    store: Store,
+) -> None:
+    """The lane's lease lapses and this dispatcher claims the row again (a new token): the
+    old lane is fenced off, and the new claim is delivered right after it, not left to
+    lapse and be claimed a third time."""
+    await _answered(store, "hello")
+    stalled = StallingSender()
+    dispatcher = Dispatcher(store, {"fake": stalled}, poll_interval_s=0.02, lease_s=1.0)
+    dispatcher.queue = StuckRenewals(store, 1.0)
+    await dispatcher.start()
+    try:
+        await asyncio.sleep(1.2)  # lapsed after 1 s and claimed again by the claim loop
+        stalled.go.set()
+        async with asyncio.timeout(10):
+            while (await store.counts()).get("outbox.delivered") != 1:
+                await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.stop()
+    (row,) = await store.delivered_outbox()
+    assert stalled.sent == ["hello"] and row["lease_token"] == 2  # two claims, not three
