@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import Connection
+
 from core.model.decision import Completion, Decision, DecisionKind
 from core.model.turn import ConversationKey, Reply
 from core.store.outbox import OutboxQueue
@@ -133,3 +135,33 @@ async def test_batched_delivered_marks_are_refused_only_for_stale_tokens(store: 
     assert marks == [False, True]
     await asyncio.gather(starved.close(), taker.close())
     assert [d["id"] for d in await store.delivered_outbox()] == [second.id]
+
+
+async def test_migration_0010_adds_the_token_column_and_is_reversible(
+    store_url: str,
+) -> None:
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from core.store.db import Database, migration_config
+
+    def columns(conn: Connection) -> set[str]:
+        return {c["name"] for c in inspect(conn).get_columns("outbox")}
+
+    old = Database(store_url)
+    await old.write(lambda conn: command.upgrade(migration_config(conn), "0009"))
+    # A database made before the token existed (0001 builds today's schema, so drop it).
+    await old.write(lambda conn: conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_token")))
+    await old.dispose()
+    store = await Store.open(store_url)  # migrates to head
+    try:
+        assert "lease_token" in await store.db.read(columns)
+        await _answered(store, "A")
+        outbox = OutboxQueue(store)
+        (row,) = await outbox.claim(1)
+        assert row.lease_token == 1 and await outbox.delivered(row, ["p1"])
+        await outbox.close()
+        await store.db.write(lambda conn: command.downgrade(migration_config(conn), "0009"))
+        assert "lease_token" not in await store.db.read(columns)
+    finally:
+        await store.close()
