@@ -307,9 +307,9 @@ async def test_renewals_keep_a_slow_send_held(store: Store) -> None:
     """A send that takes three leases is still held when it checks: nobody took it over."""
     await _answered(store, "hello")
     fenced = _count("kefu_outbox_fenced_total", platform="fake", stage="send")
-    slow = StallingSender(stall_s=0.9)
-    dispatcher = Dispatcher(store, {"fake": slow}, poll_interval_s=0.02, lease_s=0.3)
-    rival = OutboxQueue(store, lease_s=0.3)
+    slow = StallingSender(stall_s=3.2)
+    dispatcher = Dispatcher(store, {"fake": slow}, poll_interval_s=0.02, lease_s=1.0)
+    rival = OutboxQueue(store, lease_s=1.0)
     await dispatcher.start()
     stolen: list[OutboxRow] = []
     try:

@@ -109,10 +109,10 @@ async def test_a_send_needs_a_margin_of_lease_left_and_a_renewal_restores_it(
     store: Store,
 ) -> None:
     await _answered(store, "A")
-    outbox = OutboxQueue(store, lease_s=0.6, margin_s=0.3)
+    outbox = OutboxQueue(store, lease_s=2.0, margin_s=1.0)
     (row,) = await outbox.claim(1)
     assert await outbox.holds(row)
-    await asyncio.sleep(0.4)  # still ours, but too close to the end to start a send
+    await asyncio.sleep(1.2)  # still ours, but too close to the end to start a send
     assert not await outbox.holds(row)
     assert await outbox.renew(row)  # a heartbeat: the full lease again
     assert await outbox.holds(row)

@@ -15,10 +15,10 @@ from core.store.store import Store
 async def test_a_merge_slower_than_the_claim_lease_keeps_its_claims(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Photo downloads on a starved machine outlive the claim lease (30 s; here 0.3 s): the
+    """Photo downloads on a starved machine outlive the claim lease (30 s; here 0.9 s): the
     merge renews its claims, so no other replica takes them for a dead process's and merges
     the same photos again."""
-    monkeypatch.setattr(journal_module, "CLAIM_LEASE_S", 0.3)
+    monkeypatch.setattr(journal_module, "CLAIM_LEASE_S", 0.9)
     merging, other = SharedAlbumJournal(store.shared), SharedAlbumJournal(store.shared)
     album = ("42", "g7")
     for update_id in (1, 2):
@@ -27,7 +27,7 @@ async def test_a_merge_slower_than_the_claim_lease_keeps_its_claims(
     async with ClaimKeeper(merging, album) as keeper:
         keeper.held.update(won)
         for _ in range(4):  # the merge takes more than three leases
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.8)
             assert (await other.items(album)).orders == ()
             assert await other.merging(album)
         assert await other.claim(album, (1, 2)) == ()
