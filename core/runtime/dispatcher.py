@@ -331,11 +331,17 @@ class Dispatcher:
     async def _keep_lease(self, rows: Sequence[OutboxRow]) -> None:
         # A crashed dispatcher's rows come back after one short lease, not after the
         # longest delivery could take. A renewal refused means the row was taken over:
-        # nothing to keep (the next send or record of this lane is refused too).
+        # nothing to keep (the next send or record of this lane is refused too). A failed
+        # one is tried again a third of a lease later: the lease is not lost to one error.
         while True:
             await asyncio.sleep(self.lease_s / 3)
             for row in rows:
-                if not await self.queue.renew(row):
+                try:
+                    held = await self.queue.renew(row)
+                except StoreError as exc:
+                    log.warning("outbox %s: lease not renewed, trying again: %s", row.id, exc)
+                    continue
+                if not held:
                     log.warning("outbox %s: taken over while this lane held it", row.id)
                     return
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from prometheus_client import REGISTRY
 
-from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
+from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError, StoreError
 from core.model.decision import Completion, Decision, DecisionKind
 from core.model.turn import ConversationKey, Reply
 from core.ports import DeliveryReceipt, OutboundMessage
@@ -230,11 +231,13 @@ class StallingSender:
 
     def __init__(self, checks: bool = True, stall_s: float | None = None) -> None:
         self.go = asyncio.Event()  # set: the stall ends (without ``stall_s``)
+        self.started = asyncio.Event()  # a delivery is under way
         self.stall_s = stall_s
         self.checks = checks
         self.sent: list[str] = []
 
     async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+        self.started.set()
         if self.stall_s is None:
             await self.go.wait()
         else:
@@ -252,6 +255,18 @@ class StuckRenewals(OutboxQueue):
     async def renew(self, row: OutboxRow) -> bool:
         await asyncio.Event().wait()
         return False
+
+
+class FlakyRenewals(OutboxQueue):
+    """A database that fails the first renewal (a dropped connection, too many clients)."""
+
+    failed = False
+
+    async def renew(self, row: OutboxRow) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise StoreError("too many clients already")
+        return await super().renew(row)
 
 
 def _count(name: str, **labels: str) -> float:
@@ -303,17 +318,21 @@ async def test_a_lapsed_holder_that_sent_has_its_delivered_mark_refused_and_coun
     assert row["platform_message_ids"] == ["p1"]  # the take-over's record stands
 
 
-async def test_renewals_keep_a_slow_send_held(store: Store) -> None:
-    """A send that takes three leases is still held when it checks: nobody took it over."""
+@pytest.mark.parametrize("queue", [OutboxQueue, FlakyRenewals])
+async def test_renewals_keep_a_slow_send_held(store: Store, queue: type[OutboxQueue]) -> None:
+    """A send that takes three leases is still held when it checks: nobody took it over,
+    also when one renewal failed."""
     await _answered(store, "hello")
     fenced = _count("kefu_outbox_fenced_total", platform="fake", stage="send")
     slow = StallingSender(stall_s=3.2)
     dispatcher = Dispatcher(store, {"fake": slow}, poll_interval_s=0.02, lease_s=1.0)
+    dispatcher.queue = queue(store, 1.0)
     rival = OutboxQueue(store, lease_s=1.0)
     await dispatcher.start()
     stolen: list[OutboxRow] = []
     try:
         async with asyncio.timeout(10):
+            await slow.started.wait()  # the dispatcher holds the row
             while (await store.counts()).get("outbox.delivered") != 1:
                 stolen += await rival.claim(1)  # another replica, polling
                 await asyncio.sleep(0.02)
