@@ -120,6 +120,14 @@ class StoreConflictError(StoreError):
     http_status = 409
 
 
+class LeaseLostError(KefuError):
+    """This process's lease on a queued item ran out and the item may be another process's
+    now (its fencing token moved on): the holder stops without sending or recording."""
+
+    code = "lease_lost"
+    http_status = 409
+
+
 class EngineError(KefuError):
     """Inference failed."""
 

@@ -90,6 +90,13 @@ class SharedStatePort(Protocol):
         after this one read the group) are kept."""
         ...
 
+    async def replace_items(
+        self, namespace: str, group: str, orders: tuple[int, ...], old: str, new: str
+    ) -> tuple[int, ...]:
+        """Set the payload of those items ``orders`` whose payload is still ``old`` to
+        ``new`` (compare and set); the orders replaced."""
+        ...
+
     async def drop_older(self, namespace: str, age_s: float) -> int:
         """Forget every item of ``namespace`` added more than ``age_s`` ago; how many."""
         ...
@@ -141,10 +148,24 @@ class DeliveryProgress(Protocol):
     """Where an adapter records, durably, the parts of a reply already sent (a reply split
     into several messages), so that an attempt after a crash resumes after them."""
 
+    async def ensure_held(self) -> None:
+        """Check, right before a platform send, that this attempt still holds its row for
+        a while longer (one cheap read). A platform without an idempotency key must not
+        send without it: a holder whose lease lapsed may have been replaced by another
+        process that sends the same part.
+
+        Raises:
+            LeaseLostError: the row was taken over, or its lease is about to run out; the
+                attempt must stop without sending.
+            StoreError: the check failed (the attempt fails; nothing was sent).
+        """
+        ...
+
     async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
         """Record the platform ids of every part sent so far (committed when this returns).
 
         Raises:
+            LeaseLostError: the row was taken over meanwhile; nothing was recorded.
             StoreError: the record failed (the attempt fails; the parts are kept in memory).
         """
         ...

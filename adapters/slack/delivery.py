@@ -3,7 +3,9 @@
 A message may need several Slack messages (pieces of ``max_message_chars``) and uploads. What
 already went out is remembered per outbox message, in this process and, before each further
 piece, in the outbox (``parts_sent``), so a retry, also one after a kill, resumes after it
-instead of repeating it.
+instead of repeating it. Before each post and upload the outbox is asked whether the row is
+still this attempt's (``ensure_held``): a replica starved past its lease, whose row another
+replica took over, stops instead of posting the same piece twice.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from adapters.slack.native import NATIVE_PREFIX, NativeStreams
 from adapters.slack.orphans import PreviewLedger
 from adapters.slack.outbound import SlackWebApi
 from adapters.slack.settings import SlackSettings
+from core.errors import LeaseLostError
 from core.model.turn import Reply, ReplyKind
 from core.ports import DeliveryReceipt, OutboundMessage
 
@@ -53,7 +56,16 @@ class SlackDelivery:
         self._progress: dict[int, _Progress] = {}
 
     async def deliver(self, message: OutboundMessage, api: SlackWebApi) -> DeliveryReceipt:
-        """Send ``message``; raises what :class:`SlackWebApi` raises."""
+        """Send ``message``; raises what :class:`SlackWebApi` raises, and
+        :class:`LeaseLostError` when the row is no longer held (nothing more is sent)."""
+        try:
+            return await self._deliver(message, api)
+        except LeaseLostError:
+            # The outbox, not this memory, says where the row's next holder resumes.
+            self._progress.pop(message.outbox_id, None)
+            raise
+
+    async def _deliver(self, message: OutboundMessage, api: SlackWebApi) -> DeliveryReceipt:
         reply = message.reply
         channel, thread_ts = reply.key.chat_id, reply.key.thread_id or None
         progress = self._progress.setdefault(message.outbox_id, _Progress())
@@ -67,6 +79,8 @@ class SlackDelivery:
                 continue
             full = with_blocks(piece, feedback if index == len(pieces) - 1 else ())
             first_draft = draft if index == 0 else None
+            if message.progress is not None:
+                await message.progress.ensure_held()
             progress.message_ts.append(
                 await self._send_piece(api, channel, thread_ts, full, first_draft)
             )
@@ -76,6 +90,8 @@ class SlackDelivery:
                     tuple(f"{channel}:{ts}" for ts in progress.message_ts)
                 )
         for image in reply.images[progress.images_done :]:
+            if message.progress is not None:
+                await message.progress.ensure_held()
             await api.upload_image(channel, thread_ts, image, image.caption or "image")
             progress.images_done += 1
         if draft and not pieces:

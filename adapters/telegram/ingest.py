@@ -31,6 +31,7 @@ from telegram.error import TelegramError
 from adapters.telegram.albums import AlbumCollector
 from adapters.telegram.botapi import GenerationStopped, generation_stopped
 from adapters.telegram.business import BusinessConnections, parse_business
+from adapters.telegram.claims import ClaimKeeper
 from adapters.telegram.inbound import (
     BotIdentity,
     Inbound,
@@ -219,18 +220,21 @@ class UpdateIngestor:
         if not update_ids:
             return None  # another replica stored the album (or is storing it)
         try:
-            items = [item for u in update_ids if (item := read[u]) is not None]
-            fetched = await self._fetch_all(items)
-            later = await self._journaled_items(album, wait=False)
-            for update_id in update_ids:  # ours still, even if a slow download outlived the claim
-                later.pop(update_id, None)
-            if later:  # arrived after the debounce, before the turn: not split off
-                won = await self._journal.claim(album, tuple(later))
-                more = [item for u in won if (item := later[u]) is not None]
-                update_ids += won
-                items += more
-                fetched += await self._fetch_all(more)
-            result = await self.store(items, fetched) if items else None
+            async with ClaimKeeper(self._journal, album) as keeper:  # a slow merge stays ours
+                keeper.held.update(update_ids)
+                items = [item for u in update_ids if (item := read[u]) is not None]
+                fetched = await self._fetch_all(items)
+                later = await self._journaled_items(album, wait=False)
+                for update_id in update_ids:  # ours still: the keeper renews their claims
+                    later.pop(update_id, None)
+                if later:  # arrived after the debounce, before the turn: not split off
+                    won = await self._journal.claim(album, tuple(later))
+                    keeper.held.update(won)
+                    more = [item for u in won if (item := later[u]) is not None]
+                    update_ids += won
+                    items += more
+                    fetched += await self._fetch_all(more)
+                result = await self.store(items, fetched) if items else None
         except BaseException:
             with contextlib.suppress(KefuError):
                 await self._journal.release(album, update_ids)

@@ -24,7 +24,9 @@ of an album turn names its items, ``inbound.dedupe_id``), and a redelivered item
 already merged is dropped instead of being answered again. While one process merges items
 (downloading their photos takes a while) they are claimed: no other process merges them too
 (which answered the same photos twice); a claim older than ``CLAIM_LEASE_S`` is a dead
-process's and is ignored, so its items are merged by another one.
+process's and is ignored, so its items are merged by another one. A merge under way renews
+its claims (:class:`adapters.telegram.claims.ClaimKeeper`, every third of the lease), so a slow merge (photo
+downloads on a starved machine) is not taken for a dead process's and merged twice.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class AlbumItems(Protocol):
     async def claim(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]: ...
 
     async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None: ...
+
+    async def renew(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]: ...
 
     async def merging(self, album: AlbumKey) -> bool: ...
 
@@ -127,6 +131,10 @@ class AlbumJournal:
         self._claimed[album].difference_update(update_ids)
         if not self._claimed[album]:
             del self._claimed[album]
+
+    async def renew(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Claims in this process's memory never lapse: those still held, unchanged."""
+        return tuple(u for u in update_ids if u in self._claimed.get(album, ()))
 
     async def merging(self, album: AlbumKey) -> bool:
         """Whether items of ``album`` are being merged now."""
@@ -259,6 +267,10 @@ def _fresh(claim: str) -> bool:
     return time.time() - float(claim.split(" ", 1)[0]) < CLAIM_LEASE_S
 
 
+def _claim_payload(token: str) -> str:
+    return f"{time.time()} {token}"
+
+
 def _group(album: AlbumKey) -> str:
     return f"{album[0]}:{album[1]}"
 
@@ -277,6 +289,10 @@ class SharedAlbumJournal:
 
     def __init__(self, shared: SharedStatePort) -> None:
         self._shared = shared
+        # The payload of each claim this process holds, as last written (renewals rewrite
+        # its time): a renewal replaces exactly that, so a claim another process has taken
+        # since is left alone.
+        self._held: dict[tuple[AlbumKey, int], str] = {}
 
     async def open(self) -> None:
         """Nothing to open: the store is open before the adapters start."""
@@ -318,7 +334,7 @@ class SharedAlbumJournal:
         Raises:
             StoreError: a write failed (the merge must not go on).
         """
-        group, token = _group(album), f"{time.time()} {secrets.token_hex(6)}"
+        group, token = _group(album), _claim_payload(secrets.token_hex(6))
         before = await self._shared.group_items(CLAIMED, group)
         stale = tuple(
             order
@@ -331,11 +347,41 @@ class SharedAlbumJournal:
         )
         after = await self._shared.group_items(CLAIMED, group)
         mine = {o for o, claim in zip(after.orders, after.payloads, strict=True) if claim == token}
-        return tuple(u for u in update_ids if u in mine)
+        won = tuple(u for u in update_ids if u in mine)
+        self._held.update(((album, u), token) for u in won)
+        return won
+
+    async def renew(self, album: AlbumKey, update_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Make this process's claims on ``update_ids`` fresh again (the merge is alive);
+        returns those still held (a claim dropped as stale meanwhile is not taken back).
+
+        Raises:
+            StoreError: a write failed.
+        """
+        by_payload: dict[str, list[int]] = defaultdict(list)
+        for update_id in update_ids:
+            if (held := self._held.get((album, update_id))) is not None:
+                by_payload[held].append(update_id)
+        kept: list[int] = []
+        for old, orders in by_payload.items():
+            new = _claim_payload(old.split(" ", 1)[1])
+            renewed = await self._shared.replace_items(
+                CLAIMED, _group(album), tuple(orders), old, new
+            )
+            self._held.update(((album, u), new) for u in renewed)
+            for lost in set(orders) - set(renewed):
+                self._held.pop((album, lost), None)
+            kept += renewed
+        return tuple(sorted(kept))
 
     async def release(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
         """Give claimed items back (their merge failed)."""
+        self._forget(album, update_ids)
         await self._shared.drop_items(CLAIMED, _group(album), update_ids)
+
+    def _forget(self, album: AlbumKey, update_ids: tuple[int, ...]) -> None:
+        for update_id in update_ids:
+            self._held.pop((album, update_id), None)
 
     async def merging(self, album: AlbumKey) -> bool:
         """Whether some replica is merging items of ``album`` now (a fresh claim)."""
@@ -354,6 +400,7 @@ class SharedAlbumJournal:
             *(self._shared.add_item(MERGED, group, update_id, "") for update_id in update_ids)
         )
         await self._shared.drop_items(NAMESPACE, group, update_ids)
+        self._forget(album, update_ids)
         await self._shared.drop_items(CLAIMED, group, update_ids)
 
     async def forget_merged(self) -> int:

@@ -15,6 +15,12 @@ answer and that record repeats the part: the one window left. It is bounded twic
 in one process at any moment, so one kill repeats at most that many). The next attempt of
 a row its killed process left in that state resends the part deliberately: a repeated
 reply is recoverable for the customer, a reply never sent is not.
+
+A process that is alive but starved can outlive its lease on the row, and the replica that
+takes the row over sends the same part. So right before each Bot API call of an outbox part
+(after the pacing and the in-flight slot, which may wait) the sender asks the outbox whether
+the row is still held, with a margin of lease left (``progress.ensure_held``), and stops
+without sending when it is not; a record refused because the row was taken over stops it too.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from adapters.telegram.outbound import (
     retry_after_seconds,
 )
 from adapters.telegram.streaming import ChatPacer
-from core.errors import PermanentDeliveryError, RateLimitedError
+from core.errors import LeaseLostError, PermanentDeliveryError, RateLimitedError
 from core.model.turn import Button
 from core.ports import DeliveryReceipt, OutboundMessage
 
@@ -104,6 +110,7 @@ class TelegramSender:
             RateLimitedError: Telegram said 429 (``retry_after`` from Telegram).
             PermanentDeliveryError: the bot is blocked, the chat is gone, nothing to send.
             PlatformError: any other Bot API failure.
+            LeaseLostError: the row is no longer held (see the module docstring).
         """
         if not specs:
             raise PermanentDeliveryError(f"outbox {message.outbox_id}: reply has nothing to send")
@@ -122,12 +129,14 @@ class TelegramSender:
             if message.progress is not None:
                 await message.progress.parts_sent(tuple(str(part) for part in sent))
 
+        check = message.progress.ensure_held if message.progress is not None else None
         try:
             for index, spec in enumerate(specs):
                 if index < len(sent):
                     continue  # sent by an earlier attempt of this row
-                await self._send(spec, draft if index == first_text else None, record)
-        except PermanentDeliveryError:
+                await self._send(spec, draft if index == first_text else None, record, check)
+        except (PermanentDeliveryError, LeaseLostError):
+            # Lost: the outbox, not this memory, says what the row's next holder resumes at.
             self._progress.pop(message.outbox_id, None)
             raise
         self._progress.pop(message.outbox_id, None)
@@ -138,9 +147,10 @@ class TelegramSender:
         spec: OutgoingMessage,
         draft: int | None,
         record: Callable[[int], Awaitable[None]] | None = None,
+        check: Callable[[], Awaitable[None]] | None = None,
     ) -> int:
-        """Pace the chat, send, and with ``record`` (outbox parts) record the answer while
-        still counted in flight."""
+        """Pace the chat, ``check`` the row is still held, send, and with ``record`` (outbox
+        parts) record the answer while still counted in flight."""
         chat = str(spec.chat_id)
         delay = self._pacer.peek(chat)
         if delay > self._max_inline_pace:
@@ -148,6 +158,8 @@ class TelegramSender:
         await self._pacer.wait(chat)  # outside the bound: a paced chat holds no slot
         gate = self._in_flight if record is not None else contextlib.nullcontext()
         async with gate:
+            if check is not None:  # last, right before the call: waits above take time
+                await check()
             message_id = await self._call(spec, draft)
             if record is not None:
                 await record(message_id)

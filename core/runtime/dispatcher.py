@@ -16,6 +16,12 @@ Short retries (a 429 with a few seconds of Retry-After, a flaky connection) happ
 process with tenacity. Longer schedules (webhook callbacks: 5 min, 30 min, …) are durable:
 the row's ``next_attempt_at`` moves and any dispatcher picks it up later. After the
 schedule, a row is dead-lettered and kept for inspection.
+
+A lane holds its rows under a fencing token (:mod:`core.store.outbox`) and renews their
+lease while it works. A lane whose process starved past its lease finds out before its next
+platform send (the adapter asks ``OutboundMessage.progress.ensure_held``) or when its record
+is refused, and gives up the row without sending: the replica that took the row over sends
+it, once.
 """
 
 from __future__ import annotations
@@ -23,14 +29,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from prometheus_client import Counter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError, StoreError
+from core.errors import (
+    LeaseLostError,
+    PermanentDeliveryError,
+    PlatformError,
+    RateLimitedError,
+    StoreError,
+)
 from core.model.turn import Reply, ReplyKind
 from core.ports import Bell, Deliverer, DeliveryReceipt, OutboundMessage
 from core.store.outbox import OutboxQueue, OutboxRow
@@ -48,6 +61,21 @@ TAKEN_OVER = Counter(
     "one part, sent but not recorded (platforms without an idempotency key show it twice)",
     ["platform"],
 )
+FENCED = Counter(
+    "kefu_outbox_fenced_total",
+    "Deliveries given up by a holder whose lease lapsed (its row taken over, or too close "
+    "to running out): before a platform send (nothing sent) or at a refused record",
+    ["platform", "stage"],
+)
+
+
+class FenceStage(StrEnum):
+    """Where a lapsed holder was stopped."""
+
+    SEND = "send"  # before a platform call: nothing was sent by this attempt
+    RECORD = "record"  # its record (parts, delivered, retry) was refused: taken over
+
+
 MAX_INLINE_WAIT_S = 5.0  # longer Retry-After values are rescheduled durably
 MAX_RATE_LIMITED_ATTEMPTS = 20  # a receiver answering 429 forever is dead-lettered eventually
 MAX_COALESCED = 20  # relays merged into one staff message at most
@@ -112,6 +140,7 @@ class Dispatcher:
         self._stopping = False
         self._loop: asyncio.Task[None] | None = None
         self._lanes: dict[int, asyncio.Task[None]] = {}  # conversation id -> its delivery
+        self._next: dict[int, OutboxRow] = {}  # claimed while the conversation's lane was busy
 
     def wake(self) -> None:
         self._wake.ring()
@@ -143,7 +172,12 @@ class Dispatcher:
 
     def _open_lane(self, row: OutboxRow) -> bool:
         if row.conversation_id in self._lanes:
-            return False  # our own lease lapsed and came back to us: its lane has it
+            # Our own lease lapsed and the row came back to us under a new token (or the
+            # lane is finishing the row before it): the lane with the old token is fenced
+            # off at its next send, and this claim is delivered as soon as the lane ends,
+            # not left to lapse once more.
+            self._next[row.conversation_id] = row
+            return False
         lane = asyncio.create_task(self._deliver_lane(row), name=f"kefu-lane-{row.conversation_id}")
         self._lanes[row.conversation_id] = lane
         lane.add_done_callback(lambda _: self._lane_done(row.conversation_id))
@@ -151,6 +185,9 @@ class Dispatcher:
 
     def _lane_done(self, conversation_id: int) -> None:
         self._lanes.pop(conversation_id, None)
+        waiting = self._next.pop(conversation_id, None)
+        if waiting is not None and not self._stopping:
+            self._open_lane(waiting)
         self._wake.ring()  # a slot is free, and the conversation may have its next row
 
     async def _deliver_lane(self, row: OutboxRow) -> None:
@@ -226,14 +263,17 @@ class Dispatcher:
         except BaseException:
             keeper.cancel()
             raise
+        progress = _RowProgress(self.queue, row)
         message = OutboundMessage(
             row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1,
-            sent=tuple(row.platform_message_ids or ()), progress=_RowProgress(self.queue, row),
+            sent=tuple(row.platform_message_ids or ()), progress=progress,
         )  # fmt: skip
         try:
             receipt = await self._attempt(adapter, message, self._inline_attempts_for(adapter))
         except BaseException as exc:
             keeper.cancel()
+            if isinstance(exc, LeaseLostError):
+                return await self._fenced(leased, progress.fenced_at or FenceStage.SEND, exc)
             if followers:  # they go back in line, behind the head, untouched
                 await self.queue.release(followers)
             if not isinstance(exc, Exception):
@@ -242,40 +282,68 @@ class Dispatcher:
         try:
             # The lease is kept until "delivered" is committed: a lease that ran out while
             # the mark waited for the database would let another replica send it again.
-            await self.queue.delivered(row, receipt.platform_message_ids)
-            for follower in followers:
-                await self.queue.delivered(follower, receipt.platform_message_ids)
+            marked = [await self.queue.delivered(r, receipt.platform_message_ids) for r in leased]
         finally:
             keeper.cancel()
-        DELIVERIES.labels(row.platform, "delivered").inc(1 + len(followers))
+        if not all(marked):
+            lost = [r for r, ok in zip(leased, marked, strict=True) if not ok]
+            self._count_fenced(lost, FenceStage.RECORD, "its delivered mark was refused")
+        DELIVERIES.labels(row.platform, "delivered").inc(sum(marked))
         if followers:
-            COALESCED.labels(row.platform).inc(len(followers))
-        return True
+            COALESCED.labels(row.platform).inc(sum(marked[1:]))
+        return marked[0]
+
+    async def _fenced(self, rows: list[OutboxRow], stage: FenceStage, exc: Exception) -> bool:
+        """Give up rows this lane no longer holds safely (see the module docstring). Those
+        not taken over yet go back at once; nothing this attempt sent is unrecorded."""
+        with contextlib.suppress(StoreError):  # not released: the lease lapses instead
+            await self.queue.release(rows)
+        self._count_fenced(rows[:1], stage, str(exc))
+        return False
+
+    def _count_fenced(self, rows: Sequence[OutboxRow], stage: FenceStage, why: str) -> None:
+        for row in rows:
+            FENCED.labels(row.platform, stage.value).inc()
+            log.warning("outbox %s: lease lapsed (token %s), given up at %s: %s",
+                        row.id, row.lease_token, stage.value, why)  # fmt: skip
 
     async def _failed(self, row: OutboxRow, exc: Exception) -> bool:
         if isinstance(exc, PermanentDeliveryError):
-            await self.queue.dead(row, f"{exc.code}: {exc}")
-            DELIVERIES.labels(row.platform, "dead").inc()
+            await self._record(row, "dead", self.queue.dead(row, f"{exc.code}: {exc}"))
             return False
         if isinstance(exc, RateLimitedError):
             if row.attempts >= MAX_RATE_LIMITED_ATTEMPTS:
-                await self.queue.dead(
-                    row, f"still rate limited after {row.attempts} attempts: {exc}"
-                )
-                DELIVERIES.labels(row.platform, "dead").inc()
+                error = f"still rate limited after {row.attempts} attempts: {exc}"
+                await self._record(row, "dead", self.queue.dead(row, error))
                 return False
-            await self.queue.retry_later(row, exc.retry_after, f"rate limited: {exc}")
-            DELIVERIES.labels(row.platform, "deferred").inc()
+            retry = self.queue.retry_later(row, exc.retry_after, f"rate limited: {exc}")
+            await self._record(row, "deferred", retry)
             return False
         return await self._reschedule(row, f"{type(exc).__name__}: {exc}")
 
+    async def _record(self, row: OutboxRow, result: str, write: Awaitable[bool]) -> None:
+        """Count a failed attempt's outcome, unless its record was refused (taken over)."""
+        if await write:
+            DELIVERIES.labels(row.platform, result).inc()
+        else:
+            self._count_fenced([row], FenceStage.RECORD, f"its {result} record was refused")
+
     async def _keep_lease(self, rows: Sequence[OutboxRow]) -> None:
         # A crashed dispatcher's rows come back after one short lease, not after the
-        # longest delivery could take.
+        # longest delivery could take. A renewal refused means the row was taken over:
+        # nothing to keep (the next send or record of this lane is refused too). A failed
+        # one is tried again a third of a lease later: the lease is not lost to one error.
         while True:
             await asyncio.sleep(self.lease_s / 3)
             for row in rows:
-                await self.queue.renew(row)
+                try:
+                    held = await self.queue.renew(row)
+                except StoreError as exc:
+                    log.warning("outbox %s: lease not renewed, trying again: %s", row.id, exc)
+                    continue
+                if not held:
+                    log.warning("outbox %s: taken over while this lane held it", row.id)
+                    return
 
     async def _attempt(
         self, adapter: Deliverer, message: OutboundMessage, attempts: int
@@ -298,11 +366,10 @@ class Dispatcher:
             log.error(
                 "outbox %s dead-lettered after %s attempts: %s", row.id, row.attempts + 1, error
             )
-            await self.queue.dead(row, error)
-            DELIVERIES.labels(row.platform, "dead").inc()
+            await self._record(row, "dead", self.queue.dead(row, error))
         else:
-            await self.queue.retry_later(row, schedule[row.attempts], error)
-            DELIVERIES.labels(row.platform, "retry").inc()
+            retry = self.queue.retry_later(row, schedule[row.attempts], error)
+            await self._record(row, "retry", retry)
         return False
 
 
@@ -314,12 +381,21 @@ def _merged(head: Reply, followers: list[Reply]) -> Reply:
     return replace(head, text=text, images=images)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _RowProgress:
-    """Records a row's sent parts in the outbox (see :class:`core.ports.DeliveryProgress`)."""
+    """Records a row's sent parts in the outbox and fences its sends (see
+    :class:`core.ports.DeliveryProgress`); ``fenced_at`` says where a lapse was found."""
 
     queue: OutboxQueue
     row: OutboxRow
+    fenced_at: FenceStage | None = None
+
+    async def ensure_held(self) -> None:
+        if not await self.queue.holds(self.row):
+            self.fenced_at = FenceStage.SEND
+            raise LeaseLostError(f"outbox {self.row.id}: lease lapsed or taken over; not sent")
 
     async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
-        await self.queue.parts_sent(self.row, platform_message_ids)
+        if not await self.queue.parts_sent(self.row, platform_message_ids):
+            self.fenced_at = FenceStage.RECORD
+            raise LeaseLostError(f"outbox {self.row.id}: taken over; its record was refused")

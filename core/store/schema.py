@@ -126,6 +126,9 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("lease_until", DateTime(timezone=True), nullable=True),
+    # Fencing token: every claim adds one, so a holder whose lease lapsed (and was taken
+    # over) is told apart from the new holder by its older token.
+    Column("lease_token", Integer, nullable=False, default=0, server_default="0"),
     Column("last_error", Text, nullable=True),
     Column("platform_message_ids", JSON, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),

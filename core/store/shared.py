@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, update
 
 from core.ports import GroupItems
 from core.store.batching import WriteBatcher
@@ -156,6 +156,31 @@ class SharedState:
             group_items.c.item.in_(list(orders)),
         )
         await self.db.write(lambda conn: conn.execute(statement))
+
+    async def replace_items(
+        self, namespace: str, group: str, orders: tuple[int, ...], old: str, new: str
+    ) -> tuple[int, ...]:
+        """Give the items ``orders`` of ``group`` whose payload is still ``old`` the payload
+        ``new`` (compare and set, e.g. renewing a claim); returns the orders replaced.
+
+        Raises:
+            StoreError: the update failed.
+        """
+        if not orders:
+            return ()
+        statement = (
+            update(group_items)
+            .where(
+                group_items.c.namespace == namespace,
+                group_items.c.group_key == group,
+                group_items.c.item.in_(list(orders)),
+                group_items.c.payload == old,
+            )
+            .values(payload=new)
+            .returning(group_items.c.item)
+        )
+        replaced = await self.db.write(lambda conn: list(conn.execute(statement).scalars()))
+        return tuple(sorted(int(order) for order in replaced))
 
     async def drop_older(self, namespace: str, age_s: float) -> int:
         """Forget the items of ``namespace`` older than ``age_s`` (e.g. what is kept only

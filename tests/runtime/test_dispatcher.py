@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
+import pytest
+from prometheus_client import REGISTRY
+
+from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError, StoreError
 from core.model.decision import Completion, Decision, DecisionKind
 from core.model.turn import ConversationKey, Reply
 from core.ports import DeliveryReceipt, OutboundMessage
 from core.runtime.dispatcher import Dispatcher
+from core.store.outbox import OutboxQueue, OutboxRow
 from core.store.queue import InboxQueue
 from core.store.store import Store
 from tests.conftest import make_turn
@@ -217,3 +221,146 @@ async def test_a_failed_merged_relay_gives_its_followers_back_in_order(store: St
     )
     await _run_until(dispatcher, store, lambda c: c.get("outbox.delivered") == 5)
     assert "\n".join(desk.sent).split("\n") == [f"line {i}" for i in range(5)]
+
+
+class StallingSender:
+    """A platform without an idempotency key, driven like the Telegram sender: the send
+    waits (pacing, a starved machine), then checks the row is still held, then goes out."""
+
+    retry_schedule = None
+
+    def __init__(self, checks: bool = True, stall_s: float | None = None) -> None:
+        self.go = asyncio.Event()  # set: the stall ends (without ``stall_s``)
+        self.started = asyncio.Event()  # a delivery is under way
+        self.stall_s = stall_s
+        self.checks = checks
+        self.sent: list[str] = []
+
+    async def deliver(self, message: OutboundMessage) -> DeliveryReceipt:
+        self.started.set()
+        if self.stall_s is None:
+            await self.go.wait()
+        else:
+            await asyncio.sleep(self.stall_s)
+        if self.checks and message.progress is not None:
+            await message.progress.ensure_held()
+        self.sent.append(message.reply.text)
+        return DeliveryReceipt((f"starved-{len(self.sent)}",))
+
+
+class StuckRenewals(OutboxQueue):
+    """A database that never gets to this holder's renewals: the holder is alive, but its
+    lease lapses as if its process were starved."""
+
+    async def renew(self, row: OutboxRow) -> bool:
+        await asyncio.Event().wait()
+        return False
+
+
+class FlakyRenewals(OutboxQueue):
+    """A database that fails the first renewal (a dropped connection, too many clients)."""
+
+    failed = False
+
+    async def renew(self, row: OutboxRow) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise StoreError("too many clients already")
+        return await super().renew(row)
+
+
+def _count(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def _starved_holder(store: Store, adapter: StallingSender) -> asyncio.Task[bool]:
+    """Claim the row under a 0.3 s lease and start delivering it without renewals."""
+    starved = Dispatcher(store, {"fake": adapter}, lease_s=0.3)
+    starved.queue = StuckRenewals(store, 0.3)
+    (row,) = await starved.queue.claim(1)
+    return asyncio.create_task(starved.deliver_row(row))
+
+
+async def test_a_lapsed_holder_does_not_send_and_the_take_over_sends_once(store: Store) -> None:
+    await _answered(store, "hello")
+    fenced = _count("kefu_outbox_fenced_total", platform="fake", stage="send")
+    taken_over = _count("kefu_outbox_taken_over_total", platform="fake")
+    stalled = StallingSender()
+    holder = await _starved_holder(store, stalled)
+    await asyncio.sleep(0.4)  # its lease lapses while it waits to send
+    taker = ScriptedAdapter([])
+    dispatcher = Dispatcher(store, {"fake": taker}, poll_interval_s=0.02)
+    await _run_until(dispatcher, store, lambda c: c.get("outbox.delivered") == 1)
+    stalled.go.set()  # the starved holder gets to its send at last
+    assert await holder is False
+    assert stalled.sent == [] and taker.sent == ["hello"]  # the customer got it once
+    assert _count("kefu_outbox_fenced_total", platform="fake", stage="send") == fenced + 1
+    assert _count("kefu_outbox_taken_over_total", platform="fake") == taken_over + 1
+
+
+async def test_a_lapsed_holder_that_sent_has_its_delivered_mark_refused_and_counted(
+    store: Store,
+) -> None:
+    """A platform call already under way when the lease lapsed cannot be stopped: the copy
+    goes out, but the stale holder's record does not overwrite the new holder's."""
+    await _answered(store, "hello")
+    refused = _count("kefu_outbox_fenced_total", platform="fake", stage="record")
+    stalled = StallingSender(checks=False)
+    holder = await _starved_holder(store, stalled)
+    await asyncio.sleep(0.4)
+    taker = ScriptedAdapter([])
+    dispatcher = Dispatcher(store, {"fake": taker}, poll_interval_s=0.02)
+    await _run_until(dispatcher, store, lambda c: c.get("outbox.delivered") == 1)
+    stalled.go.set()
+    assert await holder is False
+    assert _count("kefu_outbox_fenced_total", platform="fake", stage="record") == refused + 1
+    (row,) = await store.delivered_outbox()
+    assert row["platform_message_ids"] == ["p1"]  # the take-over's record stands
+
+
+@pytest.mark.parametrize("queue", [OutboxQueue, FlakyRenewals])
+async def test_renewals_keep_a_slow_send_held(store: Store, queue: type[OutboxQueue]) -> None:
+    """A send that takes three leases is still held when it checks: nobody took it over,
+    also when one renewal failed."""
+    await _answered(store, "hello")
+    fenced = _count("kefu_outbox_fenced_total", platform="fake", stage="send")
+    slow = StallingSender(stall_s=3.2)
+    dispatcher = Dispatcher(store, {"fake": slow}, poll_interval_s=0.02, lease_s=1.0)
+    dispatcher.queue = queue(store, 1.0)
+    rival = OutboxQueue(store, lease_s=1.0)
+    await dispatcher.start()
+    stolen: list[OutboxRow] = []
+    try:
+        async with asyncio.timeout(10):
+            await slow.started.wait()  # the dispatcher holds the row
+            while (await store.counts()).get("outbox.delivered") != 1:
+                stolen += await rival.claim(1)  # another replica, polling
+                await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.stop()
+        await rival.close()
+    assert stolen == [] and slow.sent == ["hello"]
+    assert _count("kefu_outbox_fenced_total", platform="fake", stage="send") == fenced
+
+
+async def test_a_row_that_came_back_to_its_own_dispatcher_is_delivered_when_the_lane_ends(
+    store: Store,
+) -> None:
+    """The lane's lease lapses and this dispatcher claims the row again (a new token): the
+    old lane is fenced off, and the new claim is delivered right after it, not left to
+    lapse and be claimed a third time."""
+    await _answered(store, "hello")
+    stalled = StallingSender()
+    dispatcher = Dispatcher(store, {"fake": stalled}, poll_interval_s=0.02, lease_s=1.0)
+    dispatcher.queue = StuckRenewals(store, 1.0)
+    await dispatcher.start()
+    try:
+        await asyncio.sleep(1.2)  # lapsed after 1 s and claimed again by the claim loop
+        stalled.go.set()
+        async with asyncio.timeout(10):
+            while (await store.counts()).get("outbox.delivered") != 1:
+                await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.stop()
+    (row,) = await store.delivered_outbox()
+    assert stalled.sent == ["hello"] and row["lease_token"] == 2  # two claims, not three

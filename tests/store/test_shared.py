@@ -78,3 +78,25 @@ async def test_items_kept_only_for_a_while_are_dropped_when_old(store_url: str) 
         assert (await store.shared.group_items("album", "42:9")).orders == (2,)  # other namespace
     finally:
         await store.close()
+
+
+async def test_an_item_is_replaced_only_while_it_still_holds_the_expected_payload(
+    store_url: str,
+) -> None:
+    """Renewing a claim: a replica rewrites its own claims, never one another replica holds
+    now (compare and set)."""
+    first, second = await Store.open(store_url), await Store.open(store_url)
+    try:
+        await first.shared.add_item("claims", "42:7", 1, "10.0 mine")
+        await first.shared.add_item("claims", "42:7", 2, "10.0 mine")
+        await first.shared.add_item("claims", "42:7", 3, "12.0 theirs")
+        renewed = await first.shared.replace_items("claims", "42:7", (1, 2, 3), "10.0 mine",
+                                                   "20.0 mine")  # fmt: skip
+        assert renewed == (1, 2)
+        assert (await second.shared.group_items("claims", "42:7")).payloads == (
+            "20.0 mine", "20.0 mine", "12.0 theirs")  # fmt: skip
+        assert await second.shared.replace_items("claims", "42:7", (1,), "10.0 mine", "x") == ()
+        assert await first.shared.replace_items("claims", "42:7", (), "a", "b") == ()
+    finally:
+        await first.close()
+        await second.close()

@@ -11,7 +11,7 @@ from telegram import Bot
 from adapters.telegram.outbound import reply_to_messages
 from adapters.telegram.sender import TelegramSender
 from adapters.telegram.streaming import ChatPacer
-from core.errors import PermanentDeliveryError, PlatformError, RateLimitedError
+from core.errors import LeaseLostError, PermanentDeliveryError, PlatformError, RateLimitedError
 from core.model.turn import Button, Command, ConversationKey, ImagePart, Reply
 from core.ports import OutboundMessage
 from tests.adapters.telegram.conftest import jpeg_bytes
@@ -160,6 +160,9 @@ class RecordedParts:
     def __init__(self) -> None:
         self.records: list[tuple[str, ...]] = []
 
+    async def ensure_held(self) -> None:
+        """Always held: this fake's row is never taken over."""
+
     async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
         self.records.append(platform_message_ids)
 
@@ -192,12 +195,49 @@ async def test_each_part_is_recorded_before_the_next_and_a_new_process_resumes_a
     assert len(tg.chat_messages(42)) == 3  # a process killed before its mark sends nothing
 
 
+class LapsingLease(RecordedParts):
+    """The outbox row is taken over after ``held`` checks (its holder starved)."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__()
+        self.held = held
+        self.checks = 0
+
+    async def ensure_held(self) -> None:
+        self.checks += 1
+        if self.checks > self.held:
+            raise LeaseLostError("outbox 9: taken over")
+
+
+async def test_no_part_is_sent_once_the_row_is_no_longer_held(
+    tg: FakeTelegramServer, bot: Bot
+) -> None:
+    """Each part's Bot API call comes right after a check that the row is still held: a
+    holder that lost its row mid-reply stops, and the new holder resumes after what the
+    outbox recorded."""
+    reply = Reply(KEY, "\n\n".join(["B" * 4000, "C" * 4000, "D" * 100]))
+    sender = TelegramSender(bot, ChatPacer(0.01))
+    progress = LapsingLease(held=1)
+    with pytest.raises(LeaseLostError):
+        await sender.deliver(OutboundMessage(9, reply, progress=progress), reply_to_messages(reply))
+    (first,) = (str(m.message_id) for m in tg.chat_messages(42))
+    assert progress.checks == 2 and progress.records == [(first,)]  # part 2 was not sent
+    taker = LapsingLease(held=10)
+    message = OutboundMessage(9, reply, attempt=2, sent=(first,), progress=taker)
+    await TelegramSender(bot, ChatPacer(0.01)).deliver(message, reply_to_messages(reply))
+    assert tg.chat_texts(42) == ["B" * 4000, "C" * 4000, "D" * 100]  # each part once
+    assert taker.checks == 2
+
+
 class HeldRecords:
     """DeliveryProgress whose commits wait until released (a slow database)."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.records = 0
+
+    async def ensure_held(self) -> None:
+        """Always held: this fake's row is never taken over."""
 
     async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
         await self.release.wait()
