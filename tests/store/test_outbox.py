@@ -137,7 +137,7 @@ async def test_batched_delivered_marks_are_refused_only_for_stale_tokens(store: 
     assert [d["id"] for d in await store.delivered_outbox()] == [second.id]
 
 
-async def test_migration_0010_adds_the_token_column_and_is_reversible(
+async def test_migration_0011_adds_the_token_column_and_is_reversible(
     store_url: str,
 ) -> None:
     from alembic import command
@@ -149,7 +149,7 @@ async def test_migration_0010_adds_the_token_column_and_is_reversible(
         return {c["name"] for c in inspect(conn).get_columns("outbox")}
 
     old = Database(store_url)
-    await old.write(lambda conn: command.upgrade(migration_config(conn), "0009"))
+    await old.write(lambda conn: command.upgrade(migration_config(conn), "0010"))
     # A database made before the token existed (0001 builds today's schema, so drop it).
     await old.write(lambda conn: conn.execute(text("ALTER TABLE outbox DROP COLUMN lease_token")))
     await old.dispose()
@@ -161,7 +161,7 @@ async def test_migration_0010_adds_the_token_column_and_is_reversible(
         (row,) = await outbox.claim(1)
         assert row.lease_token == 1 and await outbox.delivered(row, ["p1"])
         await outbox.close()
-        await store.db.write(lambda conn: command.downgrade(migration_config(conn), "0009"))
+        await store.db.write(lambda conn: command.downgrade(migration_config(conn), "0010"))
         assert "lease_token" not in await store.db.read(columns)
     finally:
         await store.close()

@@ -1,16 +1,16 @@
 """Outbox rows carry a fencing token: ``outbox.lease_token`` goes up by one at every claim,
 so a holder whose delivery lease lapsed (and was taken over) can neither send nor record.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
