@@ -150,7 +150,8 @@ class ProductReader:
             count = only_count(quantities) or next((q.value for q in quantities), None)
             out = []
             for item in previous:
-                variants = chosen_variants(normalise(current), item.product) or item.variants
+                named = chosen_variants(normalise(current), item.product)
+                variants = _keep_earlier_choices(named, item) if named else item.variants
                 out.append(Asked(item.product, variants, count or 1))
             return out
         return []
@@ -220,6 +221,18 @@ class ProductReader:
                 body = spec_text(a.product, specs, warranty, language)
                 facts.append(Fact(f"spec:{a.product.sku}", body))
         return facts
+
+
+def _keep_earlier_choices(named: Sequence[Variant], earlier: Asked) -> tuple[Variant, ...]:
+    """The variants a follow-up names, keeping what the earlier question chose on the options
+    the follow-up leaves open ("2.5升藏青色" then "那4.2升的呢": 4.2 L in navy)."""
+    kept = tuple(named)
+    for option in earlier.product.options:
+        before = {v.option(option) for v in earlier.variants}
+        now = {v.option(option) for v in kept}
+        if len(before) == 1 and len(now) > 1:
+            kept = tuple(v for v in kept if v.option(option) in before) or kept
+    return kept
 
 
 def _asks_stock_too(text: str, intents: Intents) -> bool:

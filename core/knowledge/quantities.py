@@ -31,12 +31,14 @@ UNITS = (
     r"in|inch|inches|ft|hz|ghz|mhz|db|"
     r"h|hr|hrs|hours?|mins?|minutes?|days?|years?|months?|°c?|℃|%|x\d|k|p|mp|"
     r"万|千|百|毫安|瓦|克|千克|公斤|米|厘米|毫米|毫升|升|寸|英寸|小时|分钟|天|年|月|度|码|号|元|块钱|折|季|"
-    r"[片枚支粒袋包盒瓶罐个只]?装|-?pack\b|-?piece set"
+    r"[片枚支粒袋包盒瓶罐个只]?装|[件个]套|-?pack\b|-?piece set"
 )
 VERBS_BEFORE = (
     r"(?:buy|buying|order|ordering|get|getting|take|need|want|like|买|要|来|拿|订|购买|下单)"
 )
-_ZH_COUNT = re.compile(rf"({ZH_NUMERAL}|\d{{1,2}})\s*(?:[{CLASSIFIERS}])(?!装)")  # "6瓶装": a pack
+_ZH_COUNT = re.compile(
+    rf"({ZH_NUMERAL}|\d{{1,2}})\s*(?:[{CLASSIFIERS}])(?![装套])"
+)  # "6瓶装", "5件套": a pack
 _TIMES = re.compile(r"(?:[x×*]\s*(\d{1,2})|(\d{1,2})\s*[x×])(?![\w.])")
 _EN_WORD = re.compile(
     r"(?<![\w'])("

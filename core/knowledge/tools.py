@@ -149,6 +149,11 @@ class ShopTools:
             [m.product for m in reader.mentions(request.history[-1])] if request.history else []
         )
         mentions = reader.mentions(text, earlier)
+        if mentions and all(m.how == "search" for m in mentions) and request.history:
+            # "那4.2升的呢": a loose catalog match loses to the product just discussed.
+            previous = reader.from_history(request.history, text)
+            if previous and _continues(text, previous):
+                return previous, follow_up_intents(intents, request.history)
         asked = reader.read(text, mentions) if mentions else []
         if request.ocr_text:
             asked += self._on_photo(request, {a.product.sku for a in asked})

@@ -149,3 +149,14 @@ async def test_a_warranty_follow_up_pointing_back_is_about_the_last_product() ->
         "pets", "and is there some kind of warranty on it at all?", ("how much is the leash",)
     )
     assert outcome.reply is not None and "6-month warranty" in outcome.reply
+
+
+async def test_an_option_follow_up_keeps_the_other_options_chosen_before() -> None:
+    outcome = await ask("electronics", "那14寸的呢", ("电脑内胆包13寸藏青色有货吗",))
+    assert outcome.reply is not None
+    assert "14-inch码 / 藏青" in outcome.reply and "Grey" not in outcome.reply
+
+
+async def test_a_loose_catalog_match_loses_to_the_product_just_discussed() -> None:
+    outcome = await ask("food", "那250克的呢", ("铁观音100克多少钱",))
+    assert outcome.reply is not None and "T-TGY" in outcome.reply and "250 g" in outcome.reply

@@ -122,3 +122,7 @@ def test_a_count_for_every_item_at_once(text: str, count: int | None) -> None:
 
 def test_litres_measure_and_do_not_count() -> None:
     assert _counts("four of the 2 litre jars") == [(4, True)]
+
+
+def test_a_set_of_pieces_describes_the_product() -> None:
+    assert _counts("三件套要两套") == [(2, True)]  # "三件套" is the product, "两套" the count
