@@ -31,7 +31,7 @@ ORDER_STATUS = re.compile(
 )
 PROMOTION = re.compile(
     r"优惠活动|促销|活动|满减|打折|折扣|有什么优惠|有优惠|优惠吗|黑五|双十一|\bsales?\b|\bpromotions?\b|"
-    r"\bdiscounts?\b|\bdeals?\b|black friday"
+    r"\bdiscounts?\b|\bdeals?\b|black friday|\boffers\b|\bany offers?\b|\bspecial offers?\b|\boffers? on\b"
 )
 # Questions that ask the shop to DO something about an order (answered with policy facts).
 ORDER_ACTION = re.compile(

@@ -92,3 +92,15 @@ def test_is_there_a_deal_is_not_a_stock_question() -> None:
 )
 def test_how_much_of_a_quantity_is_not_a_price(text: str, price: bool) -> None:
     assert detect_intents(text).price is price
+
+
+@pytest.mark.parametrize(
+    ("text", "promotion"),
+    [
+        ("any offers on lamps this week?", True),
+        ("is there an offer on the kettle", True),
+        ("do you offer gift wrapping?", False),  # the verb
+    ],
+)
+def test_offers_ask_about_promotions(text: str, promotion: bool) -> None:
+    assert detect_intents(text).promotion is promotion

@@ -130,3 +130,18 @@ def test_words_that_only_compare_are_not_topics() -> None:
 )
 def test_english_chat_spellings_are_written_out(text: str, normal: str) -> None:
     assert normalise(text) == normal
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("the lamp is still sealed", "unopened"),
+        ("it's still in its packaging", "unopened"),
+        ("the boots are unworn", "unused"),
+        ("还没用过", "未使用"),
+    ],
+)
+def test_everyday_phrasings_of_unopened_and_unused(text: str, word: str) -> None:
+    from core.knowledge.textproc import canonical
+
+    assert word in canonical(normalise(text))
