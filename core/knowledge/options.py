@@ -18,8 +18,12 @@ from core.knowledge.model import Localized, Product, Variant
 from core.knowledge.specclaims import UNITS
 from core.knowledge.textproc import normalise
 
-LETTER_SIZES = frozenset({"XXXL", "XXL", "XL", "XS", "S", "M", "L"})
-_LETTER_SIZE = re.compile(r"(?<![A-Za-z'’])(XXXL|XXL|XL|XS|S|M|L)(?![A-Za-z])")
+LETTER_SIZES = frozenset(
+    {"XXXL", "XXL", "XL", "XXS", "XS", "SS", "S", "M", "L", "NB", "2XL", "3XL", "4XL"}
+)
+_LETTER_SIZE = re.compile(
+    r"(?<![A-Za-z0-9'’])(XXXL|XXL|XXS|4XL|3XL|2XL|XL|XS|SS|NB|S|M|L)(?![A-Za-z])"
+)
 _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([a-z\"]+|[\u4e00-\u9fff]{1,2})?")
 ZH_PARTICLES = frozenset("呢吗嘛么的了啊呀吧和或还也")
 # Colour words in Chinese, for catalogs that name colours in English only.
@@ -29,6 +33,7 @@ ZH_COLOURS = {
     "鼠尾草": "sage", "芥末": "mustard", "炭灰": "charcoal", "银": "silver", "粉": "pink",
     "金": "gold", "紫": "purple", "黄": "yellow", "橙": "orange", "红": "red", "黑": "black",
     "白": "white", "灰": "grey", "蓝": "blue", "棕": "brown", "咖啡": "brown", "绿": "green",
+    "奶油": "cream", "石墨": "graphite", "沙色": "sand", "牛仔": "denim", "薄荷": "mint",
 }  # fmt: skip
 
 
@@ -222,10 +227,20 @@ def _named_values(
     ]
 
 
+def head(value: str) -> str:
+    """A value without its parenthesised note ("73" of "73 (6-12 months)", "SS" of
+    "SS (newborn)"): customers name the size, not the note."""
+    return _NOTE.sub(" ", value).strip() or value
+
+
+_NOTE = re.compile(r"[(（][^)）]*[)）]")
+
+
 def _spans(reading: OptionText, value: Localized) -> list[Span]:
     found = [
         *reading.exact_spans(value.en), *reading.exact_spans(value.zh),
-        *reading.number_spans(value.en), *reading.number_spans(value.zh),
+        *reading.exact_spans(head(value.en)), *reading.exact_spans(head(value.zh)),
+        *reading.number_spans(head(value.en)), *reading.number_spans(head(value.zh)),
         *(s for w in _value_words(value) for s in reading.word_spans(w)),
         *reading.colour_spans(value.en),
     ]  # fmt: skip
@@ -233,12 +248,18 @@ def _spans(reading: OptionText, value: Localized) -> list[Span]:
 
 
 def _matched_values(reading: OptionText, values: list[Localized]) -> list[Localized]:
-    exact = [v for v in values if reading.names_exactly(v.en) or reading.names_exactly(v.zh)]
+    exact = [
+        v
+        for v in values
+        if any(reading.names_exactly(t) for t in (v.en, v.zh, head(v.en), head(v.zh)))
+    ]
     if exact:
         # "iPhone 15 Pro" named: "iPhone 15" is inside it, not named on its own.
         longest = [v for v in exact if not any(v is not o and _inside(v, o) for o in exact)]
         return longest
-    numeric = [v for v in values if reading.names_number(v.en) or reading.names_number(v.zh)]
+    numeric = [
+        v for v in values if reading.names_number(head(v.en)) or reading.names_number(head(v.zh))
+    ]
     if numeric:
         return numeric
     distinctive = _named_by_own_word(reading, values)

@@ -37,7 +37,7 @@ VERBS_BEFORE = (
     r"(?:buy|buying|order|ordering|get|getting|take|need|want|like|买|要|来|拿|订|购买|下单)"
 )
 _ZH_COUNT = re.compile(
-    rf"({ZH_NUMERAL}|\d{{1,2}})\s*(?:[{CLASSIFIERS}])(?![装套])"
+    rf"({ZH_NUMERAL}|\d{{1,2}})\s*(?:[{CLASSIFIERS}])(?![装套月])"
 )  # "6瓶装", "5件套": a pack
 _TIMES = re.compile(r"(?:[x×*]\s*(\d{1,2})|(\d{1,2})\s*[x×])(?![\w.])")
 _EN_WORD = re.compile(
@@ -49,7 +49,8 @@ _EN_WORD = re.compile(
 )
 # "5-sheet", "3-piece": a number joined to a word describes the product.
 _DIGITS = re.compile(
-    r"(?<![\w.,¥$€£#-])(\d{1,2})(?![\d.,:/])(?!-[a-z])(?!\s*(?:" + UNITS + r")(?![a-z]))"
+    r"(?<![\w.,¥$€£#~–-])(\d{1,2})(?![\d.,:/])(?!-[a-z])(?!\s*[-–~至到]\s*\d)"
+    r"(?!\s*(?:" + UNITS + r")(?![a-z]))"
 )
 # "ten boxes of the ...", "two of the ...": a number before "(container) of the" counts
 # what follows.

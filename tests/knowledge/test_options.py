@@ -124,3 +124,24 @@ def test_each_value_named_gets_its_own_line_in_the_order_written() -> None:
 def test_a_number_matches_however_it_is_written() -> None:
     product = _product_with("capacity", [("1.5 升", "1.5 L"), ("2.0 升", "2.0 L")])
     assert [v.sku for v in chosen_variants("two of the 2 litre ones", product)] == ["X-1"]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "chosen"),
+    [
+        ("80码的还有吗", ["X-2"]),  # the size, without its note
+        ("the newborn size", ["X-0"]),  # a word of the note still names it
+        ("要SS的", ["X-0"]),
+    ],
+)
+def test_a_value_is_named_without_its_parenthesised_note(text: str, chosen: list[str]) -> None:
+    product = _product_with(
+        "size", [("SS (newborn)", "SS (newborn)"), ("73 (6-12 months)", "73 (6-12 months)"),
+                 ("80 (12-18 months)", "80 (12-18 months)")],
+    )  # fmt: skip
+    assert [v.sku for v in chosen_variants(text, product)] == chosen  # type: ignore[arg-type]
+
+
+def test_more_chinese_colour_words() -> None:
+    product = _product_with("colour", [("Cream", "Cream"), ("Graphite", "Graphite")])
+    assert [v.sku for v in chosen_variants("奶油色的", product)] == ["X-0"]  # type: ignore[arg-type]

@@ -126,3 +126,8 @@ def test_litres_measure_and_do_not_count() -> None:
 
 def test_a_set_of_pieces_describes_the_product() -> None:
     assert _counts("三件套要两套") == [(2, True)]  # "三件套" is the product, "两套" the count
+
+
+@pytest.mark.parametrize("text", ["18-36个月的睡袋", "适合6~12 months", "3-6个月穿的"])
+def test_an_age_range_is_not_a_count(text: str) -> None:
+    assert _counts(text) == []
