@@ -39,7 +39,7 @@ from core.knowledge.passages import (
     choose_passages,
     policy_passage,
 )
-from core.knowledge.policy import HandoffPolicy
+from core.knowledge.policy import HandoffPolicy, catalog_words
 from core.knowledge.pricing import quote
 from core.knowledge.questions import answer_each, split_questions
 from core.knowledge.retrieval import Hit, body_for, quote_for
@@ -110,6 +110,7 @@ class KnowledgeBrain:
         self.ocr = ocr
         self.clock = clock or shop_today(holder.current.knowledge.shop.timezone)
         self.policy = HandoffPolicy(config.handoff)
+        self._catalog_words_of: tuple[object, frozenset[str]] = (None, frozenset())
 
     async def read_photos(self, turn: Turn) -> str:
         """OCR text of the turn's photos (normalised), joined; empty without a reader."""
@@ -131,7 +132,9 @@ class KnowledgeBrain:
             return Prepared((), direct_reply=greeting)
         # The rules that need only the words come before reading photos: a damage report
         # with a photo is handed over at once, without seconds of OCR first.
-        decision = self.policy.before_answer(customer_text, turn.command, history, context.failures)
+        decision = self.policy.before_answer(
+            customer_text, turn.command, history, context.failures, self._catalog_words()
+        )
         if decision is not None:
             return Prepared((), handoff=decision)
         ocr_text = await self.read_photos(turn)
@@ -279,6 +282,13 @@ class KnowledgeBrain:
             stream_preview=self.config.stream_previews,
             guard=GroundingGuard(self.evidence(everything)),
         )
+
+    def _catalog_words(self) -> frozenset[str]:
+        """The words of the current catalog's names, aliases, tags and descriptions."""
+        base = self.holder.current
+        if self._catalog_words_of[0] is not base:
+            self._catalog_words_of = (base, catalog_words(base.knowledge))
+        return self._catalog_words_of[1]
 
     def _policy_first(
         self, question: str, intents: Intents, language: Language

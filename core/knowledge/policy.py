@@ -30,7 +30,8 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.answering.bot import HandoffDecision
-from core.knowledge.textproc import normalise, tokenize
+from core.knowledge.model import Knowledge
+from core.knowledge.textproc import key_terms, normalise, sub_words, tokenize
 from core.knowledge.thirdparty import third_party_request
 from core.model.decision import HandoffKind
 from core.model.turn import Command, Confidence, HistoryItem, Role
@@ -137,6 +138,35 @@ def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(parts) if parts else r"(?!x)x")
 
 
+def catalog_words(knowledge: Knowledge) -> frozenset[str]:
+    """Key terms of every product's names, aliases, tags, category and description."""
+    texts = (
+        t
+        for p in knowledge.products
+        for t in (p.name.zh, p.name.en, p.category_name.zh, p.category_name.en,
+                  p.description.zh, p.description.en, *p.tags, *p.aliases)
+    )  # fmt: skip
+    terms = [term for text in texts for term in key_terms(text)]
+    return frozenset([*terms, *(w for t in terms if not t.isascii() for w in sub_words(t))])
+
+
+# Who a staff-only phrase is about, in the words a catalog for them uses.
+_AUDIENCE_WORDS = {
+    "宝宝": ("婴儿", "宝宝", "baby"), "孕妇": ("孕妇", "孕期", "maternity", "pregnancy"),
+    "怀孕": ("孕妇", "孕期", "maternity", "pregnancy"), "pregnant": ("maternity", "pregnancy"),
+    "pregnancy": ("maternity", "pregnancy"), "哺乳期": ("哺乳", "吸奶器", "nursing"),
+    "breastfeeding": ("nursing", "breast"),
+}  # fmt: skip
+
+
+def _shop_vocabulary(phrase: str, catalog_words: frozenset[str]) -> bool:
+    """Whether ``phrase`` is about whom the catalog is for: one of its words (or a word for
+    the same people: 宝宝 and 婴儿) is a catalog word."""
+    terms = key_terms(phrase)
+    words = [w for t in terms for w in (t, *_AUDIENCE_WORDS.get(t, ()))]
+    return any(len(w) >= 2 and w in catalog_words for w in words)
+
+
 def _similarity(a: str, b: str) -> float:
     ta, tb = set(tokenize(a)), set(tokenize(b))
     return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
@@ -156,7 +186,12 @@ class HandoffPolicy:
         self._staff_only = _phrase_pattern(c.staff_only_phrases)
 
     def before_answer(
-        self, text: str, command: Command | None, history: Sequence[HistoryItem], failures: int
+        self,
+        text: str,
+        command: Command | None,
+        history: Sequence[HistoryItem],
+        failures: int,
+        catalog_words: frozenset[str] = frozenset(),
     ) -> HandoffDecision | None:
         """Rules that need no answer: explicit requests, complaints, damage, frustration, repeats.
 
@@ -165,6 +200,9 @@ class HandoffPolicy:
             command: The turn's command, if any.
             history: The conversation's recent rounds.
             failures: Failed or weak answers in a row so far (the durable counter).
+            catalog_words: Words of the shop's own catalog: a staff-only phrase built on one
+                ("孕妇" where the shop sells a 孕妇枕, "宝宝能" in a baby shop) is the shop's
+                ordinary vocabulary there, not a request only staff may decide.
         """
         lowered = normalise(text)
         if command is Command.HUMAN:
@@ -190,7 +228,8 @@ class HandoffPolicy:
             return HandoffDecision(
                 (f"damaged or defective item reported: {match.group(0)!r}",), HandoffKind.COMPLAINT
             )
-        if match := self._staff_only.search(lowered):
+        match = self._staff_only.search(lowered)
+        if match and not _shop_vocabulary(match.group(0), catalog_words):
             return HandoffDecision(
                 (f"only staff can decide this: {match.group(0)!r}",), HandoffKind.POLICY
             )

@@ -201,3 +201,17 @@ def test_safety_incidents_always_hand_off(text: str) -> None:
 )
 def test_asking_whether_something_is_safe_is_not_an_incident(text: str) -> None:
     assert HandoffPolicy().before_answer(text, None, [], FRESH) is None
+
+
+def test_a_staff_only_word_the_shop_sells_for_is_its_ordinary_vocabulary() -> None:
+    from core.knowledge.policy import catalog_words
+    from tests.knowledge.shops import shop
+
+    policy = HandoffPolicy()
+    question = "孕妇枕多少钱"
+    assert policy.before_answer(question, None, [], FRESH) is not None  # a grocer: staff
+    baby = catalog_words(shop("baby").knowledge)
+    assert policy.before_answer(question, None, [], FRESH, baby) is None
+    assert policy.before_answer("宝宝能用吗", None, [], FRESH, baby) is None  # 婴儿 in the catalog
+    food = catalog_words(shop("food").knowledge)
+    assert policy.before_answer("宝宝能吃吗", None, [], FRESH, food) is not None
