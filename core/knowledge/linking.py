@@ -197,6 +197,23 @@ class ProductLinker:
                 heads[head] = by_sku[next(iter(skus))]
         return heads
 
+    def _own_word(self, word: str) -> Product | None:
+        """The product whose own word ``word`` is, in the plural ("strollers") or with one
+        typo ("stroler", from 6 letters) too."""
+        for form in (word, _singular(word)):
+            if form in self._own_words:
+                return self._own_words[form]
+        if len(word) < 6:
+            return None
+        close = {
+            p.sku: p
+            for own, p in self._own_words.items()
+            if len(own) >= 6
+            and (own[:2], own[-1]) == (word[:2], word[-1])  # "carries" is not "carrier"
+            and edit_distance(word, own, 1) <= 1
+        }
+        return next(iter(close.values())) if len(close) == 1 else None
+
     def link(self, text: str) -> list[Mention]:
         """The products ``text`` names, in the order they appear, one mention each."""
         normal = normalise(text)
@@ -218,7 +235,7 @@ class ProductLinker:
         for form, start, end in self._typos(normal, compact, where):
             add(form.product, start, end, "typo")
         for match in _LATIN_WORD.finditer(normal):
-            product = self._own_words.get(match.group(0))
+            product = self._own_word(match.group(0))
             if product is not None:
                 add(product, match.start(), match.end(), "word")
         for match in _HEAD_NOUN.finditer(normal):
@@ -245,6 +262,15 @@ class ProductLinker:
                     if edit_distance(window, form.compact, budget) <= budget:
                         found.append((form, start, end))
         return found
+
+
+def _singular(word: str) -> str:
+    """ "strollers" -> "stroller", "boxes" -> "box"; other words as they are."""
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
 
 
 def _spec_texts(product: Product) -> list[tuple[str, str]]:

@@ -194,6 +194,14 @@ def chosen_variants(text: str, product: Product) -> tuple[Variant, ...]:
     return tuple(chosen) if named_any else ()
 
 
+def options_named(text: str, product: Product) -> int:
+    """How many of ``product``'s options the text names a value of (0 for one variant)."""
+    if len(product.variants) < 2:
+        return 0
+    reading = OptionText(text)
+    return sum(bool(_named_values(reading, product, option)) for option in product.options)
+
+
 def variant_lines(text: str, product: Product) -> list[tuple[Span, tuple[Variant, ...]]]:
     """Where ``text`` names two or more values of one option of ``product`` ("原味3包、绿茶味3包",
     "6 chicken and 6 tuna"): each value's first place and the variants it picks (agreeing with

@@ -19,7 +19,7 @@ from core.knowledge.catalog import Catalog
 from core.knowledge.intents import Intents, detect_intents
 from core.knowledge.linking import Mention, ProductLinker
 from core.knowledge.model import Knowledge, Product, Variant
-from core.knowledge.options import blank_spans, chosen_variants, variant_lines
+from core.knowledge.options import blank_spans, chosen_variants, options_named, variant_lines
 from core.knowledge.pricing import quote
 from core.knowledge.productfacts import quote_text, spec_text, stock_text
 from core.knowledge.quantities import (
@@ -83,6 +83,8 @@ class ProductReader:
         apricot"), is that option, not a product. Without a name, a clear search
         match of the catalog's names, categories and tags ("帆布鞋")."""
         found = self.linker.link(text)
+        if not found and not context:
+            found = self._by_options(text)  # two options named outrank a loose search match
         if not found:
             found = [Mention(m.product, 0, 0, "search") for m in self.catalog.by_search(text)[:1]]
         normal = normalise(text)
@@ -94,6 +96,17 @@ class ProductReader:
                 continue
             kept.append(mention)
         return kept[:MAX_PRODUCTS]
+
+    def _by_options(self, text: str) -> list[Mention]:
+        """A product named only by its options ("M码112片的买两包"): the one product of
+        which the text names values of two options or more, ahead of every other."""
+        named = sorted(
+            ((options_named(text, p), p.sku, p) for p in self.knowledge.products),
+            key=lambda item: (-item[0], item[1]),
+        )
+        if not named or named[0][0] < 2 or (len(named) > 1 and named[1][0] >= named[0][0]):
+            return []
+        return [Mention(named[0][2], 0, 0, "search")]
 
     def read(self, text: str, mentions: Sequence[Mention]) -> list[Asked]:
         """Each mentioned product with the variants and count written next to it; a product

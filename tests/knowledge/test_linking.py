@@ -84,3 +84,15 @@ def test_a_tag_only_one_product_has_names_it_in_the_plural_too() -> None:
     ]
     # "stainless steel" is a tag of the frying pan, but the knives' specs say it too.
     assert "stainless steel" not in shop("home").linker._own_tags()
+
+
+@pytest.mark.parametrize(
+    ("text", "skus"),
+    [
+        ("any strollers in olive?", ["BB-STROLLER"]),  # the plural of its own word
+        ("stroler in sand", ["BB-STROLLER"]),  # one typo
+        ("which one carries a newborn best", []),  # not "carrier"
+    ],
+)
+def test_own_words_in_the_plural_and_with_a_typo(text: str, skus: list[str]) -> None:
+    assert _linked("baby", text) == skus

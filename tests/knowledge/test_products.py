@@ -18,6 +18,7 @@ DAYS = {
     "food": date(2026, 9, 20),
     "demo": date(2026, 11, 21),
     "pets": date(2026, 12, 16),
+    "baby": date(2026, 12, 20),
 }
 
 
@@ -160,3 +161,9 @@ async def test_an_option_follow_up_keeps_the_other_options_chosen_before() -> No
 async def test_a_loose_catalog_match_loses_to_the_product_just_discussed() -> None:
     outcome = await ask("food", "那250克的呢", ("铁观音100克多少钱",))
     assert outcome.reply is not None and "T-TGY" in outcome.reply and "250 g" in outcome.reply
+
+
+async def test_a_product_named_only_by_two_of_its_options() -> None:
+    outcome = await ask("baby", "S码120片的还有没有")
+    assert outcome.reply is not None and "BB-NAPPY" in outcome.reply
+    assert (await ask("baby", "M码的还有吗")).reply is None  # one option: many products have M
