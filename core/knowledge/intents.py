@@ -14,6 +14,7 @@ from core.knowledge.textproc import normalise
 
 PRICE = re.compile(
     r"多少钱|这个价|什么价|价吗|一共多少|总共多少|合计|价格|价钱|售价|什么价|啥价|价位|几块|多少元|贵不贵|便宜|打折|折扣|几折|\d(?:\.\d)?折|到手价|优惠价|现价|原价|"
+    r"\b(?:what|how much) (?:would|will|do|does|should|shall) (?:i|we) (?:pay|be paying)\b|要付多少|付多少|"
     r"\bprice[sd]?\b|\bcosts?\b|how much(?! (?:weight|water|food|load|space|room|power|noise|does it (?:weigh|hold)|can it))|\bdiscount|on sale|\bcheaper\b|\btotal\b"
 )
 STOCK = re.compile(
@@ -27,7 +28,7 @@ ORDER_STATUS = re.compile(
     r"订单.{0,6}(状态|到哪|怎么样|发货|物流)|物流|快递|到哪(?![天日号一个])|发货了[吗没]|什么时候[到发]|单号|签收|包裹|我的订单|"
     r"\bwhere(?:'?s| is| are| r)? my\b|\bmy (?:stuff|purchase|things)\b|\btrack|status of my|my orders?\b|\bshipped\b|\bparcel\b|\bpackage\b|when will .{0,20}arrive|delivery status|"
     r"\b(?:has|have|did)\b.{0,30}\b(?:i|we) (?:bought|ordered|got)\b.{0,12}\b(?:arrived?|shipped|ship|been sent|dispatched)\b|"
-    r"我买的.{0,12}(?:发货|到了|寄出)"
+    r"我买的.{0,12}(?:发货|到了|寄出)|(?:那|这)一?单|我的单|我下的.{0,10}单|刚下的.{0,10}单"
 )
 PROMOTION = re.compile(
     r"优惠活动|促销|活动|满减|打折|折扣|有什么优惠|有优惠|优惠吗|黑五|双十一|\bsales?\b|\bpromotions?\b|"

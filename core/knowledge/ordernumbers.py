@@ -124,7 +124,7 @@ def _shape(pattern: str) -> _Shape | None:
         else:
             letter = token.upper()
             look = {"O": "0", "I": "1", "S": "5", "B": "8"}.get(letter, "")
-            out.append(f"[{letter}{look}]" + r"[\s:#：]*")
+            out.append(f"[{letter}{look}]" + r"[\s:#：\-–]*")  # "BB-26121501" for BB26121501
             slots.append("#" if letter.isdigit() else letter)
             width += 1
     if position != len(pattern) or not out:
@@ -170,7 +170,7 @@ class OrderNumbers:
     def _repair(self, candidate: str) -> str | None:
         if not self._pieces_belong(candidate):
             return None  # a word after the number, not part of it
-        compact = re.sub(r"[\s:#：-]", "", candidate)
+        compact = re.sub(r"[\s:#：\-–]", "", candidate)
         for fixed in (compact, self._digits_repaired(compact)):
             number = self._with_dashes(fixed)
             if self.exact.fullmatch(number):

@@ -106,10 +106,14 @@ class ShopTools:
         if asked and intents.promotion and not (intents.price or intents.stock):
             # "Any deal on X and Y together?": their quote today states every deal that applies.
             intents = replace(intents, price=True)
+        if asked and intents.order_status and not intents.order_action:
+            # "我买的空气炸锅发货了吗", "我刚下的孕妇枕那单要付多少": the asker's order of it.
+            skus = {a.product.sku for a in asked}
+            if await self._holds_any(request, skus):
+                return await self._my_orders(request, skus)
         if asked:
             answered = self._product_answer(asked, intents, request)
             if answered.reply is None and intents.order_status and not intents.order_action:
-                # "我买的空气炸锅发货了吗": the asker's order of that product.
                 return await self._my_orders(request, {a.product.sku for a in asked})
             if answered.reply is not None or not named:
                 return self._with_promotions(answered, named, request)
@@ -282,6 +286,11 @@ class ShopTools:
             Fact(h.document.source, body_for(h.document, request.language), h.coverage)
             for h in hits[:2]
         )
+
+    async def _holds_any(self, request: ToolRequest, skus: set[str]) -> bool:
+        """Whether one of the asker's orders holds one of the products ``skus``."""
+        mine = await self.base.orders.mine(request.asker)
+        return any(i.product_sku in skus for o in mine for i in o.items)
 
     async def _my_orders(
         self, request: ToolRequest, products: frozenset[str] | set[str] = frozenset()

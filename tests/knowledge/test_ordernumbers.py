@@ -64,6 +64,8 @@ def test_other_prefix() -> None:
             ["SO20261102-0042", "SO20261118-0107"],
         ),
         (r"VB\d{8}", "no number here, 12345678", []),
+        (r"VB\d{8}", "was VB-26061902 delivered?", ["VB26061902"]),  # a dash after the letters
+        (r"VB\d{8}", "VB–26061902", ["VB26061902"]),
     ],
 )
 def test_numbers_in_the_shops_own_form(pattern: str, text: str, found: list[str]) -> None:

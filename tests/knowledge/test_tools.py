@@ -173,3 +173,25 @@ async def test_has_the_product_i_bought_shipped_finds_that_order() -> None:
     outcome = await ShopTools(shop("pets")).run(request)
     assert outcome.reply is not None
     assert "PAW1128-203" in outcome.reply and "PAW1214-118" not in outcome.reply
+
+
+async def test_an_order_of_a_product_the_asker_has_is_their_order_not_the_price() -> None:
+    from datetime import date
+
+    from tests.knowledge.shops import shop
+
+    text = "我下的三文鱼狗粮那单多少钱来着"
+    request = ToolRequest(
+        text, "", detect_intents(text), Asker(Identity("telegram", "6001"), Role.CUSTOMER),
+        "zh", date(2026, 12, 16), False,
+    )  # fmt: skip
+    outcome = await ShopTools(shop("pets")).run(request)
+    assert outcome.reply is not None and "PAW1128-203" in outcome.reply
+    stranger = replace(request, asker=Asker(Identity("telegram", "6999"), Role.CUSTOMER))
+    priced = await ShopTools(shop("pets")).run(stranger)  # no such order: the price
+    assert priced.reply is not None and "PAW" not in priced.reply
+
+
+@pytest.mark.parametrize("text", ["what would I pay for the leash?", "牵引绳要付多少"])
+def test_what_would_i_pay_asks_a_price(text: str) -> None:
+    assert detect_intents(text).price
