@@ -29,6 +29,7 @@ from core.knowledge.textproc import EN_STOP, normalise
 
 _SEPARATORS = re.compile(r"[\s\-_'’.·/()（）,，]+")
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9]+|\d+[a-z]+[a-z0-9]*")
+_NOTE = re.compile(r"[(（][^)）]*[)）]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A head noun standing alone: after 的, a number, a unit or a measure word, and before
 # punctuation, a particle or the end (so "窝" is not read inside another word).
@@ -134,6 +135,7 @@ class ProductLinker:
         self._forms = sorted(self._all_forms(), key=lambda f: -len(f.compact))
         self._own_words = self._unique_words()
         self._heads = self._head_nouns()
+        self._head_words = self._english_heads()
 
     def _all_forms(self) -> list[_Form]:
         forms: list[_Form] = []
@@ -197,6 +199,27 @@ class ProductLinker:
                 heads[head] = by_sku[next(iter(skus))]
         return heads
 
+    def _english_heads(self) -> dict[str, Product]:
+        """The last word of two or more of a product's English name and aliases ("bottle" of
+        "Baby Bottle", "feeding bottle") that ends no other product's ("Bottle Sterilizer"
+        uses it as a modifier) and is no feature in another's specs ("Plug", "Oven safe")."""
+        ends: dict[str, dict[str, int]] = {}
+        for product in self.products:
+            for name in (product.name.en, *(a for a in product.aliases if a.isascii())):
+                words = _LATIN_WORD.findall(normalise(_NOTE.sub(" ", name)))
+                if words:
+                    counts = ends.setdefault(_singular(words[-1]), {})
+                    counts[product.sku] = counts.get(product.sku, 0) + 1
+        used = {p.sku: _words_of(p) for p in self.products}
+        by_sku = {p.sku: p for p in self.products}
+        heads = {}
+        for word, counts in ends.items():
+            (sku, times), *others = counts.items()
+            elsewhere = any(word in words for s, words in used.items() if s != sku)
+            if not others and times >= 2 and len(word) >= 3 and not elsewhere:
+                heads[word] = by_sku[sku]
+        return {w: p for w, p in heads.items() if w not in GENERIC_WORDS | EN_STOP}
+
     def _own_word(self, word: str) -> Product | None:
         """The product whose own word ``word`` is, in the plural ("strollers") or with one
         typo ("stroler", from 6 letters) too."""
@@ -235,7 +258,8 @@ class ProductLinker:
         for form, start, end in self._typos(normal, compact, where):
             add(form.product, start, end, "typo")
         for match in _LATIN_WORD.finditer(normal):
-            product = self._own_word(match.group(0))
+            word = match.group(0)
+            product = self._own_word(word) or self._head_words.get(_singular(word))
             if product is not None:
                 add(product, match.start(), match.end(), "word")
         for match in _HEAD_NOUN.finditer(normal):
@@ -262,6 +286,12 @@ class ProductLinker:
                     if edit_distance(window, form.compact, budget) <= budget:
                         found.append((form, start, end))
         return found
+
+
+def _words_of(product: Product) -> frozenset[str]:
+    """Every Latin word (singular) of a product's spec labels (features: "Plug", "Oven safe")."""
+    text = " ".join(k for k, _ in _spec_texts(product))
+    return frozenset(_singular(w) for w in _LATIN_WORD.findall(normalise(text)))
 
 
 def _singular(word: str) -> str:

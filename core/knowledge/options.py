@@ -215,24 +215,23 @@ def variant_lines(text: str, product: Product) -> list[tuple[Span, tuple[Variant
             continue
         others = chosen_variants(_blank_values(text, named), product) or product.variants
         lines = [
-            (span, tuple(v for v in others if v.option(option) == value)) for value, span in named
+            (spans[0], tuple(v for v in others if v.option(option) == value))
+            for value, spans in named
         ]
         return sorted((line for line in lines if line[1]), key=lambda line: line[0])
     return []
 
 
-def _blank_values(text: str, named: list[tuple[Localized, Span]]) -> str:
-    return blank_spans(text, [span for _, span in named])
+def _blank_values(text: str, named: list[tuple[Localized, list[Span]]]) -> str:
+    return blank_spans(text, [span for _, spans in named for span in spans])
 
 
 def _named_values(
     reading: OptionText, product: Product, option: str
-) -> list[tuple[Localized, Span]]:
-    """The values of ``option`` the text names, each with the first place it is named."""
+) -> list[tuple[Localized, list[Span]]]:
+    """The values of ``option`` the text names, each with the places it is named."""
     values = [v for v in dict.fromkeys(v.option(option) for v in product.variants) if v]
-    return [
-        (v, spans[0]) for v in _matched_values(reading, values) if (spans := _spans(reading, v))
-    ]
+    return [(v, spans) for v in _matched_values(reading, values) if (spans := _spans(reading, v))]
 
 
 def head(value: str) -> str:
@@ -245,14 +244,16 @@ _NOTE = re.compile(r"[(（][^)）]*[)）]")
 
 
 def _spans(reading: OptionText, value: Localized) -> list[Span]:
-    found = [
-        *reading.exact_spans(value.en), *reading.exact_spans(value.zh),
-        *reading.exact_spans(head(value.en)), *reading.exact_spans(head(value.zh)),
-        *reading.number_spans(head(value.en)), *reading.number_spans(head(value.zh)),
-        *(s for w in _value_words(value) for s in reading.word_spans(w)),
-        *reading.colour_spans(value.en),
-    ]  # fmt: skip
-    return sorted(set(found))
+    """Where ``value`` is named, by the surest reading that finds it (the value as written,
+    then its number, then a word of it, then a Chinese word for it), first place first."""
+    readings = (
+        [*reading.exact_spans(value.en), *reading.exact_spans(value.zh),
+         *reading.exact_spans(head(value.en)), *reading.exact_spans(head(value.zh))],
+        [*reading.number_spans(head(value.en)), *reading.number_spans(head(value.zh))],
+        [s for w in _value_words(value) for s in reading.word_spans(w)],
+        reading.colour_spans(value.en),
+    )  # fmt: skip
+    return next((sorted(set(found)) for found in readings if found), [])
 
 
 def _matched_values(reading: OptionText, values: list[Localized]) -> list[Localized]:

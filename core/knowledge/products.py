@@ -34,7 +34,11 @@ from core.knowledge.textproc import normalise
 from core.texts import Language
 
 MAX_PRODUCTS = 4
-_CLAUSE_BREAK = re.compile(r"[,，、;；。!?！？]|\band\b|\bplus\b|和|再|还有|以及|另外")
+_CLAUSE_BREAK = re.compile(
+    r"[,，、;；。!?！？+]|\band\b|\bplus\b|和|再|还有|以及|另外|加上?(?![绒大厚长宽热湿])|配上"
+)
+# Asking what several things cost together: each named value is one of them.
+_TOTAL = re.compile(r"\btogether\b|\btotal\b|\baltogether\b|\bin all\b|一共|总共|合计|加起来|一起")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +148,7 @@ class ProductReader:
         counts = [
             quantity_near(list(quantities), normal, offset + s, offset + e) for (s, e), _ in lines
         ]
-        if not lines or (each is None and not all(counts)):
+        if not lines or (each is None and not all(counts) and not _TOTAL.search(normal)):
             return []
         return [
             Asked(product, variants, count or each or 1)

@@ -146,7 +146,9 @@ def _without_overlaps(found: list[Quantity]) -> list[Quantity]:
     return sorted(kept, key=lambda q: q.start)
 
 
-_BREAK = re.compile(r"[,，、;；。!?！？]|\band\b|\bplus\b|和|再|还有")
+_BREAK = re.compile(
+    r"[,，、;；。!?！？+]|\band\b|\bplus\b|和|再|还有|加上?(?![绒大厚长宽热湿])|配上"
+)
 
 
 def quantity_near(
@@ -155,16 +157,21 @@ def quantity_near(
     """The count written right before a product mention ``text[start:end]``, or right after
     it ("×3", "买两个"), in the same phrase; None when there is none."""
 
-    def same_phrase(a: int, b: int) -> bool:
-        return b - a <= window and _BREAK.search(text[a:b]) is None
+    def same_phrase(a: int, b: int, reach: int = window) -> bool:
+        return b - a <= reach and _BREAK.search(text[a:b]) is None
 
+    # A marked count reaches further back ("ten packs of the 80-sheet wipes").
     before = [
-        q for q in quantities if not q.suffix and q.end <= start and same_phrase(q.end, start)
+        q
+        for q in quantities
+        if not q.suffix and q.end <= start and same_phrase(q.end, start, window * (1 + q.strong))
     ]
     after = [q for q in quantities if q.strong and q.start >= end and same_phrase(end, q.start)]
     if after and not any(q.strong for q in before):
         # "10-sheet masks, 3 boxes": a counted number ("三盒", "x3") outranks a bare one.
         before = [q for q in before if q.strong]
+    elif any(q.strong for q in before):
+        before = [q for q in before if q.strong]  # "ten packs of the 80 wipes"
     if before:
         return max(before, key=lambda q: q.end).value
     if after:

@@ -96,3 +96,10 @@ def test_a_tag_only_one_product_has_names_it_in_the_plural_too() -> None:
 )
 def test_own_words_in_the_plural_and_with_a_typo(text: str, skus: list[str]) -> None:
     assert _linked("baby", text) == skus
+
+
+def test_an_english_head_noun_names_its_product_but_not_a_modifier_or_a_feature() -> None:
+    heads = shop("baby").linker._head_words
+    assert heads["bottle"].sku == "BB-BOTTLE"  # "Bottle Sterilizer" uses it as a modifier
+    assert _linked("baby", "two 240ml bottles in mint") == ["BB-BOTTLE"]
+    assert "oven" not in shop("home").linker._head_words  # "Oven safe" is a feature

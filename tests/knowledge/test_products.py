@@ -167,3 +167,8 @@ async def test_a_product_named_only_by_two_of_its_options() -> None:
     outcome = await ask("baby", "S码120片的还有没有")
     assert outcome.reply is not None and "BB-NAPPY" in outcome.reply
     assert (await ask("baby", "M码的还有吗")).reply is None  # one option: many products have M
+
+
+async def test_two_values_asked_together_are_priced_as_two_lines() -> None:
+    outcome = await ask("food", "the original and the spicy crispy seaweed, how much together?")
+    assert outcome.reply is not None and "total ¥24.00" in outcome.reply

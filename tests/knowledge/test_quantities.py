@@ -131,3 +131,15 @@ def test_a_set_of_pieces_describes_the_product() -> None:
 @pytest.mark.parametrize("text", ["18-36个月的睡袋", "适合6~12 months", "3-6个月穿的"])
 def test_an_age_range_is_not_a_count(text: str) -> None:
     assert _counts(text) == []
+
+
+def test_a_marked_count_reaches_past_a_number_that_describes_the_product() -> None:
+    text = normalise("how much for ten packs of the 80 sheet wipes")
+    start = text.index("wipes")
+    assert quantity_near(find_quantities(text), text, start, start + 5) == 10
+
+
+def test_jia_joins_two_products_each_with_its_own_count() -> None:
+    text = normalise("吸奶器加两盒储奶袋")
+    assert quantity_near(find_quantities(text), text, 0, 3) is None  # the pump: no count
+    assert quantity_near(find_quantities(text), text, 6, 9) == 2
