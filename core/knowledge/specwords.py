@@ -60,7 +60,13 @@ GLOSSARY: dict[str, tuple[str, ...]] = {
     "induction": ("hobs", "induction"), "燃气灶": ("hobs",), "硬度": ("hardness",),
     "电压": ("plug", "voltage", "input"), "voltage": ("plug", "voltage", "input"),
     "110v": ("plug", "voltage", "input"), "插头": ("plug",), "胸围": ("chest",),
-    "噪音": ("noise",), "noisy": ("noise",), "loud": ("noise",),
+    "噪音": ("noise",), "noisy": ("noise",), "loud": ("noise",), "声音": ("noise",),
+    "吵": ("noise",), "quiet": ("noise",), "fold": ("folded", "fold"), "折叠": ("folded", "fold"),
+    "how small": ("size", "dimensions", "folded"), "how big": ("size", "dimensions"),
+    "新生儿": ("suitable", "age"), "newborn": ("suitable", "age"), "from birth": ("suitable", "age"),
+    "几个月": ("suitable", "age"), "what age": ("suitable", "age"), "多大的宝宝": ("suitable", "age"),
+    "认证": ("standard", "certif"), "certified": ("standard", "certif"), "标准": ("standard",),
+    "能放几个": ("capacity",), "how many bottles": ("capacity",),
 }  # fmt: skip
 # Words too common in spec labels to say which one a question means.
 _LABEL_FILLER = frozenset(

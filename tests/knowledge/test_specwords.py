@@ -143,3 +143,18 @@ def test_common_words_for_height_load_capacity_noise_and_girth(
     sku: str, text: str, keys: list[str]
 ) -> None:
     assert _asked("pets", sku, text) == keys
+
+
+@pytest.mark.parametrize(
+    ("sku", "text", "keys"),
+    [
+        ("BB-STROLLER", "does it fold down small?", ["Folded size"]),
+        ("BB-STROLLER", "适合新生儿吗", ["Suitable for"]),
+        ("BB-CARSEAT", "有什么认证", ["Standard"]),
+        ("BB-PUMP", "用起来吵吗", ["Noise"]),
+    ],
+)
+def test_common_words_for_folding_age_certification_and_noise(
+    sku: str, text: str, keys: list[str]
+) -> None:
+    assert _asked("baby", sku, text) == keys
