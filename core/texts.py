@@ -51,6 +51,10 @@ TEXTS: dict[str, dict[Language, str]] = {
         "en": "Sorry, I cannot answer right now. A member of staff will get back to you.",
         "zh": "抱歉，我暂时无法回答，工作人员会尽快回复您。",
     },
+    "thanks_reply": {
+        "en": "You're welcome! Is there anything else I can help with?",
+        "zh": "不客气！还有什么可以帮您的吗？",
+    },
     "greeting": {
         "en": 'Hello! I am the shop\'s assistant. Ask me about products, prices, promotions, shipping, returns or your order (send the order number or a screenshot). Type /human or press "Talk to a person" to reach our staff.',
         "zh": "您好！我是店铺的智能客服。可以问我商品、价格、优惠、配送、退换货或订单（发送订单号或截图）。输入 /human 或点击“转人工”即可联系工作人员。",

@@ -28,6 +28,7 @@ from core.knowledge.assessment import (
 )
 from core.knowledge.base import KnowledgeHolder
 from core.knowledge.botconfig import BotConfig
+from core.knowledge.documents import body_for, quote_for
 from core.knowledge.functions import ShopFunctions
 from core.knowledge.grounding import Evidence
 from core.knowledge.intents import Intents, detect_intents
@@ -42,7 +43,7 @@ from core.knowledge.passages import (
 from core.knowledge.policy import HandoffPolicy, catalog_words
 from core.knowledge.pricing import quote
 from core.knowledge.questions import answer_each, split_questions
-from core.knowledge.retrieval import Hit, body_for, quote_for
+from core.knowledge.retrieval import Hit
 from core.knowledge.specwords import asks_warranty
 from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
 from core.model.decision import HandoffKind
@@ -67,10 +68,6 @@ RULES: dict[Language, str] = {
 FUNCTION_RULES: dict[Language, str] = {
     "en": "Answer in English in one or two short sentences. Look orders, products, policies and promotions up with the functions and use only what they return; copy prices, dates and numbers exactly. If they do not answer the question, say that a colleague will help.",
     "zh": "请用中文回答，一到两句话。用函数查询订单、商品、政策和活动，只使用函数返回的内容，价格、日期和数字要原样照抄。如果查不到答案，就说会请同事来帮忙。",
-}
-THANKS_REPLY: dict[Language, str] = {
-    "en": "You're welcome! Is there anything else I can help with?",
-    "zh": "不客气！还有什么可以帮您的吗？",
 }
 
 
@@ -146,7 +143,9 @@ class KnowledgeBrain:
         intents = detect_intents(customer_text)
         evidence = self._conversation_evidence(customer_text, ocr_text, history)
         if (intents.greeting or intents.thanks) and not turn.images:
-            reply = text("greeting", language) if intents.greeting else THANKS_REPLY[language]
+            reply = (
+                text("greeting", language) if intents.greeting else text("thanks_reply", language)
+            )
             return Prepared((), evidence, direct_reply=reply, ocr_text=ocr_text)
         if self.config.function_calling:
             return self._with_functions(turn, intents, language, history, evidence, ocr_text)

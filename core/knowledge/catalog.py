@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.knowledge.documents import Document
 from core.knowledge.model import Knowledge, Product
-from core.knowledge.retrieval import Document, Retriever
+from core.knowledge.retrieval import Retriever
 from core.knowledge.textproc import normalise
 
 CLOTHING_SIZES = ("XXXL", "XXL", "XL", "XS", "S", "M", "L")

@@ -17,8 +17,8 @@ from typing import Any
 
 from core.answering.bot import DraftGuard, Fact
 from core.engines.base import ToolCall, ToolSpec
+from core.knowledge.documents import body_for
 from core.knowledge.intents import detect_intents
-from core.knowledge.retrieval import body_for
 from core.knowledge.tools import ShopTools, ToolRequest
 
 MAX_RESULT_CHARS = 2000

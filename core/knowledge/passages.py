@@ -27,8 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from core.knowledge.documents import quote_for
 from core.knowledge.intents import ORDER_ACTION
-from core.knowledge.retrieval import Hit, quote_for
+from core.knowledge.retrieval import Hit
 from core.knowledge.textproc import normalise
 from core.texts import Language
 

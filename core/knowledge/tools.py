@@ -15,6 +15,7 @@ from datetime import date
 from core.answering.bot import Fact, HandoffDecision
 from core.knowledge.answers import order_fact, orders_overview, promotion_fact
 from core.knowledge.base import KnowledgeBase
+from core.knowledge.documents import body_for, quote_for
 from core.knowledge.intents import ORDER_ACTION, Intents
 from core.knowledge.linking import compact_with_map
 from core.knowledge.model import Order, OrderStatus, Product, Promotion
@@ -25,7 +26,6 @@ from core.knowledge.passages import AnswerKind, states
 from core.knowledge.productfacts import promotion_state
 from core.knowledge.products import Asked, ProductReader, follow_up_intents
 from core.knowledge.quantities import find_quantities, only_count
-from core.knowledge.retrieval import body_for, quote_for
 from core.knowledge.specwords import asked_specs, asks_warranty
 from core.knowledge.textproc import normalise, tokenize
 from core.model.decision import HandoffKind

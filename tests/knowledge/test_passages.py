@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from core.knowledge.base import KnowledgeBase
+from core.knowledge.documents import Document
 from core.knowledge.passages import AnswerKind, QuoteRule, asked_kind, choose_passages, states
-from core.knowledge.retrieval import Document, Hit
+from core.knowledge.retrieval import Hit
 from core.knowledge.values import Localized
 from core.texts import Language
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.knowledge.base import KnowledgeBase
-from core.knowledge.retrieval import Document, Retriever, quote_for
+from core.knowledge.documents import Document, quote_for
+from core.knowledge.retrieval import Retriever
 
 
 @pytest.mark.parametrize(
