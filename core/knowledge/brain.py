@@ -45,6 +45,7 @@ from core.knowledge.pricing import quote
 from core.knowledge.questions import answer_each, split_questions
 from core.knowledge.retrieval import Hit
 from core.knowledge.specwords import asks_warranty
+from core.knowledge.textproc import normalise
 from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
 from core.model.decision import HandoffKind
 from core.model.turn import (
@@ -58,8 +59,8 @@ from core.model.turn import (
 from core.texts import Language, detect_language, text
 
 log = logging.getLogger(__name__)
-# An order number (or a long number that may be one, found by lookup): an order question.
-ORDER_REFERENCE = re.compile(r"\d{5,}")
+# An order number (letters then digits, or a long number that lookup may know).
+ORDER_REFERENCE = re.compile(r"\d{5,}|(?<![a-z])[a-z]{1,4}-?\d{3,}")
 
 RULES: dict[Language, str] = {
     "en": "Answer in English in one or two short sentences. Use only the facts below; copy prices, dates and numbers exactly. If the facts do not answer the question, say that a colleague will help.",
@@ -296,10 +297,14 @@ class KnowledgeBrain:
         it?") is answered from the policy before the product's facts, which would answer
         another question (the knife's handle). A product's own warranty still answers "what
         warranty does it have"; the warranty policy answers "how do I claim"; a question
-        about an order (a number, "where is my order") is the order tools'."""
-        if not asks_policy(question) or intents.order_status or ORDER_REFERENCE.search(question):
+        about an order (a number, "where is my order") is the order tools'; a price or
+        several questions go their usual way (a product called "Repair Cream" asks nothing)."""
+        tools_first = intents.order_status or intents.price
+        if tools_first or not asks_policy(question) or ORDER_REFERENCE.search(normalise(question)):
             return ()
         if asks_warranty(question) and not asks_procedure(question):
+            return ()
+        if len(split_questions(question)) > 1:
             return ()
         passages = self._policy_passages(question, language)
         if not passages:

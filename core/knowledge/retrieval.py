@@ -185,7 +185,7 @@ class Retriever:
             terms = [
                 t
                 for t in terms
-                if (t in self._topic_words or t not in self._idf)
+                if t in self._topic_words  # words no document has tell the story, not the ask
                 and t not in PURCHASE_WORDS
                 and t not in self._product_words
             ]

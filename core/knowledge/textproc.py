@@ -213,6 +213,7 @@ CANONICAL = (
     (re.compile(r"\bunworn\b"), " unused "),
     (re.compile(r"没有?(?:拆封|开封|拆开|打开)|未开封|未打开"), "未拆封"),
     (re.compile(r"没有?(?:用过|使用过?|穿过)|未使用"), "未使用"),
+    (re.compile(r"(?<![没未不])(?:拆开了?|拆了|打开了|开封了?)"), "拆封"),
     (re.compile(r"寄回去|寄回来|寄回"), "退货"),
     (re.compile(r"香港|澳门|澳門"), "港澳"),
     # "Ship to" is 配送 in shops' own words (no shop writes 寄送).

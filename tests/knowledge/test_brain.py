@@ -234,3 +234,22 @@ async def test_a_products_own_warranty_and_an_order_stay_with_the_tools(
     assert claim.facts[0].source.startswith("policy:warranty")
     order = await pets_brain.prepare(turn("PAW1214-118 can I return it?"), TurnContext())
     assert not any(f.source.startswith("policy:returns") for f in order.facts[:1])
+
+
+async def test_a_chinese_policy_question_with_a_story_around_it_quotes_the_policy(
+    pets_brain: KnowledgeBrain,
+) -> None:
+    prepared = await pets_brain.prepare(
+        turn("猫砂打开了，我家猫闻了一下就走开，还能退吗"), TurnContext()
+    )
+    assert prepared.facts and prepared.facts[0].source == "policy:returns#opened-food-and-litter"
+
+
+async def test_prices_order_numbers_and_several_questions_skip_the_policy_first_path(
+    pets_brain: KnowledgeBrain,
+) -> None:
+    order = await pets_brain.prepare(turn("PAW1209-142 退款到哪一步了"), TurnContext())
+    assert not any(f.source.startswith("policy:") for f in order.facts)  # the order tools'
+    assert order.handoff is not None  # not this asker's order: staff, not the refund policy
+    several = await pets_brain.prepare(turn("猫砂还有货吗？另外拆开了能退吗"), TurnContext())
+    assert several.direct_reply is not None and "PH-LITTER" in several.direct_reply

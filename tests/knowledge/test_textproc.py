@@ -145,3 +145,11 @@ def test_everyday_phrasings_of_unopened_and_unused(text: str, word: str) -> None
     from core.knowledge.textproc import canonical
 
     assert word in canonical(normalise(text))
+
+
+@pytest.mark.parametrize(("text", "word"), [("拆开用了一点", "拆封"), ("还没拆开", "未拆封")])
+def test_opened_is_written_as_the_shops_word(text: str, word: str) -> None:
+    from core.knowledge.textproc import canonical
+
+    written = canonical(normalise(text))
+    assert word in written and (word == "未拆封" or "未拆封" not in written)
