@@ -20,7 +20,7 @@ An item can come after its album was stored: when the request carrying it was he
 debounce (a replica restarting on a starved machine, a slow commit). It was acknowledged, so
 it must not be lost: ``done`` forgets exactly the items that went into the stored turn and
 remembers them as merged, the late item stays and becomes a turn of its own (the inbox id
-of an album turn names its items, ``inbound.dedupe_id``), and a redelivered item that was
+of an album turn names its items, ``turns.dedupe_id``), and a redelivered item that was
 already merged is dropped instead of being answered again. While one process merges items
 (downloading their photos takes a while) they are claimed: no other process merges them too
 (which answered the same photos twice); a claim older than ``CLAIM_LEASE_S`` is a dead
