@@ -38,7 +38,8 @@ from adapters.telegram.business import BusinessConnections
 from adapters.telegram.drafts import TelegramDraftStream
 from adapters.telegram.inbound import Received
 from adapters.telegram.ingest import UpdateIngestor
-from adapters.telegram.journal import AlbumItems, AlbumJournal, SharedAlbumJournal
+from adapters.telegram.journal import AlbumItems, SharedAlbumJournal
+from adapters.telegram.local_journal import AlbumJournal
 from adapters.telegram.media import MediaFetcher, TokenRedactingFilter
 from adapters.telegram.outbound import (
     OutgoingMessage,
