@@ -36,9 +36,10 @@ from telegram.error import TelegramError
 from adapters.telegram.botapi import MAX_DRAFT_ID, STOP_UPDATE, GenerationStopped, stop_turn
 from adapters.telegram.business import BusinessConnections
 from adapters.telegram.drafts import TelegramDraftStream
-from adapters.telegram.inbound import Received, build_turn
+from adapters.telegram.inbound import Received
 from adapters.telegram.ingest import UpdateIngestor
-from adapters.telegram.journal import AlbumItems, AlbumJournal, SharedAlbumJournal
+from adapters.telegram.journal import AlbumItems, SharedAlbumJournal
+from adapters.telegram.local_journal import AlbumJournal
 from adapters.telegram.media import MediaFetcher, TokenRedactingFilter
 from adapters.telegram.outbound import (
     OutgoingMessage,
@@ -51,6 +52,7 @@ from adapters.telegram.polling import Poller
 from adapters.telegram.sender import TelegramSender
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.streaming import ChatPacer, TelegramReplyStream
+from adapters.telegram.turns import build_turn
 from core.errors import (
     ConfigError,
     InvalidInputError,

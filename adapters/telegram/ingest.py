@@ -37,14 +37,13 @@ from adapters.telegram.inbound import (
     Inbound,
     MediaOutcome,
     Received,
-    language_of,
-    notices_for,
     parse_update,
 )
 from adapters.telegram.journal import AlbumItems, AlbumKey
 from adapters.telegram.media import MediaFetcher
 from adapters.telegram.outbound import OutgoingText, business_connection, chat_target
 from adapters.telegram.sender import TelegramSender
+from adapters.telegram.turns import language_of, notices_for
 from core.errors import KefuError, PlatformError
 from core.model.turn import Command, Turn
 from core.ports import InboxPort, IngestResult

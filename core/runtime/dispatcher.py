@@ -30,9 +30,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from prometheus_client import Counter
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -45,7 +44,9 @@ from core.errors import (
     StoreError,
 )
 from core.model.turn import Reply, ReplyKind
-from core.ports import Bell, Deliverer, DeliveryReceipt, OutboundMessage
+from core.ports import Bell
+from core.ports_delivery import Deliverer, DeliveryReceipt, OutboundMessage
+from core.runtime.fencing import FenceStage, RowProgress
 from core.store.outbox import OutboxQueue, OutboxRow
 from core.store.store import Store
 
@@ -67,13 +68,6 @@ FENCED = Counter(
     "to running out): before a platform send (nothing sent) or at a refused record",
     ["platform", "stage"],
 )
-
-
-class FenceStage(StrEnum):
-    """Where a lapsed holder was stopped."""
-
-    SEND = "send"  # before a platform call: nothing was sent by this attempt
-    RECORD = "record"  # its record (parts, delivered, retry) was refused: taken over
 
 
 MAX_INLINE_WAIT_S = 5.0  # longer Retry-After values are rescheduled durably
@@ -263,7 +257,7 @@ class Dispatcher:
         except BaseException:
             keeper.cancel()
             raise
-        progress = _RowProgress(self.queue, row)
+        progress = RowProgress(self.queue, row)
         message = OutboundMessage(
             row.id, reply, row.turn_id, row.seq, row.final, row.stream_ref, row.attempts + 1,
             sent=tuple(row.platform_message_ids or ()), progress=progress,
@@ -379,23 +373,3 @@ def _merged(head: Reply, followers: list[Reply]) -> Reply:
     text = "\n".join(r.text for r in replies if r.text.strip())
     images = tuple(image for r in replies for image in r.images)
     return replace(head, text=text, images=images)
-
-
-@dataclass(slots=True)
-class _RowProgress:
-    """Records a row's sent parts in the outbox and fences its sends (see
-    :class:`core.ports.DeliveryProgress`); ``fenced_at`` says where a lapse was found."""
-
-    queue: OutboxQueue
-    row: OutboxRow
-    fenced_at: FenceStage | None = None
-
-    async def ensure_held(self) -> None:
-        if not await self.queue.holds(self.row):
-            self.fenced_at = FenceStage.SEND
-            raise LeaseLostError(f"outbox {self.row.id}: lease lapsed or taken over; not sent")
-
-    async def parts_sent(self, platform_message_ids: tuple[str, ...]) -> None:
-        if not await self.queue.parts_sent(self.row, platform_message_ids):
-            self.fenced_at = FenceStage.RECORD
-            raise LeaseLostError(f"outbox {self.row.id}: taken over; its record was refused")

@@ -7,18 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from core.model.decision import Completion, Conversation
 from core.model.turn import ConversationKey, HistoryItem, Turn
-from core.store import codec
 from core.store.batching import WriteBatcher
-from core.store.bulk import BulkInsert
+from core.store.completions import (
+    Finished,
+    insert_decisions,
+    insert_replies,
+    update_conversations,
+)
 from core.store.db import as_utc, is_in, utcnow
 from core.store.heads import open_heads
 from core.store.history import read_histories
-from core.store.rows import insert_ids, insert_turns
-from core.store.schema import conversations, decisions, handoffs, inbox, outbox
+from core.store.rows import insert_turns
+from core.store.schema import inbox
 from core.store.store import Store, read_conversations, read_turns
 
 
@@ -62,7 +66,7 @@ class InboxQueue:
         self.owner = owner
         self.lease = timedelta(seconds=lease_s)
         self.history_rounds = history_rounds
-        self._completions: WriteBatcher[_Finished, list[int]] = WriteBatcher(
+        self._completions: WriteBatcher[Finished, list[int]] = WriteBatcher(
             store.db, self._write_completions, "kefu-inbox-completions"
         )
 
@@ -151,13 +155,13 @@ class InboxQueue:
             LeaseLost: another worker owns the item now; nothing was written.
             StoreError: the transaction failed; nothing was written.
         """
-        return await self._completions.submit(_Finished(claim, key, completion))
+        return await self._completions.submit(Finished(claim, key, completion))
 
     async def close(self) -> None:
         await self._completions.close()
 
     def _write_completions(
-        self, conn: Connection, batch: Sequence[_Finished]
+        self, conn: Connection, batch: Sequence[Finished]
     ) -> list[list[int] | Exception]:
         now = utcnow()
         ids = [f.claim.inbox_id for f in batch]
@@ -169,9 +173,9 @@ class InboxQueue:
                 kept.append(finished)
         bot_turns = [(f.claim.conversation_id, t) for f in kept for t in f.completion.bot_turns]
         insert_turns(conn, self.store.db.dialect, bot_turns, now)
-        outbox_ids = _insert_replies(conn, self.store.db.dialect, kept, now)
-        _insert_decisions(conn, self.store.db.dialect, kept, now)
-        _update_conversations(conn, kept, now)
+        outbox_ids = insert_replies(conn, self.store.db.dialect, kept, now)
+        insert_decisions(conn, self.store.db.dialect, kept, now)
+        update_conversations(conn, kept, now)
         return [
             outbox_ids.get(f.claim.inbox_id, [])
             if first.get(f.claim.inbox_id) is f
@@ -265,12 +269,12 @@ class InboxQueue:
     ) -> None:
         if completion is None:
             return
-        finished = [_Finished(claim, claim.turn.key, completion)]
+        finished = [Finished(claim, claim.turn.key, completion)]
         insert_turns(conn, self.store.db.dialect,
                      [(claim.conversation_id, t) for t in completion.bot_turns], now)  # fmt: skip
-        _insert_replies(conn, self.store.db.dialect, finished, now)
-        _insert_decisions(conn, self.store.db.dialect, finished, now)
-        _update_conversations(conn, finished, now)
+        insert_replies(conn, self.store.db.dialect, finished, now)
+        insert_decisions(conn, self.store.db.dialect, finished, now)
+        update_conversations(conn, finished, now)
 
     async def pending_count(self) -> int:
         query = select(func.count()).where(is_in(inbox.c.status, "pending", "processing"))
@@ -345,88 +349,3 @@ _NEXT_OPEN = (
     .order_by(inbox.c.id)
     .limit(1)
 )
-
-
-_DECISION_INSERT = BulkInsert(decisions.insert())
-
-
-@dataclass(frozen=True, slots=True)
-class _Finished:
-    claim: Claim
-    key: ConversationKey
-    completion: Completion
-
-
-def _insert_replies(
-    conn: Connection, dialect: str, batch: Sequence[_Finished], now: datetime
-) -> dict[int, list[int]]:
-    """Outbox rows for every reply of the batch, in one statement; outbox ids per inbox id."""
-    rows, owners = [], []
-    for finished in batch:
-        replies = finished.completion.replies
-        for index, reply in enumerate(replies):
-            owners.append(finished.claim.inbox_id)
-            rows.append({
-                "conversation_id": finished.claim.conversation_id,
-                "turn_id": finished.claim.turn_id, "seq": index + 1,
-                "final": index == len(replies) - 1, "platform": reply.key.channel,
-                "payload": codec.reply_to_json(reply),
-                "stream_ref": finished.completion.stream_refs.get(index), "status": "pending",
-                "attempts": 0, "next_attempt_at": now, "created_at": now,
-            })  # fmt: skip
-    ids: dict[int, list[int]] = {}
-    if rows:
-        outbox_ids = insert_ids(conn, dialect, outbox, rows)
-        for owner, outbox_id in zip(owners, outbox_ids, strict=True):
-            ids.setdefault(owner, []).append(outbox_id)
-    return ids
-
-
-def _insert_decisions(
-    conn: Connection, dialect: str, batch: Sequence[_Finished], now: datetime
-) -> None:
-    if not batch:
-        return
-    _DECISION_INSERT.run(conn, dialect, [
-        {"conversation_id": f.claim.conversation_id, "turn_id": f.claim.turn_id,
-         "kind": f.completion.decision.kind, "confidence": f.completion.decision.confidence,
-         "components": codec.components_to_json(f.completion.decision.components),
-         "reasons": list(f.completion.decision.reasons), "model": f.completion.decision.model,
-         "created_at": now}
-        for f in batch
-    ])  # fmt: skip
-
-
-_CONVERSATION_UPDATE = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("conversation"))
-    .values(
-        updated_at=bindparam("at", type_=conversations.c.updated_at.type),
-        state=func.coalesce(bindparam("new_state", type_=conversations.c.state.type),
-                            conversations.c.state),
-        failures=case(
-            (bindparam("delta") > 0, conversations.c.failures + bindparam("delta")),
-            (bindparam("delta") < 0, 0),
-            else_=conversations.c.failures,
-        ),
-    )
-)  # fmt: skip
-
-
-def _update_conversations(conn: Connection, batch: Sequence[_Finished], now: datetime) -> None:
-    """Conversation state and failure counters, and the handoffs the answers opened."""
-    if not batch:
-        return
-    conn.execute(_CONVERSATION_UPDATE, [
-        {"conversation": f.claim.conversation_id, "at": now,
-         "new_state": f.completion.new_state, "delta": f.completion.failure_delta}
-        for f in batch
-    ])  # fmt: skip
-    opened = [f for f in batch if f.completion.handoff_reason]
-    if opened:
-        conn.execute(handoffs.insert(), [
-            {"conversation_id": f.claim.conversation_id, "status": "open",
-             "reason": f.completion.handoff_reason, "target": "",
-             "created_at": now, "updated_at": now}
-            for f in opened
-        ])  # fmt: skip

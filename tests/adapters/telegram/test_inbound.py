@@ -12,10 +12,9 @@ from adapters.telegram.inbound import (
     Inbound,
     MediaOutcome,
     Received,
-    build_turn,
-    notices_for,
     parse_update,
 )
+from adapters.telegram.turns import build_turn, notices_for
 from core.errors import FetchError, ImageError
 from core.model.turn import (
     Audience,

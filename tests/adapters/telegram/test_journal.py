@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from adapters.telegram import journal as journal_module
-from adapters.telegram.journal import AlbumJournal, SharedAlbumJournal
+from adapters.telegram.journal import SharedAlbumJournal
+from adapters.telegram.local_journal import AlbumJournal
 from core.errors import StoreError
 from core.ports import GroupItems
 from core.store.store import Store
