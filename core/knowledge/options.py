@@ -90,6 +90,7 @@ ZH_OPTION_WORDS: dict[str, tuple[str, ...]] = {
     "三文鱼": ("salmon",), "金枪鱼": ("tuna",), "鱼肉": ("fish",), "火鸡": ("turkey",),
     "小号": ("S", "small"), "中号": ("M", "medium"), "大号": ("L", "large"),
     "加大": ("XL", "extra large"), "特大": ("XXL", "XL"), "迷你": ("mini",),
+    "y字": ("y-cut",), "十字": ("cross-cut", "cross"), "圆孔": ("round hole",),
 }  # fmt: skip
 
 

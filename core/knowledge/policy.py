@@ -5,7 +5,8 @@ decision log:
 
 - **explicit**: the ``/human`` command or button (command ``"human"``), or a request such
   as "转人工", "人工客服", "talk to a person", "human agent".
-- **policy**: requests only staff may decide (price matching, wholesale, medical advice), and
+- **policy**: requests only staff may decide (price matching, wholesale, medical advice),
+  symptoms of a person or a pet (diarrhoea, a rash, fever: whatever the shop sells), and
   questions about another person's order or details (:mod:`core.knowledge.thirdparty`).
 - **complaint**: escalation words (投诉, 曝光, 12315, lawyer, scam, ...), reports of a
   damaged or defective item (staff review every quality claim), and safety incidents (a
@@ -66,6 +67,14 @@ SAFETY_PHRASES = (
     "overheating", "melted", "exploded", "burned", "burnt", "got burned", "injured", "injury",
     "cut myself", "caught fire", "on fire", "smoking",
 )  # fmt: skip
+# Symptoms of a person or a pet (a health question is never answered by a bot).
+HEALTH_PHRASES = (
+    "拉肚子", "腹泻", "拉稀", "便便", "大便", "呕吐", "吐了", "吐奶", "发烧", "发热", "红疹", "起疹", "疹子", "湿疹",
+    "过敏反应", "红屁股", "尿布疹", "生病", "咳嗽", "便秘", "流血", "肿了",
+    "poo", "poop", "diarrhea", "diarrhoea", "vomit", "vomiting", "throwing up", "threw up", "fever",
+    "rash", "nappy rash", "diaper rash", "allergic reaction", "constipated", "constipation",
+    "bleeding", "swollen", "got sick", "been sick", "is sick",
+)  # fmt: skip
 # Requests only staff may decide: matching another shop's price, trade-ins, special tax
 # invoices, wholesale and bulk prices, and health or medical advice.
 STAFF_ONLY_PHRASES = (
@@ -110,6 +119,7 @@ class HandoffPolicyConfig(BaseModel):
     complaint_phrases: tuple[str, ...] = COMPLAINT_PHRASES
     damage_phrases: tuple[str, ...] = DAMAGE_PHRASES
     safety_phrases: tuple[str, ...] = SAFETY_PHRASES
+    health_phrases: tuple[str, ...] = HEALTH_PHRASES
     frustration_phrases: tuple[str, ...] = FRUSTRATION_PHRASES
     staff_only_phrases: tuple[str, ...] = STAFF_ONLY_PHRASES
     extra_explicit_phrases: tuple[str, ...] = ()
@@ -182,6 +192,7 @@ class HandoffPolicy:
         self._complaint = _phrase_pattern((*c.complaint_phrases, *c.extra_complaint_phrases))
         self._damage = _phrase_pattern(c.damage_phrases)
         self._safety = _phrase_pattern(c.safety_phrases)
+        self._health = _phrase_pattern(c.health_phrases)
         self._frustration = _phrase_pattern(c.frustration_phrases)
         self._staff_only = _phrase_pattern(c.staff_only_phrases)
 
@@ -227,6 +238,10 @@ class HandoffPolicy:
         if self.config.handoff_on_damage and match:
             return HandoffDecision(
                 (f"damaged or defective item reported: {match.group(0)!r}",), HandoffKind.COMPLAINT
+            )
+        if match := self._health.search(lowered):
+            return HandoffDecision(
+                (f"a health concern, for staff: {match.group(0)!r}",), HandoffKind.POLICY
             )
         match = self._staff_only.search(lowered)
         if match and not _shop_vocabulary(match.group(0), catalog_words):

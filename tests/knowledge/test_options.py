@@ -145,3 +145,8 @@ def test_a_value_is_named_without_its_parenthesised_note(text: str, chosen: list
 def test_more_chinese_colour_words() -> None:
     product = _product_with("colour", [("Cream", "Cream"), ("Graphite", "Graphite")])
     assert [v.sku for v in chosen_variants("奶油色的", product)] == ["X-0"]  # type: ignore[arg-type]
+
+
+def test_a_teat_cut_named_in_chinese() -> None:
+    product = _product_with("flow", [("SS", "SS"), ("Y-cut (9 months+)", "Y-cut (9 months+)")])
+    assert [v.sku for v in chosen_variants("Y字孔的还有吗", product)] == ["X-1"]  # type: ignore[arg-type]

@@ -215,3 +215,21 @@ def test_a_staff_only_word_the_shop_sells_for_is_its_ordinary_vocabulary() -> No
     assert policy.before_answer("宝宝能用吗", None, [], FRESH, baby) is None  # 婴儿 in the catalog
     food = catalog_words(shop("food").knowledge)
     assert policy.before_answer("宝宝能吃吗", None, [], FRESH, food) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my son threw up twice after the formula, is that normal?",
+        "狗狗用了沐浴露以后起疹子了",
+        "she has had diarrhoea since Monday",
+    ],
+)
+def test_symptoms_go_to_staff_whatever_the_shop_sells(text: str) -> None:
+    decision = HandoffPolicy().before_answer(text, None, [], FRESH)
+    assert decision is not None and "health concern" in decision.reasons[0]
+
+
+@pytest.mark.parametrize("text", ["how big is the oatmeal shampoo bottle?", "吐司机多少钱"])
+def test_words_inside_other_words_are_not_symptoms(text: str) -> None:
+    assert HandoffPolicy().before_answer(text, None, [], FRESH) is None
