@@ -11,7 +11,7 @@ from core.knowledge.base import KnowledgeBase
 from core.knowledge.intents import detect_intents
 from core.knowledge.model import Identity
 from core.knowledge.orders import Asker
-from core.knowledge.tools import ShopTools, ToolRequest
+from core.knowledge.tools import ShopTools, ToolOutcome, ToolRequest
 from core.model.turn import Role
 from tests.knowledge.shops import shop
 
@@ -160,35 +160,22 @@ async def test_an_order_question_adds_no_passage_that_only_shares_the_word_order
     assert [f.source for f in outcome.facts] == ["order:WX-2026-000876"]
 
 
+async def _ask_pets(text: str, user: str = "6001") -> ToolOutcome:
+    """``text`` from a pets-shop customer on the shop's evaluation date."""
+    request = replace(_request(text, user=user), today=date(2026, 12, 16))
+    return await ShopTools(shop("pets")).run(request)
+
+
 async def test_has_the_product_i_bought_shipped_finds_that_order() -> None:
-    from datetime import date
-
-    from tests.knowledge.shops import shop
-
-    text = "has the salmon dog food I bought arrived?"
-    request = ToolRequest(
-        text, "", detect_intents(text), Asker(Identity("telegram", "6001"), Role.CUSTOMER),
-        "en", date(2026, 12, 16), False,
-    )  # fmt: skip
-    outcome = await ShopTools(shop("pets")).run(request)
+    outcome = await _ask_pets("has the salmon dog food I bought arrived?")
     assert outcome.reply is not None
     assert "PAW1128-203" in outcome.reply and "PAW1214-118" not in outcome.reply
 
 
 async def test_an_order_of_a_product_the_asker_has_is_their_order_not_the_price() -> None:
-    from datetime import date
-
-    from tests.knowledge.shops import shop
-
-    text = "我下的三文鱼狗粮那单多少钱来着"
-    request = ToolRequest(
-        text, "", detect_intents(text), Asker(Identity("telegram", "6001"), Role.CUSTOMER),
-        "zh", date(2026, 12, 16), False,
-    )  # fmt: skip
-    outcome = await ShopTools(shop("pets")).run(request)
+    outcome = await _ask_pets("我下的三文鱼狗粮那单多少钱来着")
     assert outcome.reply is not None and "PAW1128-203" in outcome.reply
-    stranger = replace(request, asker=Asker(Identity("telegram", "6999"), Role.CUSTOMER))
-    priced = await ShopTools(shop("pets")).run(stranger)  # no such order: the price
+    priced = await _ask_pets("我下的三文鱼狗粮那单多少钱来着", user="6999")  # no such order
     assert priced.reply is not None and "PAW" not in priced.reply
 
 
