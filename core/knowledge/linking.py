@@ -30,6 +30,13 @@ from core.knowledge.textproc import EN_STOP, normalise
 _SEPARATORS = re.compile(r"[\s\-_'’.·/()（）,，]+")
 _LATIN_WORD = re.compile(r"[a-z][a-z0-9]+|\d+[a-z]+[a-z0-9]*")
 _NOTE = re.compile(r"[(（][^)）]*[)）]")
+
+
+def without_note(value: str) -> str:
+    """``value`` without its parenthesised note ("73" of "73 (6-12 months)")."""
+    return _NOTE.sub(" ", value).strip() or value
+
+
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A head noun standing alone: after 的, a number, a unit or a measure word, and before
 # punctuation, a particle or the end (so "窝" is not read inside another word).
@@ -206,7 +213,7 @@ class ProductLinker:
         ends: dict[str, dict[str, int]] = {}
         for product in self.products:
             for name in (product.name.en, *(a for a in product.aliases if a.isascii())):
-                words = _LATIN_WORD.findall(normalise(_NOTE.sub(" ", name)))
+                words = _LATIN_WORD.findall(normalise(without_note(name)))
                 if words:
                     counts = ends.setdefault(_singular(words[-1]), {})
                     counts[product.sku] = counts.get(product.sku, 0) + 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from core.knowledge.linking import compact_with_map
+from core.knowledge.linking import compact_with_map, without_note
 from core.knowledge.model import Localized, Product, Variant
 from core.knowledge.specclaims import UNITS
 from core.knowledge.textproc import normalise
@@ -235,22 +235,13 @@ def _named_values(
     return [(v, spans) for v in _matched_values(reading, values) if (spans := _spans(reading, v))]
 
 
-def head(value: str) -> str:
-    """A value without its parenthesised note ("73" of "73 (6-12 months)", "SS" of
-    "SS (newborn)"): customers name the size, not the note."""
-    return _NOTE.sub(" ", value).strip() or value
-
-
-_NOTE = re.compile(r"[(（][^)）]*[)）]")
-
-
 def _spans(reading: OptionText, value: Localized) -> list[Span]:
     """Where ``value`` is named, by the surest reading that finds it (the value as written,
     then its number, then a word of it, then a Chinese word for it), first place first."""
     readings = (
         [*reading.exact_spans(value.en), *reading.exact_spans(value.zh),
-         *reading.exact_spans(head(value.en)), *reading.exact_spans(head(value.zh))],
-        [*reading.number_spans(head(value.en)), *reading.number_spans(head(value.zh))],
+         *reading.exact_spans(without_note(value.en)), *reading.exact_spans(without_note(value.zh))],
+        [*reading.number_spans(without_note(value.en)), *reading.number_spans(without_note(value.zh))],
         [s for w in _value_words(value) for s in reading.word_spans(w)],
         reading.colour_spans(value.en),
     )  # fmt: skip
@@ -261,14 +252,18 @@ def _matched_values(reading: OptionText, values: list[Localized]) -> list[Locali
     exact = [
         v
         for v in values
-        if any(reading.names_exactly(t) for t in (v.en, v.zh, head(v.en), head(v.zh)))
+        if any(
+            reading.names_exactly(t) for t in (v.en, v.zh, without_note(v.en), without_note(v.zh))
+        )
     ]
     if exact:
         # "iPhone 15 Pro" named: "iPhone 15" is inside it, not named on its own.
         longest = [v for v in exact if not any(v is not o and _inside(v, o) for o in exact)]
         return longest
     numeric = [
-        v for v in values if reading.names_number(head(v.en)) or reading.names_number(head(v.zh))
+        v
+        for v in values
+        if reading.names_number(without_note(v.en)) or reading.names_number(without_note(v.zh))
     ]
     if numeric:
         return numeric

@@ -23,6 +23,7 @@ from core.knowledge.options import blank_spans, chosen_variants, options_named, 
 from core.knowledge.pricing import quote
 from core.knowledge.productfacts import quote_text, spec_text, stock_text
 from core.knowledge.quantities import (
+    PHRASE_BREAK,
     Quantity,
     each_count,
     find_quantities,
@@ -34,9 +35,7 @@ from core.knowledge.textproc import normalise
 from core.texts import Language
 
 MAX_PRODUCTS = 4
-_CLAUSE_BREAK = re.compile(
-    r"[,，、;；。!?！？+]|\band\b|\bplus\b|和|再|还有|以及|另外|加上?(?![绒大厚长宽热湿])|配上"
-)
+_CLAUSE_BREAK = re.compile(rf"{PHRASE_BREAK}|以及|另外")
 # Asking what several things cost together: each named value is one of them.
 _TOTAL = re.compile(r"\btogether\b|\btotal\b|\baltogether\b|\bin all\b|一共|总共|合计|加起来|一起")
 

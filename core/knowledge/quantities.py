@@ -146,9 +146,9 @@ def _without_overlaps(found: list[Quantity]) -> list[Quantity]:
     return sorted(kept, key=lambda q: q.start)
 
 
-_BREAK = re.compile(
-    r"[,，、;；。!?！？+]|\band\b|\bplus\b|和|再|还有|加上?(?![绒大厚长宽热湿])|配上"
-)
+# What separates one item of a list from the next ("A、B", "A and B", "A加两个B").
+PHRASE_BREAK = r"[,，、;；。!?！？+]|\band\b|\bplus\b|和|再|还有|加上?(?![绒大厚长宽热湿])|配上"
+_BREAK = re.compile(PHRASE_BREAK)
 
 
 def quantity_near(

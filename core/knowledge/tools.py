@@ -108,13 +108,13 @@ class ShopTools:
             intents = replace(intents, price=True)
         if asked and intents.order_status and not intents.order_action:
             # "我买的空气炸锅发货了吗", "我刚下的孕妇枕那单要付多少": the asker's order of it.
-            skus = {a.product.sku for a in asked}
-            if await self._holds_any(request, skus):
-                return await self._my_orders(request, skus)
+            holding = _holding(await self.base.orders.mine(request.asker), asked)
+            if holding:
+                return self._orders_outcome(request, holding)
         if asked:
             answered = self._product_answer(asked, intents, request)
             if answered.reply is None and intents.order_status and not intents.order_action:
-                return await self._my_orders(request, {a.product.sku for a in asked})
+                return await self._my_orders(request, asked)
             if answered.reply is not None or not named:
                 return self._with_promotions(answered, named, request)
         if named:
@@ -287,18 +287,13 @@ class ShopTools:
             for h in hits[:2]
         )
 
-    async def _holds_any(self, request: ToolRequest, skus: set[str]) -> bool:
-        """Whether one of the asker's orders holds one of the products ``skus``."""
+    async def _my_orders(self, request: ToolRequest, asked: Sequence[Asked] = ()) -> ToolOutcome:
+        """The asker's open orders (or the latest); those holding ``asked`` when any do."""
         mine = await self.base.orders.mine(request.asker)
-        return any(i.product_sku in skus for o in mine for i in o.items)
+        return self._orders_outcome(request, _holding(mine, asked) or mine)
 
-    async def _my_orders(
-        self, request: ToolRequest, products: frozenset[str] | set[str] = frozenset()
-    ) -> ToolOutcome:
-        """The asker's open orders (or the latest); those holding ``products`` when any do."""
-        mine = await self.base.orders.mine(request.asker)
-        holding = [o for o in mine if any(i.product_sku in products for i in o.items)]
-        mine = holding or mine
+    def _orders_outcome(self, request: ToolRequest, mine: Sequence[Order]) -> ToolOutcome:
+        """The reply listing ``mine`` (the open ones), or asking for a number if there are none."""
         if not mine:
             example = self.shop.order_number_example
             reply = (
@@ -334,6 +329,12 @@ class ShopTools:
 
 # General words for "when does it come back", to find the shop's own restocking note.
 RESTOCK_QUERY = "什么时候补货 到货通知 restock back in stock"
+
+
+def _holding(orders: Sequence[Order], asked: Sequence[Asked]) -> list[Order]:
+    """The orders with a line of one of the ``asked`` products."""
+    skus = {a.product.sku for a in asked}
+    return [o for o in orders if any(i.product_sku in skus for i in o.items)]
 
 
 def _undated_gap(asked: Sequence[Asked]) -> bool:
